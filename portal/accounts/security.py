@@ -1,0 +1,54 @@
+"""Password hashing (Argon2 through argon2-cffi) and random tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+
+# Verifying against this keeps the time of a login for an unknown user close to a real one.
+_DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def csrf_token_for(secret: bytes, nonce: str) -> str:
+    return hmac.new(secret, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(secret: bytes, nonce: str | None, submitted: str | None) -> bool:
+    if not nonce or not submitted:
+        return False
+    return hmac.compare_digest(csrf_token_for(secret, nonce), submitted)

@@ -1,0 +1,160 @@
+"""The application factory: ``create_app(settings)`` wires routers, middleware, templates and error handling."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from portal import __version__, migrate, web
+from portal.config import Settings
+from portal.db import Database
+from portal.errors import PortalError, Unauthorized
+from portal.validation import describe_validation_errors
+
+log = logging.getLogger("portal")
+
+# Routes that take file uploads get the larger body limit.
+UPLOAD_PREFIXES = ("/api/v1/packages", "/packages/", "/api/v1/tickets/", "/tickets/")
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    db = Database(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if check_schema:
+            migrate.check_schema(db)
+        for start in app.state.on_startup:
+            start(app)
+        yield
+        for stop in app.state.on_shutdown:
+            stop(app)
+        db.dispose()
+
+    app = FastAPI(
+        title="PrimoART support portal",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.templates = web.make_templates(settings)
+    app.state.on_startup = []
+    app.state.on_shutdown = []
+
+    _mount_static(app)
+    _install_error_handlers(app)
+    _include_routers(app)
+
+    app.add_middleware(
+        _BodySizeLimitFactory,
+        default_limit=settings.max_body_bytes,
+        upload_limit=max(settings.max_upload_bytes, settings.max_attachment_bytes),
+        upload_prefixes=UPLOAD_PREFIXES,
+    )
+    app.add_middleware(_SecurityHeadersFactory)
+    return app
+
+
+def _mount_static(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    # The more specific mount first: Starlette matches mounts in order.
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=str(web.TEMPLATES.parent / "static")), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="PrimoART support portal — API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+
+def _include_routers(app: FastAPI) -> None:
+    from portal import health
+    from portal.accounts import api as accounts_api
+    from portal.accounts import pages as accounts_pages
+
+    app.include_router(health.router)
+    app.include_router(accounts_api.router)
+    app.include_router(accounts_pages.router)
+
+
+ERROR_TITLES = (400, 401, 403, 404, 405, 409, 413, 416, 422, 429, 500, 503)
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, status: int, body: dict, headers: dict | None = None):
+    if wants_html(request):
+        if status == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        title_key = f"error.http_{status}" if status in ERROR_TITLES else "error.title"
+        return web.render(request, "errors/error.html", {"status": status, "detail": body.get("detail"),
+                                                          "title_key": title_key,
+                                                          "errors": body.get("errors")},
+                          status_code=status, headers=headers)
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PortalError)
+    async def portal_error(request: Request, exc: PortalError):
+        return _error_response(request, exc.status_code, exc.payload(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        status, body = describe_validation_errors(exc.errors())
+        return _error_response(request, status, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "Страница или объект не найдены. Проверьте адрес."
+        elif exc.status_code == 405:
+            detail = "Этот метод не поддерживается по данному адресу."
+        return _error_response(request, exc.status_code, {"detail": detail}, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, {"detail": "Внутренняя ошибка портала. Она записана в журнал сервера; "
+                                                        "сообщите администратору время запроса."})
+
+
+def _BodySizeLimitFactory(app, **kw):
+    from portal.middleware import BodySizeLimit
+
+    return BodySizeLimit(app, **kw)
+
+
+def _SecurityHeadersFactory(app):
+    from portal.middleware import SecurityHeaders
+
+    return SecurityHeaders(app)
+
+
+__all__ = ["create_app", "Unauthorized"]

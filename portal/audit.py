@@ -1,0 +1,106 @@
+"""The audit log: one row per state change, written in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.db import Base, UTCDateTime, utcnow
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_object", "object_type", "object_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # Kept as text too, so the entry stays readable whatever happens to the account.
+    actor: Mapped[str] = mapped_column(String(150))
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+SYSTEM = "system"
+
+
+def record(
+    session: Session,
+    *,
+    actor,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    details: dict[str, Any] | None = None,
+    organization_id: int | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the session; it commits (or rolls back) with the change it describes.
+
+    ``actor`` is a User, or a string such as ``"system"`` or ``"cli"`` for changes without a signed-in user.
+    """
+    if isinstance(actor, str) or actor is None:
+        actor_id, actor_name = None, actor or SYSTEM
+    else:
+        actor_id, actor_name = actor.id, actor.username
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_id=actor_id,
+        actor=actor_name,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        organization_id=organization_id,
+        details=_jsonable(details or {}),
+    )
+    session.add(entry)
+    return entry
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def query(
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Entries newest first, filtered."""
+    stmt = select(AuditEntry)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action))
+    if object_type:
+        stmt = stmt.where(AuditEntry.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditEntry.object_id == object_id)
+    stmt = stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))

@@ -1,0 +1,98 @@
+"""The ``portal`` command line for operators: thin wrappers over the same services the web uses."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from portal.cli.accounts import org_app, user_app
+from portal.cli.common import console, database, err_console, handle_errors, settings
+
+app = typer.Typer(help="PrimoART support portal.", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+
+
+@app.command("init")
+@handle_errors
+def init(
+    demo: bool = typer.Option(False, "--demo", help="Also create demo organisations, users and content"),
+    admin_password: str | None = typer.Option(None, "--admin-password", help="Password of the admin account"),
+):
+    """Create the data home, database, secret key, content repository and admin account."""
+    from portal.bootstrap import initialise
+
+    s = settings()
+    report = initialise(s, demo=demo, admin_password=admin_password)
+    if not report.changed:
+        console.print(f"Nothing to do: the portal in {s.home_path} is already initialised.")
+        return
+    for line in report.done:
+        console.print(f"✓ {line}")
+    if report.logins:
+        table = Table("login", "role", "password", title="Accounts created (passwords shown once)")
+        for row in report.logins:
+            table.add_row(*row)
+        console.print(table)
+
+
+@app.command("serve")
+@handle_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (background jobs then need `portal worker`)"),
+    proxy_headers: bool = typer.Option(False, "--proxy-headers", help="Trust X-Forwarded-* from the proxy"),
+):
+    """Run the web application."""
+    import uvicorn
+
+    s = settings()
+    database()  # refuses to start on an unmigrated or newer database, saying what to run
+    console.print(f"PrimoART portal on http://{host}:{port} (data home {s.home_path})")
+    uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=proxy_headers, log_level=s.log_level)
+
+
+@app.command("config")
+def config():
+    """Print the effective settings, secrets masked."""
+    table = Table("setting", "environment variable", "value")
+    for name, value in settings().masked().items():
+        table.add_row(name, f"PORTAL_{name.upper()}", value)
+    console.print(table)
+
+
+@app.command("audit")
+@handle_errors
+def audit_cmd(
+    since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD or an ISO date-time, portal time zone"),
+    actor: str | None = typer.Option(None, "--actor", help="Username (or cli, system)"),
+    action: str | None = typer.Option(None, "--action", help="Action or its prefix, e.g. ticket."),
+    limit: int = typer.Option(100, "--limit"),
+):
+    """Print the audit log, newest first."""
+    from portal import audit
+    from portal.timeutil import parse_local
+
+    s = settings()
+    try:
+        since_at = parse_local(since, s.timezone)
+    except ValueError:
+        err_console.print(f"[red]Error:[/red] --since {since!r} is not a date (YYYY-MM-DD) or ISO date-time")
+        raise typer.Exit(2) from None
+    db = database()
+    with db.session_scope(write=False) as session:
+        table = Table("when", "who", "action", "object", "details")
+        for e in audit.query(session, since=since_at, actor=actor, action=action, limit=limit):
+            local = e.at.astimezone(ZoneInfo(s.timezone))
+            details = ", ".join(f"{k}={v}" for k, v in e.details.items())
+            table.add_row(local.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+                          f"{e.object_type} {e.object_id}", details)
+        console.print(table)
+
+
+def main() -> None:
+    app()

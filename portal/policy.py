@@ -1,0 +1,194 @@
+"""Who may do what to which object — the only place that answers it.
+
+Routes, pages, the CLI and jobs ask ``allows(user, action, obj)`` or
+``require(user, action, obj)``. A rule returns one of three decisions:
+
+* ``ALLOW``;
+* ``DENY`` — the reader may know the object exists but may not do this (403);
+* ``HIDE`` — the object belongs to another customer organisation, or is an
+  internal article for a customer: answer 404 so its existence does not leak.
+
+Objects are duck-typed: anything with ``organization_id`` is scoped to an
+organisation; anything with ``visibility`` is an article; anything with
+``entitled_organization_ids`` (a set) is a fix package.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from portal.accounts.models import Role, User
+from portal.errors import Forbidden, NotFound, Unauthorized
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    HIDE = "hide"
+
+
+ALLOW, DENY, HIDE = Decision.ALLOW, Decision.DENY, Decision.HIDE
+
+Rule = Callable[[User | None, Any], Decision]
+
+STAFF = frozenset({Role.admin, Role.support, Role.developer, Role.qa, Role.writer})
+SECOND_LINE = frozenset({Role.admin, Role.support})
+TICKET_WORKERS = frozenset({Role.admin, Role.support, Role.developer, Role.qa})
+WRITERS = frozenset({Role.admin, Role.writer})
+
+
+def _role(user: User | None) -> Role | None:
+    return Role(user.role) if user is not None and user.is_active else None
+
+
+def roles(allowed: frozenset[Role]) -> Rule:
+    """Rule: the user's role is one of ``allowed``; customers of other roles are denied."""
+
+    def rule(user, obj):
+        return ALLOW if _role(user) in allowed else DENY
+
+    return rule
+
+
+def signed_in(user, obj):
+    return ALLOW if _role(user) is not None else DENY
+
+
+def staff_or_own_org(user, obj):
+    """Staff see every organisation's object; a customer only their own, others are hidden."""
+    role = _role(user)
+    if role is None:
+        return DENY
+    if role in STAFF:
+        return ALLOW
+    if obj is None:
+        return ALLOW
+    return ALLOW if obj.organization_id == user.organization_id else HIDE
+
+
+def _own_org_then(allowed_staff: frozenset[Role]) -> Rule:
+    """Customers act on their own organisation's objects; among staff only ``allowed_staff``."""
+
+    def rule(user, obj):
+        role = _role(user)
+        if role is None:
+            return DENY
+        if role is Role.customer:
+            if obj is None:
+                return ALLOW
+            return ALLOW if obj.organization_id == user.organization_id else HIDE
+        return ALLOW if role in allowed_staff else DENY
+
+    return rule
+
+
+def _staff_only_hiding_org_objects(allowed_staff: frozenset[Role]) -> Rule:
+    """Staff in ``allowed_staff`` only; a customer is told 403 for own-org objects, 404 for others'."""
+
+    def rule(user, obj):
+        role = _role(user)
+        if role is None:
+            return DENY
+        if role is Role.customer and obj is not None and getattr(obj, "organization_id", None) != user.organization_id:
+            return HIDE
+        return ALLOW if role in allowed_staff else DENY
+
+    return rule
+
+
+def article_visible(user, obj):
+    """Article visibility: public to anyone allowed to read the KB, customers to signed-in users, internal to staff."""
+    role = _role(user)
+    visibility = getattr(obj, "visibility", "internal") if obj is not None else "public"
+    if visibility == "public":
+        return ALLOW
+    if visibility == "customers":
+        return ALLOW if role is not None else HIDE
+    return ALLOW if role in STAFF else HIDE
+
+
+def package_entitled(user, obj):
+    """Fix packages: staff always; a customer only when their organisation is entitled."""
+    role = _role(user)
+    if role is None:
+        return DENY
+    if role in STAFF or obj is None:
+        return ALLOW
+    return ALLOW if user.organization_id in obj.entitled_organization_ids else HIDE
+
+
+RULES: dict[str, Rule] = {
+    # --- accounts and administration ---
+    "user.manage": roles(frozenset({Role.admin})),
+    "org.manage": roles(frozenset({Role.admin})),
+    "org.list": roles(STAFF),
+    "audit.read": roles(frozenset({Role.admin})),
+    "token.manage_own": signed_in,
+    "catalogue.manage": roles(frozenset({Role.admin})),
+    "jobs.manage": roles(frozenset({Role.admin})),
+    "outbox.manage": roles(frozenset({Role.admin})),
+    # --- tickets ---
+    "ticket.create": _own_org_then(SECOND_LINE),
+    "ticket.create_for_other_org": roles(SECOND_LINE),
+    "ticket.view": staff_or_own_org,
+    "ticket.view_internal": roles(STAFF),
+    "ticket.queue": roles(TICKET_WORKERS),
+    "ticket.comment": _own_org_then(TICKET_WORKERS),
+    "ticket.comment_internal": roles(TICKET_WORKERS),
+    "ticket.attach": _own_org_then(TICKET_WORKERS),
+    "ticket.triage": _staff_only_hiding_org_objects(SECOND_LINE),
+    "ticket.escalate": _staff_only_hiding_org_objects(SECOND_LINE),
+    "ticket.set_eta": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.developer})),
+    "ticket.verify": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.support, Role.qa})),
+    "ticket.resolve": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.support, Role.qa})),
+    "ticket.close": _own_org_then(SECOND_LINE),
+    "ticket.reopen": _own_org_then(SECOND_LINE),
+    "ticket.correct_priority": _staff_only_hiding_org_objects(SECOND_LINE),
+    "ticket.assign": _staff_only_hiding_org_objects(TICKET_WORKERS),
+    "ticket.override_delivery": _staff_only_hiding_org_objects(SECOND_LINE),
+    "sla.report": roles(SECOND_LINE),
+    "intake.assign": roles(SECOND_LINE),
+    # --- knowledge base and search ---
+    "article.read": article_visible,
+    "article.write": roles(WRITERS),
+    "article.review": roles(WRITERS),
+    "article.publish": roles(WRITERS),
+    "article.from_ticket": roles(WRITERS | SECOND_LINE),
+    "kb.build": roles(WRITERS),
+    "search.use": signed_in,
+    "search.insights": roles(WRITERS),
+    # --- fix packages and deliveries ---
+    "package.view": package_entitled,
+    "package.download": package_entitled,
+    "package.manage": roles(SECOND_LINE),
+    "delivery.view": staff_or_own_org,
+    "delivery.record": _staff_only_hiding_org_objects(SECOND_LINE),
+    "delivery.confirm": _staff_only_hiding_org_objects(SECOND_LINE),
+    "delivery.acknowledge": _own_org_then(SECOND_LINE),
+}
+
+
+def decide(user: User | None, action: str, obj: Any = None) -> Decision:
+    try:
+        rule = RULES[action]
+    except KeyError:  # a typo must never become an open door
+        raise LookupError(f"no policy rule for action {action!r}") from None
+    return rule(user, obj)
+
+
+def allows(user: User | None, action: str, obj: Any = None) -> bool:
+    return decide(user, action, obj) is ALLOW
+
+
+def require(user: User | None, action: str, obj: Any = None, *, what: str = "Объект") -> None:
+    """Raise the right error unless allowed: 401 anonymous, 404 hidden, 403 denied."""
+    decision = decide(user, action, obj)
+    if decision is ALLOW:
+        return
+    if decision is HIDE:
+        raise NotFound(f"{what} не найден.")
+    if user is None or not user.is_active:
+        raise Unauthorized()
+    raise Forbidden("Недостаточно прав для этого действия.")
