@@ -34,11 +34,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def lifespan(app: FastAPI):
         if check_schema:
             migrate.check_schema(db)
-        for start in app.state.on_startup:
-            start(app)
+        scheduler = None
+        if settings.run_jobs:
+            from portal.jobs import Scheduler
+
+            scheduler = Scheduler(settings, db)
+            scheduler.start_thread()
         yield
-        for stop in app.state.on_shutdown:
-            stop(app)
+        if scheduler is not None:
+            scheduler.stop()
         db.dispose()
 
     app = FastAPI(
@@ -52,8 +56,6 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.settings = settings
     app.state.db = db
     app.state.templates = web.make_templates(settings)
-    app.state.on_startup = []
-    app.state.on_shutdown = []
 
     _mount_static(app)
     _install_error_handlers(app)

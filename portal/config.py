@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(
         25 * 1024**2, ge=1024, description="Largest ticket attachment, in bytes."
     )
+    run_jobs: bool = Field(
+        True,
+        description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
+        "Set false when `portal worker` runs them; either way each job runs once at a time.",
+    )
     log_level: str = Field("info", description="Log level of the server: debug, info, warning, error.")
 
     @field_validator("ticket_prefix")

@@ -1,4 +1,8 @@
-"""Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests)."""
+"""Imports every domain's models so that ``Base.metadata`` knows all tables (Alembic, tests).
 
-from portal import audit  # noqa: F401
-from portal.accounts import models as accounts_models  # noqa: F401
+A domain adds its models module here when it lands.
+"""
+
+import portal.accounts.models  # noqa: F401
+import portal.audit  # noqa: F401
+import portal.jobs  # noqa: F401

@@ -83,7 +83,7 @@ def settings(tmp_path, database_url) -> Settings:
     home = tmp_path / "home"
     home.mkdir()
     (home / "locks").mkdir()
-    return Settings(home=home, database_url=database_url, secret_key=TEST_SECRET)
+    return Settings(home=home, database_url=database_url, secret_key=TEST_SECRET, run_jobs=False)
 
 
 @pytest.fixture

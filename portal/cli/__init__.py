@@ -56,6 +56,24 @@ def serve(
                 proxy_headers=proxy_headers, log_level=s.log_level)
 
 
+@app.command("worker")
+@handle_errors
+def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks for due jobs")):
+    """Run the background jobs in this process (set PORTAL_RUN_JOBS=false for the web workers)."""
+    import signal
+
+    from portal.jobs import Scheduler
+
+    db = database()
+    scheduler = Scheduler(db.settings, db)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    console.print(f"Worker {scheduler.owner}: jobs {', '.join(scheduler.jobs) or 'none'}; Ctrl+C stops.")
+    try:
+        scheduler.run_forever(poll)
+    except KeyboardInterrupt:
+        scheduler.stop()
+
+
 @app.command("config")
 def config():
     """Print the effective settings, secrets masked."""

@@ -1,0 +1,189 @@
+"""Background jobs: one scheduler, each job run once at a time across every process.
+
+Every portal process (and ``portal worker``) may run a ``Scheduler``. Before a
+job runs, its row in ``job_state`` is claimed with a single conditional UPDATE
+(a lease with an expiry); whoever's UPDATE matched runs it, the others skip.
+A crashed runner's lease expires and the job runs again elsewhere. Domains
+register their jobs with ``register()`` and ask for an early run with
+``request_run()`` inside their own transaction (e.g. a site build after publish).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, String, Text, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.config import Settings
+from portal.db import Base, Database, UTCDateTime, utcnow
+
+log = logging.getLogger("portal.jobs")
+Clock = Callable[[], dt.datetime]
+
+
+class JobState(Base):
+    __tablename__ = "job_state"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    next_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(10))  # ok | error
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    requested: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    db: Database
+    now: dt.datetime
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: dt.timedelta
+    run: Callable[[JobContext], str | None]  # returns a short summary for the admin page
+    lease: dt.timedelta = dt.timedelta(minutes=30)
+    description: str = ""
+
+
+REGISTRY: dict[str, Job] = {}
+# Modules that register jobs when imported; a domain adds its module here when it lands.
+JOB_MODULES: list[str] = []
+
+
+def load_all() -> dict[str, Job]:
+    import importlib
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def register(name: str, *, every: dt.timedelta, lease: dt.timedelta = dt.timedelta(minutes=30),
+             description: str = "") -> Callable:
+    """Decorator: register ``fn(ctx) -> summary`` as a periodic job."""
+
+    def decorate(fn):
+        REGISTRY[name] = Job(name=name, every=every, run=fn, lease=lease, description=description)
+        return fn
+
+    return decorate
+
+
+def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
+    row = session.get(JobState, name)
+    if row is None:
+        row = JobState(name=name, next_run_at=now, runs=0, requested=0)
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:  # another process created it first
+            session.rollback()
+            row = session.get(JobState, name)
+    return row
+
+
+def request_run(session: Session, name: str, *, now: dt.datetime | None = None) -> None:
+    """Ask for the job to run as soon as a scheduler is free, in the caller's transaction."""
+    now = now or utcnow()
+    row = _ensure_row(session, name, now)
+    row.next_run_at = min(row.next_run_at, now)
+    row.requested = (row.requested or 0) + 1
+
+
+def states(session: Session) -> list[JobState]:
+    return list(session.scalars(select(JobState).order_by(JobState.name)))
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, db: Database, *, clock: Clock = utcnow, owner: str | None = None,
+                 jobs: dict[str, Job] | None = None):
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.jobs = load_all() if jobs is None else jobs
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def claim(self, job: Job) -> bool:
+        """Take the job's lease if it is due and nobody holds a live lease; one UPDATE decides."""
+        now = self.clock()
+        with self.db.session_scope() as session:
+            _ensure_row(session, job.name, now)
+            result = session.execute(
+                update(JobState)
+                .where(JobState.name == job.name, JobState.next_run_at <= now,
+                       or_(JobState.lease_until.is_(None), JobState.lease_until < now))
+                .values(lease_owner=self.owner, lease_until=now + job.lease, last_started_at=now, requested=0)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1
+
+    def run_job(self, job: Job) -> bool:
+        """Run one job if this scheduler wins its lease; True when it ran."""
+        if not self.claim(job):
+            return False
+        started = self.clock()
+        status, message, error = "ok", None, None
+        try:
+            message = job.run(JobContext(self.settings, self.db, started, self.clock))
+        except Exception as exc:  # a failing job is recorded and retried on schedule, never fatal
+            status, error = "error", "".join(traceback.format_exception_only(exc)).strip()
+            log.exception("job %s failed", job.name)
+            log.debug("%s", traceback.format_exc())
+        finished = self.clock()
+        with self.db.session_scope() as session:
+            row = session.get(JobState, job.name)
+            row.last_finished_at = finished
+            row.last_status = status
+            row.runs = (row.runs or 0) + 1
+            if status == "ok":
+                row.last_message = (message or "")[:2000]
+            else:
+                row.last_error, row.last_error_at = error[:4000], finished
+            # A request that arrived while running keeps its earlier time; otherwise wait a full interval.
+            row.next_run_at = finished if row.requested else started + job.every
+            row.lease_owner, row.lease_until = None, None
+        return True
+
+    def tick(self) -> list[str]:
+        """Run every due job once; return the names of those this scheduler ran."""
+        return [job.name for job in list(self.jobs.values()) if self.run_job(job)]
+
+    def run_forever(self, poll_seconds: float = 2.0) -> None:
+        log.info("scheduler %s started with jobs: %s", self.owner, ", ".join(self.jobs) or "none")
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # database briefly unreachable: try again on the next tick
+                log.exception("scheduler tick failed")
+            self._stop.wait(poll_seconds)
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="portal-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
