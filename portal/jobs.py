@@ -67,7 +67,9 @@ class Job:
 
 REGISTRY: dict[str, Job] = {}
 # Modules that register jobs when imported; a domain adds its module here when it lands.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = [
+    "portal.accounts.jobs",
+]
 
 
 def load_all() -> dict[str, Job]:

@@ -1,0 +1,29 @@
+"""Housekeeping of accounts: expired sessions, tokens and throttle counters leave the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, or_
+
+from portal.accounts.models import ApiToken, LoginThrottle, WebSession
+from portal.jobs import JobContext, register
+
+KEEP_REVOKED_TOKENS = dt.timedelta(days=30)
+
+
+@register("accounts.purge", every=dt.timedelta(hours=1), description="Remove expired sessions and tokens")
+def purge_expired(ctx: JobContext) -> str:
+    now = ctx.now
+    with ctx.db.session_scope() as session:
+        sessions = session.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount
+        tokens = session.execute(delete(ApiToken).where(
+            ApiToken.kind == "login",
+            or_(ApiToken.expires_at <= now - KEEP_REVOKED_TOKENS, ApiToken.revoked_at <= now - KEEP_REVOKED_TOKENS),
+        )).rowcount
+        window = dt.timedelta(minutes=ctx.settings.login_lockout_minutes)
+        throttles = session.execute(delete(LoginThrottle).where(
+            LoginThrottle.window_start <= now - window,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        )).rowcount
+    return f"removed {sessions} sessions, {tokens} login tokens, {throttles} throttle counters"
