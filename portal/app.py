@@ -93,10 +93,14 @@ def _include_routers(app: FastAPI) -> None:
     from portal import health
     from portal.accounts import api as accounts_api
     from portal.accounts import pages as accounts_pages
+    from portal.knowledge import api as knowledge_api
+    from portal.knowledge import pages as knowledge_pages
 
     app.include_router(health.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(knowledge_api.router)
+    app.include_router(knowledge_pages.router)
 
 
 ERROR_TITLES = (400, 401, 403, 404, 405, 409, 413, 416, 422, 429, 500, 503)

@@ -9,6 +9,8 @@ paths are passed after ``--`` and names are validated by the callers.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +22,8 @@ import git
 from portal import locks
 from portal.config import Settings
 from portal.errors import Conflict, NotInitialised
+
+log = logging.getLogger("portal.content")
 
 PORTAL_AUTHOR = git.Actor("PrimoART portal", "portal@localhost")
 STARTER_ITEMS = ("mkdocs.yml", "kb", "releases")
@@ -125,6 +129,110 @@ class ContentRepo:
                 f"В репозитории содержимого найден {index_lock} ({state}). Убедитесь, что git в {self.path} "
                 f"никто не запускал, удалите этот файл и повторите."
             )
+
+    @contextlib.contextmanager
+    def writing(self, timeout: float = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
+        """The whole write: hold the lock, bring the branch up to date with its remote, push what was committed."""
+        with self.write_lock(timeout):
+            self.pull()
+            yield
+            self.push()
+
+    # --- the remote (PORTAL_CONTENT_REPO with a remote) -------------------------------------
+    @staticmethod
+    def _upstream(repo: git.Repo) -> tuple[str, str] | None:
+        """(remote, branch) this repository follows, from its own configuration; None without a remote."""
+        if not repo.remotes or repo.head.is_detached:
+            return None
+        branch = repo.active_branch
+        tracking = branch.tracking_branch()
+        if tracking is not None:
+            return tracking.remote_name, tracking.remote_head
+        names = [r.name for r in repo.remotes]
+        return ("origin" if "origin" in names else names[0]), branch.name
+
+    def has_remote(self) -> bool:
+        with self.repo() as repo:
+            return self._upstream(repo) is not None
+
+    def _fetch(self, repo: git.Repo, remote: str, branch: str) -> str | None:
+        """Fetch the followed branch; its commit, or None when the remote has no such branch yet."""
+        try:
+            repo.git.fetch("--quiet", "--", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        except git.GitCommandError as exc:
+            if "couldn't find remote ref" in (exc.stderr or "").lower():
+                return None
+            raise Conflict(f"Не удалось получить изменения из удалённого репозитория «{remote}»: "
+                           f"{(exc.stderr or str(exc)).strip()}. Изменения не сохранены; повторите позже.") from None
+        return repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{remote}/{branch}^{{commit}}")
+
+    def _integrate(self, repo: git.Repo, upstream_sha: str, remote: str, branch: str) -> None:
+        """Bring the local branch onto the remote's commit: fast-forward, or rebase local commits on it.
+
+        A rebase that conflicts is aborted; the local commits are kept on a branch named in the error and
+        the working branch follows the remote, so nothing is lost and the next write starts clean.
+        """
+        head = repo.head.commit.hexsha
+        if head == upstream_sha or repo.is_ancestor(upstream_sha, head):
+            return
+        if repo.is_ancestor(head, upstream_sha):
+            repo.git.merge("--ff-only", "--quiet", upstream_sha)
+            return
+        try:
+            repo.git.rebase("--quiet", upstream_sha)
+            return
+        except git.GitCommandError as exc:
+            reason = (exc.stderr or exc.stdout or str(exc)).strip().splitlines()
+            with contextlib.suppress(git.GitCommandError):
+                repo.git.rebase("--abort")
+        rescue = f"portal-conflict/{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}-{head[:8]}"
+        repo.git.branch("--", rescue, head)
+        repo.git.reset("--hard", "--quiet", upstream_sha)
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.push("--quiet", "--", remote, f"refs/heads/{rescue}:refs/heads/{rescue}")
+        raise Conflict(
+            f"Конфликт с изменениями в удалённом репозитории «{remote}/{branch}»: ту же статью изменили на "
+            f"другом узле. Ваша версия сохранена в ветке {rescue}; в портале теперь версия из «{remote}». "
+            f"Откройте статью заново, перенесите свою правку и сохраните. ({reason[-1] if reason else ''})",
+            extra={"rescue_branch": rescue, "remote_commit": upstream_sha},
+        )
+
+    def pull(self) -> None:
+        """Before a write: fetch the followed branch and put the local one on top of it (caller holds the lock)."""
+        with self.repo() as repo:
+            upstream = self._upstream(repo)
+            if upstream is None:
+                return
+            remote, branch = upstream
+            sha = self._fetch(repo, remote, branch)
+            if sha:
+                self._integrate(repo, sha, remote, branch)
+
+    def push(self) -> bool:
+        """After a commit: push the branch; a remote that moved meanwhile is rebased on and pushed again.
+
+        True when the remote has our commits. A network failure is logged and retried by the next write or
+        build (the commit stays local); a real conflict raises ``Conflict`` with the rescued branch named.
+        """
+        with self.repo() as repo:
+            upstream = self._upstream(repo)
+            if upstream is None:
+                return True
+            remote, branch = upstream
+            for _attempt in range(3):
+                try:
+                    repo.git.push("--quiet", "--", remote, f"HEAD:refs/heads/{branch}")
+                    return True
+                except git.GitCommandError as exc:
+                    stderr = (exc.stderr or "").lower()
+                    if "rejected" not in stderr and "fetch first" not in stderr and "non-fast-forward" not in stderr:
+                        log.warning("push of the content repository to %s failed: %s", remote, exc.stderr)
+                        return False
+                sha = self._fetch(repo, remote, branch)
+                if sha:
+                    self._integrate(repo, sha, remote, branch)
+            log.warning("push of the content repository to %s kept being rejected", remote)
+            return False
 
     def commit_files(self, *, files: dict[str, str | bytes | None], message: str, author: Author | None = None) -> str:
         """Write (or delete, for None) files relative to the repo root and commit them; return the commit.

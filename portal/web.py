@@ -32,6 +32,8 @@ NAV: list[NavItem] = [
     NavItem("nav.dashboard", "/"),
     NavItem("nav.users", "/admin/users", "user.manage"),
     NavItem("nav.audit", "/admin/audit", "audit.read"),
+    NavItem("nav.kb", "/kb/"),
+    NavItem("nav.articles", "/articles", "article.write"),
 ]
 
 

@@ -1,0 +1,244 @@
+"""Articles: the front-matter schema, safe names, and parsing an article file into a checked object.
+
+An article is ``kb/<section>/<slug>.md``: YAML front matter (``frontmatter.FIELDS``) and a Markdown
+body. The schema is checked with pydantic on every write; each invalid field is named in Russian.
+Slugs and sections are restricted to ``[a-z0-9-]`` so that no name can become a git option or
+leave the ``kb/`` folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from portal.errors import Invalid
+from portal.knowledge import frontmatter
+from portal.validation import register_field_labels
+
+KB_DIR = "kb"
+TEMPLATES_DIR = "templates"
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+TICKET_ID_RE = re.compile(r"^[A-Z0-9]{1,10}-\d{4}-\d{3,}$")
+
+LABELS = {
+    "title": "Заголовок",
+    "summary": "Краткое описание",
+    "kind": "Тип статьи",
+    "module": "Модуль",
+    "product_versions": "Версии продукта",
+    "tickets": "Заявки",
+    "fixed_in": "Исправлено в пакетах",
+    "tags": "Теги",
+    "visibility": "Видимость",
+    "status": "Статус",
+    "authors": "Авторы",
+    "body": "Текст статьи",
+    "section": "Раздел",
+    "slug": "Адрес статьи",
+    "base_commit": "Версия, от которой идёт правка",
+}
+register_field_labels(LABELS)
+
+KIND_NAMES = {"problem": "Решение проблемы", "known_issue": "Известная проблема",
+              "consultation": "Консультация", "howto": "Инструкция"}
+VISIBILITY_NAMES = {"public": "всем", "customers": "заказчикам", "internal": "только сотрудникам"}
+STATUS_NAMES = {"draft": "черновик", "review": "на рецензии", "published": "опубликована",
+                "archived": "в архиве"}
+# Where an article of each kind goes when the writer names no section.
+DEFAULT_SECTIONS = {"problem": "problems", "known_issue": "known-issues", "consultation": "consultations",
+                    "howto": "howto"}
+
+
+def _text_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,\n]", value)]
+    if not isinstance(value, list):
+        raise ValueError("ожидается список")
+    out = []
+    for item in value:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise ValueError("каждый элемент списка должен быть строкой")
+        text = str(item).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+class FrontMatter(BaseModel):
+    """The front matter of one article, as the schema allows it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field("", max_length=500)
+    kind: Literal["problem", "known_issue", "consultation", "howto"]
+    module: str = Field("", max_length=100)
+    product_versions: list[str] = Field(default_factory=list)
+    tickets: list[str] = Field(default_factory=list)
+    fixed_in: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    visibility: Literal["public", "customers", "internal"] = "internal"
+    status: Literal["draft", "review", "published", "archived"] = "draft"
+    authors: list[str] = Field(default_factory=list)
+
+    @field_validator("product_versions", "fixed_in", "tags", "authors", mode="before")
+    @classmethod
+    def _lists(cls, value):
+        return _text_list(value)
+
+    @field_validator("tickets", mode="before")
+    @classmethod
+    def _ticket_ids(cls, value):
+        ids = [v.upper() for v in _text_list(value)]
+        bad = [v for v in ids if not TICKET_ID_RE.match(v)]
+        if bad:
+            raise ValueError(f"идентификатор заявки «{bad[0]}» не похож на PRM-2026-00042")
+        return ids
+
+    @field_validator("title", "summary", "module", mode="before")
+    @classmethod
+    def _scalar_text(cls, value):
+        if value is None:
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "обязательное поле не заполнено"
+    if kind == "extra_forbidden":
+        return f"неизвестное поле; допустимы: {', '.join(frontmatter.FIELDS)}"
+    if kind == "string_too_short":
+        return "поле не может быть пустым"
+    if kind == "string_too_long":
+        return f"слишком длинно: не больше {ctx.get('max_length')} символов"
+    if kind == "string_type":
+        return "ожидается строка"
+    if kind == "literal_error":
+        return f"недопустимое значение; допустимы: {ctx.get('expected', '')}"
+    if kind == "value_error":
+        return str(ctx.get("error") or err.get("msg", "")).removeprefix("Value error, ")
+    if kind == "list_type":
+        return "ожидается список"
+    return err.get("msg", "неверное значение")
+
+
+def check_front_matter(meta: Any) -> FrontMatter:
+    """The validated front matter; ``Invalid`` (422) names every wrong field in Russian."""
+    if not isinstance(meta, dict):
+        raise Invalid.fields({"front_matter": "ожидается набор полей (YAML-словарь)"})
+    try:
+        return FrontMatter.model_validate(meta)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err.get("loc") else "front_matter"
+            errors.setdefault(name, _message(err))
+        listed = [{"field": f, "label": LABELS.get(f), "message": m} for f, m in errors.items()]
+        summary = "; ".join(f"{LABELS.get(f, f)}: {m}" for f, m in errors.items())
+        raise Invalid(f"Проверьте поля статьи — {summary}", errors=listed) from None
+
+
+def check_publishable(meta: FrontMatter, body: str) -> None:
+    """What a published article needs beyond the schema: a summary and a text."""
+    errors = {}
+    if not meta.summary:
+        errors["summary"] = "перед публикацией напишите краткое описание"
+    if not body.strip():
+        errors["body"] = "перед публикацией напишите текст статьи"
+    if errors:
+        raise Invalid.fields(errors)
+
+
+def check_name(value: str, *, what: str) -> str:
+    """A slug or section: lowercase Latin letters, digits and hyphens; anything else is refused."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise Invalid.fields({what: "только строчные латинские буквы, цифры и дефис (до 80 символов), "
+                                    "например how-to-file-a-request"})
+    return value
+
+
+_TRANSLIT = dict(zip("абвгдеёзийклмнопрстуфхцыэ", "abvgdeezijklmnoprstufhcye", strict=True))
+_TRANSLIT.update({"ж": "zh", "ч": "ch", "ш": "sh", "щ": "sch", "ю": "yu", "я": "ya", "ъ": "", "ь": ""})
+
+
+def slugify(text: str, *, max_length: int = 60) -> str:
+    """A safe slug from a (Russian) title: transliterated, lowercase, hyphens."""
+    out = "".join(_TRANSLIT.get(ch, ch) for ch in text.lower())
+    out = re.sub(r"[^a-z0-9]+", "-", out).strip("-")
+    out = out[:max_length].rstrip("-")
+    return out or "article"
+
+
+def article_path(section: str, slug: str) -> str:
+    """The repository path of an article; both names are checked first."""
+    return f"{KB_DIR}/{check_name(section, what='section')}/{check_name(slug, what='slug')}.md"
+
+
+@dataclass
+class Article:
+    """One article as stored in git at some commit."""
+
+    section: str
+    slug: str
+    meta: FrontMatter
+    body: str
+    commit: str = ""  # the last commit that changed this article's file
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return article_path(self.section, self.slug)
+
+    @property
+    def title(self) -> str:
+        return self.meta.title
+
+    @property
+    def status(self) -> str:
+        return self.meta.status
+
+    @property
+    def visibility(self) -> str:
+        """What ``policy`` reads: an unpublished article is treated as internal (staff only)."""
+        return self.meta.visibility if self.meta.status == "published" else "internal"
+
+    @property
+    def organization_id(self):  # articles belong to no organisation
+        return None
+
+    def text(self) -> str:
+        return frontmatter.join(self.meta.as_dict(), self.body)
+
+
+def parse(text: str, *, section: str, slug: str, commit: str = "") -> Article:
+    """Parse and check an article file; ``Invalid`` names what is wrong."""
+    try:
+        meta, body = frontmatter.split(text)
+    except frontmatter.FrontMatterError as exc:
+        raise Invalid.fields({"front_matter": f"заголовок статьи (YAML между строками ---) не читается: {exc}"}) \
+            from None
+    return Article(section=section, slug=slug, meta=check_front_matter(meta), body=body, commit=commit)
+
+
+def split_path(path: str) -> tuple[str, str] | None:
+    """(section, slug) of ``kb/<section>/<slug>.md``; None for anything else (templates, index pages, assets)."""
+    parts = path.split("/")
+    if len(parts) != 3 or parts[0] != KB_DIR or not parts[2].endswith(".md"):
+        return None
+    section, slug = parts[1], parts[2][:-3]
+    if section == TEMPLATES_DIR or slug == "index" or not NAME_RE.match(section) or not NAME_RE.match(slug):
+        return None
+    return section, slug

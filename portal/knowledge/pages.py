@@ -1,0 +1,283 @@
+"""Pages of the knowledge base: the built site under /kb/, and the writers' pages under /articles."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse
+
+from portal import policy, web
+from portal.accounts.models import Role
+from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
+from portal.errors import Conflict, Invalid, NotFound, PortalError
+from portal.knowledge import articles, service, site, store
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+LIST_FIELDS = ("product_versions", "tickets", "fixed_in", "tags", "authors")
+
+
+# --- the site ----------------------------------------------------------------------------------
+
+def edition_for(user, settings) -> str | None:
+    """The site edition a reader gets: staff, customers, or — anonymous — public when allowed."""
+    if user is not None and user.is_active:
+        return "staff" if Role(user.role).is_staff else "customers"
+    return "public" if settings.public_kb else None
+
+
+def _site_file(root: Path, path: str) -> Path | None:
+    """The file for a URL path inside an edition; None for anything outside it or missing."""
+    base = root.resolve()
+    target = (base / path.lstrip("/")).resolve()
+    if target != base and base not in target.parents:
+        return None
+    if target.is_dir():
+        target = target / "index.html"
+    return target if target.is_file() else None
+
+
+@router.get("/kb")
+def kb_root():
+    return web.redirect("/kb/", status_code=307)
+
+
+@router.get("/kb/{path:path}")
+def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep, settings: SettingsDep):
+    edition = edition_for(user, settings)
+    if edition is None:
+        target = request.url.path
+        return web.redirect(f"/login?next={target}")
+    root = site.edition_dir(settings, edition)
+    if not (root / "index.html").exists():
+        return web.render(request, "knowledge/not_built.html",
+                          {"edition": edition, "build": site.latest(session, edition)}, status_code=503,
+                          headers={"Retry-After": "30"})
+    found = _site_file(root, path)
+    if found is None:
+        not_found = root / "404.html"
+        if not_found.exists():
+            return FileResponse(not_found, status_code=404, media_type="text/html; charset=utf-8")
+        raise NotFound("Страница базы знаний не найдена.")
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type in ("application/json", "application/javascript"):
+        media_type += "; charset=utf-8"
+    return FileResponse(found, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+# --- writers' pages ------------------------------------------------------------------------------
+
+def _list_field(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+def _form_errors(exc: PortalError) -> dict[str, str]:
+    return {e["field"]: e["message"] for e in exc.errors or []} or {"_": exc.detail}
+
+
+@router.get("/articles")
+def articles_page(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                  status: str = ""):
+    policy.require(user, "article.write")
+    entries = service.list_articles(settings=settings, status=status or None)
+    return web.render(request, "knowledge/list.html", {
+        "entries": entries, "status": status, "statuses": articles.STATUS_NAMES,
+        "builds": site.states(session), "editions": site.EDITION_NAMES,
+        "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES})
+
+
+def _new_page(request, *, form=None, errors=None, status_code=200):
+    return web.render(request, "knowledge/new.html", {
+        "form": form or {"kind": "problem", "visibility": "customers"}, "errors": errors or {},
+        "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES}, status_code=status_code)
+
+
+@router.get("/articles/new")
+def new_article_page(request: Request, user: CurrentUser, ticket_id: str = "", kind: str = "problem"):
+    policy.require(user, "article.write")
+    return _new_page(request, form={"kind": kind, "visibility": "customers", "ticket_id": ticket_id})
+
+
+@router.post("/articles/new")
+def new_article_submit(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    title: Annotated[str, Form(max_length=300)] = "", kind: Annotated[str, Form()] = "problem",
+    visibility: Annotated[str, Form()] = "customers", section: Annotated[str, Form(max_length=80)] = "",
+    summary: Annotated[str, Form(max_length=600)] = "", module: Annotated[str, Form(max_length=200)] = "",
+    body: Annotated[str, Form(max_length=500_000)] = "",
+):
+    policy.require(user, "article.write")
+    form = {"title": title, "kind": kind, "visibility": visibility, "section": section, "summary": summary,
+            "module": module, "body": body}
+    try:
+        article = service.create_article(
+            session=session, settings=settings, actor=user, body=body, section=section or None,
+            front_matter={"title": title, "kind": kind, "visibility": visibility, "summary": summary,
+                          "module": module})
+    except PortalError as exc:
+        session.rollback()
+        return _new_page(request, form=form, errors=_form_errors(exc), status_code=exc.status_code)
+    return web.redirect(f"/articles/{article.slug}/edit")
+
+
+@router.post("/articles/from-ticket")
+def from_ticket_submit(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    ticket_id: Annotated[str, Form(max_length=40)] = "", kind: Annotated[str, Form()] = "problem",
+    visibility: Annotated[str, Form()] = "customers",
+):
+    policy.require(user, "article.from_ticket")
+    try:
+        article = service.create_from_ticket(session=session, settings=settings, actor=user, ticket_id=ticket_id,
+                                             kind=kind, visibility=visibility)
+    except PortalError as exc:
+        session.rollback()
+        if not policy.allows(user, "article.write"):
+            raise
+        return _new_page(request, form={"ticket_id": ticket_id, "kind": kind, "visibility": visibility},
+                         errors={"ticket_id": exc.detail}, status_code=exc.status_code)
+    target = f"/articles/{article.slug}/edit" if policy.allows(user, "article.write") else f"/articles/{article.slug}"
+    return web.redirect(target)
+
+
+@router.get("/articles/{slug}")
+def article_page(slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    article = service.get_article(settings=settings, slug=slug)
+    policy.require(user, "article.read", article, what="Статья")
+    return web.render(request, "knowledge/article.html", {
+        "article": article, "html": site.render_markdown(settings=settings, body=article.body),
+        "builds": site.states(session), "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,
+        "visibilities": articles.VISIBILITY_NAMES, "statuses": articles.STATUS_NAMES,
+        "site_url": f"/kb/{site.page_url(f'{article.section}/{article.slug}.md')}"})
+
+
+def _editor(request, *, article, form, errors=None, conflict=None, status_code=200):
+    return web.render(request, "knowledge/edit.html", {
+        "article": article, "form": form, "errors": errors or {}, "conflict": conflict,
+        "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES,
+        "statuses": articles.STATUS_NAMES, "list_fields": LIST_FIELDS}, status_code=status_code)
+
+
+def _form_of(article) -> dict:
+    meta = article.meta.as_dict()
+    form = {k: (", ".join(v) if k in LIST_FIELDS else v) for k, v in meta.items()}
+    return {**form, "body": article.body, "base_commit": article.commit}
+
+
+@router.get("/articles/{slug}/edit")
+def edit_page(slug: str, request: Request, user: CurrentUser, settings: SettingsDep):
+    policy.require(user, "article.write")
+    article = service.get_article(settings=settings, slug=slug)
+    return _editor(request, article=article, form=_form_of(article))
+
+
+@router.post("/articles/{slug}/edit")
+def edit_submit(
+    slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    title: Annotated[str, Form(max_length=300)] = "", summary: Annotated[str, Form(max_length=600)] = "",
+    kind: Annotated[str, Form()] = "", module: Annotated[str, Form(max_length=200)] = "",
+    product_versions: Annotated[str, Form(max_length=2000)] = "", tickets: Annotated[str, Form(max_length=2000)] = "",
+    fixed_in: Annotated[str, Form(max_length=2000)] = "", tags: Annotated[str, Form(max_length=2000)] = "",
+    visibility: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "",
+    authors: Annotated[str, Form(max_length=2000)] = "",
+    body: Annotated[str, Form(max_length=500_000)] = "", base_commit: Annotated[str, Form(max_length=40)] = "",
+):
+    policy.require(user, "article.write")
+    form = {"title": title, "summary": summary, "kind": kind, "module": module, "product_versions": product_versions,
+            "tickets": tickets, "fixed_in": fixed_in, "tags": tags, "visibility": visibility, "status": status,
+            "authors": authors, "body": body, "base_commit": base_commit}
+    front_matter = {k: (_list_field(v) if k in LIST_FIELDS else v) for k, v in form.items()
+                    if k not in ("body", "base_commit")}
+    try:
+        article = service.save_article(session=session, settings=settings, actor=user, slug=slug, body=body,
+                                       front_matter=front_matter, base_commit=base_commit)
+    except PortalError as exc:
+        session.rollback()
+        current = service.get_article(settings=settings, slug=slug)
+        conflict = exc.extra if isinstance(exc, Conflict) else None
+        errors = {} if conflict else _form_errors(exc)
+        if conflict:
+            errors["_"] = exc.detail
+        return _editor(request, article=current, form=form, errors=errors, conflict=conflict,
+                       status_code=exc.status_code)
+    return web.redirect(f"/articles/{article.slug}?saved={article.commit[:12]}")
+
+
+def _action(slug: str, request: Request, user, session, settings, fn, action: str):
+    policy.require(user, action)
+    try:
+        fn(session=session, settings=settings, actor=user, slug=slug)
+    except Invalid as exc:
+        session.rollback()
+        article = service.get_article(settings=settings, slug=slug)
+        return _editor(request, article=article, form=_form_of(article), errors=_form_errors(exc),
+                       status_code=exc.status_code)
+    return web.redirect(f"/articles/{slug}")
+
+
+@router.post("/articles/{slug}/publish")
+def publish_submit(slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    return _action(slug, request, user, session, settings, service.publish_article, "article.publish")
+
+
+@router.post("/articles/{slug}/review")
+def review_submit(slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    return _action(slug, request, user, session, settings, service.submit_for_review, "article.write")
+
+
+@router.post("/articles/{slug}/archive")
+def archive_submit(slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    return _action(slug, request, user, session, settings, service.archive_article, "article.publish")
+
+
+@router.get("/articles/{slug}/history")
+def history_page(slug: str, request: Request, user: CurrentUser, settings: SettingsDep):
+    policy.require(user, "article.write")
+    article = service.get_article(settings=settings, slug=slug)
+    return web.render(request, "knowledge/history.html", {
+        "article": article, "versions": service.history(settings=settings, slug=slug)})
+
+
+@router.get("/articles/{slug}/diff")
+def diff_page(slug: str, request: Request, user: CurrentUser, settings: SettingsDep,
+              from_commit: Annotated[str, Query(alias="from", max_length=40)] = "",
+              to: Annotated[str, Query(max_length=40)] = ""):
+    policy.require(user, "article.write")
+    article = service.get_article(settings=settings, slug=slug)
+    text = service.diff(settings=settings, slug=slug, from_commit=from_commit, to_commit=to)
+    return web.render(request, "knowledge/diff.html", {
+        "article": article, "diff": text, "from_commit": store.check_commit(from_commit),
+        "to_commit": store.check_commit(to)})
+
+
+@router.post("/articles/{slug}/restore")
+def restore_submit(slug: str, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                   commit: Annotated[str, Form(max_length=40)] = ""):
+    policy.require(user, "article.write")
+    service.restore_version(session=session, settings=settings, actor=user, slug=slug, commit=commit)
+    return web.redirect(f"/articles/{slug}/history")
+
+
+@router.post("/articles-build")
+def build_submit(user: CurrentUser, session: SessionDep):
+    policy.require(user, "kb.build")
+    service.request_build(session=session, actor=user)
+    return web.redirect("/articles")
+
+
+def ticket_articles_section(request: Request, session, user, ticket):
+    """For the ticket page: the articles citing this ticket that the reader may see."""
+    settings = request.app.state.settings
+    entries = [e for e in service.articles_for_ticket(settings=settings, ticket_id=ticket.id)
+               if policy.allows(user, "article.read", e)]
+    can_write = policy.allows(user, "article.from_ticket")
+    if not entries and not can_write:
+        return None
+    status = getattr(ticket.status, "value", ticket.status)
+    return "knowledge/_ticket_articles.html", {
+        "kb_entries": entries, "kb_ticket": ticket, "kb_can_create": can_write and status in
+        service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES, "kb_page_url": site.page_url,
+        "kb_statuses": articles.STATUS_NAMES}

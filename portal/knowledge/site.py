@@ -1,0 +1,448 @@
+"""The knowledge-base site: Material for MkDocs editions built from one commit, and the Markdown preview.
+
+Three editions are built from the same commit, each from its own filtered copy of the articles, so an
+article a reader may not see is not in their edition at all — not its page, title, text, search index
+entry nor sitemap line:
+
+* ``staff`` — every published article;
+* ``customers`` — published ``public`` and ``customers`` articles;
+* ``public`` — published ``public`` articles (for anonymous readers when PORTAL_PUBLIC_KB=true).
+
+Each edition is built into a fresh directory and swapped in atomically through a symlink
+``$PORTAL_HOME/site/<edition>``. The build configuration is made by the portal from a whitelist of the
+repository's ``mkdocs.yml`` (read with a safe YAML loader, no ``hooks``, only known plugins), because a
+writer's edit of that file must not become code run on the server. The last-updated date comes from
+git at build time and is written into each page, so it works offline and from a filtered copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import markdown
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.config import Settings
+from portal.content import ContentRepo
+from portal.db import Database, utcnow
+from portal.errors import Invalid
+from portal.knowledge import articles, frontmatter
+from portal.knowledge.models import SiteBuild
+
+EDITIONS: dict[str, frozenset[str]] = {
+    "staff": frozenset({"public", "customers", "internal"}),
+    "customers": frozenset({"public", "customers"}),
+    "public": frozenset({"public"}),
+}
+EDITION_NAMES = {"staff": "для сотрудников", "customers": "для заказчиков", "public": "открытая"}
+# Keys of the repository's mkdocs.yml the portal carries into a build; everything else is ignored.
+CONFIG_KEYS = ("site_name", "site_description", "site_author", "copyright", "theme", "markdown_extensions",
+               "extra", "extra_css", "exclude_docs", "not_in_nav", "validation")
+PLUGINS = {"search", "tags"}
+MKDOCS_TIMEOUT = 3600
+FAILED_RETRY_AFTER = dt.timedelta(minutes=15)
+BUILDS_DIR = ".builds"
+DEFAULT_MARKDOWN_EXTENSIONS = ["admonition", "pymdownx.details", "pymdownx.superfences", "tables", "toc",
+                               "attr_list"]
+MODULE_FALLBACK = "Общее"
+ADMONITIONS = {"solution": "Решение", "workaround": "Обходное решение"}
+
+Progress = Callable[[str, str], None]  # (edition, stage) — the CLI's progress bar listens
+
+
+# --- the repository's configuration ---------------------------------------------------------------
+
+def read_config(text: str) -> dict[str, Any]:
+    """The repository's mkdocs.yml, read safely; ``Invalid`` names what is wrong."""
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise Invalid.fields({"mkdocs.yml": f"не читается как YAML (теги !!python не допускаются): {exc}"}) \
+            from None
+    if not isinstance(config, dict):
+        raise Invalid.fields({"mkdocs.yml": "ожидается набор настроек"})
+    return config
+
+
+def markdown_extensions(config: dict[str, Any]) -> tuple[list[str], dict[str, dict]]:
+    """(names, configs) of ``markdown_extensions`` in mkdocs.yml, as python-markdown takes them."""
+    names, configs = [], {}
+    for item in config.get("markdown_extensions") or DEFAULT_MARKDOWN_EXTENSIONS:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict):
+            for name, options in item.items():
+                names.append(name)
+                if isinstance(options, dict):
+                    configs[name] = options
+    return names, configs
+
+
+def render_markdown(*, settings: Settings, body: str) -> str:
+    """HTML of an article body with the Markdown extensions the site uses (the editor's live preview)."""
+    text = _repo_file(settings, "mkdocs.yml")
+    names, configs = markdown_extensions(read_config(text) if text else {})
+    md = markdown.Markdown(extensions=names, extension_configs=configs, output_format="html")
+    return md.convert(body or "")
+
+
+def _repo_file(settings: Settings, path: str) -> str:
+    content = ContentRepo(settings)
+    with content.repo() as repo:
+        try:
+            return repo.git.show(f"HEAD:{path}")
+        except Exception:  # GitCommandError: the file is not in the repository
+            return ""
+
+
+# --- build state ----------------------------------------------------------------------------------
+
+def latest(session: Session, edition: str) -> SiteBuild | None:
+    """The newest build attempt of an edition."""
+    return session.scalar(select(SiteBuild).where(SiteBuild.edition == edition)
+                          .order_by(SiteBuild.id.desc()).limit(1))
+
+
+def latest_built(session: Session, edition: str) -> SiteBuild | None:
+    return session.scalar(select(SiteBuild).where(SiteBuild.edition == edition, SiteBuild.status == "built")
+                          .order_by(SiteBuild.id.desc()).limit(1))
+
+
+def states(session: Session) -> dict[str, SiteBuild | None]:
+    """The newest build attempt of every edition (None: never built)."""
+    return {edition: latest(session, edition) for edition in EDITIONS}
+
+
+def edition_dir(settings: Settings, edition: str) -> Path:
+    return settings.site_path / edition
+
+
+def is_stale(session: Session, settings: Settings, edition: str, head: str) -> bool:
+    """True when the edition's site is missing or was built from another commit than ``head``."""
+    last = latest(session, edition)
+    if last is not None and last.commit == head:
+        if last.status == "building" and utcnow() - last.started_at < dt.timedelta(seconds=MKDOCS_TIMEOUT):
+            return False  # another process is building it now
+        if last.status == "failed" and last.finished_at and utcnow() - last.finished_at < FAILED_RETRY_AFTER:
+            return False  # failed on this very commit: retry later, or at once on a new commit or a forced build
+    built = latest_built(session, edition)
+    return built is None or built.commit != head or not (edition_dir(settings, edition) / "index.html").exists()
+
+
+# --- building -------------------------------------------------------------------------------------
+
+@dataclass
+class BuildResult:
+    edition: str
+    commit: str
+    status: str  # built | failed | skipped
+    pages: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+
+def build(*, settings: Settings, db: Database, editions: list[str] | None = None, force: bool = False,
+          trigger: str = "job", progress: Progress | None = None) -> list[BuildResult]:
+    """Build the stale (or, with ``force``, all requested) editions from the content repository's HEAD."""
+    content = ContentRepo(settings)
+    head = content.head()
+    wanted = editions or list(EDITIONS)
+    for edition in wanted:
+        if edition not in EDITIONS:
+            raise Invalid.fields({"edition": f"неизвестная редакция «{edition}»; есть: {', '.join(EDITIONS)}"})
+    with db.session_scope() as session:
+        todo = [e for e in wanted if force or is_stale(session, settings, e, head)]
+        rows = {}
+        for edition in todo:
+            row = SiteBuild(edition=edition, commit=head, status="building", trigger=trigger[:40],
+                            started_at=utcnow())
+            session.add(row)
+            session.flush()
+            rows[edition] = row.id
+    results = [BuildResult(e, head, "skipped") for e in wanted if e not in todo]
+    if not todo:
+        return results
+    settings.site_path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kb-build-", dir=settings.site_path) as tmp:
+        work = Path(tmp)
+        try:
+            source = _export(content, head, work / "source")
+            dates = _revision_dates(content, head, settings.timezone)
+            config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
+                                 if (source / "mkdocs.yml").exists() else "")
+        except Exception as exc:  # nothing to build from: every edition fails with the reason
+            return results + [_finish(db, rows[e], BuildResult(e, head, "failed", error=str(exc))) for e in todo]
+
+        def one(edition: str) -> BuildResult:
+            if progress:
+                progress(edition, "prepare")
+            result = _build_edition(settings=settings, edition=edition, commit=head, source=source,
+                                    config=config, dates=dates, work=work / edition)
+            if progress:
+                progress(edition, result.status)
+            return _finish(db, rows[edition], result)
+
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            results += list(pool.map(one, todo))
+    return results
+
+
+def _finish(db: Database, row_id: int, result: BuildResult) -> BuildResult:
+    with db.session_scope() as session:
+        row = session.get(SiteBuild, row_id)
+        row.status = result.status
+        row.finished_at = utcnow()
+        row.duration_ms = int(result.seconds * 1000)
+        row.pages = result.pages
+        row.error = result.error[-8000:] or None
+    return result
+
+
+def _export(content: ContentRepo, commit: str, target: Path) -> Path:
+    """The commit's mkdocs.yml and kb/ as plain files (git archive), outside any repository."""
+    target.mkdir(parents=True)
+    archive = target.parent / "source.tar"
+    with content.repo() as repo, archive.open("wb") as out:
+        present = [p for p in ("mkdocs.yml", articles.KB_DIR)
+                   if repo.git.ls_tree("--name-only", commit, "--", p).strip()]
+        repo.git.archive("--format=tar", commit, "--", *present, output_stream=out)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    archive.unlink()
+    return target
+
+
+def _revision_dates(content: ContentRepo, commit: str, tz: str) -> dict[str, str]:
+    """``{path: "dd.mm.yyyy"}`` — the day each file under kb/ last changed, from one pass over git log."""
+    with content.repo() as repo:
+        out = repo.git.log("--format=%x1e%aI", "--name-only", commit, "--", articles.KB_DIR)
+    dates: dict[str, str] = {}
+    zone = ZoneInfo(tz)
+    for chunk in out.split("\x1e"):
+        lines = [line for line in chunk.splitlines() if line.strip()]
+        if not lines:
+            continue
+        day = dt.datetime.fromisoformat(lines[0]).astimezone(zone).strftime("%d.%m.%Y")
+        for path in lines[1:]:
+            dates.setdefault(path, day)
+    return dates
+
+
+@dataclass
+class _Page:
+    section: str
+    module: str
+    title: str
+    rel: str  # path inside docs_dir
+
+
+def _build_edition(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
+                   dates: dict[str, str], work: Path) -> BuildResult:
+    started = time.monotonic()
+    docs = work / "docs"
+    docs.mkdir(parents=True)
+    pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition)
+    builds = settings.site_path / BUILDS_DIR
+    builds.mkdir(parents=True, exist_ok=True)
+    out = builds / f"{edition}-{commit[:12]}-{uuid.uuid4().hex[:8]}"
+    config_file = work / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(_edition_config(settings, config, docs, out, pages, edition),
+                                          allow_unicode=True, sort_keys=False), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--config-file", str(config_file)],
+                          cwd=work, capture_output=True, text=True, timeout=MKDOCS_TIMEOUT,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    seconds = time.monotonic() - started
+    if proc.returncode != 0 or not (out / "index.html").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc))
+    _swap(settings, edition, out)
+    return BuildResult(edition, commit, "built", pages=len(pages), seconds=time.monotonic() - started)
+
+
+def _mkdocs_error(proc: subprocess.CompletedProcess) -> str:
+    lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+    errors = [line for line in lines if "ERROR" in line or "Error" in line or "Aborted" in line]
+    return "\n".join(errors[-20:] or lines[-30:]) or f"mkdocs завершился с кодом {proc.returncode}"
+
+
+def _swap(settings: Settings, edition: str, out: Path) -> None:
+    """Point ``site/<edition>`` at the new build in one rename; keep the previous build for readers mid-page."""
+    link = edition_dir(settings, edition)
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)
+    tmp_link = link.with_name(f".{edition}-{uuid.uuid4().hex[:8]}")
+    os.symlink(os.path.relpath(out, link.parent), tmp_link)
+    os.replace(tmp_link, link)
+    previous = sorted((p for p in out.parent.glob(f"{edition}-*") if p != out), key=lambda p: p.stat().st_mtime)
+    for old in previous[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[str, str],
+                   edition: str) -> list[_Page]:
+    """Copy what this edition may show into ``docs``; return the article pages for the navigation."""
+    pages: list[_Page] = []
+    sections_used: set[str] = set()
+    for path in sorted(kb.rglob("*")):
+        rel = path.relative_to(kb).as_posix()
+        if path.is_dir() or rel.startswith(articles.TEMPLATES_DIR + "/"):
+            continue
+        target = docs / rel
+        if not rel.endswith(".md"):
+            if rel.count("/") == 0 or not rel.endswith((".yml", ".yaml")):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+            continue
+        names = articles.split_path(f"{articles.KB_DIR}/{rel}")
+        if names is None:
+            continue  # index pages are written below, once we know which sections have articles
+        try:
+            meta, body = frontmatter.split(path.read_text(encoding="utf-8"))
+            fm = articles.check_front_matter(meta)
+        except (frontmatter.FrontMatterError, Invalid):
+            continue  # `portal kb check` names it; the site leaves it out rather than fail
+        if fm.status != "published" or fm.visibility not in visible:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(_page_text(fm, body, dates.get(f"{articles.KB_DIR}/{rel}"), edition), encoding="utf-8")
+        pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel))
+        sections_used.add(names[0])
+    for index in sorted(kb.glob("*/index.md")) + [kb / "index.md"]:
+        rel = index.relative_to(kb).as_posix()
+        section = rel.split("/")[0] if "/" in rel else ""
+        if not index.exists() or (section and (section not in sections_used or section == articles.TEMPLATES_DIR)):
+            continue
+        try:
+            meta, body = frontmatter.split(index.read_text(encoding="utf-8"))
+        except frontmatter.FrontMatterError:
+            meta, body = {}, index.read_text(encoding="utf-8")
+        page_meta = {"title": meta.get("title") or section or "База знаний"}
+        if dates.get(f"{articles.KB_DIR}/{rel}"):
+            page_meta["revision_date"] = dates[f"{articles.KB_DIR}/{rel}"]
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_text(_with_meta(page_meta, body), encoding="utf-8")
+    (docs / "tags.md").write_text("---\ntitle: Теги\n---\n\n# Теги\n\n<!-- material/tags -->\n", encoding="utf-8")
+    return pages
+
+
+def _with_meta(meta: dict[str, Any], body: str) -> str:
+    head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+    return f"---\n{head}---\n\n{body.lstrip(chr(10))}"
+
+
+def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, edition: str) -> str:
+    """The page MkDocs renders: title, tags and date for the theme, a short card of the article's facts."""
+    meta: dict[str, Any] = {"title": fm.title, "tags": fm.tags}
+    if fm.summary:
+        meta["description"] = fm.summary
+    if revision_date:
+        meta["revision_date"] = revision_date
+    facts = []
+    if fm.module:
+        facts.append(f"**Модуль:** {fm.module}")
+    if fm.product_versions:
+        facts.append(f"**Версии:** {', '.join(fm.product_versions)}")
+    if fm.fixed_in:
+        facts.append(f"**Исправлено в пакетах:** {', '.join(fm.fixed_in)}")
+    if fm.tickets:
+        if edition == "staff":
+            facts.append("**Заявки:** " + ", ".join(f"[{t}](/tickets/{t})" for t in fm.tickets))
+        else:
+            facts.append(f"**Заявки:** {', '.join(fm.tickets)}")
+    card = ""
+    if fm.summary:
+        card += f"*{fm.summary}*\n\n"
+    if facts:
+        card += " · ".join(facts) + "\n{ .kb-facts }\n\n"
+    text = body.lstrip("\n")
+    if not text.startswith("# "):
+        text = f"# {fm.title}\n\n{card}{text}"
+    else:
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n\n{card}{rest.lstrip(chr(10))}"
+    return _with_meta(meta, text)
+
+
+def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out: Path, pages: list[_Page],
+                    edition: str) -> dict[str, Any]:
+    built: dict[str, Any] = {k: config[k] for k in CONFIG_KEYS if k in config}
+    built.setdefault("site_name", "База знаний PrimoART")
+    theme = built.get("theme") if isinstance(built.get("theme"), dict) else {}
+    theme = {**theme, "name": "material", "language": theme.get("language", "ru"), "font": False}
+    built["theme"] = theme
+    built["docs_dir"] = str(docs)
+    built["site_dir"] = str(out)
+    built["site_url"] = settings.base_url.rstrip("/") + "/kb/"
+    built["use_directory_urls"] = True
+    built["plugins"] = _plugins(config.get("plugins"))
+    built["extra"] = {**(built.get("extra") if isinstance(built.get("extra"), dict) else {}),
+                      "edition": edition, "generator": False}
+    built["nav"] = _nav(docs, pages)
+    built["exclude_docs"] = "templates/\n"
+    return built
+
+
+def _plugins(configured: Any) -> list[Any]:
+    plugins: list[Any] = []
+    for item in configured or ["search", "tags"]:
+        name = item if isinstance(item, str) else next(iter(item), "") if isinstance(item, dict) else ""
+        if name in PLUGINS:
+            plugins.append(item)
+    names = {p if isinstance(p, str) else next(iter(p)) for p in plugins}
+    if "search" not in names:
+        plugins.insert(0, {"search": {"lang": ["ru", "en"]}})
+    if "tags" not in names:
+        plugins.append("tags")
+    return plugins
+
+
+def _section_title(docs: Path, section: str) -> str:
+    index = docs / section / "index.md"
+    if index.exists():
+        meta, _ = frontmatter.split(index.read_text(encoding="utf-8"))
+        if meta.get("title"):
+            return str(meta["title"])
+    return section.replace("-", " ").capitalize()
+
+
+def _nav(docs: Path, pages: list[_Page]) -> list[Any]:
+    """Navigation by section, then by module inside a section that has several."""
+    nav: list[Any] = ["index.md"]
+    for section in sorted({p.section for p in pages}, key=lambda s: _section_title(docs, s).lower()):
+        in_section = [p for p in pages if p.section == section]
+        items: list[Any] = []
+        if (docs / section / "index.md").exists():
+            items.append(f"{section}/index.md")
+        modules = sorted({p.module for p in in_section}, key=str.lower)
+        if len(modules) == 1:
+            items += [{p.title: p.rel} for p in sorted(in_section, key=lambda p: p.title.lower())]
+        else:
+            for module in modules:
+                items.append({module: [{p.title: p.rel} for p in sorted(in_section, key=lambda p: p.title.lower())
+                                       if p.module == module]})
+        nav.append({_section_title(docs, section): items})
+    nav.append({"Теги": "tags.md"})
+    return nav
+
+
+def page_url(rel: str) -> str:
+    """The site URL of a docs path (use_directory_urls): ``support/x.md`` → ``support/x/``."""
+    rel = re.sub(r"(^|/)index\.md$", r"\1", rel)
+    return re.sub(r"\.md$", "/", rel)
