@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import __version__, migrate, web
+from portal import __version__, blobs, migrate, web
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError, Unauthorized
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def lifespan(app: FastAPI):
         if check_schema:
             migrate.check_schema(db)
+        blobs.blob_store(settings).sweep_temporary(older_than_seconds=3600)  # leftovers of interrupted uploads
         scheduler = None
         if settings.run_jobs:
             from portal.jobs import Scheduler
@@ -95,10 +96,14 @@ def _include_routers(app: FastAPI) -> None:
     from portal.accounts import pages as accounts_pages
     from portal.knowledge import api as knowledge_api
     from portal.knowledge import pages as knowledge_pages
+    from portal.tickets import api as tickets_api
+    from portal.tickets import pages as tickets_pages
 
     app.include_router(health.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(tickets_api.router)
+    app.include_router(tickets_pages.router)
     app.include_router(knowledge_api.router)
     app.include_router(knowledge_pages.router)
 

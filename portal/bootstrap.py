@@ -19,6 +19,7 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database
+from portal.tickets.demo import seed_demo as seed_tickets
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ORGANIZATIONS = (("romashka", "ООО Ромашка"), ("vector", "АО Вектор"))
@@ -46,7 +47,7 @@ class InitReport:
 InitStep = Callable[[Settings, Database, InitReport], None]
 INIT_STEPS: list[InitStep] = []
 DemoSeeder = Callable[..., None]  # (session=, settings=, report=) -> None
-DEMO_SEEDERS: list[DemoSeeder] = []
+DEMO_SEEDERS: list[DemoSeeder] = [seed_tickets]
 
 
 def initialise(settings: Settings, *, demo: bool = False, admin_password: str | None = None) -> InitReport:

@@ -70,6 +70,27 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(
         25 * 1024**2, ge=1024, description="Largest ticket attachment, in bytes."
     )
+    sla_reaction_hours: str = Field(
+        "critical=8,high=16,medium=96,low=96",
+        description="SLA reaction time per priority, in hours of the SLA calendar: `priority=hours,…` "
+        "(the regulation's table: critical 8, high 16, medium 96, low 96).",
+    )
+    sla_calendar: Literal["24x7", "working_hours"] = Field(
+        "24x7",
+        description="How SLA hours are counted: `24x7` round the clock, or `working_hours` "
+        "(PORTAL_WORKING_HOURS on PORTAL_WORKING_DAYS in PORTAL_TIMEZONE, except PORTAL_HOLIDAYS).",
+    )
+    working_hours: str = Field("09:00-18:00", description="Working hours of second line, `HH:MM-HH:MM`, portal time zone.")
+    working_days: str = Field(
+        "mon,tue,wed,thu,fri", description="Working days of second line: comma-separated mon … sun."
+    )
+    holidays: str = Field(
+        "", description="Non-working dates, comma-separated `YYYY-MM-DD` (public holidays); "
+        "skipped by the working-hours calendar and by reminders.",
+    )
+    info_reminder_days: int = Field(
+        2, ge=1, description="Remind the customer of requested information every N working days."
+    )
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
@@ -93,6 +114,38 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("sla_reaction_hours")
+    @classmethod
+    def _reaction_table(cls, value: str) -> str:
+        from portal.tickets.sla import parse_reaction_hours
+
+        parse_reaction_hours(value)
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        from portal.tickets.sla import parse_working_hours
+
+        parse_working_hours(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _working_days(cls, value: str) -> str:
+        from portal.tickets.sla import parse_working_days
+
+        parse_working_days(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        from portal.tickets.sla import parse_holidays
+
+        parse_holidays(value)
         return value
 
     # --- derived locations -------------------------------------------------

@@ -62,8 +62,17 @@ class Invalid(PortalError):
 
     @classmethod
     def fields(cls, errors: dict[str, str]) -> "Invalid":
-        listed = [{"field": f, "message": m} for f, m in errors.items()]
-        summary = "; ".join(f"{f}: {m}" for f, m in errors.items())
+        """422 naming each field; a field's Russian label, when registered, is added and used in the detail."""
+        from portal.validation import FIELD_LABELS
+
+        listed = []
+        for f, m in errors.items():
+            item = {"field": f, "message": m}
+            label = FIELD_LABELS.get(f)
+            if label:
+                item["label"] = label
+            listed.append(item)
+        summary = "; ".join(f"{e.get('label') or e['field']}: {e['message']}" for e in listed)
         return cls(f"Проверьте поля — {summary}", errors=listed)
 
 

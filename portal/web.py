@@ -30,6 +30,11 @@ class NavItem:
 # Domains add their pages here when they land; the layout shows only what the reader may use.
 NAV: list[NavItem] = [
     NavItem("nav.dashboard", "/"),
+    NavItem("nav.tickets", "/tickets", "ticket.view"),
+    NavItem("nav.new_ticket", "/tickets/new", "ticket.create"),
+    NavItem("nav.queue", "/tickets/queue", "ticket.queue"),
+    NavItem("nav.sla_report", "/tickets/sla", "sla.report"),
+    NavItem("nav.catalogue", "/admin/catalogue", "catalogue.manage"),
     NavItem("nav.users", "/admin/users", "user.manage"),
     NavItem("nav.audit", "/admin/audit", "audit.read"),
     NavItem("nav.kb", "/kb/"),

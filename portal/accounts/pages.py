@@ -23,7 +23,15 @@ from portal.timeutil import parse_local
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-DASHBOARD_SECTIONS: list = []  # domains append callables (request, session, user) -> (template, context) | None
+
+
+def _tickets_section(request, session, user):
+    from portal.tickets.pages import dashboard_section
+
+    return dashboard_section(request, session, user)
+
+
+DASHBOARD_SECTIONS: list = [_tickets_section]  # domains append callables (request, session, user) -> (template, context) | None
 
 
 @router.get("/login")

@@ -1,0 +1,407 @@
+"""Pages of tickets: the new-ticket form, the ticket page, lists, the queue, the SLA report, the catalogue."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from portal import i18n, policy, web
+from portal.accounts import service as accounts
+from portal.db import utcnow
+from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
+from portal.errors import Invalid, PortalError
+from portal.tickets import service, sla, workflow
+from portal.tickets.api import attachment_response
+from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
+from portal.tickets.schemas import sla_breached
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+# fn(request, session, user, ticket) -> (template, context) | None, rendered on the ticket page.
+TICKET_PAGE_SECTIONS: list = []
+PER_PAGE = 50
+
+Text = Annotated[str, Form(max_length=service.TEXT_MAX)]
+
+
+def _errors(exc: PortalError) -> dict[str, str]:
+    """Field errors keyed like the form's inputs (contact.name → contact_name); the rest under "_"."""
+    if exc.errors:
+        return {e["field"].replace(".", "_"): e["message"] for e in exc.errors}
+    return {"_": exc.detail}
+
+
+def duration_text(delta: dt.timedelta, lang: str) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return i18n.translate("time.dh", lang, d=days, h=hours)
+    return i18n.translate("time.hm", lang, h=hours, m=mins)
+
+
+def _rows(tickets, lang: str, now: dt.datetime) -> list[dict]:
+    rows = []
+    for ticket in tickets:
+        breached = sla_breached(ticket, now=now)
+        if ticket.reacted_at is not None:
+            left = i18n.translate("sla.reacted_ok" if ticket.sla_met else "sla.reacted_late", lang)
+        elif breached:
+            left = i18n.translate("sla.overdue", lang, time=duration_text(now - ticket.sla_reaction_due, lang))
+        else:
+            left = i18n.translate("sla.left", lang, time=duration_text(ticket.sla_reaction_due - now, lang))
+        rows.append({"ticket": ticket, "breached": breached, "left": left})
+    return rows
+
+
+def _filters(organization: str, priority: str, status: str, module: str, assignee: str) -> service.TicketFilters:
+    return service.TicketFilters(organization=organization or None, priority=priority or None,
+                                 status=status or None, module=module or None, assignee=assignee or None)
+
+
+def _list_context(request, session, user, filters, page: int, tickets) -> dict:
+    staff = policy.allows(user, "ticket.view_internal")
+    return {
+        "rows": _rows(tickets[:PER_PAGE], web.language(request), utcnow()), "has_more": len(tickets) > PER_PAGE, "page": page,
+        "filters": filters, "priorities": [p.value for p in Priority], "statuses": [s.value for s in Status],
+        "modules": service.list_modules(session=session),
+        "organizations": accounts.list_organizations(session=session) if staff else [],
+        "workers": [u for u in accounts.list_users(session=session) if policy.allows(u, "ticket.queue")]
+        if staff else [],
+    }
+
+
+Filter = Annotated[str, Query(max_length=150)]
+Page = Annotated[int, Query(ge=1, le=100_000)]
+
+
+@router.get("/tickets")
+def tickets_page(request: Request, user: CurrentUser, session: SessionDep, organization: Filter = "",
+                 priority: Filter = "", status: Filter = "", module: Filter = "", assignee: Filter = "",
+                 page: Page = 1):
+    filters = _filters(organization, priority, status, module, assignee)
+    tickets = service.list_tickets(session=session, user=user, filters=filters, limit=PER_PAGE + 1,
+                                   offset=(page - 1) * PER_PAGE)
+    context = _list_context(request, session, user, filters, page, tickets)
+    return web.render(request, "tickets/list.html", context)
+
+
+@router.get("/tickets/find")
+def find(request: Request, user: CurrentUser, session: SessionDep, id: Annotated[str, Query(max_length=40)] = ""):
+    ticket = service.get_ticket(session=session, ticket_id=id, user=user)
+    return web.redirect(f"/tickets/{ticket.id}")
+
+
+@router.get("/tickets/queue")
+def queue_page(request: Request, user: CurrentUser, session: SessionDep, organization: Filter = "",
+               priority: Filter = "", status: Filter = "", module: Filter = "", assignee: Filter = "",
+               page: Page = 1):
+    policy.require(user, "ticket.queue")
+    filters = _filters(organization, priority, status, module, assignee)
+    tickets = service.queue(session=session, user=user, filters=filters, limit=PER_PAGE + 1,
+                            offset=(page - 1) * PER_PAGE)
+    context = _list_context(request, session, user, filters, page, tickets)
+    context["summary"] = service.queue_summary(session=session)
+    return web.render(request, "tickets/queue.html", context)
+
+
+# --- the new-ticket form ---------------------------------------------------------------------------
+
+def _form_page(request, session, user, *, form: dict, errors: dict | None = None, status_code: int = 200):
+    table = sla.parse_reaction_hours(request.app.state.settings.sla_reaction_hours)
+    return web.render(request, "tickets/new.html", {
+        "reaction_hours": {p: f"{h:g}" for p, h in table.items()},
+        "form": form, "errors": errors or {},
+        "kinds": [k.value for k in Kind], "priorities": [p.value for p in Priority],
+        "channels": [Channel.email.value, Channel.phone.value],
+        "modules": service.list_modules(session=session), "versions": service.list_versions(session=session),
+        "on_behalf": policy.allows(user, "ticket.create_for_other_org"),
+        "organizations": accounts.list_organizations(session=session)
+        if policy.allows(user, "ticket.create_for_other_org") else [],
+    }, status_code=status_code)
+
+
+@router.get("/tickets/new")
+def new_ticket_form(request: Request, user: CurrentUser, session: SessionDep):
+    policy.require(user, "ticket.create")
+    form = {"priority": "medium", "kind": "problem"}
+    if user.organization_id is not None:
+        form.update(contact_name=user.display_name, contact_email=user.email or "")
+    return _form_page(request, session, user, form=form)
+
+
+@router.post("/tickets/new")
+def new_ticket_submit(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    kind: Annotated[str, Form(max_length=40)] = "", module: Annotated[str, Form(max_length=120)] = "",
+    product_version: Annotated[str, Form(max_length=40)] = "", summary: Annotated[str, Form(max_length=300)] = "",
+    description: Text = "", steps_to_reproduce: Text = "", priority: Annotated[str, Form(max_length=20)] = "",
+    contact_name: Annotated[str, Form(max_length=200)] = "", contact_email: Annotated[str, Form(max_length=254)] = "",
+    contact_phone: Annotated[str, Form(max_length=40)] = "", organization: Annotated[str, Form(max_length=64)] = "",
+    channel: Annotated[str, Form(max_length=10)] = "",
+    attachments: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
+):
+    policy.require(user, "ticket.create")
+    data = service.TicketInput(kind=kind, module=module, product_version=product_version, summary=summary,
+                               description=description, steps_to_reproduce=steps_to_reproduce, priority=priority,
+                               contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone,
+                               organization=organization, channel=channel)
+    try:
+        ticket = service.register(session=session, settings=settings, actor=user, data=data)
+        for upload in attachments:
+            if upload.filename:
+                service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
+                                       filename=upload.filename, stream=upload.file,
+                                       content_type=upload.content_type)
+    except PortalError as exc:
+        session.rollback()
+        errors = _errors(exc)
+        if "filename" in errors or "file" in errors or exc.status_code == 413:
+            errors["attachments"] = errors.pop("filename", None) or errors.pop("file", None) or exc.detail
+            errors.pop("_", None)
+        return _form_page(request, session, user, form=vars(data), errors=errors,
+                          status_code=422 if exc.status_code == 413 else exc.status_code)
+    return web.redirect(f"/tickets/{ticket.id}?created=1")
+
+
+# --- the SLA report -----------------------------------------------------------------------------------
+
+def _default_period(settings) -> tuple[str, str]:
+    from zoneinfo import ZoneInfo
+
+    today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
+    return (today - dt.timedelta(days=29)).isoformat(), today.isoformat()
+
+
+def _chart(report, lang: str) -> dict:
+    """Horizontal stacked bars per priority (met / breached / pending), as numbers for an inline SVG."""
+    width = 420
+    bars = []
+    largest = max([r.total for r in report.rows] + [1])
+    for i, row in enumerate(report.rows):
+        x, parts = 0.0, []
+        for part, count in (("met", row.met), ("breached", row.breached), ("pending", row.pending)):
+            w = width * count / largest
+            if count:
+                parts.append({"kind": part, "x": round(x, 1), "w": round(w, 1), "count": count})
+            x += w
+        bars.append({"y": 10 + i * 34, "label": i18n.translate(f"priority.{row.priority}", lang), "parts": parts,
+                     "total": row.total, "end": round(x, 1)})
+    return {"bars": bars, "height": 20 + len(bars) * 34, "width": width}
+
+
+@router.get("/tickets/sla")
+def sla_page(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+             since: Annotated[str, Query(max_length=40)] = "", until: Annotated[str, Query(max_length=40)] = "",
+             format: Annotated[str, Query(pattern="^(html|csv)$")] = "html"):
+    policy.require(user, "sla.report")
+    default_since, default_until = _default_period(settings)
+    since, until = since or default_since, until or default_until
+    start, end = service.parse_period(since, until, settings.timezone)
+    report = service.sla_report(session=session, settings=settings, user=user, since=start, until=end)
+    if format == "csv":
+        return _csv(report, since, until)
+    return web.render(request, "tickets/sla.html", {"report": report, "since": since, "until": until,
+                                                    "chart": _chart(report, web.language(request)),
+                                                    "calendar": settings.sla_calendar})
+
+
+def _csv(report, since: str, until: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["priority", "total", "met", "breached", "pending", "met_share", "breached_share",
+                     "median_reaction_hours"])
+    for row in [*report.rows, report.total]:
+        writer.writerow([row.priority, row.total, row.met, row.breached, row.pending,
+                         "" if row.met_share is None else row.met_share,
+                         "" if row.breached_share is None else row.breached_share,
+                         "" if row.median_reaction_hours is None else row.median_reaction_hours])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="sla-{since}-{until}.csv"'})
+
+
+# --- the ticket page -------------------------------------------------------------------------------
+
+def _ticket_page(request, session, user, ticket_id: str, *, errors: dict | None = None, form: dict | None = None,
+                 status_code: int = 200, notice: str | None = None):
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
+    sections = []
+    for section in TICKET_PAGE_SECTIONS:
+        rendered = section(request, session, user, ticket)
+        if rendered is not None:
+            sections.append(rendered)
+    now = utcnow()
+    workers = [u for u in accounts.list_users(session=session) if u.is_active and policy.allows(u, "ticket.queue")] \
+        if policy.allows(user, "ticket.assign", ticket) else []
+    return web.render(request, "tickets/view.html", {
+        "ticket": ticket, "events": service.history(session=session, ticket=ticket, user=user),
+        "allowed": workflow.allowed_targets(ticket, user), "breached": sla_breached(ticket, now=now),
+        "paused": dt.timedelta(seconds=int(ticket.paused_total(now).total_seconds())),
+        "duration": lambda delta: duration_text(delta, web.language(request)),
+        "defer_reasons": [r.value for r in DeferReason], "priorities": [p.value for p in Priority],
+        "workers": workers, "sections": sections, "errors": errors or {}, "form": form or {},
+        "notice": notice, "staff": policy.allows(user, "ticket.view_internal", ticket),
+    }, status_code=status_code)
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str, created: int = 0):
+    return _ticket_page(request, session, user, ticket_id,
+                        notice=i18n.translate("ticket.created_notice", web.language(request)) if created else None)
+
+
+def _act(request, session, user, ticket_id: str, form: dict, action):
+    """Run a page action on the ticket; on a refusal show the ticket page again with the message."""
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
+    try:
+        action(ticket)
+    except PortalError as exc:
+        if exc.status_code in (401, 404):
+            raise
+        session.rollback()
+        return _ticket_page(request, session, user, ticket_id, errors=_errors(exc), form=form,
+                            status_code=exc.status_code)
+    return web.redirect(f"/tickets/{ticket.id}")
+
+
+@router.post("/tickets/{ticket_id}/status")
+def status_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
+                  status: Annotated[str, Form(max_length=40)] = "", comment: Text = "", reason: Text = "",
+                  defer_reason: Annotated[str, Form(max_length=40)] = "", cause: Text = "", solution: Text = "",
+                  workaround: Text = "", override: Annotated[bool, Form()] = False):
+    form = {"status": status, "comment": comment, "reason": reason, "defer_reason": defer_reason, "cause": cause,
+            "solution": solution, "workaround": workaround}
+    return _act(request, session, user, ticket_id, form, lambda ticket: service.change_status(
+        session=session, settings=settings, ticket=ticket, actor=user, status=status, comment=comment,
+        reason=defer_reason if status == Status.deferred else reason, cause=cause, solution=solution,
+        workaround=workaround, override=override))
+
+
+@router.post("/tickets/{ticket_id}/take")
+def take_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str):
+    return _act(request, session, user, ticket_id, {}, lambda ticket: service.take(
+        session=session, settings=settings, ticket=ticket, actor=user))
+
+
+@router.post("/tickets/{ticket_id}/priority")
+def priority_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                    ticket_id: str, priority: Annotated[str, Form(max_length=20)] = "", reason: Text = ""):
+    return _act(request, session, user, ticket_id, {"priority": priority, "priority_reason": reason},
+                lambda ticket: service.correct_priority(session=session, settings=settings, ticket=ticket,
+                                                        actor=user, priority=priority, reason=reason))
+
+
+@router.post("/tickets/{ticket_id}/comments")
+def comment_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                   ticket_id: str, body: Text = "", internal: Annotated[bool, Form()] = False):
+    return _act(request, session, user, ticket_id, {"body": body, "internal": internal},
+                lambda ticket: service.add_comment(session=session, settings=settings, ticket=ticket, actor=user,
+                                                   body=body, public=not internal))
+
+
+@router.post("/tickets/{ticket_id}/eta")
+def eta_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
+               eta: Annotated[str, Form(max_length=40)] = "", eta_comment: Text = ""):
+    def action(ticket):
+        policy.require(user, "ticket.set_eta", ticket)
+        service.set_eta(session=session, ticket=ticket, actor=user, eta=service.parse_eta(eta, settings.timezone),
+                        comment=eta_comment)
+
+    return _act(request, session, user, ticket_id, {"eta": eta, "eta_comment": eta_comment}, action)
+
+
+@router.post("/tickets/{ticket_id}/assign")
+def assign_submit(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str,
+                  assignee: Annotated[str, Form(max_length=150)] = ""):
+    return _act(request, session, user, ticket_id, {}, lambda ticket: service.assign(
+        session=session, ticket=ticket, actor=user, assignee=assignee or None))
+
+
+@router.post("/tickets/{ticket_id}/attachments")
+def attach_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                  ticket_id: str, file: Annotated[UploadFile | None, File()] = None):
+    def action(ticket):
+        if file is None or not file.filename:
+            raise Invalid.fields({"file": "выберите файл"})
+        service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
+                               filename=file.filename, stream=file.file, content_type=file.content_type)
+
+    return _act(request, session, user, ticket_id, {}, action)
+
+
+@router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
+def attachment_download(user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
+                        attachment_id: int):
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
+    return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,
+                                                                attachment_id=attachment_id))
+
+
+# --- the catalogue -----------------------------------------------------------------------------------
+
+def _catalogue_page(request, session, *, errors: dict | None = None, form: dict | None = None, status_code=200):
+    return web.render(request, "tickets/catalogue.html", {
+        "modules": service.list_modules(session=session), "versions": service.list_versions(session=session),
+        "errors": errors or {}, "form": form or {}}, status_code=status_code)
+
+
+@router.get("/admin/catalogue")
+def catalogue_page(request: Request, user: CurrentUser, session: SessionDep):
+    policy.require(user, "catalogue.manage")
+    return _catalogue_page(request, session)
+
+
+def _catalogue_act(request, session, user, form: dict, prefix: str, action):
+    policy.require(user, "catalogue.manage")
+    try:
+        action()
+    except PortalError as exc:
+        session.rollback()
+        errors = {f"{prefix}_{k}": v for k, v in _errors(exc).items()}
+        return _catalogue_page(request, session, errors=errors, form=form, status_code=exc.status_code)
+    return web.redirect("/admin/catalogue")
+
+
+@router.post("/admin/catalogue/modules")
+def catalogue_add_module(request: Request, user: CurrentUser, session: SessionDep,
+                         name: Annotated[str, Form(max_length=200)] = "",
+                         description: Annotated[str, Form(max_length=2000)] = ""):
+    return _catalogue_act(request, session, user, {"module_name": name, "module_description": description}, "module",
+                          lambda: service.add_module(session=session, actor=user, name=name, description=description))
+
+
+@router.post("/admin/catalogue/versions")
+def catalogue_add_version(request: Request, user: CurrentUser, session: SessionDep,
+                          name: Annotated[str, Form(max_length=60)] = "",
+                          unsupported: Annotated[bool, Form()] = False):
+    return _catalogue_act(request, session, user, {"version_name": name}, "version",
+                          lambda: service.add_version(session=session, actor=user, name=name,
+                                                      supported=not unsupported))
+
+
+@router.post("/admin/catalogue/versions/{name}/support")
+def catalogue_version_support(request: Request, user: CurrentUser, session: SessionDep, name: str,
+                              supported: Annotated[bool, Form()] = False):
+    return _catalogue_act(request, session, user, {}, "version", lambda: service.set_version_supported(
+        session=session, actor=user, name=name, supported=supported))
+
+
+# --- the dashboard ---------------------------------------------------------------------------------
+
+def dashboard_section(request, session, user):
+    """Customers see their organisation's latest tickets; those who work tickets, a queue summary."""
+    lang = web.language(request)
+    if policy.allows(user, "ticket.queue"):
+        oldest = service.queue(session=session, user=user, limit=5)
+        return "tickets/_dashboard_queue.html", {"summary": service.queue_summary(session=session),
+                                                 "rows": _rows(oldest, lang, utcnow())}
+    if policy.allows(user, "ticket.view") and not policy.allows(user, "ticket.view_internal"):
+        latest = service.list_tickets(session=session, user=user, limit=10)
+        return "tickets/_dashboard_customer.html", {"rows": _rows(latest, lang, utcnow())}
+    return None
+
