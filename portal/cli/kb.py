@@ -123,10 +123,9 @@ def check():
                        and not p.endswith("index.md")):
         problems.append((path, "имя файла статьи: только строчные латинские буквы, цифры и дефис"))
     if problems:
-        table = Table("article", "problem", title="Проблемы в статьях")
+        err_console.print(f"[red]{len(problems)} problem(s) in {len(entries)} articles:[/red]")
         for path, problem in problems:
-            table.add_row(path, problem)
-        err_console.print(table)
+            err_console.print(f"{path}: {problem}", soft_wrap=True, markup=False)
         raise typer.Exit(1)
     console.print(f"All {len(entries)} articles are valid; their internal links resolve.")
 

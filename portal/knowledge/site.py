@@ -62,7 +62,7 @@ BUILDS_DIR = ".builds"
 DEFAULT_MARKDOWN_EXTENSIONS = ["admonition", "pymdownx.details", "pymdownx.superfences", "tables", "toc",
                                "attr_list"]
 MODULE_FALLBACK = "Общее"
-ADMONITIONS = {"solution": "Решение", "workaround": "Обходное решение"}
+ASSET_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".pdf"})
 
 Progress = Callable[[str, str], None]  # (edition, stage) — the CLI's progress bar listens
 
@@ -306,7 +306,7 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             continue
         target = docs / rel
         if not rel.endswith(".md"):
-            if rel.count("/") == 0 or not rel.endswith((".yml", ".yaml")):
+            if path.suffix.lower() in ASSET_SUFFIXES:  # pictures and attachments articles link to
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
             continue
