@@ -30,6 +30,8 @@ class NavItem:
 # Domains add their pages here when they land; the layout shows only what the reader may use.
 NAV: list[NavItem] = [
     NavItem("nav.dashboard", "/"),
+    NavItem("nav.search", "/search", "search.use"),
+    NavItem("nav.search_gaps", "/insights/search", "search.insights"),
     NavItem("nav.tickets", "/tickets", "ticket.view"),
     NavItem("nav.new_ticket", "/tickets/new", "ticket.create"),
     NavItem("nav.queue", "/tickets/queue", "ticket.queue"),

@@ -1,0 +1,161 @@
+"""Text analysis for Russian and English: tokenizers and the morphology of each field.
+
+Three Russian morphologies were measured on the relevance suite (``docs/search.md``):
+
+* ``stem`` — the Snowball stemmer (fast, but "ошибок" and "ошибка" stay apart: fleeting vowels);
+* ``lemma`` — pymorphy3's dictionary form ("ошибок" → "ошибка", but "запуск" ≠ "запускаться");
+* ``hybrid`` — the lemma, then the stemmer, then trailing vowels cut ("запускается" → "запускаться" →
+  "запуска" → "запуск"), so both inflection and the verb/noun pair of one root meet.
+
+Latin words get the Porter2 English stemmer in every mode. Codes (ticket IDs, error codes,
+versions, hex numbers) are kept whole and unstemmed in separate ``exact`` fields.
+
+Analyzers are pickled into the Whoosh schema, so they hold no pymorphy object: the analyzer
+of the process is a module-level singleton.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+
+from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, StopFilter
+from whoosh.lang import stemmer_for_language, stopwords_for_language
+
+MODES = ("stem", "lemma", "hybrid")
+DEFAULT_MODE = "hybrid"
+
+# Words of prose: letters and digits, dotted runs kept ("5.2.1"), as Whoosh's default tokenizer.
+WORD_PATTERN = r"\w+(?:\.?\w+)*"
+# Codes kept whole: PRM-2026-00042, ERR_CONNECTION_TIMED_OUT, 0x80070005, 5.2.1, kb/rum.
+CODE_PATTERN = r"\w+(?:[-.:/]\w+)*"
+# Words for the spelling dictionary: letters only, at least three of them.
+SPELL_PATTERN = r"[^\W\d_]{3,}"
+
+_CYRILLIC = re.compile(r"[а-яё]")
+_LATIN = re.compile(r"^[a-z]+$")
+_TRAILING_VOWELS = re.compile(r"(?<=[^аеёиоуыэюяйь])[аеёиоуыэюяйь]+$")
+STOPWORDS = frozenset(stopwords_for_language("ru")) | frozenset(stopwords_for_language("en"))
+
+_ru_stem = stemmer_for_language("ru")
+_en_stem = stemmer_for_language("en")
+_morph = None
+_morph_lock = threading.Lock()
+
+
+def _analyzer():
+    global _morph
+    if _morph is None:
+        with _morph_lock:
+            if _morph is None:
+                import pymorphy3
+
+                _morph = pymorphy3.MorphAnalyzer()
+    return _morph
+
+
+@functools.lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """pymorphy3's most probable dictionary form of a lower-case Russian word."""
+    return _analyzer().parse(word)[0].normal_form.replace("ё", "е")
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _ru_stem(word)
+
+
+@functools.lru_cache(maxsize=200_000)
+def english(word: str) -> str:
+    return _en_stem(word)
+
+
+@functools.lru_cache(maxsize=200_000)
+def hybrid(word: str) -> str:
+    base = _ru_stem(lemma(word))
+    cut = _TRAILING_VOWELS.sub("", base)
+    return cut if len(cut) >= 3 else base
+
+
+_RUSSIAN = {"stem": stem, "lemma": lemma, "hybrid": hybrid}
+
+
+def normalise(word: str, mode: str = DEFAULT_MODE) -> str:
+    """The indexed form of one lower-case word."""
+    word = word.replace("ё", "е")
+    if _CYRILLIC.search(word):
+        if word.isalpha():
+            return _RUSSIAN[mode](word)
+        return word
+    if _LATIN.match(word) and len(word) > 2:
+        return english(word)
+    return word
+
+
+class YoFilter(Filter):
+    """ё → е: writers use both."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            if "ё" in t.text:
+                t.text = t.text.replace("ё", "е")
+            yield t
+
+
+class MorphologyFilter(Filter):
+    """Russian words by the chosen mode, Latin words by the English stemmer, the rest as they are."""
+
+    def __init__(self, mode: str = DEFAULT_MODE):
+        if mode not in MODES:
+            raise ValueError(f"unknown morphology mode {mode!r}")
+        self.mode = mode
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.mode == self.mode
+
+    def __call__(self, tokens):
+        mode = self.mode
+        for t in tokens:
+            if not t.stopped:
+                t.text = normalise(t.text, mode)
+            yield t
+
+
+def text_analyzer(mode: str = DEFAULT_MODE):
+    """Prose: words, lower case, stop words dropped, morphology applied."""
+    return (RegexTokenizer(WORD_PATTERN) | LowercaseFilter() | YoFilter()
+            | StopFilter(stoplist=STOPWORDS, minsize=1) | MorphologyFilter(mode))
+
+
+def exact_analyzer():
+    """Codes and words exactly as written (lower case only), for IDs, error codes and versions."""
+    return RegexTokenizer(CODE_PATTERN) | LowercaseFilter() | YoFilter()
+
+
+def words_analyzer():
+    """Words as written, lower case: completion of the word being typed."""
+    return RegexTokenizer(WORD_PATTERN) | LowercaseFilter() | YoFilter()
+
+
+def spell_analyzer():
+    """Words for the "did you mean" dictionary: letters only, lower case, no morphology."""
+    return RegexTokenizer(SPELL_PATTERN) | LowercaseFilter() | YoFilter()
+
+
+_CODE_RE = re.compile(CODE_PATTERN)
+_HAS_DIGIT_OR_UNDERSCORE = re.compile(r"[\d_]")
+
+
+def is_code(token: str) -> bool:
+    """A token searched as written: it holds a digit or an underscore (PRM-2026-00042, 0x80070005, 5.2.1)."""
+    return bool(_HAS_DIGIT_OR_UNDERSCORE.search(token))
+
+
+def code_tokens(text: str) -> list[str]:
+    return [m.group(0).lower().replace("ё", "е") for m in _CODE_RE.finditer(text)]
+
+
+def analyse(text: str, mode: str = DEFAULT_MODE) -> list[str]:
+    """Indexed forms of a text's prose words, stop words removed."""
+    return [t.text for t in text_analyzer(mode)(text) if not t.stopped]

@@ -1,0 +1,80 @@
+"""JSON API of search: ``GET /api/v1/search`` and ``GET /api/v1/search/suggest``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from pydantic import BaseModel
+
+from portal.db import Database
+from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.search import query as sq
+from portal.search import service
+
+router = APIRouter(prefix="/api/v1/search", tags=["search"], dependencies=[Depends(verify_csrf)])
+
+Text = Annotated[str, Query(max_length=sq.MAX_QUERY_CHARS)]
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+class FixedIn(BaseModel):
+    id: str
+    title: str
+
+
+class SearchHitOut(BaseModel):
+    slug: str
+    title: str
+    snippet: str  # HTML: article text escaped, matched words in <mark>
+    score: float
+    url: str
+    module: str
+    kind: str
+    product_versions: list[str] = []
+    fixed_in: list[FixedIn] = []
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class SearchOut(BaseModel):
+    total: int
+    hits: list[SearchHitOut]
+    facets: dict[str, list[FacetCount]]
+    suggestion: str | None
+    corrected: bool = False
+
+
+class SuggestionOut(BaseModel):
+    slug: str
+    title: str
+    url: str
+
+
+def record_search(db: Database, q: str, hits: int, user) -> None:
+    """Write the search log after the answer has gone (a log, not a state change: no audit)."""
+    with db.session_scope() as session:
+        service.log_query(session=session, q=q, hits=hits, user=user)
+
+
+@router.get("", response_model=SearchOut, summary="Search the published knowledge base")
+def search(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep, tasks: BackgroundTasks,
+    q: Text = "", module: Filter = None, kind: Filter = None, version: Filter = None, tag: Filter = None,
+    sort: Literal["relevance", "date"] = "relevance",
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 10,
+    offset: Annotated[int, Query(ge=0, le=service.MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    results = service.search(session=session, settings=settings, user=user, q=q, module=module, kind=kind,
+                             version=version, tag=tag, sort=sort, limit=limit, offset=offset)
+    if offset == 0:
+        tasks.add_task(record_search, db, q, results.page.total, user)
+    return results.as_dict()
+
+
+@router.get("/suggest", response_model=list[SuggestionOut], summary="Articles matching what is being typed")
+def suggest(user: CurrentUser, settings: SettingsDep, q: Text = "") -> list[dict[str, str]]:
+    return service.suggest(settings=settings, user=user, q=q)

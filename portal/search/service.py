@@ -1,0 +1,189 @@
+"""Search as the rest of the portal uses it: plain functions, keyword-only, session first.
+
+Visibility comes from the one policy: the audiences a reader may see are asked of
+``policy.allows(user, "article.read", …)`` and become part of the index query itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import policy
+from portal.config import Settings
+from portal.db import utcnow
+from portal.errors import Invalid
+from portal.knowledge.frontmatter import VISIBILITIES
+from portal.search import query as sq
+from portal.search.index import Hit, Progress, SearchPage, SearchRequest, backend
+from portal.search.models import SearchLogEntry
+
+log = logging.getLogger("portal.search")
+
+MAX_LIMIT = 50
+MAX_OFFSET = 1000
+SUGGEST_LIMIT = 8
+SORTS = ("relevance", "date")
+
+# The packages domain registers fn(session, package_ids) -> {published package id: title}.
+# With none registered, no hit says «исправлено в пакете …».
+PACKAGE_LOOKUPS: list[Callable[[Session, list[str]], dict[str, str]]] = []
+
+
+def audiences(user) -> tuple[str, ...]:
+    """Visibilities of the articles this reader may see, by the policy's article rule."""
+    return tuple(v for v in VISIBILITIES if policy.allows(user, "article.read", SimpleNamespace(visibility=v)))
+
+
+def _role(user) -> str:
+    return user.role if user is not None else "anonymous"
+
+
+@dataclass
+class Results:
+    page: SearchPage
+    query: str
+    fixed_in: dict[str, str]  # package id → title, for the hits' fixed_in packages that are published
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.page.total,
+            "hits": [hit_dict(h, self.fixed_in) for h in self.page.hits],
+            "facets": self.page.facets,
+            "suggestion": self.page.suggestion,
+            "corrected": self.page.corrected,
+        }
+
+
+def hit_dict(hit: Hit, fixed_in: dict[str, str] | None = None) -> dict[str, Any]:
+    fixed_in = fixed_in or {}
+    return {
+        "slug": hit.slug, "title": hit.title, "snippet": hit.snippet, "score": hit.score, "url": hit.url,
+        "module": hit.module, "kind": hit.kind, "product_versions": hit.product_versions,
+        "fixed_in": [{"id": p, "title": fixed_in[p]} for p in hit.fixed_in if p in fixed_in],
+    }
+
+
+def fixed_in_titles(session: Session | None, package_ids: list[str]) -> dict[str, str]:
+    """Titles of the published packages among ``package_ids``, from every registered lookup."""
+    found: dict[str, str] = {}
+    if not package_ids or session is None:
+        return found
+    for lookup in PACKAGE_LOOKUPS:
+        found.update(lookup(session, list(package_ids)))
+    return found
+
+
+def search(*, session: Session | None, settings: Settings, user, q: str, module: str | None = None,
+           kind: str | None = None, version: str | None = None, tag: str | None = None,
+           sort: str = "relevance", limit: int = 10, offset: int = 0) -> Results:
+    """Articles the user may read that match ``q`` and the filters, with facets and a "did you mean"."""
+    policy.require(user, "search.use")
+    errors = {}
+    if sort not in SORTS:
+        errors["sort"] = "допустимы relevance или date"
+    if not 1 <= limit <= MAX_LIMIT:
+        errors["limit"] = f"от 1 до {MAX_LIMIT}"
+    if not 0 <= offset <= MAX_OFFSET:
+        errors["offset"] = f"от 0 до {MAX_OFFSET}"
+    if len(q or "") > sq.MAX_QUERY_CHARS:
+        errors["q"] = f"слишком длинный запрос: не больше {sq.MAX_QUERY_CHARS} символов"
+    if errors:
+        raise Invalid.fields(errors)
+    request = SearchRequest(text=q or "", audiences=audiences(user), module=module or None, kind=kind or None,
+                            version=version or None, tag=(tag or "").lower() or None, sort=sort, limit=limit,
+                            offset=offset)
+    page = backend(settings).search(request)
+    packages = sorted({p for h in page.hits for p in h.fixed_in})
+    return Results(page=page, query=q or "", fixed_in=fixed_in_titles(session, packages))
+
+
+def suggest(*, settings: Settings, user, q: str, limit: int = SUGGEST_LIMIT) -> list[dict[str, str]]:
+    """Articles whose titles match what is being typed (search box, new-ticket form)."""
+    policy.require(user, "search.use")
+    if len(q or "") > sq.MAX_QUERY_CHARS:
+        raise Invalid.fields({"q": f"слишком длинный запрос: не больше {sq.MAX_QUERY_CHARS} символов"})
+    hits = backend(settings).suggest(q or "", audiences(user), max(1, min(limit, SUGGEST_LIMIT)))
+    return [{"slug": h.slug, "title": h.title, "url": h.url} for h in hits]
+
+
+def similar(*, settings: Settings, slug: str, user, limit: int = 5) -> list[dict[str, str]]:
+    """Articles like this one that the user may read (empty when the user may not read this one)."""
+    hits = backend(settings).similar(slug, audiences(user), max(1, min(limit, 20)))
+    return [{"slug": h.slug, "title": h.title, "url": h.url} for h in hits]
+
+
+def rebuild(*, settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
+    """Rebuild the index from HEAD into a new generation and swap it in."""
+    return backend(settings).rebuild(progress=progress, force=True)
+
+
+def status(*, settings: Settings) -> dict[str, Any]:
+    return backend(settings).info()
+
+
+def on_articles_changed(*, settings: Settings, commit: str, slugs: list[str]) -> None:
+    """Knowledge-base hook: bring the index up to the new commit. A failure leaves the index stale, never
+    the publish undone: the next search notices HEAD moved and catches up."""
+    try:
+        backend(settings).catch_up(wait=True)
+    except Exception:
+        log.exception("search index update after commit %s (%s) failed; it will catch up later",
+                      commit[:10], ", ".join(slugs))
+
+
+# --- the search log ---------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_query(q: str) -> str:
+    return _SPACES.sub(" ", sq.clean(q)).strip().lower()[:500]
+
+
+def log_query(*, session: Session, q: str, hits: int, user) -> SearchLogEntry | None:
+    """Record one search (query, hit count, role, time); empty queries are not worth a row."""
+    normalized = normalize_query(q)
+    if not normalized:
+        return None
+    entry = SearchLogEntry(at=utcnow(), query=sq.clean(q)[:500], normalized=normalized, hits=hits,
+                           role=_role(user))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass
+class Gap:
+    query: str
+    count: int
+    last_at: dt.datetime
+    roles: str
+
+
+def zero_hit_queries(*, session: Session, user, days: int = 30, limit: int = 50) -> list[Gap]:
+    """The most frequent queries that found nothing in the last ``days``: what the knowledge base lacks."""
+    policy.require(user, "search.insights")
+    since = utcnow() - dt.timedelta(days=days)
+    rows = session.execute(
+        select(SearchLogEntry.normalized, func.count(), func.max(SearchLogEntry.at))
+        .where(SearchLogEntry.hits == 0, SearchLogEntry.at >= since)
+        .group_by(SearchLogEntry.normalized)
+        .order_by(func.count().desc(), func.max(SearchLogEntry.at).desc(), SearchLogEntry.normalized)
+        .limit(limit)
+    ).all()
+    gaps = []
+    for normalized, count, last_at in rows:
+        roles = session.scalars(select(SearchLogEntry.role).where(
+            SearchLogEntry.normalized == normalized, SearchLogEntry.hits == 0, SearchLogEntry.at >= since)
+            .distinct()).all()
+        gaps.append(Gap(query=normalized, count=count, last_at=last_at, roles=", ".join(sorted(roles))))
+    return gaps
