@@ -96,6 +96,8 @@ def _include_routers(app: FastAPI) -> None:
     from portal.accounts import pages as accounts_pages
     from portal.knowledge import api as knowledge_api
     from portal.knowledge import pages as knowledge_pages
+    from portal.notify import api as notify_api
+    from portal.notify import pages as notify_pages
     from portal.search import api as search_api
     from portal.search import pages as search_pages
     from portal.tickets import api as tickets_api
@@ -104,6 +106,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(notify_api.router)
+    app.include_router(notify_pages.router)
     app.include_router(search_api.router)
     app.include_router(search_pages.router)
     app.include_router(tickets_api.router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,41 @@ class Settings(BaseSettings):
     info_reminder_days: int = Field(
         2, ge=1, description="Remind the customer of requested information every N working days."
     )
+    smtp_url: str = Field(
+        "",
+        description="Outgoing mail server: `smtp://user:pass@host:587` (STARTTLS, required when a password is "
+        "given) or `smtps://user:pass@host:465` (TLS from the start). Empty: messages wait in the outbox.",
+    )
+    mail_from: str = Field(
+        "",
+        description="From address of the portal's e-mail, e.g. `Техническая поддержка PrimoART <support@example.com>`. "
+        "Default: PORTAL_SUPPORT_ADDRESS.",
+    )
+    support_address: str = Field(
+        "support@primoart.example",
+        description="The support mailbox customers write to (the regulation's «электронный адрес технической "
+        "поддержки»); Reply-To of notifications, and never a recipient of them.",
+    )
+    imap_url: str = Field(
+        "",
+        description="The support mailbox read by e-mail intake, IMAP over TLS: `imaps://user:pass@host:993/INBOX`. "
+        "Empty: intake is off.",
+    )
+    mail_ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) to verify the SMTP and IMAP servers with, instead of the system's "
+        "(a private CA or a self-signed server certificate).",
+    )
+    mail_timeout_seconds: int = Field(30, ge=1, description="Network timeout of SMTP and IMAP connections, in seconds.")
+    mail_max_attempts: int = Field(
+        8, ge=1,
+        description="Delivery attempts of one outbox message before it is marked failed (waits double after each "
+        "attempt: 1, 2, 4 … minutes, at most 6 hours).",
+    )
+    sla_warning_hours: float = Field(
+        2, gt=0, description="Alert second line this many hours before a ticket's reaction deadline (and again "
+        "when it passes).",
+    )
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
@@ -146,6 +182,18 @@ class Settings(BaseSettings):
         from portal.tickets.sla import parse_holidays
 
         parse_holidays(value)
+        return value
+
+    @field_validator("smtp_url", "imap_url")
+    @classmethod
+    def _mail_url(cls, value: str, info) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        schemes = ("smtp", "smtps") if info.field_name == "smtp_url" else ("imaps",)
+        url = urlsplit(value)
+        if url.scheme not in schemes or not url.hostname:
+            raise ValueError(f"expected {' or '.join(s + '://user:pass@host:port' for s in schemes)}; got {url.scheme}://…")
         return value
 
     # --- derived locations -------------------------------------------------
@@ -219,5 +267,10 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 out[name] = "******"
                 continue
+            if isinstance(value, str) and "://" in value:
+                url = urlsplit(value)
+                if url.password:
+                    netloc = f"{url.username}:******@{url.hostname}" + (f":{url.port}" if url.port else "")
+                    value = urlunsplit(url._replace(netloc=netloc))
             out[name] = "" if value is None else str(value)
         return out

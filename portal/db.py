@@ -105,8 +105,10 @@ class Database:
         self.engine = make_engine(self.url, **engine_kw)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         write_bind = self.engine.execution_options(portal_write=True)
-        self.read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.write_sessions = sessionmaker(bind=write_bind, expire_on_commit=False)
+        # Sessions carry the settings, for code that runs inside a transaction without being handed them
+        # (event listeners).
+        self.read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False, info={"settings": settings})
+        self.write_sessions = sessionmaker(bind=write_bind, expire_on_commit=False, info={"settings": settings})
 
     def session(self, *, write: bool) -> Session:
         return (self.write_sessions if write else self.read_sessions)()

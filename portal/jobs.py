@@ -69,6 +69,7 @@ REGISTRY: dict[str, Job] = {}
 # Modules that register jobs when imported; a domain adds its module here when it lands.
 JOB_MODULES: list[str] = [
     "portal.accounts.jobs",
+    "portal.notify.jobs",
     "portal.knowledge.jobs",
 ]
 

@@ -39,6 +39,10 @@ NAV: list[NavItem] = [
     NavItem("nav.catalogue", "/admin/catalogue", "catalogue.manage"),
     NavItem("nav.users", "/admin/users", "user.manage"),
     NavItem("nav.audit", "/admin/audit", "audit.read"),
+    NavItem("nav.intake", "/intake", "intake.assign"),
+    NavItem("nav.outbox", "/admin/outbox", "outbox.manage"),
+    NavItem("nav.jobs", "/admin/jobs", "jobs.manage"),
+    NavItem("nav.notifications", "/account/notifications"),
     NavItem("nav.kb", "/kb/"),
     NavItem("nav.articles", "/articles", "article.write"),
 ]

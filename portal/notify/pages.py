@@ -1,0 +1,120 @@
+"""Pages of notifications: my e-mail preferences; for admins the outbox and the jobs; for second line held e-mail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+
+import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
+from portal import jobs, policy, web
+from portal.accounts import service as accounts
+from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
+from portal.errors import PortalError
+from portal.notify import intake, service
+from portal.notify.models import OutboxStatus
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+@router.get("/account/notifications")
+def preferences_page(request: Request, user: CurrentUser, session: SessionDep):
+    return web.render(request, "notify/preferences.html",
+                      {"prefs": service.get_preferences(session=session, user=user), "saved": False})
+
+
+@router.post("/account/notifications")
+def preferences_save(request: Request, user: CurrentUser, session: SessionDep,
+                     ticket_updates: Annotated[bool, Form()] = False,
+                     organization_tickets: Annotated[bool, Form()] = False,
+                     packages: Annotated[bool, Form()] = False, staff_alerts: Annotated[bool, Form()] = False):
+    choices = {"ticket_updates": ticket_updates, "packages": packages}
+    if user.is_staff:
+        choices["staff_alerts"] = staff_alerts
+    else:
+        choices["organization_tickets"] = organization_tickets
+    prefs = service.set_preferences(session=session, actor=user, user=user, **choices)
+    return web.render(request, "notify/preferences.html", {"prefs": prefs, "saved": True})
+
+
+@router.get("/admin/outbox")
+def outbox_page(request: Request, user: CurrentUser, session: SessionDep, status: str = ""):
+    policy.require(user, "outbox.manage")
+    return web.render(request, "notify/outbox.html", {
+        "messages": service.list_outbox(session=session, status=status or None, limit=200),
+        "counts": service.outbox_counts(session=session), "status": status,
+        "statuses": [s.value for s in OutboxStatus],
+    })
+
+
+@router.post("/admin/outbox/{message_id}/retry")
+def outbox_retry(message_id: int, user: CurrentUser, session: SessionDep):
+    policy.require(user, "outbox.manage")
+    service.retry(session=session, actor=user, message_id=message_id)
+    return web.redirect("/admin/outbox")
+
+
+@router.post("/admin/outbox/retry-failed")
+def outbox_retry_failed(user: CurrentUser, session: SessionDep):
+    policy.require(user, "outbox.manage")
+    service.retry_all_failed(session=session, actor=user)
+    return web.redirect("/admin/outbox?status=pending")
+
+
+@router.get("/admin/jobs")
+def jobs_page(request: Request, user: CurrentUser, session: SessionDep):
+    policy.require(user, "jobs.manage")
+    registry = jobs.load_all()
+    return web.render(request, "notify/jobs.html", {"states": {s.name: s for s in jobs.states(session)},
+                                                      "registry": registry})
+
+
+@router.post("/admin/jobs/{name}/run")
+def jobs_run(name: str, user: CurrentUser, session: SessionDep):
+    policy.require(user, "jobs.manage")
+    if name in jobs.load_all():
+        jobs.request_run(session, name)
+    return web.redirect("/admin/jobs")
+
+
+@router.get("/intake")
+def intake_page(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                status: str = "held"):
+    policy.require(user, "intake.assign")
+    return web.render(request, "notify/intake.html", {
+        "messages": intake.list_intake(session=session, user=user, status=status or None),
+        "organizations": accounts.list_organizations(session=session), "status": status,
+        "intake_on": bool(settings.imap_url),
+    })
+
+
+@router.get("/intake/{intake_id}")
+def intake_message_page(intake_id: int, request: Request, user: CurrentUser, session: SessionDep,
+                        settings: SettingsDep):
+    record = intake.get_intake(session=session, user=user, intake_id=intake_id)
+    return web.render(request, "notify/intake_message.html", {
+        "record": record, "original": intake.read_original(settings=settings, record=record),
+        "organizations": accounts.list_organizations(session=session), "errors": {},
+    })
+
+
+@router.post("/intake/{intake_id}/assign")
+def intake_assign(intake_id: int, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                  organization: Annotated[str, Form()] = ""):
+    try:
+        ticket = intake.assign_held(session=session, settings=settings, actor=user, intake_id=intake_id,
+                                    organization=organization)
+    except PortalError as exc:
+        session.rollback()
+        record = intake.get_intake(session=session, user=user, intake_id=intake_id)
+        return web.render(request, "notify/intake_message.html", {
+            "record": record, "original": intake.read_original(settings=settings, record=record),
+            "organizations": accounts.list_organizations(session=session), "errors": {"organization": exc.detail},
+        }, status_code=exc.status_code)
+    return web.redirect(f"/tickets/{ticket.id}")
+
+
+@router.post("/intake/{intake_id}/dismiss")
+def intake_dismiss(intake_id: int, user: CurrentUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
+    intake.dismiss_held(session=session, actor=user, intake_id=intake_id, reason=reason)
+    return web.redirect("/intake")
