@@ -114,6 +114,13 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(tickets_pages.router)
     app.include_router(knowledge_api.router)
     app.include_router(knowledge_pages.router)
+    from portal.releases import api as releases_api
+    from portal.releases import pages as releases_pages
+
+    app.include_router(releases_api.upload_router)
+    app.include_router(releases_api.router)
+    app.include_router(releases_pages.upload_router)
+    app.include_router(releases_pages.router)
 
 
 ERROR_TITLES = (400, 401, 403, 404, 405, 409, 413, 416, 422, 429, 500, 503)

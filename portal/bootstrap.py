@@ -19,6 +19,7 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database
+from portal.releases import signing
 from portal.tickets.demo import seed_demo as seed_tickets
 
 DEMO_PASSWORD = "demo-password"
@@ -45,7 +46,7 @@ class InitReport:
 
 
 InitStep = Callable[[Settings, Database, InitReport], None]
-INIT_STEPS: list[InitStep] = []
+INIT_STEPS: list[InitStep] = [signing.init_step]
 DemoSeeder = Callable[..., None]  # (session=, settings=, report=) -> None
 DEMO_SEEDERS: list[DemoSeeder] = [seed_tickets]
 

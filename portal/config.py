@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         2, gt=0, description="Alert second line this many hours before a ticket's reaction deadline (and again "
         "when it passes).",
     )
+    delivery_overdue_days: int = Field(
+        14, ge=1, description="Days after publishing a fix package when a delivery still pending is marked overdue."
+    )
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "

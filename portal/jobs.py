@@ -71,6 +71,7 @@ JOB_MODULES: list[str] = [
     "portal.accounts.jobs",
     "portal.notify.jobs",
     "portal.knowledge.jobs",
+    "portal.releases.jobs",
 ]
 
 

@@ -10,3 +10,4 @@ import portal.knowledge.models  # noqa: F401
 import portal.notify.models  # noqa: F401
 import portal.search.models  # noqa: F401
 import portal.tickets.models  # noqa: F401
+import portal.releases.models  # noqa: F401

@@ -1,0 +1,167 @@
+"""portal package … — fix packages from the operator's shell, over the same services the web uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from sqlalchemy import select
+
+from portal.cli.common import console, database, err_console, handle_errors
+
+package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
+CLI_ACTOR = "cli"
+
+
+class _Counting:
+    """A file wrapper that advances a progress bar as the blob store reads it."""
+
+    def __init__(self, f, progress: Progress, task):
+        self.f, self.progress, self.task = f, progress, task
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.f.read(n)
+        self.progress.advance(self.task, len(chunk))
+        return chunk
+
+
+@package_app.command("upload")
+@handle_errors
+def upload(
+    files: list[Path] = typer.Argument(..., help="Files of the package", exists=True, dir_okay=False, readable=True),
+    package_id: str = typer.Option(..., "--id", help="Package ID: product and version, e.g. primoart-5.2.1-hf3"),
+    title: str = typer.Option(..., "--title", help="Title, e.g. «Исправление выгрузки отчётов»"),
+    version: str = typer.Option(..., "--version", help="Package version, e.g. 5.2.1-hf3"),
+    ticket: list[str] = typer.Option([], "--ticket", help="Ticket ID this package fixes (repeat)"),
+    org: list[str] = typer.Option([], "--org", help="Further organisation slug, or `all` (repeat)"),
+    product_version: list[str] = typer.Option([], "--product-version", help="Target product version (repeat)"),
+    module: list[str] = typer.Option([], "--module", help="Product module (repeat)"),
+    notes_file: Path | None = typer.Option(None, "--notes", help="Release notes (Markdown); default: the template"),
+    publish: bool = typer.Option(False, "--publish", help="Publish right after the upload"),
+):
+    """Upload files as a draft package (with a progress bar); --publish publishes it too."""
+    from portal.releases import links, service
+
+    links.register()
+    db = database()
+    settings = db.settings
+    staged: list[service.StagedFile] = []
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), console=console) as progress:
+            for path in files:
+                task = progress.add_task(path.name, total=path.stat().st_size)
+                with path.open("rb") as f:
+                    staged.append(service.stage_file(settings=settings, name=path.name,
+                                                     stream=_Counting(f, progress, task)))
+        data = service.PackageInput(
+            id=package_id, title=title, version=version, product_versions=service.split_list(product_version),
+            modules=service.split_list(module), ticket_ids=service.split_list(ticket),
+            organizations=service.split_list(org), notes=notes_file.read_text(encoding="utf-8") if notes_file else "")
+        with db.session_scope() as session:
+            package = service.create_package(session=session, settings=settings, actor=CLI_ACTOR, data=data,
+                                             files=staged)
+            if publish:
+                service.publish_package(session=session, settings=settings, actor=CLI_ACTOR, package_id=package.id)
+            status = package.status
+    except BaseException:
+        with db.session_scope(write=False) as session:
+            service.discard_staged(session=session, settings=settings, staged=staged)
+        raise
+    table = Table("file", "size", "sha256")
+    for item in staged:
+        table.add_row(item.name, str(item.size), item.sha256)
+    console.print(table)
+    console.print(f"Package [bold]{package_id}[/bold] stored ({status}).")
+
+
+@package_app.command("list")
+@handle_errors
+def list_packages(status: str | None = typer.Option(None, "--status", help="draft, published or withdrawn")):
+    """List packages, newest first."""
+    from portal.releases.models import Package
+
+    db = database()
+    with db.session_scope(write=False) as session:
+        stmt = select(Package).order_by(Package.created_at.desc())
+        if status:
+            stmt = stmt.where(Package.status == status)
+        table = Table("id", "title", "status", "files", "tickets", "published")
+        for p in session.scalars(stmt):
+            table.add_row(p.id, p.title, p.status, str(len(p.files)), ", ".join(p.ticket_ids),
+                          p.published_at.strftime("%Y-%m-%d %H:%M") if p.published_at else "")
+        console.print(table)
+
+
+@package_app.command("publish")
+@handle_errors
+def publish_cmd(package_id: str):
+    """Publish a draft package: deliveries for each entitled organisation, manifest committed."""
+    from portal.releases import links, service
+
+    links.register()
+    db = database()
+    with db.session_scope() as session:
+        package = service.publish_package(session=session, settings=db.settings, actor=CLI_ACTOR,
+                                          package_id=package_id)
+        console.print(f"Package [bold]{package.id}[/bold] published (manifest {package.manifest_commit[:10]}).")
+
+
+@package_app.command("withdraw")
+@handle_errors
+def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", help="Shown to the customers")):
+    """Withdraw a published package; downloads stop."""
+    from portal.releases import deliveries, links, service
+
+    links.register()
+    db = database()
+    with db.session_scope() as session:
+        package = service.withdraw_package(session=session, settings=db.settings, actor=CLI_ACTOR,
+                                           package_id=package_id, reason=reason)
+        received = deliveries.received_by(session=session, package=package)
+        console.print(f"Package [bold]{package.id}[/bold] withdrawn.")
+        for d in received:
+            console.print(f"  already had it: {d.organization.slug} ({d.organization.name}) — {d.status}")
+
+
+@package_app.command("verify")
+@handle_errors
+def verify_cmd():
+    """Re-hash every stored package file; report (and stop serving) any whose bytes changed."""
+    from portal import audit, blobs
+    from portal.db import utcnow
+    from portal.releases.models import PackageFile
+
+    db = database()
+    store = blobs.blob_store(db.settings)
+    bad = 0
+    with db.session_scope() as session:
+        files = list(session.scalars(select(PackageFile).order_by(PackageFile.package_id, PackageFile.id)))
+        checked: dict[str, bool] = {}
+        for f in files:
+            if f.sha256 not in checked:
+                checked[f.sha256] = store.verify(f.sha256)
+            if checked[f.sha256]:
+                f.verified_stat = store.stat_key(f.sha256) or ""
+                if f.corrupt_at is not None:  # restored from a backup: serve it again
+                    f.corrupt_at = None
+                    console.print(f"restored: {f.package_id}/{f.name}")
+                continue
+            bad += 1
+            err_console.print(f"[red]CHANGED[/red] {f.package_id}/{f.name}: bytes no longer match SHA-256 {f.sha256}")
+            if f.corrupt_at is None:
+                f.corrupt_at = utcnow()
+                audit.record(session, actor=CLI_ACTOR, action="package.file_corrupt", object_type="package",
+                             object_id=f.package_id, details={"file": f.name, "sha256": f.sha256})
+        console.print(f"Checked {len(files)} files ({len(checked)} distinct blobs): {bad} changed.")
+    if bad:
+        raise typer.Exit(1)

@@ -1,0 +1,188 @@
+"""JSON API of fix packages and deliveries: parse → service → shape."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from portal import policy
+from portal.accounts import security
+from portal.deps import CSRF_COOKIE, CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.releases import deliveries, downloads, links, service, signing, upload
+from portal.releases.schemas import HandoverBody, NoteBody, NotesBody, WithdrawBody, delivery_out, package_out
+
+router = APIRouter(prefix="/api/v1", tags=["packages"], dependencies=[Depends(verify_csrf)])
+# The streamed upload checks CSRF itself while parsing (verify_csrf would read the whole form first).
+upload_router = APIRouter(prefix="/api/v1", tags=["packages"])
+links.register()
+
+
+def _out(session, package, user, *, full: bool = True) -> dict:
+    delivery = None
+    if user.organization_id is not None:
+        delivery = deliveries.find_delivery(session=session, package_id=package.id,
+                                            organization_id=user.organization_id)
+    return package_out(package, user=user, delivery=delivery, full=full,
+                       ticket_ids=service.visible_ticket_ids(session=session, package=package, user=user))
+
+
+def csrf_checker(request: Request):
+    """(already verified, check(token)) for a streamed form: bearer calls and the X-CSRF-Token header pass up front."""
+    secret = request.app.state.settings.secret()
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if request.state.auth != "cookie":
+        return True, lambda token: True
+    header = request.headers.get("x-csrf-token")
+    return (header is not None and security.csrf_matches(secret, cookie, header),
+            lambda token: security.csrf_matches(secret, cookie, token))
+
+
+def package_input(form: upload.UploadForm) -> service.PackageInput:
+    return service.PackageInput(
+        id=form.get("id"), title=form.get("title"), version=form.get("version"),
+        product_versions=service.split_list(form.values("product_versions")),
+        modules=service.split_list(form.values("modules")),
+        ticket_ids=service.split_list(form.values("ticket_ids")),
+        organizations=service.split_list(form.values("organizations")), notes=form.get("notes"),
+    )
+
+
+async def create_from_upload(request: Request, *, user, session, settings, db) -> service.Package:
+    """Shared by the API and the upload page: stream the files in, then create the draft in one transaction."""
+    policy.require(user, "package.manage")
+    # Release the database (SQLite's write lock) while the body streams; the package is written after.
+    await run_in_threadpool(session.commit)
+    csrf_ok, check = csrf_checker(request)
+    form = await upload.receive_form(request, settings=settings, db=db, csrf_ok=csrf_ok, check_csrf=check)
+
+    def create():
+        try:
+            service.check_expected_sha256(form.files, service.split_list(form.values("sha256")))
+            package = service.create_package(session=session, settings=settings, actor=user,
+                                             data=package_input(form), files=form.files)
+            session.commit()
+            return package
+        except BaseException:
+            session.rollback()
+            upload.discard(db, settings, form.files)
+            raise
+
+    return await run_in_threadpool(create)
+
+
+@upload_router.post("/packages", status_code=201, summary="Upload a fix package (multipart: file…, id, title, "
+                                                          "version, product_versions, ticket_ids, organizations)")
+async def create_package(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                         db: DatabaseDep) -> dict:
+    package = await create_from_upload(request, user=user, session=session, settings=settings, db=db)
+    return await run_in_threadpool(_out, session, package, user)
+
+
+@router.get("/packages", summary="Fix packages the reader may see, newest first")
+def list_packages(user: CurrentUser, session: SessionDep,
+                  status: Annotated[str | None, Query(description="draft, published or withdrawn")] = None) -> list[dict]:
+    return [_out(session, p, user, full=False)
+            for p in service.list_packages(session=session, user=user, status=status)]
+
+
+@router.get("/packages/{package_id}", summary="A fix package: notes, files, SHA-256, signatures")
+def get_package(package_id: str, user: CurrentUser, session: SessionDep) -> dict:
+    return _out(session, service.get_package(session=session, package_id=package_id, user=user), user)
+
+
+@router.put("/packages/{package_id}/notes", summary="Edit a draft's release notes")
+def put_notes(package_id: str, body: NotesBody, user: CurrentUser, session: SessionDep,
+              settings: SettingsDep) -> dict:
+    package = service.update_notes(session=session, settings=settings, actor=user, package_id=package_id,
+                                   notes=body.notes)
+    return _out(session, package, user)
+
+
+@router.post("/packages/{package_id}/publish", summary="Publish a draft: deliveries for every entitled organisation")
+def publish(package_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
+    package = service.publish_package(session=session, settings=settings, actor=user, package_id=package_id)
+    return _out(session, package, user)
+
+
+@router.post("/packages/{package_id}/withdraw", summary="Withdraw a published package (a reason is required)")
+def withdraw(package_id: str, body: WithdrawBody, user: CurrentUser, session: SessionDep,
+             settings: SettingsDep) -> dict:
+    package = service.withdraw_package(session=session, settings=settings, actor=user, package_id=package_id,
+                                       reason=body.reason)
+    out = _out(session, package, user)
+    out["received_by"] = [delivery_out(d) for d in deliveries.received_by(session=session, package=package)]
+    return out
+
+
+@router.head("/packages/{package_id}/files/{name}", include_in_schema=False)
+@router.get("/packages/{package_id}/files/{name}",
+            summary="Download a package file (HEAD, Range, ETag, If-None-Match; SHA-256 in X-Checksum-SHA256)")
+def download(package_id: str, name: str, request: Request, user: CurrentUser, session: SessionDep,
+             settings: SettingsDep, db: DatabaseDep) -> Response:
+    package = service.get_package(session=session, package_id=package_id, user=user, action="package.download")
+    file = downloads.find_file(package, name)
+    headers = request.headers
+    return downloads.download_response(db=db, settings=settings, package=package, file=file, user=user,
+                                       range_header=headers.get("range"), if_none_match=headers.get("if-none-match"),
+                                       if_range=headers.get("if-range"), head=request.method == "HEAD")
+
+
+@router.get("/packages/{package_id}/files/{name}/sha256", response_class=PlainTextResponse,
+            summary="The file's sha256sum line (what the signature signs)")
+def checksum_line(package_id: str, name: str, user: CurrentUser, session: SessionDep) -> PlainTextResponse:
+    package = service.get_package(session=session, package_id=package_id, user=user, action="package.download")
+    file = downloads.find_file(package, name)
+    return PlainTextResponse(file.checksum_line, headers={
+        "Content-Disposition": downloads.content_disposition(file.name + ".sha256")})
+
+
+@router.get("/packages/{package_id}/files/{name}/signature", summary="Ed25519 signature of the sha256sum line (raw)")
+def signature(package_id: str, name: str, user: CurrentUser, session: SessionDep) -> Response:
+    import base64
+
+    package = service.get_package(session=session, package_id=package_id, user=user, action="package.download")
+    file = downloads.find_file(package, name)
+    return Response(base64.b64decode(file.signature), media_type="application/octet-stream", headers={
+        "Content-Disposition": downloads.content_disposition(file.name + ".sha256.sig")})
+
+
+@router.get("/signing-key", response_class=PlainTextResponse, summary="The portal's Ed25519 public key (PEM)")
+def signing_key(settings: SettingsDep) -> PlainTextResponse:
+    return PlainTextResponse(signing.public_key_pem(settings).decode(), media_type="application/x-pem-file",
+                             headers={"Content-Disposition": 'attachment; filename="primoart-portal-ed25519.pem"'})
+
+
+# --- deliveries -----------------------------------------------------------------------------------------
+
+@router.get("/deliveries", summary="Deliveries the reader may see (customers: their organisation's)")
+def list_deliveries(user: CurrentUser, session: SessionDep, package: str | None = None,
+                    organization: str | None = None,
+                    status: Annotated[str | None, Query(description="pending, downloaded, delivered, "
+                                                                    "acknowledged, confirmed")] = None,
+                    overdue: bool | None = None) -> list[dict]:
+    return [delivery_out(d) for d in deliveries.list_deliveries(session=session, user=user, package=package,
+                                                                organization=organization, status=status,
+                                                                overdue=overdue)]
+
+
+@router.post("/deliveries", status_code=201, summary="Record a hand-over by another channel (second line)")
+def record_handover(body: HandoverBody, user: CurrentUser, session: SessionDep) -> dict:
+    return delivery_out(deliveries.record_handover(session=session, actor=user, package_id=body.package_id,
+                                                   organization=body.organization, channel=body.channel,
+                                                   note=body.note))
+
+
+@router.post("/deliveries/{delivery_id}/acknowledge", summary="Acknowledge receipt or installation (the customer)")
+def acknowledge(delivery_id: int, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
+    return delivery_out(deliveries.acknowledge(session=session, actor=user, delivery_id=delivery_id,
+                                               note=body.note if body else ""))
+
+
+@router.post("/deliveries/{delivery_id}/confirm", summary="Confirm the delivery (second line; a note when on the "
+                                                          "customer's behalf)")
+def confirm(delivery_id: int, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
+    return delivery_out(deliveries.confirm(session=session, actor=user, delivery_id=delivery_id,
+                                           note=body.note if body else ""))

@@ -1,0 +1,250 @@
+"""Deliveries: the hand-over of a published package to each entitled organisation, confirmed by second line.
+
+    pending ──complete download──▶ downloaded ─┐
+       │                                       ├─▶ acknowledged (customer) ─▶ confirmed (second line)
+       └──hand-over by e-mail, media, remote───▶ delivered ──┘                      ▲
+    second line may confirm from any earlier state on the customer's behalf, with a note ─┘
+
+Pending deliveries older than ``PORTAL_DELIVERY_OVERDUE_DAYS`` are marked overdue (a flag, not a status).
+Deliveries of a withdrawn package keep their history and accept no more changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit, policy
+from portal.accounts.models import Organization, User
+from portal.config import Settings
+from portal.db import utcnow
+from portal.errors import Conflict, Invalid, NotFound
+from portal.releases.models import Channel, Delivery, DeliveryStatus, Package, PackageStatus
+from portal.releases.service import require
+
+S = DeliveryStatus
+NOTE_MAX = 5000
+# What each step may start from.
+CAN_DELIVER = frozenset({S.pending, S.downloaded})
+CAN_ACKNOWLEDGE = frozenset({S.pending, S.downloaded, S.delivered})
+CAN_CONFIRM = frozenset({S.pending, S.downloaded, S.delivered, S.acknowledged})
+CHANNELS = {c.value for c in Channel}
+# An organisation "has" a package (for the withdrawal notice) once anything but pending happened.
+RECEIVED = frozenset({S.downloaded, S.delivered, S.acknowledged, S.confirmed})
+
+
+def _name(actor) -> str:
+    return actor.username if isinstance(actor, User) else str(actor or audit.SYSTEM)
+
+
+def _audit(session: Session, actor, delivery: Delivery, action: str, **details) -> None:
+    audit.record(session, actor=actor, action=f"delivery.{action}", object_type="delivery", object_id=delivery.id,
+                 organization_id=delivery.organization_id,
+                 details={"package": delivery.package_id, "status": delivery.status, **details})
+
+
+def _note(note: str | None, *, required: bool = False, what: str = "note") -> str:
+    note = (note or "").strip()
+    if required and not note:
+        raise Invalid.fields({what: "добавьте примечание: что сделано и кем подтверждено"})
+    if len(note) > NOTE_MAX:
+        raise Invalid.fields({what: f"не длиннее {NOTE_MAX} символов"})
+    return note
+
+
+def _open(delivery: Delivery) -> None:
+    if delivery.package.status == PackageStatus.withdrawn:
+        raise Conflict(f"Пакет «{delivery.package_id}» отозван; его доставка больше не меняется.")
+
+
+def get_delivery(*, session: Session, delivery_id: int, user, action: str = "delivery.view") -> Delivery:
+    """The delivery if the reader may see it (customers: their organisation's only; others 404)."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise NotFound("Доставка не найдена.")
+    require(user, action, delivery, what="Доставка")
+    return delivery
+
+
+def find_delivery(*, session: Session, package_id: str, organization_id: int) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.package_id == package_id,
+                                                 Delivery.organization_id == organization_id))
+
+
+def list_deliveries(*, session: Session, user, package: str | None = None, organization: str | None = None,
+                    status: str | None = None, overdue: bool | None = None, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> list[Delivery]:
+    """Deliveries the reader may see, filtered; customers only their organisation's."""
+    policy.require(user, "delivery.view")
+    stmt = select(Delivery).join(Organization, Organization.id == Delivery.organization_id)
+    if status:
+        if status not in S.__members__:
+            raise Invalid.fields({"status": f"допустимы: {', '.join(S)}"})
+        stmt = stmt.where(Delivery.status == status)
+    if package:
+        stmt = stmt.where(Delivery.package_id == package)
+    if organization:
+        stmt = stmt.where(Organization.slug == organization)
+    if overdue is not None:
+        stmt = stmt.where(Delivery.overdue.is_(overdue))
+    if since:
+        stmt = stmt.where(Delivery.created_at >= since)
+    if until:
+        stmt = stmt.where(Delivery.created_at < until)
+    if not user.is_staff:
+        stmt = stmt.where(Delivery.organization_id == user.organization_id)
+        stmt = stmt.join(Package, Package.id == Delivery.package_id).where(Package.status != PackageStatus.draft)
+    stmt = stmt.order_by(Delivery.created_at.desc(), Delivery.package_id, Organization.name)
+    return [d for d in session.scalars(stmt) if policy.allows(user, "delivery.view", d)]
+
+
+def mark_downloaded(*, session: Session, package: Package, user: User, at: dt.datetime | None = None) -> Delivery | None:
+    """A complete download by a user of an entitled organisation: pending → downloaded (who, when)."""
+    if user.organization_id is None or package.status != PackageStatus.published:
+        return None
+    delivery = find_delivery(session=session, package_id=package.id, organization_id=user.organization_id)
+    if delivery is None or delivery.status != S.pending:
+        return delivery
+    at = at or utcnow()
+    delivery.status, delivery.downloaded_at, delivery.downloaded_by = S.downloaded.value, at, user.username
+    delivery.overdue, delivery.updated_at = False, at
+    _audit(session, user, delivery, "downloaded")
+    session.flush()
+    return delivery
+
+
+def record_handover(*, session: Session, actor, package_id: str, organization: str, channel: str, note: str = "",
+                    delivered_at: dt.datetime | None = None) -> Delivery:
+    """Second line records a hand-over by another channel (e-mail, media, remote installation): → delivered."""
+    org = session.scalar(select(Organization).where(Organization.slug == (organization or "").strip()))
+    if org is None:
+        raise Invalid.fields({"organization": f"организации «{organization}» нет"})
+    require(actor, "delivery.record", org, what="Организация")
+    if channel not in CHANNELS:
+        raise Invalid.fields({"channel": f"канал передачи: {', '.join(sorted(CHANNELS))}"})
+    note = _note(note)
+    delivery = find_delivery(session=session, package_id=(package_id or "").strip(), organization_id=org.id)
+    if delivery is None:
+        raise NotFound(f"Пакет «{package_id}» не опубликован для организации «{org.slug}»: доставки нет.")
+    _open(delivery)
+    if delivery.status not in CAN_DELIVER:
+        raise Conflict(f"Доставка уже в состоянии «{delivery.status}»; передачу записать нельзя.")
+    now = utcnow()
+    delivery.status, delivery.delivered_at, delivery.delivered_by = S.delivered.value, delivered_at or now, _name(actor)
+    delivery.channel, delivery.delivery_note, delivery.overdue, delivery.updated_at = channel, note, False, now
+    _audit(session, actor, delivery, "delivered", channel=channel, note=note)
+    session.flush()
+    return delivery
+
+
+def acknowledge(*, session: Session, actor, delivery_id: int, note: str = "") -> Delivery:
+    """The customer acknowledges receipt or installation from the package page: → acknowledged."""
+    delivery = get_delivery(session=session, delivery_id=delivery_id, user=actor, action="delivery.acknowledge")
+    note = _note(note)
+    _open(delivery)
+    if delivery.status not in CAN_ACKNOWLEDGE:
+        raise Conflict(f"Доставка уже в состоянии «{delivery.status}».")
+    now = utcnow()
+    delivery.status, delivery.acknowledged_at, delivery.acknowledged_by = S.acknowledged.value, now, _name(actor)
+    delivery.acknowledge_note, delivery.overdue, delivery.updated_at = note, False, now
+    _audit(session, actor, delivery, "acknowledged", note=note)
+    session.flush()
+    return delivery
+
+
+def confirm(*, session: Session, actor, delivery_id: int, note: str = "") -> Delivery:
+    """Second line confirms the delivery; without the customer's acknowledgement a note is required."""
+    delivery = get_delivery(session=session, delivery_id=delivery_id, user=actor, action="delivery.confirm")
+    _open(delivery)
+    if delivery.status not in CAN_CONFIRM:
+        raise Conflict("Доставка уже подтверждена.")
+    on_behalf = delivery.status != S.acknowledged
+    note = _note(note, required=on_behalf)
+    now = utcnow()
+    delivery.status, delivery.confirmed_at, delivery.confirmed_by = S.confirmed.value, now, _name(actor)
+    delivery.confirm_note, delivery.on_behalf, delivery.overdue, delivery.updated_at = note, on_behalf, False, now
+    _audit(session, actor, delivery, "confirmed", note=note, on_behalf=on_behalf)
+    _fix_delivered_events(session, delivery, actor)
+    session.flush()
+    return delivery
+
+
+def _fix_delivered_events(session: Session, delivery: Delivery, actor) -> None:
+    """The regulation's last stage «Передача исправления Заказчику» on the organisation's linked tickets."""
+    from portal.tickets import service as tickets
+
+    for ticket_id in delivery.package.ticket_ids:
+        ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        if ticket.organization_id == delivery.organization_id:
+            tickets.record_event(session=session, ticket=ticket, actor=actor, kind="fix_delivered",
+                                 comment=f"Передача исправления подтверждена: пакет {delivery.package_id}",
+                                 details={"package": delivery.package_id, "delivery": delivery.id})
+
+
+def mark_overdue(*, session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Flag pending deliveries older than the configured number of days; the number flagged."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=settings.delivery_overdue_days)
+    rows = session.scalars(select(Delivery).where(Delivery.status == S.pending.value, Delivery.overdue.is_(False),
+                                                  Delivery.created_at <= cutoff))
+    count = 0
+    for delivery in rows:
+        if delivery.package.status != PackageStatus.published:
+            continue
+        delivery.overdue, delivery.overdue_since, delivery.updated_at = True, now, now
+        _audit(session, audit.SYSTEM, delivery, "overdue", days=settings.delivery_overdue_days)
+        count += 1
+    session.flush()
+    return count
+
+
+def received_by(*, session: Session, package: Package) -> list[Delivery]:
+    """Deliveries of organisations that already downloaded or received the package (whom to tell on withdrawal)."""
+    from portal.releases.models import Download
+
+    downloaded_orgs = set(session.scalars(select(Download.organization_id).where(
+        Download.package_id == package.id, Download.organization_id.is_not(None), Download.bytes_sent > 0)))
+    deliveries = session.scalars(select(Delivery).where(Delivery.package_id == package.id))
+    return [d for d in deliveries if d.status in RECEIVED or d.organization_id in downloaded_orgs]
+
+
+def close_blocker(*, session: Session, ticket) -> str | None:
+    """Tickets' CLOSE_GUARDS: a published fix not yet delivered and confirmed to the ticket's organisation."""
+    from portal.releases.service import packages_for_ticket
+
+    waiting = []
+    for package in packages_for_ticket(session=session, ticket_id=ticket.id):
+        delivery = find_delivery(session=session, package_id=package.id, organization_id=ticket.organization_id)
+        if delivery is not None and delivery.status != S.confirmed:
+            waiting.append(f"{package.id} ({delivery.status})")
+    if not waiting:
+        return None
+    return ("Опубликованное исправление ещё не передано организации или передача не подтверждена второй линией: "
+            f"пакет {', '.join(waiting)}.")
+
+
+CSV_COLUMNS = ("delivery_id", "package", "package_title", "organization", "organization_name", "status", "overdue",
+               "published_at", "downloaded_at", "downloaded_by", "delivered_at", "delivered_by", "channel",
+               "acknowledged_at", "acknowledged_by", "confirmed_at", "confirmed_by", "on_behalf", "note")
+
+
+def export_csv(deliveries: list[Delivery]) -> str:
+    """Deliveries as CSV (UTF-8), one row each, dates in ISO 8601 UTC."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+
+    def iso(value):
+        return value.isoformat() if value else ""
+
+    for d in deliveries:
+        writer.writerow([d.id, d.package_id, d.package.title, d.organization.slug, d.organization.name, d.status,
+                         "yes" if d.overdue else "", iso(d.package.published_at), iso(d.downloaded_at),
+                         d.downloaded_by, iso(d.delivered_at), d.delivered_by, d.channel, iso(d.acknowledged_at),
+                         d.acknowledged_by, iso(d.confirmed_at), d.confirmed_by, "yes" if d.on_behalf else "",
+                         " / ".join(n for n in (d.delivery_note, d.acknowledge_note, d.confirm_note) if n)])
+    return out.getvalue()

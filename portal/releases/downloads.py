@@ -1,0 +1,262 @@
+"""Downloads of package files: entitled readers only, one byte range at most, streamed from disk, logged.
+
+The answer streams the stored file in 1 MiB reads off the event loop, so memory stays flat whatever the
+file size and however many downloads run. Before any byte leaves, the stored file must still be the one
+that hashed right: its (inode, size, mtime, ctime) is compared with the one recorded when its SHA-256 was
+last checked, and any difference means a full re-hash — a file whose bytes no longer match is marked
+corrupt and never served. ``portal package verify`` re-hashes everything regardless.
+
+Every download (GET with a body) is logged when the stream ends: user, organisation, file, range,
+bytes sent, complete or not. A complete download by a customer marks the delivery downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import anyio
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from portal import audit, blobs
+from portal.accounts.models import User
+from portal.db import Database, utcnow
+from portal.errors import NotFound, PortalError, RangeNotSatisfiable
+from portal.releases import deliveries, service
+from portal.releases.models import Download, Package, PackageFile, PackageStatus
+
+log = logging.getLogger("portal.releases.downloads")
+
+READ_CHUNK = 1024 * 1024
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class Gone(PortalError):
+    status_code = 410
+
+
+class CorruptFile(PortalError):
+    status_code = 503
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The one range asked for, or None for the whole file; 416 for anything malformed or unsatisfiable.
+
+    Several ranges (``bytes=0-1,5-9``) are refused: resuming needs one, and multipart/byteranges answers
+    cost memory and give nothing here.
+    """
+    if header is None:
+        return None
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}
+    value = header.strip().replace(" ", "")
+    if "," in value:
+        raise RangeNotSatisfiable("Запрошено несколько диапазонов байтов; поддерживается один (bytes=начало-конец).",
+                                  headers=unsatisfiable)
+    match = RANGE_RE.match(value)
+    if match is None or match.group(1) == match.group(2) == "":
+        raise RangeNotSatisfiable(f"Заголовок Range «{header[:100]}» не понят; ожидается bytes=начало-конец, "
+                                  "bytes=начало- или bytes=-длина.", headers=unsatisfiable)
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiable("Диапазон bytes=-0 пуст.", headers=unsatisfiable)
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        raise RangeNotSatisfiable(f"В диапазоне {header[:100]} конец раньше начала.", headers=unsatisfiable)
+    if start >= size:
+        raise RangeNotSatisfiable(f"Диапазон начинается за концом файла (размер {size} байт).", headers=unsatisfiable)
+    return ByteRange(start, min(end, size - 1))
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the real name in RFC 5987 encoding (Cyrillic survives)."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%;' else "_" for c in name) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def etag_of(file: PackageFile) -> str:
+    return f'"sha256-{file.sha256}"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def find_file(package: Package, name: str) -> PackageFile:
+    for file in package.files:
+        if file.name == name:
+            return file
+    raise NotFound(f"В пакете «{package.id}» нет файла «{name[:200]}».")
+
+
+def check_servable(*, db: Database, settings, package: Package, file: PackageFile, user) -> None:
+    """Refuse withdrawn packages and files whose bytes no longer match their SHA-256."""
+    if package.status == PackageStatus.withdrawn:
+        raise Gone(f"Пакет «{package.id}» отозван {package.withdrawn_at:%d.%m.%Y}: {package.withdraw_reason} "
+                   "Скачивание остановлено.")
+    if package.status == PackageStatus.draft and not user.is_staff:
+        raise NotFound("Пакет не найден.")
+    if file.corrupt_at is not None:
+        raise CorruptFile(_corrupt_message(file))
+    store = blobs.blob_store(settings)
+    key = store.stat_key(file.sha256)
+    if key is not None and key == file.verified_stat:
+        return
+    ok = key is not None and store.verify(file.sha256)
+    with db.session_scope() as session:
+        row = session.get(PackageFile, file.id)
+        if ok:
+            row.verified_stat = store.stat_key(file.sha256) or ""
+            return
+        row.corrupt_at = utcnow()
+        audit.record(session, actor=audit.SYSTEM, action="package.file_corrupt", object_type="package",
+                     object_id=package.id, details={"file": file.name, "sha256": file.sha256,
+                                                    "missing": key is None})
+    log.error("package %s file %s: stored bytes no longer match SHA-256 %s", package.id, file.name, file.sha256)
+    raise CorruptFile(_corrupt_message(file))
+
+
+def _corrupt_message(file: PackageFile) -> str:
+    return (f"Файл «{file.name}» в хранилище повреждён или отсутствует (его байты не совпадают с SHA-256 "
+            f"{file.sha256}), поэтому не выдаётся. Сообщите второй линии: файл нужно восстановить.")
+
+
+def file_headers(file: PackageFile) -> dict[str, str]:
+    return {
+        "Content-Disposition": content_disposition(file.name),
+        "X-Content-Type-Options": "nosniff",
+        "X-Checksum-SHA256": file.sha256,
+        "X-Signature-Ed25519": file.signature,
+        "ETag": etag_of(file),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-transform",
+    }
+
+
+class PackageFileResponse(Response):
+    """Streams one byte range of a stored file; reports bytes sent and completeness when the stream ends."""
+
+    def __init__(self, *, path: os.PathLike, file: PackageFile, byte_range: ByteRange | None, head: bool,
+                 on_finish=None):
+        self.path = path
+        self.size = file.size
+        self.range = byte_range or ByteRange(0, file.size - 1)
+        self.partial = byte_range is not None
+        self.head = head
+        self.on_finish = on_finish
+        self.bytes_sent = 0
+        self.disconnected = False
+        super().__init__(status_code=206 if self.partial else 200, media_type="application/octet-stream",
+                         headers=file_headers(file))
+        self.headers["content-length"] = str(self.range.length)
+        if self.partial:
+            self.headers["content-range"] = f"bytes {self.range.start}-{self.range.end}/{self.size}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if self.head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            async with anyio.create_task_group() as tg:
+                async def watch_disconnect() -> None:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            # After the last byte the server reports the finished exchange as a disconnect too.
+                            self.disconnected = self.bytes_sent < self.range.length
+                            tg.cancel_scope.cancel()
+                            return
+
+                tg.start_soon(watch_disconnect)
+                await self._stream(send)
+                tg.cancel_scope.cancel()
+        finally:
+            if self.on_finish is not None:
+                complete = not self.disconnected and self.bytes_sent == self.range.length
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self.on_finish, self, complete)
+
+    async def _stream(self, send: Send) -> None:
+        fd = await anyio.to_thread.run_sync(os.open, self.path, os.O_RDONLY)
+        try:
+            offset, remaining = self.range.start, self.range.length
+            while remaining > 0:
+                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, remaining), offset)
+                if not chunk:  # the file shrank under us: stop short, the download stays incomplete
+                    break
+                remaining -= len(chunk)
+                offset += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+                self.bytes_sent += len(chunk)
+            if remaining > 0:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            os.close(fd)
+
+
+def download_response(*, db: Database, settings, package: Package, file: PackageFile, user: User,
+                      range_header: str | None, if_none_match: str | None, if_range: str | None,
+                      head: bool) -> Response:
+    """The answer to GET or HEAD of a package file (the caller checked the entitlement)."""
+    check_servable(db=db, settings=settings, package=package, file=file, user=user)
+    etag = etag_of(file)
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag, "X-Checksum-SHA256": file.sha256})
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None  # the client's partial copy is of something else: send the whole file
+    byte_range = parse_range(range_header, file.size)
+    path = blobs.blob_store(settings).path(file.sha256)
+    if head:
+        return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=True)
+    started = utcnow()
+    ids = {"package_id": package.id, "file_id": file.id, "file_name": file.name, "user_id": user.id,
+           "username": user.username, "organization_id": user.organization_id}
+
+    def finish(response: PackageFileResponse, complete: bool) -> None:
+        log_download(db=db, started=started, response=response, complete=complete, **ids)
+
+    return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=False, on_finish=finish)
+
+
+def log_download(*, db: Database, started: dt.datetime, response: PackageFileResponse, complete: bool,
+                 package_id: str, file_id: int, file_name: str, user_id: int, username: str,
+                 organization_id: int | None) -> None:
+    """Write the download's log row; a complete download to the file's end marks the delivery downloaded."""
+    reaches_end = response.range.end == response.size - 1
+    try:
+        with db.session_scope() as session:
+            session.add(Download(
+                package_id=package_id, file_id=file_id, file_name=file_name, user_id=user_id, username=username,
+                organization_id=organization_id, started_at=started, finished_at=utcnow(),
+                range_start=response.range.start, range_end=response.range.end, bytes_sent=response.bytes_sent,
+                complete=complete, status_code=response.status_code,
+            ))
+            if complete and reaches_end and organization_id is not None:
+                package = service.get_package_unchecked(session=session, package_id=package_id)
+                user = session.get(User, user_id)
+                if user is not None:
+                    deliveries.mark_downloaded(session=session, package=package, user=user)
+    except Exception:  # the bytes went out; a failed log line must not turn into a broken response
+        log.exception("could not log the download of %s/%s by %s", package_id, file_name, username)

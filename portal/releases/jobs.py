@@ -1,0 +1,17 @@
+"""Background jobs of deliveries: pending deliveries past PORTAL_DELIVERY_OVERDUE_DAYS are marked overdue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from portal.jobs import JobContext, register
+from portal.releases import deliveries, links
+
+links.register()
+
+
+@register("releases.overdue", every=dt.timedelta(hours=1), description="Mark pending fix deliveries overdue")
+def mark_overdue(ctx: JobContext) -> str:
+    with ctx.db.session_scope() as session:
+        count = deliveries.mark_overdue(session=session, settings=ctx.settings, now=ctx.now)
+    return f"marked {count} deliveries overdue"

@@ -1,0 +1,248 @@
+"""Pages of fix packages and deliveries: the list, the package page, the upload form, the delivery board."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from portal import i18n, policy, web
+from portal.accounts import service as accounts
+from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.errors import PortalError
+from portal.releases import deliveries, notes, service
+from portal.releases.models import Channel, DeliveryStatus, PackageStatus
+from portal.releases.schemas import file_url
+from portal.timeutil import parse_local
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+upload_router = APIRouter(include_in_schema=False)  # the streamed form checks its CSRF token itself
+
+Text = Annotated[str, Form(max_length=100_000)]
+
+
+def _errors(exc: PortalError) -> dict[str, str]:
+    if exc.errors:
+        return {e["field"]: e["message"] for e in exc.errors}
+    return {"_": exc.detail}
+
+
+# --- the list and the upload form ---------------------------------------------------------------------
+
+@router.get("/packages")
+def packages_page(request: Request, user: CurrentUser, session: SessionDep, status: str = ""):
+    packages = service.list_packages(session=session, user=user, status=status or None)
+    own = {}
+    if user.organization_id is not None:
+        for d in deliveries.list_deliveries(session=session, user=user):
+            own[d.package_id] = d
+    return web.render(request, "releases/list.html", {"packages": packages, "status": status, "own": own,
+                                                      "statuses": [s.value for s in PackageStatus]})
+
+
+def _new_form(request, session, *, form=None, errors=None, status_code=200):
+    return web.render(request, "releases/new.html", {
+        "form": form or {}, "errors": errors or {},
+        "organizations": accounts.list_organizations(session=session),
+    }, status_code=status_code)
+
+
+@router.get("/packages/new")
+def new_package_page(request: Request, user: CurrentUser, session: SessionDep):
+    policy.require(user, "package.manage")
+    return _new_form(request, session)
+
+
+@upload_router.post("/packages/new")
+async def new_package_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                             db: DatabaseDep):
+    from starlette.concurrency import run_in_threadpool
+
+    from portal.releases.api import create_from_upload
+
+    try:
+        package = await create_from_upload(request, user=user, session=session, settings=settings, db=db)
+    except PortalError as exc:
+        if exc.status_code in (401, 403) and not exc.errors:
+            raise
+        errors, status_code = _errors(exc), exc.status_code
+        return await run_in_threadpool(lambda: _new_form(request, session, errors=errors, status_code=status_code))
+    return web.redirect(f"/packages/{package.id}?created=1")
+
+
+# --- the package page ----------------------------------------------------------------------------------
+
+def _package_page(request, session, user, package_id: str, *, errors=None, status_code=200, notice=None):
+    package = service.get_package(session=session, package_id=package_id, user=user)
+    own = None
+    if user.organization_id is not None:
+        own = deliveries.find_delivery(session=session, package_id=package.id, organization_id=user.organization_id)
+    manage = policy.allows(user, "package.manage")
+    context = {
+        "package": package, "own": own, "manage": manage, "errors": errors or {}, "notice": notice,
+        "notes_html": notes.to_html(package.notes), "file_url": file_url,
+        "ticket_ids": service.visible_ticket_ids(session=session, package=package, user=user),
+        "board": deliveries.list_deliveries(session=session, user=user, package=package.id) if manage else [],
+        "received": deliveries.received_by(session=session, package=package) if manage else [],
+        "organizations": service.entitled_organizations(session=session, package=package) if manage else [],
+    }
+    return web.render(request, "releases/view.html", context, status_code=status_code)
+
+
+@router.get("/packages/{package_id}")
+def package_page(request: Request, user: CurrentUser, session: SessionDep, package_id: str, created: int = 0):
+    notice = i18n.translate("packages.created_notice", web.language(request)) if created else None
+    return _package_page(request, session, user, package_id, notice=notice)
+
+
+def _act(request, session, user, package_id, action, done: str):
+    try:
+        action()
+    except PortalError as exc:
+        if exc.status_code in (401, 403, 404):
+            raise
+        session.rollback()
+        return _package_page(request, session, user, package_id, errors=_errors(exc), status_code=exc.status_code)
+    return web.redirect(f"/packages/{package_id}?done={done}")
+
+
+@router.post("/packages/{package_id}/notes")
+def package_notes(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, package_id: str,
+                  notes_text: Annotated[str, Form(alias="notes", max_length=100_000)] = ""):
+    return _act(request, session, user, package_id, lambda: service.update_notes(
+        session=session, settings=settings, actor=user, package_id=package_id, notes=notes_text), "notes")
+
+
+@router.post("/packages/{package_id}/publish")
+def package_publish(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                    package_id: str):
+    return _act(request, session, user, package_id, lambda: service.publish_package(
+        session=session, settings=settings, actor=user, package_id=package_id), "published")
+
+
+@router.post("/packages/{package_id}/withdraw")
+def package_withdraw(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                     package_id: str, reason: Annotated[str, Form(max_length=5000)] = ""):
+    return _act(request, session, user, package_id, lambda: service.withdraw_package(
+        session=session, settings=settings, actor=user, package_id=package_id, reason=reason), "withdrawn")
+
+
+@router.post("/packages/{package_id}/acknowledge")
+def package_acknowledge(request: Request, user: CurrentUser, session: SessionDep, package_id: str,
+                        note: Annotated[str, Form(max_length=5000)] = ""):
+    package = service.get_package(session=session, package_id=package_id, user=user)
+
+    def act():
+        own = deliveries.find_delivery(session=session, package_id=package.id,
+                                       organization_id=user.organization_id or -1)
+        if own is None:
+            raise PortalError("Для вашей организации нет доставки этого пакета.")
+        deliveries.acknowledge(session=session, actor=user, delivery_id=own.id, note=note)
+
+    return _act(request, session, user, package_id, act, "acknowledged")
+
+
+# --- the delivery board -----------------------------------------------------------------------------------
+
+def _board(request, session, user, *, group="package", status="", organization="", package="", overdue="",
+           since="", until="", errors=None, status_code=200):
+    settings = request.app.state.settings
+    try:
+        since_at = parse_local(since, settings.timezone) if since else None
+        until_at = parse_local(until, settings.timezone) if until else None
+    except ValueError:
+        since_at = until_at = None
+        errors = {**(errors or {}), "_": i18n.translate("deliveries.bad_period", web.language(request))}
+    rows = deliveries.list_deliveries(session=session, user=user, package=package or None,
+                                      organization=organization or None, status=status or None,
+                                      overdue=True if overdue else None, since=since_at, until=until_at)
+    groups: dict[str, list] = {}
+    for d in rows:
+        key = d.package_id if group != "organization" else f"{d.organization.name} ({d.organization.slug})"
+        groups.setdefault(key, []).append(d)
+    return web.render(request, "releases/board.html", {
+        "groups": groups, "group": group, "status": status, "organization": organization, "package": package,
+        "overdue": overdue, "since": since, "until": until, "errors": errors or {},
+        "statuses": [s.value for s in DeliveryStatus], "channels": [c.value for c in Channel],
+        "organizations": accounts.list_organizations(session=session),
+        "packages": service.list_packages(session=session, user=user, status=PackageStatus.published.value),
+    }, status_code=status_code)
+
+
+@router.get("/deliveries")
+def board_page(request: Request, user: CurrentUser, session: SessionDep, group: str = "package", status: str = "",
+               organization: str = "", package: str = "", overdue: str = "", since: str = "", until: str = ""):
+    policy.require(user, "delivery.record")
+    return _board(request, session, user, group=group, status=status, organization=organization, package=package,
+                  overdue=overdue, since=since, until=until)
+
+
+@router.get("/deliveries/export.csv")
+def board_csv(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, since: str = "",
+              until: str = "", status: str = "", organization: str = "", package: str = ""):
+    policy.require(user, "delivery.record")
+    try:
+        since_at = parse_local(since, settings.timezone) if since else None
+        until_at = parse_local(until, settings.timezone) if until else None
+    except ValueError:
+        from portal.errors import Invalid
+
+        raise Invalid.fields({"since": "даты периода в формате ГГГГ-ММ-ДД"}) from None
+    rows = deliveries.list_deliveries(session=session, user=user, package=package or None,
+                                      organization=organization or None, status=status or None, since=since_at,
+                                      until=until_at)
+    name = f"deliveries-{since or 'all'}-{until or 'now'}.csv"
+    return Response(deliveries.export_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _board_act(request, session, user, action):
+    try:
+        action()
+    except PortalError as exc:
+        if exc.status_code in (401, 403, 404) and not exc.errors:
+            raise
+        session.rollback()
+        return _board(request, session, user, errors=_errors(exc), status_code=exc.status_code)
+    return web.redirect(request.headers.get("referer") if _same_site(request) else "/deliveries")
+
+
+def _same_site(request) -> bool:
+    referer = request.headers.get("referer", "")
+    return referer.startswith(str(request.base_url)) and "/deliveries" in referer
+
+
+@router.post("/deliveries/record")
+def board_record(request: Request, user: CurrentUser, session: SessionDep,
+                 package_id: Annotated[str, Form(max_length=80)] = "",
+                 organization: Annotated[str, Form(max_length=64)] = "",
+                 channel: Annotated[str, Form(max_length=20)] = "", note: Annotated[str, Form(max_length=5000)] = ""):
+    return _board_act(request, session, user, lambda: deliveries.record_handover(
+        session=session, actor=user, package_id=package_id, organization=organization, channel=channel, note=note))
+
+
+@router.post("/deliveries/{delivery_id}/confirm")
+def board_confirm(request: Request, user: CurrentUser, session: SessionDep, delivery_id: int,
+                  note: Annotated[str, Form(max_length=5000)] = ""):
+    return _board_act(request, session, user, lambda: deliveries.confirm(
+        session=session, actor=user, delivery_id=delivery_id, note=note))
+
+
+# --- the ticket page's section ------------------------------------------------------------------------------
+
+def ticket_section(request, session, user, ticket):
+    """Tickets' TICKET_PAGE_SECTIONS: the state of the fix's delivery to the ticket's organisation."""
+    packages = service.packages_for_ticket(session=session, ticket_id=ticket.id,
+                                           statuses=(PackageStatus.published, PackageStatus.withdrawn))
+    if not packages:
+        return None
+    rows = []
+    for package in packages:
+        if not policy.allows(user, "package.view", package):
+            continue
+        rows.append({"package": package, "delivery": deliveries.find_delivery(
+            session=session, package_id=package.id, organization_id=ticket.organization_id)})
+    if not rows:
+        return None
+    return "releases/_ticket_section.html", {"fix_rows": rows}

@@ -1,0 +1,492 @@
+"""Fix packages: create (draft), publish, withdraw, read. Plain functions, keyword-only, session first.
+
+Files reach a package already in the blob store (``stage_file`` or the streamed upload in ``upload.py``);
+a package only records their names, sizes, SHA-256 and signatures. A published file never changes: a new
+file is a new package version. Publishing and withdrawing commit the manifest ``releases/<id>.md`` to
+the content repository, so the history of every release is in git.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import re
+from typing import BinaryIO
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import audit, blobs, policy
+from portal.accounts.models import Organization, User
+from portal.config import Settings
+from portal.content import Author, ContentRepo
+from portal.db import utcnow
+from portal.errors import Conflict, Invalid, NotFound
+from portal.releases import notes as release_notes
+from portal.releases import signing
+from portal.releases.models import (
+    Delivery,
+    DeliveryStatus,
+    Package,
+    PackageFile,
+    PackageOrganization,
+    PackageStatus,
+    PackageTicket,
+)
+from portal.validation import register_field_labels
+
+log = logging.getLogger("portal.releases")
+
+PACKAGE_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,78}[a-z0-9])?$")
+VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$")
+FILE_NAME_MAX = 200
+FILE_NAME_MAX_BYTES = 255
+ALL_CUSTOMERS = ("all", "*")
+MANIFEST_DIR = "releases"
+CLI_AUTHOR = Author("PrimoART portal (командная строка)", "portal@localhost")
+
+FIELD_LABELS = {
+    "id": "Идентификатор пакета", "title": "Название", "version": "Версия пакета",
+    "product_versions": "Версии продукта", "modules": "Модули", "ticket_ids": "Заявки",
+    "organizations": "Организации", "file": "Файл", "notes": "Примечания к выпуску", "reason": "Причина",
+    "sha256": "SHA-256",
+}
+register_field_labels(FIELD_LABELS)
+
+
+def split_list(value: str | list[str] | None) -> list[str]:
+    """A comma-separated field (or a repeated one) as a list, blanks and duplicates dropped."""
+    items = value if isinstance(value, list) else [value or ""]
+    out: list[str] = []
+    for item in items:
+        for part in (item or "").split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+def check_file_name(name: str | None) -> str:
+    """The server's own rule for file names: no control characters, slashes or backslashes, not over-long."""
+    name = name or ""
+    if not name.strip() or name in (".", ".."):
+        raise Invalid.fields({"file": "у файла нет имени"})
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise Invalid.fields({"file": "имя файла содержит управляющие символы (в том числе NUL); переименуйте файл"})
+    if "/" in name or "\\" in name:
+        raise Invalid.fields({"file": "имя файла не должно содержать / и \\ (пути не принимаются); "
+                                      "передайте только имя файла"})
+    if name != name.strip() or name.startswith("."):
+        raise Invalid.fields({"file": "имя файла не должно начинаться с точки или пробела и кончаться пробелом"})
+    if len(name) > FILE_NAME_MAX or len(name.encode()) > FILE_NAME_MAX_BYTES:
+        raise Invalid.fields({"file": f"имя файла длиннее {FILE_NAME_MAX} символов; переименуйте файл"})
+    return name
+
+
+@dataclasses.dataclass
+class StagedFile:
+    """A file already in the blob store, waiting to become part of a package."""
+
+    name: str
+    blob: blobs.StoredBlob
+
+    @property
+    def sha256(self) -> str:
+        return self.blob.sha256
+
+    @property
+    def size(self) -> int:
+        return self.blob.size
+
+
+def stage_file(*, settings: Settings, name: str, stream: BinaryIO, expected_sha256: str | None = None) -> StagedFile:
+    """Stream one file into the blob store (temporary file, then rename); the name is checked first."""
+    name = check_file_name(name)
+    writer = blobs.blob_store(settings).writer(max_bytes=settings.max_upload_bytes)
+    try:
+        while chunk := stream.read(blobs.CHUNK):
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    return StagedFile(name, writer.commit(expected_sha256=expected_sha256 or None))
+
+
+def discard_staged(*, session: Session, settings: Settings, staged: list[StagedFile]) -> None:
+    """Remove blobs this upload created when it failed, unless something else refers to the same bytes."""
+    from portal.tickets.models import TicketAttachment
+
+    store = blobs.blob_store(settings)
+    for item in staged:
+        if not item.blob.created:
+            continue
+        used = session.scalar(select(func.count()).select_from(PackageFile).where(PackageFile.sha256 == item.sha256))
+        used = used or session.scalar(select(func.count()).select_from(TicketAttachment)
+                                      .where(TicketAttachment.sha256 == item.sha256))
+        if not used:
+            store.remove(item.sha256)
+
+
+def check_expected_sha256(staged: list[StagedFile], expected: list[str]) -> None:
+    """Client-announced SHA-256 (in file order) against what arrived, compared in constant time."""
+    if not expected:
+        return
+    if len(expected) != len(staged):
+        raise Invalid.fields({"sha256": f"передано {len(expected)} значений SHA-256 на {len(staged)} файлов; "
+                                        "укажите по одному на файл в порядке файлов"})
+    for item, claimed in zip(staged, expected, strict=True):
+        if not hmac.compare_digest(item.sha256.encode(), claimed.strip().lower().encode()):
+            raise blobs.ChecksumMismatch(
+                f"SHA-256 файла {item.name} ({item.sha256}) не совпадает с заявленным ({claimed}); "
+                "файл повреждён при передаче — загрузите его ещё раз.",
+                errors=[{"field": "sha256", "message": f"не совпадает для {item.name}"}])
+
+
+@dataclasses.dataclass
+class PackageInput:
+    id: str = ""
+    title: str = ""
+    version: str = ""
+    product_versions: list[str] = dataclasses.field(default_factory=list)
+    modules: list[str] = dataclasses.field(default_factory=list)
+    ticket_ids: list[str] = dataclasses.field(default_factory=list)
+    organizations: list[str] = dataclasses.field(default_factory=list)  # slugs, or "all"
+    notes: str = ""
+
+
+def require(actor, action: str, obj=None, *, what: str = "Пакет") -> None:
+    """The policy for people; the operator's command line (actor "cli") and jobs act as the machine's owner."""
+    if isinstance(actor, User) or actor is None:
+        policy.require(actor, action, obj, what=what)
+
+
+def _actor_name(actor) -> str:
+    return actor.username if isinstance(actor, User) else str(actor or audit.SYSTEM)
+
+
+def _author(actor) -> Author:
+    if isinstance(actor, User):
+        return Author(actor.full_name or actor.username, actor.email or f"{actor.username}@users.portal.invalid")
+    return CLI_AUTHOR
+
+
+def _resolve_links(session: Session, data: PackageInput, errors: dict[str, str]):
+    from portal.tickets import service as tickets
+
+    found_tickets = []
+    missing = []
+    for ticket_id in data.ticket_ids:
+        try:
+            found_tickets.append(tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id))
+        except NotFound:
+            missing.append(ticket_id)
+    if missing:
+        errors["ticket_ids"] = f"заявок {', '.join(missing)} нет; укажите существующие номера заявок"
+    all_customers = any(o.lower() in ALL_CUSTOMERS for o in data.organizations)
+    named: list[Organization] = []
+    unknown = []
+    for slug in data.organizations:
+        if slug.lower() in ALL_CUSTOMERS:
+            continue
+        org = session.scalar(select(Organization).where(Organization.slug == slug))
+        if org is None:
+            unknown.append(slug)
+        else:
+            named.append(org)
+    if unknown:
+        errors["organizations"] = f"организаций {', '.join(unknown)} нет; укажите их коды (slug) или all"
+    if not found_tickets and not named and not all_customers and "ticket_ids" not in errors \
+            and "organizations" not in errors:
+        errors["ticket_ids"] = "свяжите пакет хотя бы с одной заявкой или назовите организации (или all)"
+    return found_tickets, named, all_customers
+
+
+def _validate(data: PackageInput, errors: dict[str, str]) -> None:
+    if not PACKAGE_ID_RE.match(data.id or ""):
+        errors["id"] = ("латинские строчные буквы, цифры, точки и дефисы, до 80 символов: продукт и версия, "
+                        "например primoart-5.2.1-hf3")
+    elif ".." in data.id:
+        errors["id"] = "две точки подряд не допускаются"
+    if not (data.title or "").strip():
+        errors["title"] = "укажите название пакета"
+    elif len(data.title) > 200:
+        errors["title"] = "не длиннее 200 символов"
+    if not VERSION_RE.match(data.version or ""):
+        errors["version"] = "версия пакета: буквы, цифры, точки, дефисы, например 5.2.1-hf3"
+    bad = [v for v in data.product_versions if not VERSION_RE.match(v)]
+    if bad:
+        errors["product_versions"] = f"неверные версии продукта: {', '.join(bad)}"
+    if any(len(m) > 120 for m in data.modules):
+        errors["modules"] = "название модуля не длиннее 120 символов"
+    if len(data.notes or "") > release_notes.NOTES_MAX:
+        errors["notes"] = f"не длиннее {release_notes.NOTES_MAX} символов"
+
+
+def _check_files(files: list[StagedFile], errors: dict[str, str], existing: list[str] = ()) -> None:
+    if not files:
+        errors["file"] = "приложите хотя бы один файл пакета"
+        return
+    seen = set(existing)
+    for item in files:
+        if item.size == 0:
+            errors["file"] = f"файл {item.name} пуст"
+        elif item.name in seen:
+            errors["file"] = f"файл с именем {item.name} передан дважды"
+        seen.add(item.name)
+
+
+def _add_files(session: Session, settings: Settings, package: Package, files: list[StagedFile], actor) -> None:
+    store = blobs.blob_store(settings)
+    for item in files:
+        session.add(PackageFile(
+            package_id=package.id, name=item.name, size=item.size, sha256=item.sha256,
+            signature=signing.sign(settings, f"{item.sha256}  {item.name}\n".encode()),
+            uploaded_at=utcnow(), uploaded_by=_actor_name(actor), verified_stat=store.stat_key(item.sha256) or "",
+        ))
+
+
+def render_notes(*, session: Session, settings: Settings, package: Package) -> str:
+    """Release notes from the template and the package's tickets."""
+    from portal.tickets import service as tickets
+
+    linked = [tickets.get_ticket_unchecked(session=session, ticket_id=t) for t in package.ticket_ids]
+    return release_notes.render(settings=settings, package=package_header(package), tickets=linked)
+
+
+def package_header(package: Package) -> dict:
+    return {"id": package.id, "title": package.title, "version": package.version,
+            "product_versions": package.product_version_list, "modules": package.module_list}
+
+
+def create_package(*, session: Session, settings: Settings, actor, data: PackageInput,
+                   files: list[StagedFile]) -> Package:
+    """A draft package with its files, tickets and entitled organisations; notes rendered unless given."""
+    require(actor, "package.manage")
+    data = dataclasses.replace(data, id=(data.id or "").strip(), title=(data.title or "").strip(),
+                               version=(data.version or "").strip(),
+                               ticket_ids=[t.upper() for t in data.ticket_ids])
+    errors: dict[str, str] = {}
+    _validate(data, errors)
+    found_tickets, named, all_customers = _resolve_links(session, data, errors)
+    _check_files(files, errors)
+    if errors:
+        raise Invalid.fields(errors)
+    if session.get(Package, data.id) is not None:
+        raise Conflict(f"Пакет «{data.id}» уже существует. Новая сборка — новый пакет с новой версией в "
+                       "идентификаторе (например, …-hf4): опубликованные файлы не меняются.")
+    now = utcnow()
+    package = Package(
+        id=data.id, title=data.title, version=data.version, product_versions=",".join(data.product_versions),
+        modules=",".join(data.modules), all_customers=all_customers, notes="", status=PackageStatus.draft.value,
+        created_at=now, created_by=_actor_name(actor),
+    )
+    session.add(package)
+    session.flush()
+    for ticket in found_tickets:
+        session.add(PackageTicket(package_id=package.id, ticket_id=ticket.id))
+    orgs: dict[int, str] = {t.organization_id: "ticket" for t in found_tickets}
+    for org in named:
+        orgs.setdefault(org.id, "named")
+    for org_id, source in orgs.items():
+        session.add(PackageOrganization(package_id=package.id, organization_id=org_id, source=source))
+    _add_files(session, settings, package, files, actor)
+    session.flush()
+    session.expire(package, ["tickets", "organizations", "files"])
+    package.notes = data.notes.strip() + "\n" if (data.notes or "").strip() else \
+        render_notes(session=session, settings=settings, package=package)
+    audit.record(session, actor=actor, action="package.create", object_type="package", object_id=package.id,
+                 details={"files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files],
+                          "tickets": package.ticket_ids, "all_customers": all_customers,
+                          "organizations": sorted(orgs)})
+    session.flush()
+    return package
+
+
+def _load(session: Session, package_id: str) -> Package:
+    package = session.get(Package, (package_id or "").strip()) if PACKAGE_ID_RE.match(package_id or "") else None
+    if package is None:
+        raise NotFound(f"Пакет «{package_id}» не найден.")
+    return package
+
+
+def get_package(*, session: Session, package_id: str, user, action: str = "package.view") -> Package:
+    """The package if the reader may see it: staff always, customers when entitled; otherwise 404."""
+    package = _load(session, package_id)
+    require(user, action, package)
+    return package
+
+
+def get_package_unchecked(*, session: Session, package_id: str) -> Package:
+    return _load(session, package_id)
+
+
+def list_packages(*, session: Session, user, status: str | None = None) -> list[Package]:
+    """Packages the reader may see, newest first; customers see only published or withdrawn ones offered to them."""
+    policy.require(user, "package.view")
+    stmt = select(Package).order_by(Package.created_at.desc(), Package.id)
+    if status:
+        if status not in PackageStatus.__members__:
+            raise Invalid.fields({"status": f"допустимы: {', '.join(PackageStatus)}"})
+        stmt = stmt.where(Package.status == status)
+    return [p for p in session.scalars(stmt) if policy.allows(user, "package.view", p)]
+
+
+def add_files(*, session: Session, settings: Settings, actor, package_id: str, files: list[StagedFile]) -> Package:
+    """Add files to a draft; a published package's files never change."""
+    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+    if package.status != PackageStatus.draft:
+        raise Conflict("Файлы опубликованного пакета не меняются. Соберите новый пакет с новой версией.")
+    errors: dict[str, str] = {}
+    _check_files(files, errors, existing=[f.name for f in package.files])
+    if errors:
+        raise Invalid.fields(errors)
+    _add_files(session, settings, package, files, actor)
+    session.flush()
+    session.expire(package, ["files"])
+    audit.record(session, actor=actor, action="package.add_files", object_type="package", object_id=package.id,
+                 details={"files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]})
+    return package
+
+
+def update_notes(*, session: Session, settings: Settings, actor, package_id: str, notes: str | None) -> Package:
+    """Edit a draft's release notes (empty: render them again from the template)."""
+    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+    if package.status != PackageStatus.draft:
+        raise Conflict("Примечания опубликованного пакета не меняются.")
+    if len(notes or "") > release_notes.NOTES_MAX:
+        raise Invalid.fields({"notes": f"не длиннее {release_notes.NOTES_MAX} символов"})
+    package.notes = notes.strip() + "\n" if (notes or "").strip() else \
+        render_notes(session=session, settings=settings, package=package)
+    audit.record(session, actor=actor, action="package.notes", object_type="package", object_id=package.id,
+                 details={"length": len(package.notes)})
+    session.flush()
+    return package
+
+
+def entitled_organizations(*, session: Session, package: Package) -> list[Organization]:
+    if package.all_customers:
+        return list(session.scalars(select(Organization).order_by(Organization.name)))
+    return sorted((o.organization for o in package.organizations), key=lambda o: o.name)
+
+
+def publish_package(*, session: Session, settings: Settings, actor, package_id: str) -> Package:
+    """Publish a draft: deliveries (pending) for every entitled organisation, the manifest and KB commits."""
+    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+    if package.status == PackageStatus.published:
+        raise Conflict(f"Пакет «{package.id}» уже опубликован.")
+    if package.status == PackageStatus.withdrawn:
+        raise Conflict(f"Пакет «{package.id}» отозван; опубликуйте новую версию.")
+    if not package.files:
+        raise Invalid.fields({"file": "в пакете нет файлов"})
+    now = utcnow()
+    package.status = PackageStatus.published.value
+    package.published_at, package.published_by = now, _actor_name(actor)
+    orgs = entitled_organizations(session=session, package=package)
+    for org in orgs:
+        session.add(Delivery(package_id=package.id, organization_id=org.id, status=DeliveryStatus.pending.value,
+                             created_at=now, updated_at=now))
+    session.flush()
+    _ticket_events(session, package, actor, "fix_published",
+                   f"Опубликован пакет исправлений {package.id} «{package.title}»")
+    audit.record(session, actor=actor, action="package.publish", object_type="package", object_id=package.id,
+                 details={"organizations": [o.slug for o in orgs], "files": len(package.files)})
+    session.flush()
+    package.manifest_commit = commit_manifest(session=session, settings=settings, package=package, actor=actor,
+                                              message=f"Опубликован пакет {package.id}")
+    from portal.releases import knowledge_link
+
+    knowledge_link.record_fixed_in(session=session, settings=settings, package=package, actor=actor)
+    return package
+
+
+def withdraw_package(*, session: Session, settings: Settings, actor, package_id: str, reason: str) -> Package:
+    """Withdraw a published package: downloads stop; the reason is shown to entitled organisations."""
+    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid.fields({"reason": "укажите причину отзыва: её увидят организации, получившие пакет"})
+    if len(reason) > 5000:
+        raise Invalid.fields({"reason": "не длиннее 5000 символов"})
+    if package.status == PackageStatus.draft:
+        raise Conflict(f"Пакет «{package.id}» ещё не опубликован: отзывать нечего.")
+    if package.status == PackageStatus.withdrawn:
+        raise Conflict(f"Пакет «{package.id}» уже отозван.")
+    package.status = PackageStatus.withdrawn.value
+    package.withdrawn_at, package.withdrawn_by, package.withdraw_reason = utcnow(), _actor_name(actor), reason
+    _ticket_events(session, package, actor, "fix_withdrawn", f"Пакет исправлений {package.id} отозван: {reason}")
+    audit.record(session, actor=actor, action="package.withdraw", object_type="package", object_id=package.id,
+                 details={"reason": reason})
+    session.flush()
+    package.manifest_commit = commit_manifest(session=session, settings=settings, package=package, actor=actor,
+                                              message=f"Отозван пакет {package.id}: {reason[:200]}")
+    return package
+
+
+def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str) -> None:
+    from portal.tickets import service as tickets
+
+    for ticket_id in package.ticket_ids:
+        ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        tickets.record_event(session=session, ticket=ticket, actor=actor, kind=kind, comment=comment,
+                             details={"package": package.id})
+
+
+def manifest(*, session: Session, package: Package) -> str:
+    """The manifest text: front matter with everything about the release, the notes as the body."""
+    orgs = ["all"] if package.all_customers else [o.organization.slug for o in package.organizations]
+    meta = {
+        "id": package.id, "title": package.title, "version": package.version, "status": package.status,
+        "product_versions": package.product_version_list, "modules": package.module_list,
+        "tickets": package.ticket_ids, "organizations": sorted(orgs),
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256, "signature_ed25519": f.signature}
+                  for f in package.files],
+        "created_at": package.created_at.isoformat(), "created_by": package.created_by,
+        "published_at": package.published_at.isoformat() if package.published_at else None,
+        "published_by": package.published_by or None,
+    }
+    if package.status == PackageStatus.withdrawn:
+        meta.update(withdrawn_at=package.withdrawn_at.isoformat(), withdrawn_by=package.withdrawn_by,
+                    withdraw_reason=package.withdraw_reason)
+    head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=100)
+    return f"---\n{head}---\n\n{package.notes.strip()}\n"
+
+
+def commit_manifest(*, session: Session, settings: Settings, package: Package, actor, message: str) -> str:
+    """Commit ``releases/<id>.md`` to the content repository; the commit's SHA."""
+    content = ContentRepo(settings)
+    with content.writing():
+        return content.commit_files(files={f"{MANIFEST_DIR}/{package.id}.md": manifest(session=session,
+                                                                                      package=package)},
+                                    message=message, author=_author(actor))
+
+
+def published_titles(session: Session, package_ids: list[str]) -> dict[str, str]:
+    """Search's lookup: titles of the published packages among ``package_ids``."""
+    ids = [p for p in package_ids if PACKAGE_ID_RE.match(p or "")]
+    if not ids:
+        return {}
+    rows = session.execute(select(Package.id, Package.title).where(
+        Package.id.in_(ids), Package.status == PackageStatus.published.value))
+    return {pid: title for pid, title in rows}
+
+
+def packages_for_ticket(*, session: Session, ticket_id: str, statuses=(PackageStatus.published,)) -> list[Package]:
+    stmt = (select(Package).join(PackageTicket, PackageTicket.package_id == Package.id)
+            .where(PackageTicket.ticket_id == ticket_id, Package.status.in_([s.value for s in statuses]))
+            .order_by(Package.published_at, Package.id))
+    return list(session.scalars(stmt))
+
+
+def visible_ticket_ids(*, session: Session, package: Package, user) -> list[str]:
+    """The package's tickets the reader may see: all for staff, their organisation's for a customer."""
+    if user.is_staff:
+        return package.ticket_ids
+    from portal.tickets.models import Ticket
+
+    if not package.ticket_ids:
+        return []
+    return list(session.scalars(select(Ticket.id).where(Ticket.id.in_(package.ticket_ids),
+                                                        Ticket.organization_id == user.organization_id)
+                                .order_by(Ticket.id)))

@@ -1,0 +1,196 @@
+"""The streamed multipart upload of package files.
+
+FastAPI's form parsing spools every file to a temporary file of its own before the route runs; a
+package of several GiB would then be written twice and sit outside the blob store. Here the request
+body is fed, in pieces of about 1 MiB, to python-multipart's streaming parser in a worker thread, and
+each file part goes straight into a ``BlobWriter`` (temporary file in the store, SHA-256 while
+streaming, size limit, fsync and rename when the part ends). Memory stays bounded by the piece size
+and the small text fields. If anything fails — a bad name, the size limit, the client going away — the
+temporary file is removed, and blobs this request created are removed unless something else uses them.
+
+Cookie-authenticated uploads (the page form) must carry the CSRF token before the first file part:
+the form puts the hidden ``csrf_token`` field first, and browsers send fields in document order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from portal import blobs
+from portal.config import Settings
+from portal.db import Database
+from portal.errors import BadRequest, Forbidden, Invalid
+from portal.releases.service import StagedFile, check_file_name, discard_staged
+
+log = logging.getLogger("portal.releases.upload")
+
+FEED_BYTES = 1024 * 1024
+FILE_FIELDS = ("file", "files")
+MAX_FIELDS = 50
+MAX_FIELD_BYTES = 256 * 1024
+MAX_FILES = 50
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass
+class UploadForm:
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[StagedFile] = field(default_factory=list)
+
+    def get(self, name: str, default: str = "") -> str:
+        values = self.fields.get(name)
+        return values[-1] if values else default
+
+    def values(self, name: str) -> list[str]:
+        return self.fields.get(name, [])
+
+
+class _Receiver:
+    """python-multipart callbacks: text fields into memory (bounded), file parts into blob writers."""
+
+    def __init__(self, *, settings: Settings, charset: str, csrf_ok: bool, check_csrf: Callable[[str], bool]):
+        self.store = blobs.blob_store(settings)
+        self.max_bytes = settings.max_upload_bytes
+        self.charset = charset
+        self.csrf_ok = csrf_ok
+        self.check_csrf = check_csrf
+        self.form = UploadForm()
+        self.writer: blobs.BlobWriter | None = None
+        self.file_name = ""
+        self.field_name = ""
+        self.value = bytearray()
+        self.header_name = b""
+        self.header_value = b""
+        self.disposition = b""
+        self.field_count = 0
+
+    def callbacks(self) -> dict:
+        return {"on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data,
+                "on_part_end": self.on_part_end, "on_header_field": self.on_header_field,
+                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
+                "on_headers_finished": self.on_headers_finished}
+
+    def _decode(self, raw: bytes) -> str:
+        return raw.decode(self.charset, errors="strict")
+
+    def on_part_begin(self) -> None:
+        self.disposition, self.header_name, self.header_value = b"", b"", b""
+        self.writer, self.value = None, bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+        if len(self.header_value) > 8192:
+            raise BadRequest("Заголовок части multipart слишком длинный.")
+
+    def on_header_end(self) -> None:
+        if self.header_name.lower() == b"content-disposition":
+            self.disposition = self.header_value
+        self.header_name, self.header_value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.disposition)
+        if b"name" not in options:
+            raise BadRequest("В части multipart нет имени поля (Content-Disposition: form-data; name=…).")
+        try:
+            self.field_name = self._decode(options[b"name"])
+            filename = self._decode(options[b"filename"]) if b"filename" in options else None
+        except UnicodeDecodeError:
+            raise Invalid.fields({"file": "имя поля или файла не в кодировке UTF-8"}) from None
+        if filename is None:
+            self.field_count += 1
+            if self.field_count > MAX_FIELDS:
+                raise Invalid.fields({"body": f"слишком много полей: не больше {MAX_FIELDS}"})
+            return
+        if self.field_name not in FILE_FIELDS:
+            raise Invalid.fields({self.field_name: "файлы пакета передаются в поле file"})
+        if not self.csrf_ok:
+            raise Forbidden("Проверка CSRF не пройдена: поле csrf_token должно идти в форме перед файлами. "
+                            "Обновите страницу и отправьте форму ещё раз.")
+        if len(self.form.files) >= MAX_FILES:
+            raise Invalid.fields({"file": f"не больше {MAX_FILES} файлов в пакете"})
+        self.file_name = check_file_name(filename)
+        self.writer = self.store.writer(max_bytes=self.max_bytes)
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.writer is not None:
+            self.writer.write(data[start:end])
+            return
+        self.value += data[start:end]
+        if len(self.value) > MAX_FIELD_BYTES:
+            raise Invalid.fields({self.field_name: f"поле длиннее {MAX_FIELD_BYTES // 1024} КиБ"})
+
+    def on_part_end(self) -> None:
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            self.form.files.append(StagedFile(self.file_name, writer.commit()))
+            return
+        try:
+            text = self._decode(bytes(self.value))
+        except UnicodeDecodeError:
+            raise Invalid.fields({self.field_name: "значение не в кодировке UTF-8"}) from None
+        if self.field_name == CSRF_FIELD:
+            self.csrf_ok = self.csrf_ok or self.check_csrf(text)
+            return
+        self.form.fields.setdefault(self.field_name, []).append(text)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
+async def receive_form(request: Request, *, settings: Settings, db: Database, csrf_ok: bool,
+                       check_csrf: Callable[[str], bool]) -> UploadForm:
+    """Parse a multipart upload as it streams in; files land in the blob store, fields in the form."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise Invalid.fields({"body": "ожидается multipart/form-data: файлы в поле file и поля пакета"})
+    charset = params.get(b"charset", b"utf-8").decode("latin-1")
+    try:
+        charset = codecs.lookup(charset).name
+    except LookupError:
+        charset = "utf-8"
+    receiver = _Receiver(settings=settings, charset=charset, csrf_ok=csrf_ok, check_csrf=check_csrf)
+    parser = MultipartParser(params[b"boundary"], receiver.callbacks())
+    pending = bytearray()
+    try:
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) >= FEED_BYTES:
+                piece, pending = bytes(pending), bytearray()
+                await anyio.to_thread.run_sync(parser.write, piece)
+        if pending:
+            await anyio.to_thread.run_sync(parser.write, bytes(pending))
+        await anyio.to_thread.run_sync(parser.finalize)
+        if receiver.writer is not None:
+            raise BadRequest("Тело multipart оборвалось посреди файла.")
+    except BaseException as exc:
+        receiver.abort()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(discard, db, settings, receiver.form.files)
+        if isinstance(exc, ClientDisconnect):
+            log.info("upload interrupted by the client; nothing kept")
+            raise BadRequest("Загрузка прервана: соединение закрыто до конца файла. Ничего не сохранено.") from None
+        if isinstance(exc, FormParserError):
+            raise BadRequest(f"Тело multipart не разбирается: {exc}") from None
+        raise
+    return receiver.form
+
+
+def discard(db: Database, settings: Settings, staged: list[StagedFile]) -> None:
+    """Remove what a failed upload created (unreferenced blobs only)."""
+    if not any(item.blob.created for item in staged):
+        return
+    with db.session_scope(write=False) as session:
+        discard_staged(session=session, settings=settings, staged=staged)
