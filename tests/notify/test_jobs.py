@@ -209,3 +209,36 @@ def test_sla_alerts_fire_once_before_and_once_after_the_deadline(make, mail_db, 
         "Срок реакции" in m["Subject"] for m in smtp.to("anna@romashka.example"))  # alerts are staff-only
     with db.session_scope(write=False) as s:
         assert s.query(OutboxMessage).filter(OutboxMessage.kind.like("sla_%")).count() == 2
+
+
+def test_a_sender_that_died_after_claiming_is_taken_over_with_the_same_message_id(make, mail_db, mail_settings,
+                                                                                   smtp, with_catalogue):
+    from portal.notify import sender as outbox_sender
+
+    db, settings, clock = mail_db, mail_settings, Clock()
+    anna, _ = _people(make)
+    register(db, settings, anna, now=clock())
+    [row] = outbox(db)
+    assert outbox_sender.claim(db, row.id, owner="crashed", now=clock())  # claimed, then the process died
+    deliver(db, settings, now=clock() + dt.timedelta(minutes=5))
+    assert smtp.messages == []  # the claim still stands
+    deliver(db, settings, now=clock() + dt.timedelta(minutes=11))
+    assert [m["Message-ID"] for m in smtp.messages] == [row.message_id]
+    assert outbox(db)[0].status == "sent"
+
+
+def test_outbox_rows_live_and_die_with_the_change_they_report(make, mail_db, mail_settings, with_catalogue):
+    from portal.tickets.service import TicketInput
+
+    db, settings = mail_db, mail_settings
+    anna, _ = _people(make)
+    session = db.session(write=True)
+    try:
+        tickets.register(session=session, settings=settings, actor=session.get(type(anna), anna.id),
+                         data=TicketInput(kind="consultation", module="RUM-агент", product_version="5.2",
+                                          summary="Вопрос", description="Вопрос", priority="low"))
+        assert session.query(OutboxMessage).count() == 1  # written in the registering transaction
+        session.rollback()
+    finally:
+        session.close()
+    assert outbox(db) == []

@@ -189,3 +189,35 @@ def test_preferences_decide_who_gets_copies(make, mail_db, mail_settings, smtp, 
         from portal import audit
 
         assert {e.object_id for e in audit.query(s, action="notify.preferences")} == {"boris", "anna", "sergey"}
+
+
+def test_publishing_a_real_fix_package_tells_each_entitled_organisation_once(make, mail_db, mail_settings, smtp,
+                                                                              with_catalogue, content_repo):
+    import io
+
+    from portal.releases import service as releases
+
+    w = _world(make)
+    db, settings = mail_db, mail_settings
+    own = register(db, settings, w.anna, summary="Отчёт не выгружается")
+    other = register(db, settings, w.petr, summary="Секрет Вектора")
+    staged = releases.stage_file(settings=settings, name="primoart-5.2.1-hf3.tar.gz",
+                                 stream=io.BytesIO(b"fix package bytes\n" * 10))
+    with db.session_scope() as s:
+        support = user_in(s, w.support)
+        data = releases.PackageInput(id="primoart-5.2.1-hf3", title="Исправление выгрузки", version="5.2.1-hf3",
+                                     product_versions=["5.2"], modules=["RUM-агент"], ticket_ids=[own, other],
+                                     organizations=[], notes="")
+        releases.create_package(session=s, settings=settings, actor=support, data=data, files=[staged])
+        releases.publish_package(session=s, settings=settings, actor=support, package_id="primoart-5.2.1-hf3")
+    deliver(db, settings)
+    available = [m for m in smtp.messages if "Доступен пакет" in m["Subject"]]
+    assert sorted(str(m["To"]) for m in available) == ["anna@romashka.example", "boris@romashka.example",
+                                                       "petr@vector.example"]
+    for m in available:
+        body = text_of(m)
+        assert staged.sha256 in body and "https://support.example.test/packages/primoart-5.2.1-hf3" in body
+        if "romashka" in str(m["To"]):
+            assert own in body and other not in body and "Вектор" not in body
+        else:
+            assert other in body and own not in body and "Ромашка" not in body
