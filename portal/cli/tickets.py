@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from portal.cli.common import console, database, handle_errors, settings
 from portal.db import utcnow
@@ -53,7 +53,8 @@ def ticket_list(
         fetch = service.queue if queue else service.list_tickets
         tickets = fetch(session=session, user=_Operator(), filters=filters, limit=limit)
         now = utcnow()
-        table = Table("id", "registered", "organisation", "priority", "status", "module", "summary", "reaction due")
+        table = Table("registered", "organisation", "priority", "status", "module", "summary", "reaction due")
+        table.columns.insert(0, Column("id", no_wrap=True))
         for t in tickets:
             due = _local(t.sla_reaction_due) + (" BREACHED" if sla_breached(t, now=now) else "")
             table.add_row(t.id, _local(t.registered_at), t.organization.slug, t.priority, t.status, t.module,

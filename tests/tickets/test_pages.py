@@ -1,0 +1,143 @@
+"""Ticket pages over real HTTP: the form keeps input and names fields, the ticket page, queue, SLA report, catalogue."""
+
+from __future__ import annotations
+
+import re
+
+from tests.accounts.test_pages import csrf_of, login
+from tests.tickets.helpers import body, catalogue
+
+
+def _form(client):
+    page = client.get("/tickets/new")
+    assert page.status_code == 200
+    return page, csrf_of(page.text)
+
+
+def test_form_shows_regulation_priorities_and_keeps_input_with_errors(client, make, db):
+    catalogue(db)
+    make.user("customer", make.org("romashka"), username="anna", full_name="Анна Иванова")
+    login(client, "anna")
+    page, csrf = _form(client)
+    assert "нет возможности обходного решения" in page.text  # the regulation's words for «высокий»
+    assert "время реакции 16 ч" in page.text
+    assert 'value="Анна Иванова"' in page.text
+    form = page.text[page.text.index('data-testid="new-ticket"'):]
+    assert re.search(r'<input type="hidden" name="csrf_token" value="[^"]+"', form[:500])
+    r = client.post("/tickets/new", data={"csrf_token": csrf, "kind": "problem", "summary": "Нет данных RUM",
+                                          "description": "Пропали данные", "priority": "high"})
+    assert r.status_code == 422
+    assert 'value="Нет данных RUM"' in r.text and "Пропали данные" in r.text
+    errors = dict(re.findall(r'data-field="([a-z_]+)">([^<]+)<', r.text))
+    assert set(errors) == {"module", "product_version", "steps_to_reproduce"}
+    assert "шаги воспроизведения" in errors["steps_to_reproduce"]
+
+
+def test_customer_files_with_attachment_and_follows_it(client, make, db):
+    catalogue(db)
+    make.user("customer", make.org("romashka"), username="anna")
+    login(client, "anna")
+    _, csrf = _form(client)
+    data = {"csrf_token": csrf, **{k: v for k, v in body().items() if k != "contact"},
+            "contact_name": "Анна", "contact_email": "anna@romashka.example"}
+    r = client.post("/tickets/new", data=data, files={"attachments": ("agent.log", b"ERROR 42", "text/plain")})
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "agent.log" in page.text and "новая" in page.text and "Заявка зарегистрирована" in page.text
+    tid = re.search(r"/tickets/([A-Z0-9-]+)", url).group(1)
+    found = client.get(f"/tickets/find?id={tid.lower()}")
+    assert found.status_code == 303 and found.headers["location"] == f"/tickets/{tid}"
+    download = client.get(re.search(r'href="(/tickets/[^"]+/attachments/\d+)"', page.text).group(1))
+    assert download.content == b"ERROR 42"
+
+
+def test_other_organisation_ticket_page_is_404(client, api, make, db):
+    catalogue(db)
+    owner = make.user("customer", make.org("romashka"))
+    make.user("customer", make.org("vector"), username="petr")
+    tid = api.post(owner, "/api/v1/tickets", json=body()).json()["id"]
+    login(client, "petr")
+    for url in (f"/tickets/{tid}", f"/tickets/find?id={tid}"):
+        r = client.get(url, headers={"accept": "text/html"})
+        assert r.status_code == 404 and "Summary" not in r.text
+
+
+def test_support_takes_from_queue_then_illegal_move_shows_allowed(client, api, make, db):
+    catalogue(db)
+    customer = make.user("customer", make.org("romashka"))
+    make.user("support", username="sergey")
+    tid = api.post(customer, "/api/v1/tickets", json=body(priority="critical")).json()["id"]
+    login(client, "sergey")
+    queue = client.get("/tickets/queue")
+    assert queue.status_code == 200 and tid in queue.text and "осталось" in queue.text
+    r = client.post(f"/tickets/{tid}/take", data={"csrf_token": csrf_of(queue.text)})
+    assert r.status_code == 303
+    page = client.get(f"/tickets/{tid}")
+    assert "в анализе" in page.text
+    r = client.post(f"/tickets/{tid}/status", data={"csrf_token": csrf_of(page.text), "status": "closed"})
+    assert r.status_code == 409 and "Допустимо" in r.text
+    r = client.post(f"/tickets/{tid}/status", data={"csrf_token": csrf_of(page.text), "status": "awaiting_info"})
+    assert r.status_code == 422 and 'data-field="comment"' in r.text
+    r = client.post(f"/tickets/{tid}/comments", data={"csrf_token": csrf_of(page.text), "body": "Внутреннее",
+                                                      "internal": "true"})
+    assert r.status_code == 303
+    seen = api.get(customer, f"/api/v1/tickets/{tid}").json()
+    assert all(e["comment"] != "Внутреннее" for e in seen["history"])
+
+
+def test_form_post_without_csrf_is_refused(client, make, db):
+    catalogue(db)
+    make.user("customer", username="anna")
+    login(client, "anna")
+    r = client.post("/tickets/new", data={"summary": "x"})
+    assert r.status_code == 403
+
+
+def test_sla_report_page_chart_and_csv(client, api, make, db):
+    catalogue(db)
+    customer = make.user("customer")
+    make.user("support", username="sergey")
+    tid = api.post(customer, "/api/v1/tickets", json=body(priority="critical")).json()["id"]
+    api.post(customer, "/api/v1/tickets", json=body(priority="low"))
+    api.post("sergey", f"/api/v1/tickets/{tid}/status", json={"status": "in_analysis"})
+    login(client, "sergey")
+    page = client.get("/tickets/sla")
+    assert page.status_code == 200 and "<svg" in page.text and 'class="sla-met"' in page.text
+    csv = client.get("/tickets/sla?format=csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    rows = {line.split(",")[0]: line.split(",") for line in csv.text.strip().splitlines()}
+    assert rows["critical"][1:4] == ["1", "1", "0"] and rows["low"][1] == "1" and rows["total"][1] == "2"
+    report = api.get("sergey", "/api/v1/tickets/sla-report?since=2020-01-01&until=2099-12-31").json()
+    assert report["rows"][-1]["total"] == 2
+    assert client.get("/tickets/sla?since=вчера", headers={"accept": "text/html"}).status_code == 422
+    customer_page = api.get(customer, "/api/v1/tickets/sla-report?since=2020-01-01&until=2099-12-31")
+    assert customer_page.status_code == 403
+
+
+def test_catalogue_admin_page(client, make, db):
+    catalogue(db)
+    make.user("admin", username="boss")
+    login(client, "boss")
+    page = client.get("/admin/catalogue")
+    assert page.status_code == 200 and "RUM-агент" in page.text
+    csrf = csrf_of(page.text)
+    assert client.post("/admin/catalogue/modules", data={"csrf_token": csrf, "name": "Панели и отчёты"}).status_code == 303
+    r = client.post("/admin/catalogue/versions", data={"csrf_token": csrf, "name": "5/3"})
+    assert r.status_code == 422 and 'data-field="version_name"' in r.text
+    assert client.post("/admin/catalogue/versions/5.2/support", data={"csrf_token": csrf}).status_code == 303
+    assert "больше не поддерживается" in client.get("/admin/catalogue").text.split("5.2")[1][:200]
+
+
+def test_dashboards(client, api, make, db):
+    catalogue(db)
+    customer = make.user("customer", make.org("romashka"), username="anna")
+    make.user("support", username="sergey")
+    tid = api.post(customer, "/api/v1/tickets", json=body()).json()["id"]
+    login(client, "anna")
+    assert tid in client.get("/").text
+    client.cookies.clear()
+    login(client, "sergey")
+    home = client.get("/")
+    assert 'data-testid="dashboard-queue"' in home.text and tid in home.text
