@@ -14,6 +14,7 @@ from portal.accounts.models import Role
 from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Conflict, Invalid, NotFound, PortalError
 from portal.knowledge import articles, service, site, store
+from portal.tickets import pages as ticket_pages
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -281,3 +282,7 @@ def ticket_articles_section(request: Request, session, user, ticket):
         "kb_entries": entries, "kb_ticket": ticket, "kb_can_create": can_write and status in
         service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES, "kb_page_url": site.page_url,
         "kb_statuses": articles.STATUS_NAMES}
+
+
+if ticket_articles_section not in ticket_pages.TICKET_PAGE_SECTIONS:
+    ticket_pages.TICKET_PAGE_SECTIONS.append(ticket_articles_section)

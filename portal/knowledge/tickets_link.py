@@ -11,26 +11,13 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.errors import NotFound
 from portal.knowledge.articles import Article
+from portal.tickets import service as tickets
 
 KB_UPDATED = "kb_updated"
 
 
-def tickets_service():
-    """The tickets domain's service module; None in an installation without that domain."""
-    try:
-        from portal.tickets import service
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("portal.tickets"):
-            return None
-        raise
-    return service
-
-
 def fetch_ticket(*, session: Session, ticket_id: str, actor):
     """The ticket as the actor may see it; the operator's CLI (no signed-in user) sees every ticket."""
-    tickets = tickets_service()
-    if tickets is None:
-        raise NotFound(f"Заявка {ticket_id} не найдена: в этой установке нет модуля заявок.")
     if isinstance(actor, User):
         return tickets.get_ticket(session=session, ticket_id=ticket_id, user=actor)
     return tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
@@ -38,8 +25,7 @@ def fetch_ticket(*, session: Session, ticket_id: str, actor):
 
 def record_published(*, session: Session, actor, article: Article) -> list[str]:
     """Record «база знаний обновлена» on every ticket the published article cites; return their IDs."""
-    tickets = tickets_service()
-    if not article.meta.tickets or tickets is None:
+    if not article.meta.tickets:
         return []
     recorded = []
     for ticket_id in article.meta.tickets:

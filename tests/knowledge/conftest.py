@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.knowledge import service
+from tests.knowledge.helpers import ticket_resolver
 
 
 @pytest.fixture
@@ -25,3 +26,9 @@ def write_article(db, settings, content_repo):
                               "summary": meta.pop("summary", "Краткое описание"), **meta})
 
     return create
+
+
+@pytest.fixture
+def resolved_ticket(db, settings, make, content_repo):
+    """resolved_ticket(customer=None, **ticket fields) → the ID of a ticket taken through analysis to resolved."""
+    return ticket_resolver(db, settings, make)
