@@ -112,13 +112,18 @@ def mail_settings(settings, smtp):
                                        "support_address": "support@primoart.example"})
 
 
-@pytest.fixture
-def mail_db(mail_settings):
+def open_database(settings):
+    """A database handle whose sessions carry ``settings`` (the listener reads them there); closed after the test."""
     from portal.db import Database
 
-    database = Database(mail_settings)
+    database = Database(settings)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def mail_db(mail_settings):
+    yield from open_database(mail_settings)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from portal.notify import intake
 from portal.notify.models import IntakeMessage
 from portal.tickets import service as tickets
 from portal.tickets.models import Ticket, TicketAttachment, TicketEvent
-from tests.notify.conftest import text_of
+from tests.notify.conftest import open_database, text_of
 from tests.notify.helpers import deliver, user_in
 
 COMPLETE = """Здравствуйте!
@@ -53,11 +53,7 @@ def intake_settings(mail_settings, mailbox):
 
 @pytest.fixture
 def intake_db(intake_settings):
-    from portal.db import Database
-
-    database = Database(intake_settings)
-    yield database
-    database.dispose()
+    yield from open_database(intake_settings)
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from portal import jobs
+from portal.config import Settings
 from portal.notify import intake
 from portal.notify.models import IntakeMessage, OutboxMessage
 from tests.notify.test_intake import mail
@@ -73,3 +76,23 @@ def test_second_line_assigns_a_held_message_over_the_api(api, make, db, settings
         assert s.scalar(select(IntakeMessage)).organization_id == org.id
         assert intake.read_original(settings=settings, record=s.get(IntakeMessage, held_id)).subject == \
             "Не работает синтетика"
+
+
+def test_preferences_page_saves_the_form(api, make):
+    customer = make.user("customer")
+    page = _html(api, customer, "/account/notifications")
+    assert page.status_code == 200 and "Все заявки моей организации" in page.text and "Оповещения второй" not in page.text
+    saved = api.client.post("/account/notifications", headers={**api.headers(customer), "accept": "text/html"},
+                            data={"ticket_updates": "true", "organization_tickets": "true"})
+    assert saved.status_code == 200 and "Настройки сохранены" in saved.text
+    assert api.get(customer, "/api/v1/me/notifications").json() == {
+        "ticket_updates": True, "organization_tickets": True, "packages": False, "staff_alerts": True}
+
+
+def test_mail_passwords_are_masked_and_bad_urls_refused():
+    masked = Settings(smtp_url="smtps://robot:s3cret@mail.example:465",
+                      imap_url="imaps://support:s3cret@mail.example/INBOX").masked()
+    assert masked["smtp_url"] == "smtps://robot:******@mail.example:465"
+    assert "s3cret" not in masked["imap_url"]
+    with pytest.raises(ValidationError):
+        Settings(imap_url="imap://support:pw@mail.example/INBOX")  # IMAP without TLS is refused
