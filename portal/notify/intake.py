@@ -397,6 +397,11 @@ def list_intake(*, session: Session, user, status: str | None = IntakeStatus.hel
                                 .limit(limit)))
 
 
+def count_held(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(IntakeMessage)
+                          .where(IntakeMessage.status == IntakeStatus.held.value)) or 0
+
+
 def get_intake(*, session: Session, user, intake_id: int) -> IntakeMessage:
     policy.require(user, "intake.assign")
     record = session.get(IntakeMessage, intake_id)

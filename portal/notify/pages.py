@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 
 import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
 from portal import jobs, policy, web
+from portal.accounts import pages as accounts_pages
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError
@@ -15,6 +16,20 @@ from portal.notify import intake, service
 from portal.notify.models import OutboxStatus
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def dashboard_section(request, session, user):
+    """Second line sees how many e-mails wait for them; admins, how many messages could not be sent."""
+    held = intake.count_held(session=session) if policy.allows(user, "intake.assign") else None
+    counts = service.outbox_counts(session=session) if policy.allows(user, "outbox.manage") else None
+    if held is None and counts is None:
+        return None
+    return "notify/_dashboard.html", {"held": held, "failed": counts["failed"] if counts else None,
+                                      "pending": counts["pending"] if counts else 0}
+
+
+if dashboard_section not in accounts_pages.DASHBOARD_SECTIONS:
+    accounts_pages.DASHBOARD_SECTIONS.append(dashboard_section)
 
 
 @router.get("/account/notifications")

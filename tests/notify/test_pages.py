@@ -64,6 +64,9 @@ def test_second_line_assigns_a_held_message_over_the_api(api, make, db, settings
         held_id = record.id
     assert api.get(customer, "/api/v1/intake").status_code == 403
     assert [m["sender"] for m in api.get(support, "/api/v1/intake").json()] == ["stranger@romashka.example"]
+    dashboard = _html(api, support, "/")
+    assert "Писем ждут решения второй линии: 1" in dashboard.text
+    assert "Писем ждут" not in _html(api, customer, "/").text
     page = _html(api, support, f"/intake/{held_id}")
     assert page.status_code == 200 and "Сценарий падает." in page.text
     assert api.post(support, f"/api/v1/intake/{held_id}/assign", json={"organization": "nope"}).status_code == 404
