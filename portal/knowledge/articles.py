@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from portal.errors import Invalid
 from portal.knowledge import frontmatter
-from portal.validation import register_field_labels
+from portal.validation import describe_validation_errors
 
 KB_DIR = "kb"
 TEMPLATES_DIR = "templates"
@@ -40,7 +40,6 @@ LABELS = {
     "slug": "Адрес статьи",
     "base_commit": "Версия, от которой идёт правка",
 }
-register_field_labels(LABELS)
 
 KIND_NAMES = {"problem": "Решение проблемы", "known_issue": "Известная проблема",
               "consultation": "Консультация", "howto": "Инструкция"}
@@ -113,28 +112,6 @@ class FrontMatter(BaseModel):
         return self.model_dump()
 
 
-def _message(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "обязательное поле не заполнено"
-    if kind == "extra_forbidden":
-        return f"неизвестное поле; допустимы: {', '.join(frontmatter.FIELDS)}"
-    if kind == "string_too_short":
-        return "поле не может быть пустым"
-    if kind == "string_too_long":
-        return f"слишком длинно: не больше {ctx.get('max_length')} символов"
-    if kind == "string_type":
-        return "ожидается строка"
-    if kind == "literal_error":
-        return f"недопустимое значение; допустимы: {ctx.get('expected', '')}"
-    if kind == "value_error":
-        return str(ctx.get("error") or err.get("msg", "")).removeprefix("Value error, ")
-    if kind == "list_type":
-        return "ожидается список"
-    return err.get("msg", "неверное значение")
-
-
 def check_front_matter(meta: Any) -> FrontMatter:
     """The validated front matter; ``Invalid`` (422) names every wrong field in Russian."""
     if not isinstance(meta, dict):
@@ -142,13 +119,12 @@ def check_front_matter(meta: Any) -> FrontMatter:
     try:
         return FrontMatter.model_validate(meta)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err.get("loc") else "front_matter"
-            errors.setdefault(name, _message(err))
-        listed = [{"field": f, "label": LABELS.get(f), "message": m} for f, m in errors.items()]
-        summary = "; ".join(f"{LABELS.get(f, f)}: {m}" for f, m in errors.items())
-        raise Invalid(f"Проверьте поля статьи — {summary}", errors=listed) from None
+        # Messages as everywhere in the portal; labels of the article's own fields (other domains use some
+        # of the same names, e.g. "kind", for other things).
+        _, body = describe_validation_errors(exc.errors())
+        errors = [{**e, "label": LABELS.get(e["field"], e.get("label"))} for e in body["errors"]]
+        summary = "; ".join(f"{e['label'] or e['field']}: {e['message']}" for e in errors)
+        raise Invalid(f"Проверьте поля статьи — {summary}", errors=errors) from None
 
 
 def check_publishable(meta: FrontMatter, body: str) -> None:

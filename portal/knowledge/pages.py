@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse
@@ -50,8 +51,7 @@ def kb_root():
 def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep, settings: SettingsDep):
     edition = edition_for(user, settings)
     if edition is None:
-        target = request.url.path
-        return web.redirect(f"/login?next={target}")
+        return web.redirect(f"/login?next={quote(request.url.path)}")
     root = site.edition_dir(settings, edition)
     if not (root / "index.html").exists():
         return web.render(request, "knowledge/not_built.html",

@@ -156,6 +156,7 @@ class BuildResult:
     pages: int = 0
     seconds: float = 0.0
     error: str = ""
+    peak_rss_kib: int = 0  # of the MkDocs process
 
 
 def build(*, settings: Settings, db: Database, editions: list[str] | None = None, force: bool = False,
@@ -199,7 +200,7 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
                 progress(edition, result.status)
             return _finish(db, rows[edition], result)
 
-        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             results += list(pool.map(one, todo))
     return results
 
@@ -265,15 +266,44 @@ def _build_edition(*, settings: Settings, edition: str, commit: str, source: Pat
     config_file = work / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(_edition_config(settings, config, docs, out, pages, edition),
                                           allow_unicode=True, sort_keys=False), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--config-file", str(config_file)],
-                          cwd=work, capture_output=True, text=True, timeout=MKDOCS_TIMEOUT,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc, peak = run_mkdocs(["build", "--quiet", "--config-file", str(config_file)], cwd=work)
     seconds = time.monotonic() - started
     if proc.returncode != 0 or not (out / "index.html").exists():
         shutil.rmtree(out, ignore_errors=True)
-        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc))
+        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc), peak_rss_kib=peak)
     _swap(settings, edition, out)
-    return BuildResult(edition, commit, "built", pages=len(pages), seconds=time.monotonic() - started)
+    return BuildResult(edition, commit, "built", pages=len(pages), seconds=time.monotonic() - started,
+                       peak_rss_kib=peak)
+
+
+def run_mkdocs(args: list[str], *, cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
+    """Run MkDocs in a child process; (the finished process, its peak resident memory in KiB)."""
+    proc = subprocess.run([sys.executable, "-c", _MKDOCS_RUNNER, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=MKDOCS_TIMEOUT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    peak, kept = 0, []
+    for line in (proc.stderr or "").splitlines():
+        if line.startswith(_PEAK_MARK):
+            peak = int(line[len(_PEAK_MARK):])
+        else:
+            kept.append(line)
+    proc.stderr = "\n".join(kept)
+    return proc, peak
+
+
+_PEAK_MARK = "portal-mkdocs-peak-rss-kib="
+# `python -m mkdocs`, reporting its own peak memory on the way out (the build's cost, for the benchmark):
+# VmHWM of the process's own address space (ru_maxrss would include the parent's size from before exec).
+_MKDOCS_RUNNER = (
+    "import atexit, re, resource, runpy, sys\n"
+    "def _peak():\n"
+    "    try:\n"
+    "        return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    "    except (OSError, AttributeError):\n"
+    "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    f"atexit.register(lambda: sys.stderr.write('\\n{_PEAK_MARK}%d\\n' % _peak()))\n"
+    "sys.argv = ['mkdocs'] + sys.argv[1:]\n"
+    "runpy.run_module('mkdocs', run_name='__main__', alter_sys=True)\n"
+)
 
 
 def _mkdocs_error(proc: subprocess.CompletedProcess) -> str:

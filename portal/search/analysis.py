@@ -20,7 +20,7 @@ import functools
 import re
 import threading
 
-from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, StopFilter
+from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, Token, Tokenizer
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 
 MODES = ("stem", "lemma", "hybrid")
@@ -73,7 +73,9 @@ def english(word: str) -> str:
 
 @functools.lru_cache(maxsize=200_000)
 def hybrid(word: str) -> str:
-    base = _ru_stem(lemma(word))
+    # Words the dictionary does not know are only stemmed: pymorphy3's guess for them is slow
+    # (suffix prediction) and no better than the stemmer's.
+    base = _ru_stem(lemma(word) if _analyzer().word_is_known(word) else word)
     cut = _TRAILING_VOWELS.sub("", base)
     return cut if len(cut) >= 3 else base
 
@@ -91,6 +93,61 @@ def normalise(word: str, mode: str = DEFAULT_MODE) -> str:
     if _LATIN.match(word) and len(word) > 2:
         return english(word)
     return word
+
+
+SECTION = "\x1e"  # separates title, summary and body in the one weighted field
+# Weights of the sections: a word of the title counts as four of the body, of the summary as two.
+SECTION_BOOSTS = (4.0, 2.0, 1.0)
+SECTION_GAP = 100  # positions between sections, so a phrase never spans two of them
+
+
+class SectionTokenizer(Tokenizer):
+    """Tokens of "title␞summary␞body", each carrying its section's weight as its boost.
+
+    Whoosh adds token boosts into a posting's weight, which BM25F reads as the term frequency: one
+    field, one posting list per word, and still title above summary above body. One matcher per
+    query word instead of three keeps queries fast.
+    """
+
+    def __init__(self, pattern: str = WORD_PATTERN, boosts: tuple[float, ...] = SECTION_BOOSTS):
+        self.pattern = pattern
+        self.boosts = tuple(boosts)
+        self.expression = re.compile(pattern)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.pattern == self.pattern and other.boosts == self.boosts
+
+    def __getstate__(self):
+        return {"pattern": self.pattern, "boosts": self.boosts}
+
+    def __setstate__(self, state):
+        self.__init__(state["pattern"], state["boosts"])
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
+                 start_char=0, tokenize=True, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos, offset = start_pos, start_char
+        for number, part in enumerate(value.split(SECTION)):
+            boost = self.boosts[min(number, len(self.boosts) - 1)]
+            for match in self.expression.finditer(part):
+                t.text = match.group(0)
+                t.boost = boost
+                t.stopped = False
+                if keeporiginal:
+                    t.original = t.text
+                if positions:
+                    t.pos = pos
+                if chars:
+                    t.startchar = offset + match.start()
+                    t.endchar = offset + match.end()
+                pos += 1
+                yield t
+            pos += SECTION_GAP
+            offset += len(part) + 1
+
+
+def sections(*parts: str) -> str:
+    return SECTION.join(p.replace(SECTION, " ") for p in parts)
 
 
 class YoFilter(Filter):
@@ -117,15 +174,30 @@ class MorphologyFilter(Filter):
     def __call__(self, tokens):
         mode = self.mode
         for t in tokens:
-            if not t.stopped:
-                t.text = normalise(t.text, mode)
+            t.text = normalise(t.text, mode)
             yield t
 
 
 def text_analyzer(mode: str = DEFAULT_MODE):
-    """Prose: words, lower case, stop words dropped, morphology applied."""
-    return (RegexTokenizer(WORD_PATTERN) | LowercaseFilter() | YoFilter()
-            | StopFilter(stoplist=STOPWORDS, minsize=1) | MorphologyFilter(mode))
+    """Prose of "title␞summary␞body": words, lower case, morphology applied, each weighted by its section.
+
+    Stop words stay in the index, so a quoted phrase such as "не запускается" is found as written;
+    queries drop them outside quotes."""
+    return SectionTokenizer(WORD_PATTERN) | LowercaseFilter() | YoFilter() | MorphologyFilter(mode)
+
+
+def code_analyzer():
+    """Codes of "title␞summary␞body" as written (lower case), weighted like prose: IDs, error codes, versions."""
+    return SectionTokenizer(CODE_PATTERN, (3.0, 2.0, 1.0)) | LowercaseFilter() | YoFilter() | CodeFilter()
+
+
+class CodeFilter(Filter):
+    """Keeps only tokens searched as written (holding a digit or an underscore)."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            if is_code(t.text):
+                yield t
 
 
 def exact_analyzer():
@@ -157,5 +229,5 @@ def code_tokens(text: str) -> list[str]:
 
 
 def analyse(text: str, mode: str = DEFAULT_MODE) -> list[str]:
-    """Indexed forms of a text's prose words, stop words removed."""
-    return [t.text for t in text_analyzer(mode)(text) if not t.stopped]
+    """Indexed forms of a text's prose words (stop words included, as in the index)."""
+    return [t.text for t in text_analyzer(mode)(text)]

@@ -27,6 +27,7 @@ import queue
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from whoosh import collectors
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.reading import TermNotFound
 
 from portal import locks
 from portal.config import Settings
@@ -46,7 +48,7 @@ from portal.search.source import SYNONYMS_PATH, Article, Source
 
 log = logging.getLogger("portal.search")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4
 META_FILE = "portal.json"
 CURRENT_FILE = "CURRENT"
 WRITE_LOCK = "search-index"
@@ -58,6 +60,8 @@ HEAD_CHECK_SECONDS = 1.0
 INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is cheaper
 WRITER_LIMIT_MB = 128
 POOL_SIZE = 8
+SET_CACHE_SIZE = 4096  # document sets of terms and phrases kept per index version
+PAGE_CACHE_SIZE = 1024  # answered searches kept per index version (a new version starts empty)
 FACET_FIELDS = ("module", "kind", "version", "tag")
 FEW_HITS = 3  # below this a "did you mean" is looked for
 AUDIENCE_SPELL_FIELD = {"public": "spell_public", "customers": "spell_customers", "internal": "spell_internal"}
@@ -124,17 +128,14 @@ class SearchBackend(Protocol):
 
 
 def build_schema(mode: str) -> Schema:
-    text = analysis.text_analyzer(mode)
-    exact = analysis.exact_analyzer()
-    spell = analysis.spell_analyzer()
     return Schema(
         path=ID(stored=True, unique=True),
         slug=ID(stored=True),
-        title=TEXT(analyzer=text),
-        summary=TEXT(analyzer=text),
-        body=TEXT(analyzer=text, stored=True),
-        exact_title=TEXT(analyzer=exact, phrase=True),  # title, tickets, fixed-in packages, versions
-        exact=TEXT(analyzer=exact, phrase=True),  # everything, as written
+        # Title, summary (with tags) and body in one field, each word weighted by its section.
+        text=TEXT(analyzer=analysis.text_analyzer(mode)),
+        # Codes (ticket IDs, error codes, versions, fixed-in packages) as written, weighted the same way.
+        codes=TEXT(analyzer=analysis.code_analyzer(), phrase=False),
+        body=STORED(),  # plain text for snippets and similar articles
         title_words=TEXT(analyzer=analysis.words_analyzer(), phrase=False),  # completion of the word being typed
         module=ID(),
         kind=ID(),
@@ -143,24 +144,21 @@ def build_schema(mode: str) -> Schema:
         visibility=ID(stored=True),
         updated=NUMERIC(bits=64, sortable=True),
         meta=STORED(),
-        spell_public=TEXT(analyzer=spell, phrase=False),
-        spell_customers=TEXT(analyzer=spell, phrase=False),
-        spell_internal=TEXT(analyzer=spell, phrase=False),
+        spell_public=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
+        spell_customers=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
+        spell_internal=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
     )
 
 
 def document(article: Article) -> dict[str, Any]:
     summary = " ".join([article.summary, " ".join(article.tags)]).strip()
     codes = " ".join(article.tickets + article.fixed_in + article.product_versions)
-    everything = "\n".join([article.title, article.summary, article.body, codes])
     return {
         "path": article.path,
         "slug": article.slug,
-        "title": article.title,
-        "summary": summary,
+        "text": analysis.sections(article.title, summary, article.body),
+        "codes": analysis.sections(f"{article.title} {codes}", article.summary, article.body),
         "body": article.body,
-        "exact_title": f"{article.title} {codes}",
-        "exact": everything,
         "title_words": article.title,
         "module": article.module,
         "kind": article.kind,
@@ -233,7 +231,13 @@ class IndexStore:
 
 
 class _Reader:
-    """One version of the index as this process reads it: a pool of searchers and cached facet postings."""
+    """One version of the index as this process reads it: a pool of searchers, and caches of document sets.
+
+    Document sets (the documents holding a term, a phrase, a reader's allowed visibilities) are plain
+    Python sets: totals, facets and the visibility filter become set algebra in C instead of
+    Whoosh's matchers walking every posting in Python. They belong to one index version and are
+    dropped with it.
+    """
 
     def __init__(self, gen: Path, ix, commit: str):
         self.gen = gen
@@ -242,7 +246,10 @@ class _Reader:
         self.commit = commit
         self.pool: queue.LifoQueue = queue.LifoQueue()
         self.retired = False
-        self._facets: dict[str, dict[str, frozenset[int]]] | None = None
+        self._facets: dict[str, dict[str, set[int]]] | None = None
+        self._sets: OrderedDict[Any, set[int]] = OrderedDict()
+        self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
+        self._live: set[int] | None = None
         self._lock = threading.Lock()
 
     def take(self):
@@ -265,45 +272,101 @@ class _Reader:
             except queue.Empty:
                 return
 
-    def facet_postings(self, searcher) -> dict[str, dict[str, frozenset[int]]]:
+    # --- document sets ----------------------------------------------------------------------
+    def _cached(self, key, compute: Callable[[], set[int]]) -> set[int]:
+        with self._lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+                return found
+        value = compute()
+        with self._lock:
+            self._sets[key] = value
+            while len(self._sets) > SET_CACHE_SIZE:
+                self._sets.popitem(last=False)
+        return value
+
+    def page(self, key) -> SearchPage | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+            return found
+
+    def keep_page(self, key, page: SearchPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > PAGE_CACHE_SIZE:
+                self._pages.popitem(last=False)
+
+    def live(self, searcher) -> set[int]:
+        """Every document not deleted."""
+        if self._live is None:
+            self._live = set(searcher.reader().all_doc_ids())
+        return self._live
+
+    def _term(self, searcher, fieldname: str, text: str) -> set[int]:
+        def compute() -> set[int]:
+            reader = searcher.reader()
+            try:
+                ids = set(reader.postings(fieldname, text).all_ids())
+            except TermNotFound:
+                return set()
+            return ids & self.live(searcher) if reader.has_deletions() else ids
+
+        return self._cached(("term", fieldname, text), compute)
+
+    def docs(self, searcher, q: wq.Query) -> set[int]:
+        """The documents matching ``q`` (a tree of And, Or, AndMaybe, Term; anything else asked of Whoosh)."""
+        if isinstance(q, wq.Term):
+            return self._term(searcher, q.fieldname, q.text)
+        if isinstance(q, wq.And):
+            sets = sorted((self.docs(searcher, sub) for sub in q.subqueries), key=len)
+            if not sets:
+                return set()
+            out = sets[0]
+            for other in sets[1:]:
+                out = out & other
+                if not out:
+                    break
+            return out
+        if isinstance(q, wq.Or):
+            out = set()
+            for sub in q.subqueries:
+                out = out | self.docs(searcher, sub)
+            return out
+        if isinstance(q, wq.AndMaybe):
+            return self.docs(searcher, q.a)
+        if isinstance(q, wq.ConstantScoreQuery):
+            return self.docs(searcher, q.child)
+        if isinstance(q, wq.Every):
+            return self.live(searcher)
+        if isinstance(q, type(wq.NullQuery)):
+            return set()
+        return self._cached(("query", q), lambda: set(searcher.docs_for_query(q)))
+
+    def facet_postings(self, searcher) -> dict[str, dict[str, set[int]]]:
         if self._facets is None:
-            with self._lock:
-                if self._facets is None:
-                    reader = searcher.reader()
-                    facets: dict[str, dict[str, frozenset[int]]] = {}
-                    for fieldname in FACET_FIELDS:
-                        values = {}
-                        for btext in reader.lexicon(fieldname):
-                            value = btext.decode("utf-8")
-                            values[value] = frozenset(reader.postings(fieldname, value).all_ids())
-                        facets[fieldname] = values
-                    self._facets = facets
+            reader = searcher.reader()
+            facets: dict[str, dict[str, set[int]]] = {}
+            for fieldname in FACET_FIELDS:
+                values = {}
+                for btext in reader.lexicon(fieldname):
+                    value = btext.decode("utf-8")
+                    values[value] = set(reader.postings(fieldname, value).all_ids())
+                facets[fieldname] = values
+            self._facets = facets
         return self._facets
-
-
-class _TopAndAll(collectors.TopCollector):
-    """The best ``limit`` hits by score, plus every matching document (for the total and facets)."""
-
-    def __init__(self, limit: int):
-        super().__init__(limit=limit, usequality=False)
-
-    def _collect(self, global_docnum, score):
-        self.docset.add(global_docnum)
-        return super()._collect(global_docnum, score)
-
-    def results(self):
-        results = super().results()
-        results.docset = self.docset
-        return results
 
 
 # --- the Whoosh implementation --------------------------------------------------------------------
 
 
 class WhooshIndex:
-    def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE):
+    def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE, *, cache_pages: bool = True):
         self.settings = settings
         self.mode = mode
+        self.cache_pages = cache_pages
         self.store = IndexStore(settings.index_path)
         self.source = Source(settings)
         self._lock = threading.RLock()
@@ -523,97 +586,117 @@ class WhooshIndex:
         return parsed
 
     # --- searching ------------------------------------------------------------------------------
+    #
+    # Visibility and the filters are a set of allowed documents, computed from the index's own
+    # visibility/module/kind/version/tag postings for this reader, and applied inside the search:
+    # matches outside it are never scored, counted, faceted, highlighted, suggested or offered as a
+    # correction. It is not a post-filter of a result page.
+
+    def _allowed(self, searcher, reader: _Reader, audiences: tuple[str, ...], filters: dict[str, str | None]):
+        return reader.docs(searcher, sq.restriction(audiences, filters))
+
     def search(self, request: SearchRequest) -> SearchPage:
+        """One page of results; a repeated search of the same index version is answered from memory."""
+        with self.searcher() as (searcher, reader):
+            # The commit is part of the key: the synonyms file may change without any article changing.
+            key = (reader.commit, request.text, request.audiences, tuple(request.filters().items()), request.sort,
+                   request.limit, request.offset)
+            page = reader.page(key) if self.cache_pages else None
+            if page is None:
+                page = self._search(searcher, reader, request)
+                if self.cache_pages:
+                    reader.keep_page(key, page)
+            return page
+
+    def _search(self, searcher, reader: _Reader, request: SearchRequest) -> SearchPage:
         parsed = sq.parse(request.text)
         browsing = parsed.empty and any(request.filters().values())
         if parsed.empty and not browsing:
             return SearchPage(total=0, hits=[], facets={}, matched="none")
-        with self.searcher() as (searcher, reader):
-            restrict = sq.restriction(request.audiences, request.filters())
-            synonyms = self.synonyms(reader.commit)
-            if browsing:
-                return self._run(searcher, reader, wq.And([wq.Every(), restrict]), request, parsed, synonyms,
-                                 sort="date")
-            attempts = [("all", parsed, False), ("any", parsed, False)]
-            suggestion = None
-            page = None
-            for matched, what, fuzzy in attempts:
-                if matched == "any" and len(what.units) < 2:
-                    continue
-                parts = sq.nodes(what, self.mode, synonyms, fuzzy=fuzzy)
-                q = wq.And([sq.combine(parts, what, require_all=matched == "all"), restrict])
-                page = self._run(searcher, reader, q, request, what, synonyms)
-                page.matched = matched
-                if page.total:
-                    break
-                if matched == "all":
-                    # Nothing with every word: first try the spelling correction, then any word.
-                    suggestion = self._correction(searcher, parsed, request.audiences, restrict, synonyms)
-                    if suggestion is not None:
-                        fixed = sq.parse(suggestion)
-                        parts = sq.nodes(fixed, self.mode, synonyms)
-                        q = wq.And([sq.combine(parts, fixed, require_all=True), restrict])
-                        page = self._run(searcher, reader, q, request, fixed, synonyms)
-                        if page.total:
-                            page.suggestion, page.corrected, page.matched = suggestion, True, "all"
-                            return page
+        allowed = self._allowed(searcher, reader, request.audiences, request.filters())
+        synonyms = self.synonyms(reader.commit)
+        if browsing:
+            return self._run(searcher, reader, wq.Every(), allowed, request, parsed, synonyms, sort="date")
+        page = self._attempt(searcher, reader, parsed, allowed, request, synonyms, require_all=True)
+        suggestion = None
+        if page.total == 0:
+            # Nothing with every word: the spelling correction first, then any word, then similar words.
+            suggestion = self._correction(searcher, reader, parsed, request.audiences, allowed, synonyms)
+            if suggestion is not None:
+                page = self._attempt(searcher, reader, sq.parse(suggestion), allowed, request, synonyms,
+                                     require_all=True)
+                page.suggestion, page.corrected = suggestion, True
+                return page
+            if len(parsed.units) > 1:
+                page = self._attempt(searcher, reader, parsed, allowed, request, synonyms, require_all=False)
+                page.matched = "any"
             if page.total == 0:
-                parts = sq.nodes(parsed, self.mode, synonyms, fuzzy=True)
-                q = wq.And([wq.Or(parts), restrict])
-                page = self._run(searcher, reader, q, request, parsed, synonyms)
+                q = wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True))
+                page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
                 page.matched = "fuzzy" if page.total else "none"
-            if suggestion is None and page.total < FEW_HITS:
-                suggestion = self._correction(searcher, parsed, request.audiences, restrict, synonyms,
-                                              known_total=page.total)
-            page.suggestion = suggestion
-            return page
+        elif page.total < FEW_HITS:
+            suggestion = self._correction(searcher, reader, parsed, request.audiences, allowed, synonyms,
+                                          known_total=page.total)
+        page.suggestion = suggestion
+        return page
 
-    def _run(self, searcher, reader: _Reader, q: wq.Query, request: SearchRequest, parsed: sq.Parsed,
-             synonyms: sq.Synonyms, sort: str | None = None) -> SearchPage:
+    def _attempt(self, searcher, reader: _Reader, parsed: sq.Parsed, allowed: set[int], request: SearchRequest,
+                 synonyms: sq.Synonyms, *, require_all: bool) -> SearchPage:
+        parts = sq.nodes(parsed, self.mode, synonyms)
+        q = sq.combine(parts, parsed, self.mode, require_all=require_all)
+        page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
+        page.matched = "all" if require_all else "any"
+        return page
+
+    def _run(self, searcher, reader: _Reader, q: wq.Query, allowed: set[int], request: SearchRequest,
+             parsed: sq.Parsed, synonyms: sq.Synonyms, sort: str | None = None) -> SearchPage:
+        matched = reader.docs(searcher, q) & allowed
+        page = SearchPage(total=len(matched), hits=[], facets=self._facets(searcher, reader, matched))
         want = request.offset + request.limit
+        if not matched or request.offset >= len(matched):
+            return page
         if (sort or request.sort) == "date":
-            results = searcher.search(q, limit=max(want, 1), sortedby="updated", reverse=True)
-            docset = results.docs()
+            results = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched)
         else:
-            collector = _TopAndAll(max(want, 1))
+            # Only the best ``want`` are scored in full: Whoosh skips blocks that cannot reach them.
+            collector = collectors.FilterCollector(collectors.TopCollector(limit=want, usequality=True),
+                                                   allow=matched)
             searcher.search_with_collector(q, collector)
             results = collector.results()
-            docset = collector.docset
-        facets = self._facets(searcher, reader, docset)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
-        hits = []
-        for hit in list(results)[request.offset:want]:
-            stored = hit.fields()
+        # top_n, not iteration: len(results) would make Whoosh count every match again.
+        for score, docnum in results.top_n[request.offset:want]:
+            stored = searcher.stored_fields(docnum)
             meta = stored["meta"]
             text = sq.snippet([stored.get("body", ""), meta.get("summary", "")], words, codes, self.mode)
-            hits.append(_hit(meta, score=round(float(hit.score or 0.0), 4), snippet=str(text)))
-        return SearchPage(total=len(docset), hits=hits, facets=facets)
+            page.hits.append(_hit(meta, score=round(float(score or 0.0), 4), snippet=str(text)))
+        return page
 
     @staticmethod
-    def _facets(searcher, reader: _Reader, docset) -> dict[str, list[dict[str, Any]]]:
+    def _facets(searcher, reader: _Reader, docs: set[int]) -> dict[str, list[dict[str, Any]]]:
         postings = reader.facet_postings(searcher)
-        docs = docset if isinstance(docset, (set, frozenset)) else set(docset)
         out: dict[str, list[dict[str, Any]]] = {}
         for fieldname in FACET_FIELDS:
             counts = []
-            for value, ids in postings[fieldname].items():
-                if value == sq.ANY_VERSION or not value:
-                    continue
-                n = len(docs & ids) if len(docs) < len(ids) else len(ids & docs)
-                if n:
-                    counts.append({"value": value, "count": n})
+            if docs:
+                for value, ids in postings[fieldname].items():
+                    if value == sq.ANY_VERSION or not value:
+                        continue
+                    n = len(docs & ids)
+                    if n:
+                        counts.append({"value": value, "count": n})
             counts.sort(key=lambda c: (-c["count"], c["value"]))
             out[fieldname] = counts
         return out
 
-    def _correction(self, searcher, parsed: sq.Parsed, audiences: tuple[str, ...], restrict: wq.Query,
-                    synonyms: sq.Synonyms, known_total: int = 0) -> str | None:
-        """The query with misspelt words replaced from the reader's own dictionary, when it then finds something.
+    def _correction(self, searcher, reader: _Reader, parsed: sq.Parsed, audiences: tuple[str, ...],
+                    allowed: set[int], synonyms: sq.Synonyms, known_total: int = 0) -> str | None:
+        """The query with misspelt words replaced from the reader's own dictionary, when it then finds more.
 
         The dictionary of an audience learns only from articles of that visibility, and the corrected
         query must find articles the reader may see, so no word of a hidden article is ever suggested.
         """
-        reader = searcher.reader()
+        ixreader = searcher.reader()
         fields = [AUDIENCE_SPELL_FIELD[a] for a in audiences]
         changed = False
         units = []
@@ -623,18 +706,22 @@ class WhooshIndex:
                 units.append(unit)
                 continue
             norm = analysis.normalise(word, self.mode)
-            if any(reader.frequency(f, word) for f in fields) or reader.frequency("body", norm) \
-                    or reader.frequency("title", norm):
+            if any(ixreader.frequency(f, word) for f in fields) or ixreader.frequency("text", norm):
                 units.append(unit)  # a known word (or a form of one) is not corrected
                 continue
             best = None
             maxdist = 1 if len(word) <= 5 else 2
             for fieldname in fields:
-                for candidate in reader.terms_within(fieldname, word, maxdist, prefix=0):
-                    distance = _distance(word, candidate)
-                    key = (distance, -reader.frequency(fieldname, candidate), candidate)
-                    if best is None or key < best:
-                        best = key
+                # Most typos spare the first letter; only when that finds nothing is it allowed to differ.
+                for prefix in (1, 0):
+                    found = False
+                    for candidate in ixreader.terms_within(fieldname, word, maxdist, prefix=prefix):
+                        found = True
+                        key = (_distance(word, candidate), -ixreader.frequency(fieldname, candidate), candidate)
+                        if best is None or key < best:
+                            best = key
+                    if found:
+                        break
             if best is None:
                 units.append(unit)
             else:
@@ -643,10 +730,8 @@ class WhooshIndex:
         if not changed:
             return None
         fixed = sq.Parsed(units)
-        parts = sq.nodes(fixed, self.mode, synonyms)
-        q = wq.And([sq.combine(parts, fixed, require_all=True), restrict])
-        found = sum(1 for _ in searcher.docs_for_query(q))
-        if found <= known_total:
+        q = sq.combine(sq.nodes(fixed, self.mode, synonyms), fixed, self.mode, require_all=True)
+        if len(reader.docs(searcher, q) & allowed) <= known_total:
             return None
         return fixed.text()
 
@@ -661,20 +746,22 @@ class WhooshIndex:
         complete = sq.Parsed(parsed.units[:-1])
         with self.searcher() as (searcher, reader):
             synonyms = self.synonyms(reader.commit)
-            restrict = sq.restriction(audiences, {})
+            allowed = self._allowed(searcher, reader, audiences, {})
             parts = sq.nodes(complete, self.mode, synonyms) if not complete.empty else []
             prefix_options = [sq.nodes(sq.Parsed([last]), self.mode, synonyms)[0]]
             if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
                 prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
                 if last.kind == "code":
-                    prefix_options.append(wq.Prefix("exact_title", last.text))
+                    prefix_options.append(wq.Prefix("codes", last.text))
             parts.append(wq.Or(prefix_options))
             hits: list[Hit] = []
             for require_all in (True, False):
-                q = wq.And([wq.And(parts) if require_all else wq.Or(parts), restrict])
-                results = searcher.search(q, limit=limit)
-                hits = [_hit(h.fields()["meta"], score=round(float(h.score or 0.0), 4), snippet="")
-                        for h in results]
+                q = wq.And(parts) if require_all else wq.Or(parts)
+                matched = reader.docs(searcher, q) & allowed
+                if matched:
+                    results = searcher.search(q, limit=limit, filter=matched)
+                    hits = [_hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
+                            for sc, d in results.top_n]
                 if hits or len(parts) < 2:
                     break
             return hits
@@ -682,23 +769,25 @@ class WhooshIndex:
     def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         """Articles sharing the most telling words of this one; nothing when the reader may not see it."""
         with self.searcher() as (searcher, reader):
-            restrict = sq.restriction(audiences, {})
-            own = list(searcher.docs_for_query(wq.And([wq.Term("slug", slug), restrict])))
+            allowed = self._allowed(searcher, reader, audiences, {})
+            own = sorted(reader.docs(searcher, wq.Term("slug", slug)) & allowed)
             if not own:
                 return []
             docnum = own[0]
             stored = searcher.stored_fields(docnum)
             meta = stored["meta"]
             text = f"{meta['title']}\n{meta['title']}\n{meta.get('summary', '')}\n{stored.get('body', '')}"
-            terms = searcher.key_terms_from_text("body", text, numterms=15)
+            terms = searcher.key_terms_from_text("text", text, numterms=15)
             if not terms:
                 return []
-            likeness = wq.Or([wq.Term("body", word, boost=weight) for word, weight in terms]
-                             + [wq.Term("title", word, boost=weight * 2) for word, weight in terms[:5]]
+            likeness = wq.Or([wq.Term("text", word, boost=weight) for word, weight in terms]
                              + [wq.Term("tag", t) for t in meta.get("tags", [])])
-            q = wq.And([likeness, restrict])
-            results = searcher.search(q, limit=limit, mask={docnum})
-            return [_hit(h.fields()["meta"], score=round(float(h.score or 0.0), 4), snippet="") for h in results]
+            candidates = (reader.docs(searcher, likeness) & allowed) - {docnum}
+            if not candidates:
+                return []
+            results = searcher.search(likeness, limit=limit, filter=candidates)
+            return [_hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
+                    for sc, d in results.top_n]
 
 
 def _hit(meta: dict[str, Any], *, score: float, snippet: str) -> Hit:

@@ -21,14 +21,9 @@ MAX_QUERY_CHARS = 500
 MAX_UNITS = 12
 MAX_FUZZY_CHARS = 30  # longer words are not corrected (the edit-distance automaton grows with the word)
 
-# Field weights: a match in the title outranks the summary, which outranks the body; a code found
-# as written outranks prose that only resembles it.
-TITLE_BOOST = 4.0
-SUMMARY_BOOST = 2.0
-BODY_BOOST = 1.0
-CODE_TITLE_BOOST = 12.0
-CODE_BOOST = 6.0
-PHRASE_BONUS = 3.0
+# A code found as written outranks prose that only resembles it. (Title above summary above body is
+# in the index itself: see analysis.SectionTokenizer.)
+CODE_BOOST = 3.0
 SYNONYM_WEIGHT = 0.8
 
 ANY_VERSION = "*"  # indexed for articles that name no product version: they apply to every version
@@ -155,39 +150,27 @@ def _unit_key(unit: Unit, mode: str) -> str:
 
 def _word_query(norm: str, boost: float = 1.0, fuzzy: bool = False) -> wq.Query:
     if fuzzy and 4 <= len(norm) <= MAX_FUZZY_CHARS:
-        dist = 1 if len(norm) <= 6 else 2
-        terms = [wq.FuzzyTerm(f, norm, boost=b * boost, maxdist=dist, prefixlength=0)
-                 for f, b in (("title", TITLE_BOOST), ("body", BODY_BOOST))]
-    else:
-        terms = [wq.Term(f, norm, boost=b * boost)
-                 for f, b in (("title", TITLE_BOOST), ("summary", SUMMARY_BOOST), ("body", BODY_BOOST))]
-    return wq.Or(terms)
+        return wq.FuzzyTerm("text", norm, boost=boost, maxdist=1 if len(norm) <= 6 else 2, prefixlength=1)
+    return wq.Term("text", norm, boost=boost)
 
 
 def _code_query(code: str, boost: float = 1.0) -> wq.Query:
-    return wq.Or([wq.Term("exact_title", code, boost=CODE_TITLE_BOOST * boost),
-                  wq.Term("exact", code, boost=CODE_BOOST * boost)])
+    return wq.Term("codes", code, boost=CODE_BOOST * boost)
 
 
 def _phrase_query(text: str, mode: str, boost: float = 1.0) -> wq.Query:
-    written = analysis.code_tokens(text)
     norms = analysis.analyse(text, mode)
-    parts: list[wq.Query] = [wq.Phrase("exact_title", written, boost=CODE_TITLE_BOOST * boost),
-                             wq.Phrase("exact", written, boost=CODE_BOOST * boost)]
     if len(norms) > 1:
-        parts += [wq.Phrase("title", norms, boost=TITLE_BOOST * boost),
-                  wq.Phrase("summary", norms, boost=SUMMARY_BOOST * boost),
-                  wq.Phrase("body", norms, boost=BODY_BOOST * boost)]
-    elif norms:
-        parts.append(_word_query(norms[0], boost))
-    return wq.Or(parts)
+        return wq.Phrase("text", norms, boost=boost)
+    if norms and norms[0] not in analysis.STOPWORDS:
+        return _word_query(norms[0], boost)
+    return wq.NullQuery
 
 
 def _entry_query(key: tuple[str, ...], boost: float) -> wq.Query:
     if len(key) == 1:
         return _code_query(key[0], boost) if analysis.is_code(key[0]) else _word_query(key[0], boost)
-    return wq.Or([wq.Phrase(f, list(key), boost=b * boost)
-                  for f, b in (("title", TITLE_BOOST), ("summary", SUMMARY_BOOST), ("body", BODY_BOOST))])
+    return wq.Phrase("text", list(key), boost=boost)
 
 
 def _unit_query(unit: Unit, mode: str, fuzzy: bool) -> wq.Query:
@@ -227,18 +210,13 @@ def nodes(parsed: Parsed, mode: str, synonyms: Synonyms | None = None, *, fuzzy:
     return out
 
 
-def combine(parts: list[wq.Query], parsed: Parsed, *, require_all: bool) -> wq.Query:
-    """AND (or OR) of the concepts, with a bonus for the words standing together as written."""
-    main = wq.And(parts) if require_all else wq.Or(parts)
-    loose = [u for u in parsed.units if u.kind != "phrase"]
-    if 1 < len(loose) <= 6 and len(loose) == len(parsed.units):
-        written = [t for u in loose for t in analysis.code_tokens(u.text)]
-        return wq.AndMaybe(main, wq.Phrase("exact", written, boost=PHRASE_BONUS))
-    return main
+def combine(parts: list[wq.Query], parsed: Parsed, mode: str, *, require_all: bool) -> wq.Query:
+    """AND (or OR) of the concepts."""
+    return wq.And(parts) if require_all else wq.Or(parts)
 
 
 def restriction(audiences: tuple[str, ...], filters: dict[str, str | None]) -> wq.Query:
-    """Visibility and filters as a score-less part of the query itself (never a post-filter)."""
+    """Visibility and filters: the documents a search may consider at all (see ``index._allowed``)."""
     terms: list[wq.Query] = [wq.Or([wq.Term("visibility", v) for v in audiences]) if len(audiences) > 1
                              else wq.Term("visibility", audiences[0])]
     for fieldname, value in filters.items():

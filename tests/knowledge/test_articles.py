@@ -28,7 +28,7 @@ def test_each_invalid_field_is_named_in_russian():
     fields = {e["field"]: e for e in exc.value.errors}
     assert set(fields) == {"title", "kind", "visibility", "tickets", "colour"}
     assert fields["title"]["label"] == "Заголовок"
-    assert "пустым" in fields["title"]["message"]
+    assert "не меньше 1" in fields["title"]["message"]
     assert "problem" in fields["kind"]["message"] and "howto" in fields["kind"]["message"]
     assert "PRM-2026-00042" in fields["tickets"]["message"]
     assert "неизвестное поле" in fields["colour"]["message"]
