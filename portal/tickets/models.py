@@ -100,6 +100,9 @@ class Ticket(Base):
         Index("ix_tickets_open_registered", "is_open", "registered_at", "id"),
         Index("ix_tickets_org_registered", "organization_id", "registered_at", "id"),
         Index("ix_tickets_registered", "registered_at", "id"),
+        # Covers the queue summary (open tickets by priority, breached, unassigned) without reading rows.
+        Index("ix_tickets_open_summary", "is_open", "priority", "sla_met", "reacted_at", "sla_reaction_due",
+              "assignee_id"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_assignee", "assignee_id"),
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import and_, case, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -409,14 +409,17 @@ class QueueSummary:
 
 
 def queue_summary(*, session: Session, now: dt.datetime | None = None) -> QueueSummary:
-    """Open tickets by priority, those past their reaction deadline, those nobody took."""
+    """Open tickets by priority, those past their reaction deadline, those nobody took (one index-only pass)."""
     now = now or utcnow()
-    open_ = Ticket.is_open == true()
-    counts = dict(session.execute(select(Ticket.priority, func.count()).where(open_).group_by(Ticket.priority)).all())
-    breached = session.scalar(select(func.count()).select_from(Ticket).where(
-        open_, ((Ticket.sla_met.is_(False)) | (Ticket.reacted_at.is_(None) & (Ticket.sla_reaction_due < now)))))
-    unassigned = session.scalar(select(func.count()).select_from(Ticket).where(open_, Ticket.assignee_id.is_(None)))
-    return QueueSummary({p.value: counts.get(p.value, 0) for p in Priority}, breached or 0, unassigned or 0)
+    breached = or_(Ticket.sla_met == false(), and_(Ticket.reacted_at.is_(None), Ticket.sla_reaction_due < now))
+    rows = session.execute(
+        select(Ticket.priority, func.count(), func.sum(case((breached, 1), else_=0)),
+               func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0)))
+        .where(Ticket.is_open == true()).group_by(Ticket.priority)
+    ).all()
+    counts = {priority: count for priority, count, _, _ in rows}
+    return QueueSummary({p.value: counts.get(p.value, 0) for p in Priority},
+                        sum(int(b or 0) for _, _, b, _ in rows), sum(int(u or 0) for _, _, _, u in rows))
 
 
 # --- the history ----------------------------------------------------------------------------------
