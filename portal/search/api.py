@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from portal.db import Database
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.search import query as sq
 from portal.search import service
@@ -54,15 +53,9 @@ class SuggestionOut(BaseModel):
     url: str
 
 
-def record_search(db: Database, q: str, hits: int, user) -> None:
-    """Write the search log after the answer has gone (a log, not a state change: no audit)."""
-    with db.session_scope() as session:
-        service.log_query(session=session, q=q, hits=hits, user=user)
-
-
 @router.get("", response_model=SearchOut, summary="Search the published knowledge base")
 def search(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep, tasks: BackgroundTasks,
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep,
     q: Text = "", module: Filter = None, kind: Filter = None, version: Filter = None, tag: Filter = None,
     sort: Literal["relevance", "date"] = "relevance",
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 10,
@@ -70,8 +63,8 @@ def search(
 ) -> dict[str, Any]:
     results = service.search(session=session, settings=settings, user=user, q=q, module=module, kind=kind,
                              version=version, tag=tag, sort=sort, limit=limit, offset=offset)
-    if offset == 0:
-        tasks.add_task(record_search, db, q, results.page.total, user)
+    if offset == 0:  # the search log (a log, not a state change: no audit)
+        service.log_later(db=db, q=q, hits=results.page.total, user=user)
     return results.as_dict()
 
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from whoosh import collectors
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
@@ -48,7 +47,7 @@ from portal.search.source import SYNONYMS_PATH, Article, Source
 
 log = logging.getLogger("portal.search")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 META_FILE = "portal.json"
 CURRENT_FILE = "CURRENT"
 WRITE_LOCK = "search-index"
@@ -61,6 +60,7 @@ INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is ch
 WRITER_LIMIT_MB = 128
 POOL_SIZE = 8
 SET_CACHE_SIZE = 4096  # document sets of terms and phrases kept per index version
+SCORE_LIMIT = 300  # above this many matches only the likeliest tiers are scored (see WhooshIndex._candidates)
 PAGE_CACHE_SIZE = 1024  # answered searches kept per index version (a new version starts empty)
 FACET_FIELDS = ("module", "kind", "version", "tag")
 FEW_HITS = 3  # below this a "did you mean" is looked for
@@ -137,6 +137,7 @@ def build_schema(mode: str) -> Schema:
         codes=TEXT(analyzer=analysis.code_analyzer(), phrase=False),
         body=STORED(),  # plain text for snippets and similar articles
         title_words=TEXT(analyzer=analysis.words_analyzer(), phrase=False),  # completion of the word being typed
+        title_terms=TEXT(analyzer=analysis.text_analyzer(mode), phrase=False),  # which matches hold a word in the title
         module=ID(),
         kind=ID(),
         version=KEYWORD(commas=True),
@@ -160,6 +161,7 @@ def document(article: Article) -> dict[str, Any]:
         "codes": analysis.sections(f"{article.title} {codes}", article.summary, article.body),
         "body": article.body,
         "title_words": article.title,
+        "title_terms": article.title,
         "module": article.module,
         "kind": article.kind,
         "version": ",".join(article.product_versions or [sq.ANY_VERSION]),
@@ -656,21 +658,58 @@ class WhooshIndex:
         if not matched or request.offset >= len(matched):
             return page
         if (sort or request.sort) == "date":
-            results = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched)
+            top = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched).top_n
         else:
-            # Only the best ``want`` are scored in full: Whoosh skips blocks that cannot reach them.
-            collector = collectors.FilterCollector(collectors.TopCollector(limit=want, usequality=True),
-                                                   allow=matched)
-            searcher.search_with_collector(q, collector)
-            results = collector.results()
+            top = self._score(searcher, q, self._candidates(searcher, reader, q, matched, want), want)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
-        # top_n, not iteration: len(results) would make Whoosh count every match again.
-        for score, docnum in results.top_n[request.offset:want]:
+        for score, docnum in top[request.offset:want]:
             stored = searcher.stored_fields(docnum)
             meta = stored["meta"]
             text = sq.snippet([stored.get("body", ""), meta.get("summary", "")], words, codes, self.mode)
             page.hits.append(_hit(meta, score=round(float(score or 0.0), 4), snippet=str(text)))
         return page
+
+    @staticmethod
+    def _candidates(searcher, reader: _Reader, q: wq.Query, matched: set[int], want: int) -> set[int]:
+        """The matches worth scoring. Up to SCORE_LIMIT, all of them; above it, tiers by the title —
+        every concept of the query in the title, then any — grown until they fill the page. A title
+        word weighs four body words, so the best-scored articles are almost always in the first tiers;
+        totals and facets still count every match."""
+        if len(matched) <= SCORE_LIMIT:
+            return matched
+        titled = _to_title(q)
+        concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
+        every = reader.docs(searcher, titled) & matched
+        if len(every) >= want:
+            return every
+        anyone = set()
+        for concept in concepts:
+            anyone |= reader.docs(searcher, concept)
+        some = every | (anyone & matched)
+        return some if len(some) >= want else matched
+
+    @staticmethod
+    def _score(searcher, q: wq.Query, docs: set[int], limit: int) -> list[tuple[float, int]]:
+        """(score, docnum) of the best ``limit`` of ``docs``, moving the matchers only to those documents."""
+        ordered = sorted(docs)
+        scored: list[tuple[float, int]] = []
+        for sub, offset in searcher.leaf_searchers():
+            end = offset + sub.doc_count_all()
+            mine = [d - offset for d in ordered if offset <= d < end]
+            if not mine:
+                continue
+            matcher = q.matcher(sub, sub.context())
+            for local in mine:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < local:
+                    matcher.skip_to(local)
+                    if not matcher.is_active():
+                        break
+                if matcher.id() == local:
+                    scored.append((matcher.score(), local + offset))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return scored[:limit]
 
     @staticmethod
     def _facets(searcher, reader: _Reader, docs: set[int]) -> dict[str, list[dict[str, Any]]]:
@@ -788,6 +827,19 @@ class WhooshIndex:
             results = searcher.search(likeness, limit=limit, filter=candidates)
             return [_hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
                     for sc, d in results.top_n]
+
+
+def _to_title(q: wq.Query) -> wq.Query:
+    """The same query asked of the titles only (phrases loosened to all their words)."""
+    if isinstance(q, wq.Term) and q.fieldname == "text":
+        return wq.Term("title_terms", q.text)
+    if isinstance(q, wq.Phrase) and q.fieldname == "text":
+        return wq.And([wq.Term("title_terms", w) for w in q.words])
+    if isinstance(q, (wq.And, wq.Or)):
+        return type(q)([_to_title(sub) for sub in q.subqueries])
+    if isinstance(q, wq.AndMaybe):
+        return _to_title(q.a)
+    return q
 
 
 def _hit(meta: dict[str, Any], *, score: float, snippet: str) -> Hit:

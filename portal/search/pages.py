@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from portal import web
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Invalid
 from portal.search import query as sq
 from portal.search import service
-from portal.search.api import record_search
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -23,7 +22,6 @@ FILTERS = ("module", "kind", "version", "tag")
 @router.get("/search")
 def search_page(
     request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep,
-    tasks: BackgroundTasks,
     q: Annotated[str, Query(max_length=sq.MAX_QUERY_CHARS)] = "",
     module: Annotated[str, Query(max_length=200)] = "", kind: Annotated[str, Query(max_length=200)] = "",
     version: Annotated[str, Query(max_length=200)] = "", tag: Annotated[str, Query(max_length=200)] = "",
@@ -39,7 +37,7 @@ def search_page(
     except Invalid as exc:
         error = exc.detail
     if results is not None and page == 1 and (q.strip() or any(filters.values())):
-        tasks.add_task(record_search, db, q, results.page.total, user)
+        service.log_later(db=db, q=q, hits=results.page.total, user=user)
     base = {"q": q, "sort": sort, **{k: v for k, v in filters.items() if v}}
 
     def link(**changes) -> str:

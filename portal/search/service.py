@@ -6,9 +6,12 @@ Visibility comes from the one policy: the audiences a reader may see are asked o
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -149,14 +152,87 @@ def normalize_query(q: str) -> str:
     return _SPACES.sub(" ", sq.clean(q)).strip().lower()[:500]
 
 
+class LogBuffer:
+    """Search-log rows waiting to be written by one background thread per database, in batches.
+
+    A search answers without waiting for a database write (on SQLite every write takes the one write
+    lock); rows are written within a second, and at exit. A row lost in a crash is a lost log line.
+    """
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self, db):
+        self.db = db
+        self.rows: list[tuple[str, int, str]] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="portal-search-log", daemon=True)
+        self.thread.start()
+        atexit.register(self._flush_at_exit)
+
+    def add(self, q: str, hits: int, role: str) -> None:
+        with self.lock:
+            self.rows.append((q, hits, role))
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(self.FLUSH_SECONDS)
+            self.wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the database is away for a moment: keep the rows for the next round
+                log.exception("writing the search log failed")
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            log.warning("search log rows lost at exit: the database was unavailable")
+
+    def flush(self) -> None:
+        with self.lock:
+            rows, self.rows = self.rows, []
+        if not rows:
+            return
+        try:
+            with self.db.session_scope() as session:
+                for q, hits, role in rows:
+                    _add_entry(session, q, hits, role)
+        except Exception:
+            with self.lock:
+                self.rows[:0] = rows
+            raise
+
+
+_BUFFERS: dict[int, LogBuffer] = {}
+_BUFFERS_LOCK = threading.Lock()
+
+
+def log_later(*, db, q: str, hits: int, user) -> None:
+    """Queue one search for the log (query, hit count, role, time of writing)."""
+    if not normalize_query(q):
+        return
+    with _BUFFERS_LOCK:
+        buffer = _BUFFERS.get(id(db))
+        if buffer is None or buffer.db is not db:
+            buffer = _BUFFERS[id(db)] = LogBuffer(db)
+    buffer.add(q, hits, _role(user))
+
+
+def _add_entry(session: Session, q: str, hits: int, role: str) -> SearchLogEntry:
+    entry = SearchLogEntry(at=utcnow(), query=sq.clean(q)[:500], normalized=normalize_query(q), hits=hits,
+                           role=role)
+    session.add(entry)
+    return entry
+
+
 def log_query(*, session: Session, q: str, hits: int, user) -> SearchLogEntry | None:
     """Record one search (query, hit count, role, time); empty queries are not worth a row."""
-    normalized = normalize_query(q)
-    if not normalized:
+    if not normalize_query(q):
         return None
-    entry = SearchLogEntry(at=utcnow(), query=sq.clean(q)[:500], normalized=normalized, hits=hits,
-                           role=_role(user))
-    session.add(entry)
+    entry = _add_entry(session, q, hits, _role(user))
     session.flush()
     return entry
 
