@@ -221,3 +221,12 @@ def test_publishing_a_real_fix_package_tells_each_entitled_organisation_once(mak
             assert own in body and other not in body and "Вектор" not in body
         else:
             assert other in body and own not in body and "Ромашка" not in body
+
+
+def test_customer_text_is_escaped_in_html_and_kept_in_plain_text(make, mail_db, mail_settings, smtp, with_catalogue):
+    w = _world(make)
+    register(mail_db, mail_settings, w.anna, summary='<img src=x onerror="alert(1)"> не грузится')
+    deliver(mail_db, mail_settings)
+    [message] = smtp.to("anna@romashka.example")
+    assert "<img" not in html_of(message) and "&lt;img src=x" in html_of(message)
+    assert '<img src=x onerror="alert(1)"> не грузится' in text_of(message)
