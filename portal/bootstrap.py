@@ -20,6 +20,7 @@ from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database
 from portal.releases import signing
+from portal.releases.demo import seed_demo as seed_packages
 from portal.tickets.demo import seed_demo as seed_tickets
 
 DEMO_PASSWORD = "demo-password"
@@ -48,7 +49,7 @@ class InitReport:
 InitStep = Callable[[Settings, Database, InitReport], None]
 INIT_STEPS: list[InitStep] = [signing.init_step]
 DemoSeeder = Callable[..., None]  # (session=, settings=, report=) -> None
-DEMO_SEEDERS: list[DemoSeeder] = [seed_tickets]
+DEMO_SEEDERS: list[DemoSeeder, seed_packages] = [seed_tickets]
 
 
 def initialise(settings: Settings, *, demo: bool = False, admin_password: str | None = None) -> InitReport:

@@ -17,6 +17,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from portal.cli.common import console, database, err_console, handle_errors
+from portal.releases import links
+
+# Other commands (closing a ticket from the shell) must meet the same close guard as the web.
+links.register()
 
 package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
 CLI_ACTOR = "cli"
@@ -49,9 +53,8 @@ def upload(
     publish: bool = typer.Option(False, "--publish", help="Publish right after the upload"),
 ):
     """Upload files as a draft package (with a progress bar); --publish publishes it too."""
-    from portal.releases import links, service
+    from portal.releases import service
 
-    links.register()
     db = database()
     settings = db.settings
     staged: list[service.StagedFile] = []
@@ -106,9 +109,8 @@ def list_packages(status: str | None = typer.Option(None, "--status", help="draf
 @handle_errors
 def publish_cmd(package_id: str):
     """Publish a draft package: deliveries for each entitled organisation, manifest committed."""
-    from portal.releases import links, service
+    from portal.releases import service
 
-    links.register()
     db = database()
     with db.session_scope() as session:
         package = service.publish_package(session=session, settings=db.settings, actor=CLI_ACTOR,
@@ -120,9 +122,8 @@ def publish_cmd(package_id: str):
 @handle_errors
 def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", help="Shown to the customers")):
     """Withdraw a published package; downloads stop."""
-    from portal.releases import deliveries, links, service
+    from portal.releases import deliveries, service
 
-    links.register()
     db = database()
     with db.session_scope() as session:
         package = service.withdraw_package(session=session, settings=db.settings, actor=CLI_ACTOR,

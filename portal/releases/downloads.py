@@ -1,6 +1,6 @@
 """Downloads of package files: entitled readers only, one byte range at most, streamed from disk, logged.
 
-The answer streams the stored file in 1 MiB reads off the event loop, so memory stays flat whatever the
+The answer streams the stored file in 512 KiB reads off the event loop, so memory stays flat whatever the
 file size and however many downloads run. Before any byte leaves, the stored file must still be the one
 that hashed right: its (inode, size, mtime, ctime) is compared with the one recorded when its SHA-256 was
 last checked, and any difference means a full re-hash — a file whose bytes no longer match is marked
@@ -32,7 +32,7 @@ from portal.releases.models import Download, Package, PackageFile, PackageStatus
 
 log = logging.getLogger("portal.releases.downloads")
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 512 * 1024
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 

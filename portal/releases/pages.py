@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -145,12 +146,19 @@ def package_acknowledge(request: Request, user: CurrentUser, session: SessionDep
 
 # --- the delivery board -----------------------------------------------------------------------------------
 
+def _period(settings, since: str, until: str):
+    """The board's period in the portal's time zone; a date given as "until" includes that whole day."""
+    since_at = parse_local(since, settings.timezone) if since else None
+    until_at = parse_local(until, settings.timezone) if until else None
+    if until_at is not None and len(until.strip()) == 10:
+        until_at += dt.timedelta(days=1)
+    return since_at, until_at
+
+
 def _board(request, session, user, *, group="package", status="", organization="", package="", overdue="",
            since="", until="", errors=None, status_code=200):
-    settings = request.app.state.settings
     try:
-        since_at = parse_local(since, settings.timezone) if since else None
-        until_at = parse_local(until, settings.timezone) if until else None
+        since_at, until_at = _period(request.app.state.settings, since, until)
     except ValueError:
         since_at = until_at = None
         errors = {**(errors or {}), "_": i18n.translate("deliveries.bad_period", web.language(request))}
@@ -183,8 +191,7 @@ def board_csv(request: Request, user: CurrentUser, session: SessionDep, settings
               until: str = "", status: str = "", organization: str = "", package: str = ""):
     policy.require(user, "delivery.record")
     try:
-        since_at = parse_local(since, settings.timezone) if since else None
-        until_at = parse_local(until, settings.timezone) if until else None
+        since_at, until_at = _period(settings, since, until)
     except ValueError:
         from portal.errors import Invalid
 
@@ -246,3 +253,21 @@ def ticket_section(request, session, user, ticket):
     if not rows:
         return None
     return "releases/_ticket_section.html", {"fix_rows": rows}
+
+
+def dashboard_section(request, session, user):
+    """Accounts' DASHBOARD_SECTIONS: deliveries still open (customers: theirs), notices of withdrawn packages."""
+    staff = policy.allows(user, "delivery.record")
+    if not staff and user.organization_id is None:
+        return None
+    rows = deliveries.list_deliveries(session=session, user=user)
+    waiting = [d for d in rows if d.package.status == PackageStatus.published
+               and d.status not in (DeliveryStatus.acknowledged, DeliveryStatus.confirmed)]
+    if staff:
+        waiting = [d for d in waiting if d.overdue][:20]
+        withdrawn = []
+    else:
+        withdrawn = [d.package for d in rows if d.package.status == PackageStatus.withdrawn]
+    if not waiting and not withdrawn and not staff and not rows:
+        return None
+    return "releases/_dashboard.html", {"waiting": waiting, "withdrawn": withdrawn, "staff": staff}

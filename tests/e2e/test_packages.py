@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.factories import PASSWORD
-from tests.releases.conftest import downloads_logged, world  # noqa: F401 (the fixture)
+from tests.releases.conftest import downloads_logged, make_world
 
 PAYLOAD = b"PrimoART hotfix 5.2.1-hf3\n" * 4000
+
+
+@pytest.fixture
+def world(db, settings, make, content_repo):
+    return make_world(db, settings, make)
 
 
 def sign_in(page, username):
@@ -29,7 +36,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     package_file.write_bytes(PAYLOAD)
 
     sign_in(page, "support")
-    page.get_by_role("link", name="Загрузить пакет").first.click()
+    page.get_by_role("navigation").get_by_role("link", name="Загрузить пакет").click()
     form = page.get_by_test_id("upload-form")
     form.get_by_label("Идентификатор").fill("primoart-5.2.1-hf3")
     form.get_by_label("Версия пакета").fill("5.2.1-hf3")
@@ -46,8 +53,8 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     sign_out(page)
 
     sign_in(page, "ivanova")
-    page.get_by_role("link", name="Пакеты исправлений").click()
-    page.get_by_role("link", name="primoart-5.2.1-hf3").click()
+    page.get_by_role("navigation").get_by_role("link", name="Пакеты исправлений").click()
+    page.get_by_test_id("packages").get_by_role("link", name="primoart-5.2.1-hf3").click()
     assert page.get_by_test_id("own-delivery-status").inner_text() == "ожидает передачи"
     with page.expect_download() as info:
         page.get_by_test_id("download-link").click()
@@ -64,7 +71,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     sign_out(page)
 
     sign_in(page, "support")
-    page.get_by_role("link", name="Доставка исправлений").click()
+    page.get_by_role("navigation").get_by_role("link", name="Доставка исправлений").click()
     row = page.locator("tr[data-org=romashka]")
     assert row.get_by_test_id("delivery-status").inner_text() == "получение подтверждено заказчиком"
     row.get_by_role("button", name="Подтвердить доставку").click()

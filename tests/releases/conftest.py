@@ -30,6 +30,11 @@ class World:
 
 @pytest.fixture
 def world(db, settings, make, content_repo) -> World:
+    return make_world(db, settings, make)
+
+
+def make_world(db, settings, make) -> World:
+    """Three organisations, their customers, second and third line, a ticket each of romashka and vector."""
     tickets.catalogue(db)
     romashka, vector, third = make.org("romashka", "ООО Ромашка"), make.org("vector", "АО Вектор"), make.org("third")
     ivanova = make.user("customer", romashka, username="ivanova", full_name="Анна Иванова")

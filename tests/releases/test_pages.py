@@ -95,3 +95,14 @@ def test_board_filters_record_confirm_and_csv(live_server, world, db, settings):
     with session_for(live_server, "ivanova") as c:
         page = c.get("/packages/pkg-r", headers=HTML)
         assert "Пакет отозван" in page.text and "Регрессия" in page.text and "download-link" not in page.text
+        home = c.get("/", headers=HTML)  # the notice reaches the dashboard too
+        assert 'data-testid="dashboard-packages"' in home.text and "Регрессия" in home.text
+
+
+def test_dashboard_lists_packages_waiting(live_server, world, db, settings):
+    create(db, settings, world.support, package_id="pkg-r", tickets=[world.t_romashka], publish=True)
+    with session_for(live_server, "ivanova") as c:
+        home = c.get("/", headers=HTML)
+        assert 'data-testid="dashboard-packages"' in home.text and "pkg-r" in home.text
+    with session_for(live_server, "petrov") as c:
+        assert 'data-testid="dashboard-packages"' not in c.get("/", headers=HTML).text
