@@ -415,7 +415,11 @@ def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out:
     built: dict[str, Any] = {k: config[k] for k in CONFIG_KEYS if k in config}
     built.setdefault("site_name", "База знаний PrimoART")
     theme = built.get("theme") if isinstance(built.get("theme"), dict) else {}
-    theme = {**theme, "name": "material", "language": theme.get("language", "ru"), "font": False}
+    features = list(theme.get("features") or [])
+    if "navigation.prune" not in features:  # without it every page repeats the whole navigation: O(pages²)
+        features.append("navigation.prune")
+    theme = {**theme, "name": "material", "language": theme.get("language", "ru"), "font": False,
+             "features": features}
     built["theme"] = theme
     built["docs_dir"] = str(docs)
     built["site_dir"] = str(out)
