@@ -49,7 +49,7 @@ class InitReport:
 InitStep = Callable[[Settings, Database, InitReport], None]
 INIT_STEPS: list[InitStep] = [signing.init_step]
 DemoSeeder = Callable[..., None]  # (session=, settings=, report=) -> None
-DEMO_SEEDERS: list[DemoSeeder, seed_packages] = [seed_tickets]
+DEMO_SEEDERS: list[DemoSeeder] = [seed_tickets, seed_packages]
 
 
 def initialise(settings: Settings, *, demo: bool = False, admin_password: str | None = None) -> InitReport:
