@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections import Counter
 
+import pytest
 from typer.testing import CliRunner
 
 from portal import jobs
@@ -242,3 +243,64 @@ def test_outbox_rows_live_and_die_with_the_change_they_report(make, mail_db, mai
     finally:
         session.close()
     assert outbox(db) == []
+
+
+def _tls_server(tmp_path, **kw):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.notify.conftest import _Capture, _self_signed, free_port
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((mechanism, auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.login == b"robot" and auth_data.password == b"s3cret")
+
+    capture, port = _Capture(), free_port()
+    tls = {"ssl_context": context} if kw.get("implicit") else {"tls_context": context, "require_starttls": True}
+    # With implicit TLS aiosmtpd does not see the TLS layer itself, so it must not insist on STARTTLS first.
+    controller = Controller(capture, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=not kw.get("implicit"), **tls)
+    controller.start()
+    return controller, capture, port, cert, logins
+
+
+# Implicit TLS: aiosmtpd cannot see the TLS layer and warns about AUTH without it; the connection is TLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_starttls_and_smtps_with_authentication(make, mail_db, mail_settings, with_catalogue, tmp_path):
+    anna, _ = _people(make)
+    for implicit, scheme in ((False, "smtp"), (True, "smtps")):
+        controller, capture, port, cert, logins = _tls_server(tmp_path / scheme, implicit=implicit)
+        try:
+            settings = mail_settings.model_copy(update={"smtp_url": f"{scheme}://robot:s3cret@127.0.0.1:{port}",
+                                                        "mail_ca_file": cert})
+            register(mail_db, settings, anna)
+            report = deliver(mail_db, settings)
+            assert report.sent == 1, report.errors
+            assert len(capture.messages) == 1 and [login[1] for login in logins] == [b"robot"]
+            wrong = settings.model_copy(update={"smtp_url": f"{scheme}://robot:wrong@127.0.0.1:{port}",
+                                                "mail_timeout_seconds": 2})
+            register(mail_db, wrong, anna)
+            failed = deliver(mail_db, wrong)
+            assert failed.retrying == 1 and failed.errors  # refused: kept for a later attempt, the error recorded
+            assert len(capture.messages) == 1
+        finally:
+            controller.stop()
+        with mail_db.session_scope() as s:
+            s.query(OutboxMessage).delete()
+
+
+def test_a_password_is_never_sent_without_tls(make, mail_db, mail_settings, smtp, with_catalogue):
+    anna, _ = _people(make)
+    settings = mail_settings.model_copy(update={"smtp_url": f"smtp://robot:s3cret@127.0.0.1:{smtp.port}"})
+    register(mail_db, settings, anna)
+    report = deliver(mail_db, settings)
+    assert report.sent == 0 and "does not offer STARTTLS" in report.errors[0]
+    assert smtp.messages == []
