@@ -8,6 +8,6 @@ import portal.audit  # noqa: F401
 import portal.jobs  # noqa: F401
 import portal.knowledge.models  # noqa: F401
 import portal.notify.models  # noqa: F401
+import portal.releases.models  # noqa: F401
 import portal.search.models  # noqa: F401
 import portal.tickets.models  # noqa: F401
-import portal.releases.models  # noqa: F401

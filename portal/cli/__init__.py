@@ -10,8 +10,8 @@ from rich.table import Table
 from portal.cli.accounts import org_app, user_app
 from portal.cli.common import console, database, err_console, handle_errors, settings
 from portal.cli.kb import kb_app
-from portal.cli.packages import package_app
 from portal.cli.notify import intake_app, outbox_app
+from portal.cli.packages import package_app
 from portal.cli.search import search_app
 from portal.cli.tickets import catalogue_app, ticket_app
 
@@ -20,10 +20,10 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(intake_app, name="intake")
+app.add_typer(kb_app, name="kb")
 app.add_typer(search_app, name="search")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(catalogue_app, name="catalogue")
-app.add_typer(kb_app, name="kb")
 app.add_typer(package_app, name="package")
 
 
