@@ -570,6 +570,13 @@ class WhooshIndex:
                      time.monotonic() - started)
             return dict(self.store.meta(gen))
 
+    def close(self) -> None:
+        """Close this process's searchers (the index on disk stays)."""
+        with self._lock:
+            if self._reader is not None:
+                self._reader.retire()
+                self._reader = None
+
     def info(self) -> dict[str, Any]:
         gen = self.store.current()
         meta = dict(self.store.meta(gen) or {}) if gen else {}
@@ -864,11 +871,17 @@ _BACKENDS: dict[Path, WhooshIndex] = {}
 _BACKENDS_LOCK = threading.Lock()
 
 
+MAX_BACKENDS = 8  # data homes one process serves (tests make many); the least recent is closed
+
+
 def backend(settings: Settings) -> WhooshIndex:
     """The process's index object for this data home (shared, so searchers are reused)."""
     key = settings.index_path
     with _BACKENDS_LOCK:
-        found = _BACKENDS.get(key)
+        found = _BACKENDS.pop(key, None)
         if found is None or found.settings.content_path != settings.content_path:
-            found = _BACKENDS[key] = WhooshIndex(settings)
+            found = WhooshIndex(settings)
+        _BACKENDS[key] = found  # most recent last
+        while len(_BACKENDS) > MAX_BACKENDS:
+            _BACKENDS.pop(next(iter(_BACKENDS))).close()
         return found

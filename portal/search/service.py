@@ -136,8 +136,11 @@ def status(*, settings: Settings) -> dict[str, Any]:
 def on_articles_changed(*, settings: Settings, commit: str, slugs: list[str]) -> None:
     """Knowledge-base hook: bring the index up to the new commit. A failure leaves the index stale, never
     the publish undone: the next search notices HEAD moved and catches up."""
+    index = backend(settings)
+    if index.store.current() is None:
+        return  # no index yet: the first search builds it from HEAD, this commit included
     try:
-        backend(settings).catch_up(wait=True)
+        index.catch_up(wait=True)
     except Exception:
         log.exception("search index update after commit %s (%s) failed; it will catch up later",
                       commit[:10], ", ".join(slugs))

@@ -55,6 +55,15 @@ def test_publish_and_archive_update_the_index_through_the_hook(settings, content
     assert slugs(index, "капча") == []
 
 
+def test_the_hook_leaves_a_missing_index_to_the_first_search(settings, content_repo, kb):
+    import portal.search  # noqa: F401
+
+    sha = commit(content_repo, new_article())
+    hooks.articles_changed(settings=settings, commit=sha, slugs=["beacon-loss"])
+    assert IndexStore(settings.index_path).current() is None  # publishing stays cheap without an index
+    assert slugs(backend(settings), "вкладки") == ["beacon-loss"]
+
+
 def test_a_commit_without_the_hook_is_noticed_from_head(settings, content_repo, kb):
     index = WhooshIndex(settings)
     assert slugs(index, "вкладки") == []
