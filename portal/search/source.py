@@ -40,7 +40,11 @@ class Article:
 
     @property
     def url(self) -> str:
-        return f"/kb/{self.section}/{self.slug}/" if self.section else f"/kb/{self.slug}/"
+        """The page in the built site (``index.md`` is its folder's page)."""
+        parts = [self.section] if self.section else []
+        if self.slug != "index":
+            parts.append(self.slug)
+        return "/kb/" + "".join(f"{p}/" for p in parts)
 
 
 def is_article_path(path: str) -> bool:

@@ -1,0 +1,51 @@
+"""Analysis and parsing without an index: word forms, codes, the forgiving parser, articles from files."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.search import analysis, source
+from portal.search import query as sq
+from tests.search.corpus import article_text
+
+
+@pytest.mark.parametrize("forms", [
+    ("ошибка", "ошибки", "ошибок", "ошибкой"),
+    ("запуск", "запускается", "запускаются", "запуска"),
+    ("агент", "агента", "агентов"),
+    ("сниппет", "сниппета", "сниппеты"),
+    ("сертификат", "сертификата", "сертификатов"),
+    ("connection", "connections"),
+    ("ёлка", "елка"),
+])
+def test_word_forms_meet(forms):
+    assert len({analysis.normalise(w) for w in forms}) == 1, {w: analysis.normalise(w) for w in forms}
+
+
+def test_codes_are_kept_whole():
+    text = "Ошибка ERR_CONNECTION_TIMED_OUT, заявка PRM-2026-00042, код 0x80070005, версия 5.2.1. HTTP 502."
+    codes = [t for t in analysis.code_tokens(text) if analysis.is_code(t)]
+    assert codes == ["err_connection_timed_out", "prm-2026-00042", "0x80070005", "5.2.1", "502"]
+
+
+@pytest.mark.parametrize(("text", "units"), [
+    ('агент "не запускается', ["word:агент", "word:запускается"]),  # the lone quote is ignored
+    ('"не запускается" PRM-2026-00042', ["phrase:не запускается", "code:prm-2026-00042"]),
+    ("AND OR NOT", []),
+    ("\x00\x07агент\u200b\x7f", ["word:агент"]),
+    ("«сниппет»", ["word:сниппет"]),
+    ("title:x кап*", ["word:title", "word:x", "word:кап"]),
+])
+def test_the_parser_forgives(text, units):
+    assert [f"{u.kind}:{u.text}" for u in sq.parse(text).units] == units
+
+
+def test_only_published_articles_are_searchable_and_index_pages_link_to_their_folder():
+    spec = dict(path="kb/rum/a.md", title="T", summary="S", body="B", kind="problem", module="rum")
+    assert source.parse("kb/rum/a.md", article_text(spec)).url == "/kb/rum/a/"
+    assert source.parse("kb/rum/a.md", article_text({**spec, "status": "draft"})) is None
+    assert source.parse("kb/rum/index.md", article_text(spec)).url == "/kb/rum/"
+    assert source.parse("kb/index.md", article_text(spec)).url == "/kb/"
+    assert source.parse("kb/rum/a.md", "---\n: [broken\n---\ntext") is None
+    odd = source.parse("kb/rum/a.md", article_text({**spec, "visibility": "secret"}))
+    assert odd.visibility == "internal"
