@@ -43,3 +43,10 @@ def test_language_choice():
     assert i18n.pick_language("ru", "en") == "ru"
     assert i18n.translate("nav.logout", "en") == "Sign out"
     assert i18n.translate("nav.logout") == "Выйти"
+
+
+def test_partials_are_imported_with_context():
+    """Macros imported without context cannot see csrf_token and render an empty CSRF field."""
+    offenders = [str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html")
+                 if re.search(r'{%\s*from\s+"_partials.html"\s+import(?:(?!%}).)*(?<!with context )%}', p.read_text())]
+    assert offenders == []

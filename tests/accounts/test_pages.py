@@ -108,6 +108,19 @@ def test_admin_pages_and_user_form_errors_keep_input(client, make):
     assert audit.status_code == 200 and "auth.login" in audit.text
 
 
+def test_every_form_on_admin_pages_carries_a_csrf_token(client, make):
+    make.user("admin", username="root2")
+    login(client, "root2")
+    for url in ("/admin/users", "/account/tokens", "/admin/audit"):
+        html = client.get(url, headers={"accept": "text/html"}).text
+        values = re.findall(r'name="csrf_token" value="([^"]*)"', html)
+        assert values and all(values), url
+    page = client.get("/admin/users", headers={"accept": "text/html"}).text
+    form = page[page.index('action="/admin/organizations"'):]
+    r = client.post("/admin/organizations", data={"slug": "acme", "name": "ООО Акме", "csrf_token": csrf_of(form)})
+    assert r.status_code == 303
+
+
 def test_customer_cannot_open_admin_pages(client, make):
     make.user("customer", username="cust")
     login(client, "cust")
