@@ -29,3 +29,20 @@ def test_customer_searches_with_suggestions_and_filters(page, make, content_repo
     page.get_by_role("button", name="Показать").click()
     page.wait_for_url("**module=rum**")
     assert "квазиконсоль" not in page.content().lower()
+
+
+def test_new_ticket_form_suggests_articles_before_filing(page, make, content_repo, db):
+    from tests.tickets.helpers import catalogue
+
+    publish_corpus(content_repo)
+    catalogue(db)
+    make.user("customer", make.org(), username="petrov")
+    page.goto("/tickets/new")
+    page.get_by_label("Имя пользователя").fill("petrov")
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url("**/tickets/new")
+    page.get_by_test_id("new-ticket").get_by_label("Краткое описание").press_sequentially("агент не запуск", delay=20)
+    suggestions = page.get_by_test_id("suggestions")
+    suggestions.get_by_role("link").first.wait_for()
+    assert suggestions.get_by_role("link").first.get_attribute("href") == "/kb/rum/agent-not-starting/"
