@@ -377,8 +377,6 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
     elif kind == "comment" and staff_actor:
         notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="support_reply",
                                 context={"comment": event.comment, "author": event.actor_name}, now=now)
-    elif kind == "fix_published":
-        _on_fix_published(session, settings, event, now)
     elif kind == INFO_REMINDER:
         notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="info_reminder",
                                 context={"request": ticket.info_request,
@@ -457,20 +455,6 @@ def delivery_awaiting_acknowledgement(*, session: Session, package, organization
     return _to_organization(session=session, settings=settings, kind="delivery_awaiting_acknowledgement",
                             package=package, organization=organization, context=context, recipients=recipients,
                             now=now)
-
-
-def _on_fix_published(session: Session, settings: Settings, event, now: dt.datetime) -> None:
-    """A package citing the ticket was published: tell every entitled organisation (once per package)."""
-    try:
-        from portal.releases import service as releases
-    except ImportError:  # an installation without the releases domain
-        return
-    package_id = (event.details or {}).get("package")
-    if not package_id:
-        return
-    package = releases.get_package_unchecked(session=session, package_id=package_id)
-    for organization in releases.entitled_organizations(session=session, package=package):
-        package_available(session=session, settings=settings, package=package, organization=organization, now=now)
 
 
 # --- scheduled messages: reminders and SLA alerts ---------------------------------------------------

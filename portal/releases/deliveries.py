@@ -138,6 +138,10 @@ def record_handover(*, session: Session, actor, package_id: str, organization: s
     delivery.channel, delivery.delivery_note, delivery.overdue, delivery.updated_at = channel, note, False, now
     _audit(session, actor, delivery, "delivered", channel=channel, note=note)
     session.flush()
+    from portal.notify import service as notify
+
+    notify.delivery_awaiting_acknowledgement(session=session, package=delivery.package, organization=org,
+                                             channel=channel)
     return delivery
 
 

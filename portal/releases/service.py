@@ -390,6 +390,10 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
     session.flush()
     _ticket_events(session, package, actor, "fix_published",
                    f"Опубликован пакет исправлений {package.id} «{package.title}»")
+    from portal.notify import service as notify
+
+    for org in orgs:  # «Доступен пакет исправлений», naming only the organisation's own tickets
+        notify.package_available(session=session, settings=settings, package=package, organization=org, now=now)
     audit.record(session, actor=actor, action="package.publish", object_type="package", object_id=package.id,
                  details={"organizations": [o.slug for o in orgs], "files": len(package.files)})
     session.flush()

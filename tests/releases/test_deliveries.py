@@ -173,3 +173,27 @@ def test_ticket_page_shows_the_fix_delivery(api, world, published):
     assert "ожидает передачи" in page.text
     other = api.get("petrov", f"/tickets/{world.t_vector}")
     assert "ticket-fix-delivery" not in other.text
+
+
+def test_customers_are_told_of_the_package_and_of_a_handover(db, settings, world, published):
+    """Publishing tells each entitled organisation (also one without tickets in the package); a hand-over by
+    another channel asks the organisation to acknowledge it. Nobody learns of another organisation's tickets."""
+    from portal.notify.models import OutboxMessage
+
+    def messages(kind):
+        with db.session_scope(write=False) as s:
+            return [(m.organization_id, m.recipient, m.body_text)
+                    for m in s.query(OutboxMessage).filter_by(kind=kind)]
+
+    available = messages("package_available")
+    assert {org for org, _, _ in available} == {world.romashka.id, world.vector.id}
+    for org, recipient, body in available:
+        assert "pkg-r" in body
+        if org == world.vector.id:
+            assert recipient == world.petrov.email and world.t_romashka not in body
+    with db.session_scope() as s:
+        deliveries.record_handover(session=s, actor=load(s, world.support), package_id=published,
+                                   organization="vector", channel="email", note="Отправили архив почтой")
+    awaiting = messages("delivery_awaiting_acknowledgement")
+    assert [(org, recipient) for org, recipient, _ in awaiting] == [(world.vector.id, world.petrov.email)]
+    assert world.t_romashka not in awaiting[0][2]
