@@ -6,21 +6,13 @@ from __future__ import annotations
 import pytest
 
 from portal.knowledge import site
-from tests.factories import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.knowledge.helpers import ticket_resolver
 
 
 @pytest.fixture
 def resolved_ticket(db, settings, make, content_repo):
     return ticket_resolver(db, settings, make)
-
-
-def _login(page, username):
-    page.goto("/login")
-    page.get_by_label("Имя пользователя").fill(username)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/")
 
 
 def test_writer_publishes_an_article_from_a_ticket_and_the_customer_reads_it(page, make, db, settings,
@@ -30,7 +22,7 @@ def test_writer_publishes_an_article_from_a_ticket_and_the_customer_reads_it(pag
     ticket_id = resolved_ticket(customer)
     make.user("writer", username="sokolova", full_name="Мария Соколова", email="sokolova@primoart.example")
 
-    _login(page, "sokolova")
+    sign_in(page, "sokolova")
     page.goto(f"/tickets/{ticket_id}")
     section = page.get_by_test_id("ticket-articles")
     section.get_by_label("Тип").select_option("problem")
@@ -60,7 +52,7 @@ def test_writer_publishes_an_article_from_a_ticket_and_the_customer_reads_it(pag
     assert page.get_by_test_id("kb-builds").locator("tr[data-edition=customers]").inner_text().count("собран") == 1
     page.get_by_role("button", name="Выйти").click()
 
-    _login(page, "ivanova")
+    sign_in(page, "ivanova")
     page.goto(url)
     assert "Агент RUM 5.2 не отправляет данные после обновления браузера" in page.locator("h1").inner_text()
     assert "Откройте отчёт «Сессии»" in page.locator("article").inner_text()

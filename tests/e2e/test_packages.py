@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from tests.factories import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.releases.conftest import downloads_logged, make_world
 
 PAYLOAD = b"PrimoART hotfix 5.2.1-hf3\n" * 4000
@@ -16,14 +16,6 @@ PAYLOAD = b"PrimoART hotfix 5.2.1-hf3\n" * 4000
 @pytest.fixture
 def world(db, settings, make, content_repo):
     return make_world(db, settings, make)
-
-
-def sign_in(page, username):
-    page.goto("/login")
-    page.get_by_label("Имя пользователя").fill(username)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/")
 
 
 def sign_out(page):

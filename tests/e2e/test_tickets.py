@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.factories import PASSWORD
+from tests.e2e.helpers import sign_in
 from tests.tickets.helpers import catalogue
-
-
-def sign_in(page, username):
-    page.goto("/login")
-    page.get_by_label("Имя пользователя").fill(username)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/")
 
 
 def test_customer_files_support_takes_customer_sees_status_and_eta(browser, live_server, make, db):
