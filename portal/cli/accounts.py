@@ -9,11 +9,10 @@ from rich.table import Table
 
 from portal.accounts import service
 from portal.accounts.models import Role
-from portal.cli.common import console, database, err_console, handle_errors, read_password_stdin
+from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors, read_password_stdin
 
 org_app = typer.Typer(help="Customer organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
-CLI_ACTOR = "cli"
 
 
 @org_app.command("add")

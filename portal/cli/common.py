@@ -15,6 +15,18 @@ from portal.errors import PortalError
 console = Console()
 err_console = Console(stderr=True)
 
+# Who the audit log names for changes made at the server's console.
+CLI_ACTOR = "cli"
+
+
+class Operator:
+    """The operator at the console reads like an administrator: every organisation, internal comments too."""
+
+    role = "admin"
+    is_active = True
+    organization_id = None
+    username = CLI_ACTOR
+
 
 def settings() -> Settings:
     try:

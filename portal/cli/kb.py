@@ -8,10 +8,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from portal.cli.common import console, database, err_console, handle_errors
+from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
 
 kb_app = typer.Typer(help="Knowledge base: articles and the site.", no_args_is_help=True)
-CLI_ACTOR = "cli"
 LINK_RE = re.compile(r"\]\(([^)\s]+?\.md)(?:#[^)]*)?\)")
 
 

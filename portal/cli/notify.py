@@ -11,13 +11,12 @@ import typer
 from rich.table import Table
 
 import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
-from portal.cli.common import console, database, err_console, handle_errors
+from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
 from portal.db import utcnow
 from portal.notify import intake, sender, service
 
 outbox_app = typer.Typer(help="Outgoing e-mail: the outbox and its retries.", no_args_is_help=True)
 intake_app = typer.Typer(help="Incoming e-mail: the support mailbox.", no_args_is_help=True)
-CLI_ACTOR = "cli"
 
 
 def _local(value: dt.datetime | None, tz: str) -> str:

@@ -16,14 +16,13 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
-from portal.cli.common import console, database, err_console, handle_errors
+from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
 from portal.releases import links
 
 # Other commands (closing a ticket from the shell) must meet the same close guard as the web.
 links.register()
 
 package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
-CLI_ACTOR = "cli"
 
 
 class _Counting:

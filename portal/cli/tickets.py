@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Column, Table
 
-from portal.cli.common import console, database, handle_errors, settings
+from portal.cli.common import CLI_ACTOR, Operator, console, database, handle_errors, settings
 from portal.db import utcnow
 from portal.tickets import service
 from portal.tickets.schemas import sla_breached
@@ -18,16 +18,6 @@ module_app = typer.Typer(help="Product modules.", no_args_is_help=True)
 version_app = typer.Typer(help="Product versions, supported or no longer supported.", no_args_is_help=True)
 catalogue_app.add_typer(module_app, name="module")
 catalogue_app.add_typer(version_app, name="version")
-CLI_ACTOR = "cli"
-
-
-class _Operator:
-    """The operator at the console reads like staff: every organisation, internal comments too."""
-
-    role = "admin"
-    is_active = True
-    organization_id = None
-    username = CLI_ACTOR
 
 
 def _local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -51,7 +41,7 @@ def ticket_list(
     db = database()
     with db.session_scope(write=False) as session:
         fetch = service.queue if queue else service.list_tickets
-        tickets = fetch(session=session, user=_Operator(), filters=filters, limit=limit)
+        tickets = fetch(session=session, user=Operator(), filters=filters, limit=limit)
         now = utcnow()
         table = Table("registered", "organisation", "priority", "status", "module", "summary", "reaction due")
         table.columns.insert(0, Column("id", no_wrap=True))
@@ -90,7 +80,7 @@ def ticket_show(ticket_id: str = typer.Argument(..., help="e.g. PRM-2026-00042")
             console.print(f"  {name:<17} {value}")
         console.print(f"\n{t.description}\n")
         table = Table("when", "who", "event", "from → to", "comment", "public")
-        for e in service.history(session=session, ticket=t, user=_Operator()):
+        for e in service.history(session=session, ticket=t, user=Operator()):
             table.add_row(_local(e.at, "%Y-%m-%d %H:%M:%S"), e.actor_name, e.kind,
                           f"{e.from_status or ''} → {e.to_status}" if e.to_status else "", e.comment,
                           "yes" if e.public else "internal")
