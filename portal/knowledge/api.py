@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 
 from portal import policy
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
-from portal.knowledge import service, site, store
+from portal.knowledge import render, service, site, store
 from portal.knowledge.articles import Article
 from portal.knowledge.schemas import (
     ArticleCreate,
@@ -62,7 +62,7 @@ def create_article(body: ArticleCreate, user: CurrentUser, session: SessionDep, 
 @router.post("/articles/preview", response_model=PreviewOut, summary="Render Markdown as the site would")
 def preview(body: PreviewRequest, user: CurrentUser, settings: SettingsDep):
     policy.require(user, "article.write")
-    return {"html": site.render_markdown(settings=settings, body=body.body)}
+    return {"html": str(render.article_html(settings=settings, body=body.body, strict=True))}
 
 
 @router.get("/articles/{slug}", response_model=ArticleOut, summary="An article at HEAD with its commit")

@@ -14,7 +14,7 @@ from portal import policy, web
 from portal.accounts.models import Role
 from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Conflict, Invalid, NotFound, PortalError
-from portal.knowledge import articles, service, site, store
+from portal.knowledge import articles, render, service, site, store
 from portal.tickets import pages as ticket_pages
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -149,7 +149,7 @@ def article_page(slug: str, request: Request, user: CurrentUser, session: Sessio
     article = service.get_article(settings=settings, slug=slug)
     policy.require(user, "article.read", article, what="Статья")
     return web.render(request, "knowledge/article.html", {
-        "article": article, "html": site.render_markdown(settings=settings, body=article.body),
+        "article": article, "html": render.article_html(settings=settings, body=article.body),
         "builds": site.states(session), "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,
         "visibilities": articles.VISIBILITY_NAMES, "statuses": articles.STATUS_NAMES,
         "site_url": f"/kb/{site.page_url(f'{article.section}/{article.slug}.md')}"})

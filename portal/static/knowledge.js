@@ -20,6 +20,7 @@
       if (mine < shown) { return; }
       shown = mine;
       if (res.ok) {
+        // Rendered and sanitised on the server (portal/rendering.py): nothing in it is script.
         preview.innerHTML = res.data.html;
         preview.removeAttribute("data-error");
       } else {
