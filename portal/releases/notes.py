@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import markdown
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from portal import rendering
 from portal.config import Settings
 from portal.content import project_root
 from portal.errors import Invalid
@@ -45,6 +45,6 @@ def render(*, settings: Settings, package: dict, tickets: list) -> str:
 
 
 def to_html(text: str) -> Markup:
-    """Release notes as HTML for the package page; raw HTML in the Markdown is escaped, not passed through."""
-    html = markdown.markdown(str(escape(text or "")), extensions=["extra", "sane_lists"], output_format="html")
-    return Markup(html)
+    """Release notes as HTML for the package page: people's prose (raw HTML shown as text), sanitised, so a
+    ticket summary's ``[x](javascript:…)`` is no link."""
+    return rendering.render_markdown(text, profile=rendering.TEXT)
