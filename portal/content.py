@@ -28,6 +28,7 @@ log = logging.getLogger("portal.content")
 PORTAL_AUTHOR = git.Actor("PrimoART portal", "portal@localhost")
 STARTER_ITEMS = ("mkdocs.yml", "kb", "releases")
 WRITE_LOCK_TIMEOUT = 30.0
+WRITE_LOCK_NAME = "content-git"  # also held by the reconciliation of intents (portal/intents.py)
 # A git index.lock older than this with no portal write in progress was left by a killed process.
 STALE_INDEX_LOCK_SECONDS = 60.0
 
@@ -114,7 +115,7 @@ class ContentRepo:
     # --- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def write_lock(self, timeout: float = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
-        with locks.held(self.settings.locks_path, "content-git", timeout=timeout, what="Репозиторий содержимого"):
+        with locks.held(self.settings.locks_path, WRITE_LOCK_NAME, timeout=timeout, what="Репозиторий содержимого"):
             self._refuse_stale_index_lock()
             yield
 

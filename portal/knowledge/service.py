@@ -4,21 +4,28 @@ Every save is a commit authored by the writer whose message names the article an
 must say which version it was based on (``base_commit``: the last commit that changed the article);
 when the article changed since, the save is refused with 409 and the difference, never overwriting.
 After each commit the search hook runs; publishing, archiving and restoring also ask for a site build.
+
+Each write is a git-and-database operation guarded by a durable intent (``portal.intents``): the intent is
+committed before the git commit, and the audit row, the ticket stage and the build request are applied after
+it in one short transaction — or by the reconciliation after a crash. No database transaction is open while
+git works: the caller's transaction is committed first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal import audit, jobs
+from portal import audit, intents, jobs
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.content import Author, ContentRepo
 from portal.errors import Conflict, Invalid, NotFound
-from portal.knowledge import articles, hooks, store
+from portal.knowledge import articles, store
 from portal.knowledge.articles import Article, FrontMatter
 
 log = logging.getLogger("portal.knowledge")
@@ -80,14 +87,30 @@ def _with_author(meta: dict[str, Any], actor) -> dict[str, Any]:
     return {**meta, "authors": authors}
 
 
-def _after_commit(session: Session, settings: Settings, commit: str, slugs: list[str], *, build: bool) -> None:
-    """Tell the search index (and whatever else listens) and ask for a site build."""
+def _effects(action: str, slug: str, details: dict[str, Any], *, build: bool) -> list[dict]:
+    """The database side of an article commit: its audit row, the search index, a site build if it shows."""
+    out = [{"type": "audit", "action": action, "object_type": "article", "object_id": slug, "details": details},
+           {"type": "reindex", "slugs": [slug]}]
+    return [*out, {"type": "build"}] if build else out
+
+
+@contextlib.contextmanager
+def _guarded(session: Session, settings: Settings) -> Iterator[list]:
+    """Around ``content.writing()``: when anything fails after the intent was recorded, settle it at once."""
+    started: list[intents.Started] = []
     try:
-        hooks.articles_changed(settings=settings, commit=commit, slugs=slugs)
-    except Exception:  # the index is derived and catches up from git; the commit stands
-        log.exception("an articles_changed hook failed for %s at %s", slugs, commit)
-    if build:
-        jobs.request_run(session, BUILD_JOB)
+        yield started
+    except BaseException:
+        intents.abandon(session, started[0] if started else None, settings=settings)
+        raise
+
+
+def _commit(session: Session, content: ContentRepo, started: list, *, operation: str, target: str, actor,
+            files: dict[str, str], message: str, effects: list[dict]) -> str:
+    """Intent (committed), then the git commit; the caller holds the write lock and finishes after leaving it."""
+    started.append(intents.begin(session, content=content, operation=operation, target=target, actor=actor,
+                                 files=files, effects=effects))
+    return content.commit_files(files=files, message=message, author=author_of(actor))
 
 
 def create_article(*, session: Session, settings: Settings, actor, front_matter: dict[str, Any], body: str,
@@ -101,18 +124,18 @@ def create_article(*, session: Session, settings: Settings, actor, front_matter:
     if section == articles.TEMPLATES_DIR:
         raise Invalid.fields({"section": "раздел templates отведён под шаблоны статей"})
     content = ContentRepo(settings)
-    with content.writing():
-        wanted = articles.check_name(slug, what="slug") if slug else articles.slugify(fm.title)
-        if slug and any(e.slug == slug for e in store.catalogue(content)):
-            raise Conflict(f"Статья с адресом «{slug}» уже есть. Выберите другой адрес.")
-        article = Article(section=section, slug=_unique_slug(content, wanted), meta=fm, body=body or "")
-        article.commit = content.commit_files(files={article.path: article.text()},
-                                              message=commit_message("Новая статья", article),
-                                              author=author_of(actor))
-    audit.record(session, actor=actor, action="article.create", object_type="article", object_id=article.slug,
-                 details={"commit": article.commit, "path": article.path, "tickets": fm.tickets})
-    session.flush()
-    _after_commit(session, settings, article.commit, [article.slug], build=False)
+    with _guarded(session, settings) as started:
+        with content.writing():
+            wanted = articles.check_name(slug, what="slug") if slug else articles.slugify(fm.title)
+            if slug and any(e.slug == slug for e in store.catalogue(content)):
+                raise Conflict(f"Статья с адресом «{slug}» уже есть. Выберите другой адрес.")
+            article = Article(section=section, slug=_unique_slug(content, wanted), meta=fm, body=body or "")
+            article.commit = _commit(
+                session, content, started, operation="article.create", target=article.slug, actor=actor,
+                files={article.path: article.text()}, message=commit_message("Новая статья", article),
+                effects=_effects("article.create", article.slug, {"path": article.path, "tickets": fm.tickets},
+                                 build=False))
+    intents.finish(session, started[0], settings=settings, commit=article.commit)
     return article
 
 
@@ -123,7 +146,7 @@ def save_article(*, session: Session, settings: Settings, actor, slug: str, body
     if not base_commit:
         raise Invalid.fields({"base_commit": "укажите версию статьи, от которой сделана правка (поле commit)"})
     content = ContentRepo(settings)
-    with content.writing():
+    with _guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         meta = {**front_matter}
         meta.setdefault("status", current.meta.status)
@@ -137,13 +160,12 @@ def save_article(*, session: Session, settings: Settings, actor, slug: str, body
         edited = Article(section=current.section, slug=current.slug, meta=fm, body=body or "")
         if edited.text() == current.text():
             return current
-        edited.commit = content.commit_files(files={edited.path: edited.text()},
-                                             message=commit_message("Правка статьи", edited),
-                                             author=author_of(actor))
-    audit.record(session, actor=actor, action="article.save", object_type="article", object_id=slug,
-                 details={"commit": edited.commit, "base_commit": base_commit, "status": fm.status})
-    session.flush()
-    _after_commit(session, settings, edited.commit, [slug], build=fm.status == "published")
+        edited.commit = _commit(
+            session, content, started, operation="article.save", target=slug, actor=actor,
+            files={edited.path: edited.text()}, message=commit_message("Правка статьи", edited),
+            effects=_effects("article.save", slug, {"base_commit": base_commit, "status": fm.status},
+                             build=fm.status == "published"))
+    intents.finish(session, started[0], settings=settings, commit=edited.commit)
     return edited
 
 
@@ -164,8 +186,10 @@ def _stale(content: ContentRepo, current: Article, base_commit: str) -> None:
 
 def _set_status(*, session: Session, settings: Settings, actor, slug: str, status: str, verb: str,
                 action: str) -> Article:
+    from portal.knowledge import tickets_link
+
     content = ContentRepo(settings)
-    with content.writing():
+    with _guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         fm = FrontMatter.model_validate({**_with_author(current.meta.as_dict(), actor), "status": status})
         if status == "published":
@@ -173,23 +197,20 @@ def _set_status(*, session: Session, settings: Settings, actor, slug: str, statu
         changed = Article(section=current.section, slug=current.slug, meta=fm, body=current.body)
         if changed.text() == current.text():
             return current
-        changed.commit = content.commit_files(files={changed.path: changed.text()},
-                                              message=commit_message(verb, changed), author=author_of(actor))
-    audit.record(session, actor=actor, action=action, object_type="article", object_id=slug,
-                 details={"commit": changed.commit, "tickets": fm.tickets, "visibility": fm.visibility})
-    session.flush()
-    _after_commit(session, settings, changed.commit, [slug], build=True)
+        effects = _effects(action, slug, {"tickets": fm.tickets, "visibility": fm.visibility}, build=True)
+        if status == "published":  # «база знаний обновлена» on the tickets it cites
+            effects.append(tickets_link.stage_effect(changed))
+        changed.commit = _commit(session, content, started, operation=action, target=slug, actor=actor,
+                                 files={changed.path: changed.text()}, message=commit_message(verb, changed),
+                                 effects=effects)
+    intents.finish(session, started[0], settings=settings, commit=changed.commit)
     return changed
 
 
 def publish_article(*, session: Session, settings: Settings, actor, slug: str) -> Article:
     """Validate and publish: a commit setting status published, the search hook, a site build, ticket stages."""
-    article = _set_status(session=session, settings=settings, actor=actor, slug=slug, status="published",
-                          verb="Публикация статьи", action="article.publish")
-    from portal.knowledge import tickets_link
-
-    tickets_link.record_published(session=session, actor=actor, article=article)
-    return article
+    return _set_status(session=session, settings=settings, actor=actor, slug=slug, status="published",
+                       verb="Публикация статьи", action="article.publish")
 
 
 def archive_article(*, session: Session, settings: Settings, actor, slug: str) -> Article:
@@ -207,21 +228,20 @@ def submit_for_review(*, session: Session, settings: Settings, actor, slug: str)
 def restore_version(*, session: Session, settings: Settings, actor, slug: str, commit: str) -> Article:
     """Make an older version the current one, as a new commit (history is never rewritten)."""
     content = ContentRepo(settings)
-    with content.writing():
+    with _guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         full = store.in_history(content, current.path, commit)
         old = articles.parse(store.read_text(content, current.path, full), section=current.section, slug=slug)
         restored = Article(section=current.section, slug=slug, meta=old.meta, body=old.body)
         if restored.text() == current.text():
             return current
-        restored.commit = content.commit_files(
+        restored.commit = _commit(
+            session, content, started, operation="article.restore", target=slug, actor=actor,
             files={restored.path: restored.text()},
-            message=commit_message(f"Восстановлена версия {full[:12]} статьи", restored), author=author_of(actor))
-    audit.record(session, actor=actor, action="article.restore", object_type="article", object_id=slug,
-                 details={"commit": restored.commit, "restored": full})
-    session.flush()
-    _after_commit(session, settings, restored.commit, [slug],
-                  build=current.meta.status == "published" or restored.meta.status == "published")
+            message=commit_message(f"Восстановлена версия {full[:12]} статьи", restored),
+            effects=_effects("article.restore", slug, {"restored": full},
+                             build=current.meta.status == "published" or restored.meta.status == "published"))
+    intents.finish(session, started[0], settings=settings, commit=restored.commit)
     return restored
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from portal import intents
 from portal.accounts.models import User
 from portal.errors import NotFound
 from portal.knowledge.articles import Article
-from portal.tickets import service as tickets
+from portal.tickets import service as tickets_service
 
 KB_UPDATED = "kb_updated"
 
@@ -19,24 +20,39 @@ KB_UPDATED = "kb_updated"
 def fetch_ticket(*, session: Session, ticket_id: str, actor):
     """The ticket as the actor may see it; the operator's CLI (no signed-in user) sees every ticket."""
     if isinstance(actor, User):
-        return tickets.get_ticket(session=session, ticket_id=ticket_id, user=actor)
-    return tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        return tickets_service.get_ticket(session=session, ticket_id=ticket_id, user=actor)
+    return tickets_service.get_ticket_unchecked(session=session, ticket_id=ticket_id)
 
 
 def record_published(*, session: Session, actor, article: Article) -> list[str]:
     """Record «база знаний обновлена» on every ticket the published article cites; return their IDs."""
-    if not article.meta.tickets:
-        return []
+    return record_stage(session=session, actor=actor, tickets=article.meta.tickets, title=article.title,
+                        slug=article.slug, commit=article.commit, visibility=article.meta.visibility)
+
+
+def stage_effect(article: Article) -> dict:
+    """The publish intent's effect that records the stage (applied once, after the commit, or on recovery)."""
+    return {"type": "kb.ticket_stage", "tickets": list(article.meta.tickets), "title": article.title,
+            "slug": article.slug, "visibility": article.meta.visibility}
+
+
+@intents.effect("kb.ticket_stage")
+def _apply_stage(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
+    record_stage(session=session, actor=ctx.actor, tickets=eff["tickets"], title=eff["title"], slug=eff["slug"],
+                 commit=ctx.commit, visibility=eff["visibility"])
+
+
+def record_stage(*, session: Session, actor, tickets: list[str], title: str, slug: str, commit: str,
+                 visibility: str) -> list[str]:
     recorded = []
-    for ticket_id in article.meta.tickets:
+    for ticket_id in tickets:
         try:
             ticket = fetch_ticket(session=session, ticket_id=ticket_id, actor=actor)
         except NotFound:
             continue  # an article may cite a ticket of another installation (imported content)
-        tickets.record_event(session=session, ticket=ticket, actor=actor, kind=KB_UPDATED,
-                             comment=f"Опубликована статья базы знаний «{article.title}»",
-                             public=article.meta.visibility != "internal",
-                             details={"slug": article.slug, "commit": article.commit,
-                                      "visibility": article.meta.visibility})
+        tickets_service.record_event(session=session, ticket=ticket, actor=actor, kind=KB_UPDATED,
+                                     comment=f"Опубликована статья базы знаний «{title}»",
+                                     public=visibility != "internal",
+                                     details={"slug": slug, "commit": commit, "visibility": visibility})
         recorded.append(ticket_id)
     return recorded

@@ -1,0 +1,355 @@
+"""Durable intents: an operation that writes both git and the database is never left half-done by a crash.
+
+Publishing an article, archiving, restoring, saving, a package's manifest and its ``fixed_in`` commit write
+the content repository *and* rows (audit, ticket stages, package state). A crash between the two (kill -9,
+power loss) used to leave git ahead of the database for good. Now every such operation runs in three steps:
+
+1. ``begin()`` — holding the content repository's write lock, record an intent in its own short, committed
+   transaction: operation, target, actor, the git blob hash of every file the commit will write (the
+   expected result), and the database effects still to apply (audit row, ticket stage, package state …);
+2. the git commit;
+3. ``finish()`` — one short write transaction applies the effects and marks the intent done (a conditional
+   ``UPDATE`` on the intent decides, so the effects are applied exactly once), then the search index is
+   told and a site build is requested.
+
+``reconcile()`` runs at start-up of every web process and of ``portal worker`` and every minute as the job
+``intents.reconcile``. Holding the same write lock (so no operation is between its intent and its commit),
+it looks at each pending intent: when git has the expected content (searched in the history since the
+intent, so a later edit or a rebase onto a remote does not hide it) the effects are applied as the real
+actor would have, with ``recovered: true`` in their audit details; when git does not, the operation never
+happened — its caller saw an error — and the intent is dropped. Either way the reconciliation itself is
+audited (``intent.reconciled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal import audit, faults, locks
+from portal.config import Settings
+from portal.db import Base, UTCDateTime, utcnow
+
+log = logging.getLogger("portal.intents")
+
+PENDING, DONE, DROPPED = "pending", "done", "dropped"
+BUILD_JOB = "kb.build"
+RECONCILE_LOCK_TIMEOUT = 120.0
+
+
+class Intent(Base):
+    __tablename__ = "intents"
+    __table_args__ = (Index("ix_intents_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    operation: Mapped[str] = mapped_column(String(60))  # article.publish, package.publish …
+    target: Mapped[str] = mapped_column(String(200))  # the article's slug, the package's id
+    actor: Mapped[str] = mapped_column(String(150))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # {path: git blob SHA-1 of the content the commit writes}: what git has once the operation happened.
+    expected: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    base_commit: Mapped[str] = mapped_column(String(40), default="")  # HEAD before the commit
+    effects: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    commit: Mapped[str] = mapped_column(String(40), default="")
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+@dataclass
+class EffectContext:
+    """What an effect applier is given: the intent, the commit that carried its change, the real actor."""
+
+    settings: Settings
+    intent: Intent
+    commit: str
+    actor: Any  # the User, or a string such as "cli"
+    recovered: bool
+    reindex: list[str] = field(default_factory=list)  # slugs to hand to the search index afterwards
+
+
+# type -> fn(session, ctx, effect): applies one effect inside the finishing transaction. Domains register theirs
+# in the modules below, imported before any intent is applied (a fresh worker process may not have them yet).
+EFFECTS: dict[str, Callable[[Session, EffectContext, dict], None]] = {}
+EFFECT_MODULES = ["portal.knowledge.tickets_link", "portal.releases.service"]
+
+
+def effect(name: str) -> Callable:
+    def decorate(fn):
+        EFFECTS[name] = fn
+        return fn
+
+    return decorate
+
+
+@effect("audit")
+def _audit(session: Session, ctx: EffectContext, eff: dict) -> None:
+    details = {**eff.get("details", {}), "commit": ctx.commit}
+    if ctx.recovered:
+        details["recovered"] = True
+    audit.record(session, actor=ctx.actor, action=eff["action"], object_type=eff["object_type"],
+                 object_id=eff["object_id"], details=details)
+
+
+@effect("build")
+def _build(session: Session, ctx: EffectContext, eff: dict) -> None:
+    from portal import jobs
+
+    jobs.request_run(session, BUILD_JOB)
+
+
+@effect("reindex")
+def _reindex(session: Session, ctx: EffectContext, eff: dict) -> None:
+    ctx.reindex.extend(eff.get("slugs", []))
+
+
+def git_blob_sha(data: str | bytes) -> str:
+    """The SHA-1 git gives a file of these bytes (``git hash-object``)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def _actor_fields(actor) -> tuple[str, int | None]:
+    from portal.accounts.models import User
+
+    if isinstance(actor, User):
+        return actor.username, actor.id
+    return str(getattr(actor, "username", None) or actor or audit.SYSTEM), None
+
+
+@contextlib.contextmanager
+def short_transaction(session: Session) -> Iterator[Session]:
+    """A write transaction of its own, on the caller's database, committed at once."""
+    bind = session.get_bind().execution_options(portal_write=True)
+    own = Session(bind=bind, expire_on_commit=False, info=dict(session.info))
+    try:
+        yield own
+        own.commit()
+    except BaseException:
+        own.rollback()
+        raise
+    finally:
+        own.close()
+
+
+def end_caller_transaction(session: Session) -> None:
+    """Commit what the caller did so far and release its transaction (on SQLite, the write lock): the steps of
+    a git-and-database operation are short transactions of their own, and git is never written under one."""
+    if session.in_transaction():
+        session.commit()
+
+
+@dataclass(frozen=True)
+class Started:
+    id: int
+    operation: str
+
+
+def begin(session: Session, *, content, operation: str, target: str, actor, files: dict[str, str | bytes],
+          effects: list[dict]) -> Started:
+    """Record the intent (committed) before the git commit; the caller holds the content write lock."""
+    end_caller_transaction(session)
+    name, actor_id = _actor_fields(actor)
+    base = content.head()
+    with short_transaction(session) as own:
+        row = Intent(created_at=utcnow(), operation=operation, target=str(target)[:200], actor=name,
+                     actor_id=actor_id, expected={p: git_blob_sha(data) for p, data in files.items()},
+                     base_commit=base, effects=effects, status=PENDING)
+        own.add(row)
+        own.flush()
+        started = Started(row.id, operation)
+    faults.point(f"{operation}.before_git_commit")
+    return started
+
+
+def finish(session: Session, started: Started, *, settings: Settings, commit: str) -> bool:
+    """After the git commit: apply the effects and mark the intent done (one short transaction), then tell the
+    search index. False when someone else (the reconciliation) already did."""
+    faults.point(f"{started.operation}.after_git_commit")
+    with short_transaction(session) as own:
+        ctx = _apply(own, settings, started.id, commit, recovered=False)
+    session.expire_all()  # the caller's objects (a package) changed in that transaction
+    if ctx is None:
+        return False
+    _after(settings, ctx)
+    return True
+
+
+def abandon(session: Session, started: Started | None, *, settings: Settings) -> None:
+    """The git step failed (the caller left the write lock): settle the intent now by what git really has —
+    usually nothing, so it is dropped; the reconciliation job would do the same a minute later."""
+    if started is None:
+        return
+    try:
+        with _write_lock(settings):
+            _settle_one(settings, session.get_bind(), started.id)
+    except Exception:
+        log.exception("could not settle intent %s after a failed git step", started.id)
+
+
+def _write_lock(settings: Settings):
+    from portal.content import WRITE_LOCK_NAME
+
+    # The content write lock itself (not ContentRepo.writing: no pull; a leftover index.lock does not stop reading).
+    return locks.held(settings.locks_path, WRITE_LOCK_NAME, timeout=RECONCILE_LOCK_TIMEOUT,
+                      what="Репозиторий содержимого")
+
+
+def _load_actor(session: Session, intent: Intent):
+    from portal.accounts.models import User
+
+    if intent.actor_id is not None:
+        user = session.get(User, intent.actor_id)
+        if user is not None:
+            return user
+    return intent.actor
+
+
+def _apply(session: Session, settings: Settings, intent_id: int, commit: str, *, recovered: bool
+           ) -> EffectContext | None:
+    """Claim the intent (one conditional UPDATE) and apply its effects in the same transaction."""
+    claimed = session.execute(
+        update(Intent).where(Intent.id == intent_id, Intent.status == PENDING)
+        .values(status=DONE, commit=commit, finished_at=utcnow(),
+                outcome="применено при восстановлении" if recovered else "")
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        return None
+    import importlib
+
+    for module in EFFECT_MODULES:
+        importlib.import_module(module)
+    intent = session.get(Intent, intent_id)
+    ctx = EffectContext(settings=settings, intent=intent, commit=commit, actor=_load_actor(session, intent),
+                        recovered=recovered)
+    for eff in intent.effects or []:
+        EFFECTS[eff["type"]](session, ctx, eff)
+    session.flush()
+    return ctx
+
+
+def _after(settings: Settings, ctx: EffectContext) -> None:
+    if not ctx.reindex:
+        return
+    from portal.knowledge import hooks
+
+    try:
+        hooks.articles_changed(settings=settings, commit=ctx.commit, slugs=ctx.reindex)
+    except Exception:  # the index is derived and catches up from git; the commit stands
+        log.exception("an articles_changed hook failed for %s at %s", ctx.reindex, ctx.commit)
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+
+def find_commit(settings: Settings, intent: Intent) -> str | None:
+    """The commit that wrote the intent's expected content, or None when git never got it."""
+    from portal.content import ContentRepo
+
+    if not intent.expected:
+        return None
+    path, wanted = next(iter(intent.expected.items()))
+    content = ContentRepo(settings)
+    with content.repo() as repo:
+        base = intent.base_commit
+        try:
+            ranged = bool(base) and repo.is_ancestor(base, "HEAD")
+        except Exception:  # an unknown commit (history rewritten): look at recent history instead
+            ranged = False
+        args = ["--format=%H", f"{base}..HEAD" if ranged else "HEAD"] + ([] if ranged else ["-n", "200"])
+        shas = repo.git.log(*args, "--", path).split()
+        for sha in reversed(shas):  # the oldest commit in the range that wrote it
+            try:
+                blob = repo.git.rev_parse("--verify", "--quiet", f"{sha}:{path}")
+            except Exception:
+                continue
+            if blob == wanted:
+                return sha
+    return None
+
+
+@dataclass
+class Summary:
+    applied: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if not self.applied and not self.dropped:
+            return "нет незавершённых операций"
+        return f"доведено до конца: {len(self.applied)}, отброшено: {len(self.dropped)}" + (
+            f" ({', '.join(self.applied + self.dropped)})")
+
+
+def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
+    """Apply or drop one pending intent by what git has (the caller holds the content write lock)."""
+    with contextlib.closing(Session(bind=bind, expire_on_commit=False)) as probe:
+        intent = probe.get(Intent, intent_id)
+        if intent is None or intent.status != PENDING:
+            return None
+        commit = find_commit(settings, intent)
+        label = f"{intent.operation} {intent.target}"
+    write_bind = bind.execution_options(portal_write=True)
+    own = Session(bind=write_bind, expire_on_commit=False)
+    ctx = None
+    try:
+        if commit:
+            ctx = _apply(own, settings, intent_id, commit, recovered=True)
+            outcome = "applied"
+        else:
+            done = own.execute(update(Intent).where(Intent.id == intent_id, Intent.status == PENDING)
+                               .values(status=DROPPED, finished_at=utcnow(),
+                                       outcome="в git изменения нет: операция не состоялась")
+                               .execution_options(synchronize_session=False))
+            outcome = "dropped" if done.rowcount == 1 else None
+        if outcome and (ctx is not None or outcome == "dropped"):
+            intent = own.get(Intent, intent_id)
+            audit.record(own, actor=audit.SYSTEM, action="intent.reconciled", object_type="intent",
+                         object_id=intent_id, details={"operation": intent.operation, "target": intent.target,
+                                                       "actor": intent.actor, "outcome": outcome,
+                                                       "commit": commit or None})
+        else:
+            outcome = None
+        own.commit()
+    except BaseException:
+        own.rollback()
+        raise
+    finally:
+        own.close()
+    if ctx is not None:
+        _after(settings, ctx)
+    if outcome:
+        log.warning("intent %s (%s) reconciled: %s", intent_id, label, outcome)
+    return outcome and f"{label}: {outcome}"
+
+
+def pending_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Intent.id).where(Intent.status == PENDING).order_by(Intent.id)))
+
+
+def reconcile(*, settings: Settings, db) -> Summary:
+    """Settle every pending intent: apply the effects of those git has, drop the others."""
+    summary = Summary()
+    with db.session_scope(write=False) as session:
+        ids = pending_ids(session)
+    if not ids:
+        return summary
+    from portal.content import ContentRepo
+
+    if not ContentRepo(settings).exists():
+        return summary
+    with _write_lock(settings):
+        for intent_id in ids:
+            result = _settle_one(settings, db.engine, intent_id)
+            if result and result.endswith("applied"):
+                summary.applied.append(result)
+            elif result:
+                summary.dropped.append(result)
+    return summary
