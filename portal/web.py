@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from portal import i18n, policy
+from portal import i18n, policy, rendering
 from portal.accounts import security
 from portal.deps import CSRF_COOKIE, CSRF_FIELD
 
@@ -92,7 +92,9 @@ def _localtime(value: dt.datetime | None, fmt: str = "%d.%m.%Y %H:%M", *, tz: st
 def make_templates(settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
+    env.autoescape = True  # every template, whatever its file name: a person's text is never markup here
     env.globals["allows"] = policy.allows
+    env.filters["prose"] = rendering.render_markdown  # a person's text (Markdown) as sanitised HTML
     env.filters["localtime"] = lambda value, fmt="%d.%m.%Y %H:%M": _localtime(value, fmt, tz=settings.timezone)
     env.globals["portal_timezone"] = settings.timezone
     return templates
