@@ -9,7 +9,6 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -72,6 +71,24 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     return app
 
 
+API_DOCS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>PrimoART support portal — API</title>
+<link rel="stylesheet" href="/static/swagger/swagger-ui.css">
+<link rel="icon" href="/static/swagger/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
+
+
 def _mount_static(app: FastAPI) -> None:
     import swagger_ui_bundle
 
@@ -81,13 +98,10 @@ def _mount_static(app: FastAPI) -> None:
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="PrimoART support portal — API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
+        # FastAPI's get_swagger_ui_html starts Swagger UI with an inline script; ours is a static file.
+        from portal.middleware import API_DOCS_CSP
+
+        return HTMLResponse(API_DOCS_HTML, headers={"content-security-policy": API_DOCS_CSP})
 
 
 def _include_routers(app: FastAPI) -> None:
