@@ -96,7 +96,9 @@ def _effects(action: str, slug: str, details: dict[str, Any], *, build: bool) ->
 
 @contextlib.contextmanager
 def _guarded(session: Session, settings: Settings) -> Iterator[list]:
-    """Around ``content.writing()``: when anything fails after the intent was recorded, settle it at once."""
+    """Around ``content.writing()``: the caller's transaction ends before git is locked (a transaction never
+    waits for git, nor git for a transaction), and an intent recorded before a failure is settled at once."""
+    intents.end_caller_transaction(session)
     started: list[intents.Started] = []
     try:
         yield started

@@ -8,22 +8,25 @@ the content repository, so the history of every release is in git.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import hmac
 import logging
 import re
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import audit, blobs, policy
+from portal import audit, blobs, intents, policy
 from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.content import Author, ContentRepo
 from portal.db import utcnow
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.releases import notes as release_notes
 from portal.releases import signing
 from portal.releases.models import (
@@ -156,10 +159,10 @@ class PackageInput:
     notes: str = ""
 
 
-def require(actor, action: str, obj=None, *, what: str = "Пакет") -> None:
+def require(actor, action: str, obj=None, *, missing: NotFound | None = None) -> None:
     """The policy for people; the operator's command line (actor "cli") and jobs act as the machine's owner."""
     if isinstance(actor, User) or actor is None:
-        policy.require(actor, action, obj, what=what)
+        policy.require(actor, action, obj, missing=missing)
 
 
 def _actor_name(actor) -> str:
@@ -307,14 +310,20 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
 def _load(session: Session, package_id: str) -> Package:
     package = session.get(Package, (package_id or "").strip()) if PACKAGE_ID_RE.match(package_id or "") else None
     if package is None:
-        raise NotFound(f"Пакет «{package_id}» не найден.")
+        raise not_found("package", package_id)
     return package
 
 
 def get_package(*, session: Session, package_id: str, user, action: str = "package.view") -> Package:
-    """The package if the reader may see it: staff always, customers when entitled; otherwise 404."""
+    """The package if the reader may see it: staff always, customers when entitled; otherwise 404.
+
+    The role is asked before the package is looked up, so an action the reader may never take (a customer
+    publishing) answers 403 whether or not the package exists; hidden and missing then answer alike.
+    """
+    require(user, action)
     package = _load(session, package_id)
-    require(user, action, package)
+    require(user, "package.view", package, missing=not_found("package", package_id))
+    require(user, action, package, missing=not_found("package", package_id))
     return package
 
 
@@ -371,18 +380,58 @@ def entitled_organizations(*, session: Session, package: Package) -> list[Organi
     return sorted((o.organization for o in package.organizations), key=lambda o: o.name)
 
 
-def publish_package(*, session: Session, settings: Settings, actor, package_id: str) -> Package:
-    """Publish a draft: deliveries (pending) for every entitled organisation, the manifest and KB commits."""
-    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+def _check_publishable(package: Package) -> None:
     if package.status == PackageStatus.published:
         raise Conflict(f"Пакет «{package.id}» уже опубликован.")
     if package.status == PackageStatus.withdrawn:
         raise Conflict(f"Пакет «{package.id}» отозван; опубликуйте новую версию.")
     if not package.files:
         raise Invalid.fields({"file": "в пакете нет файлов"})
+
+
+def publish_package(*, session: Session, settings: Settings, actor, package_id: str) -> Package:
+    """Publish a draft: one commit of the manifest and of ``fixed_in`` in the articles citing its tickets, then
+    deliveries (pending) for every entitled organisation, ticket events, notices and the audit row.
+
+    A git-and-database operation under a durable intent (``portal.intents``): the intent is committed before
+    the git commit, the database changes are its effect, applied right after — or by the reconciliation when
+    the process died in between. The caller's transaction is committed first; no transaction spans git.
+    """
+    from portal.releases import knowledge_link
+
+    package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
+    _check_publishable(package)
     now = utcnow()
+    content = ContentRepo(settings)
+    with _guarded(session, settings) as started, content.writing():
+        session.refresh(package)  # another publisher may have been first while we waited for the lock
+        _check_publishable(package)
+        path = f"{MANIFEST_DIR}/{package.id}.md"
+        files = {path: manifest(session=session, package=package, status=PackageStatus.published.value,
+                                published_at=now, published_by=_actor_name(actor))}
+        fixed, slugs = knowledge_link.fixed_in_changes(content, package)
+        effects = [{"type": "package.publish", "package": package.id, "published_at": now.isoformat()}]
+        message = f"Опубликован пакет {package.id}"
+        if slugs:
+            effects += knowledge_link.fixed_in_effects(package, slugs)
+            message += f"; он исправляет заявки статей: {', '.join(slugs)}"
+        started.append(intents.begin(session, content=content, operation="package.publish", target=package.id,
+                                     actor=actor, files={**files, **fixed}, effects=effects))
+        commit = content.commit_files(files={**files, **fixed}, message=message, author=_author(actor))
+    intents.finish(session, started[0], settings=settings, commit=commit)
+    return package
+
+
+@intents.effect("package.publish")
+def _apply_publish(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
+    package = session.get(Package, eff["package"])
+    if package is None or package.status != PackageStatus.draft:
+        log.warning("publish of %s not applied: the package is %s", eff["package"], package and package.status)
+        return
+    actor = ctx.actor
+    now = dt.datetime.fromisoformat(eff["published_at"])
     package.status = PackageStatus.published.value
-    package.published_at, package.published_by = now, _actor_name(actor)
+    package.published_at, package.published_by, package.manifest_commit = now, _actor_name(actor), ctx.commit
     orgs = entitled_organizations(session=session, package=package)
     for org in orgs:
         session.add(Delivery(package_id=package.id, organization_id=org.id, status=DeliveryStatus.pending.value,
@@ -393,39 +442,79 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
     from portal.notify import service as notify
 
     for org in orgs:  # «Доступен пакет исправлений», naming only the organisation's own tickets
-        notify.package_available(session=session, settings=settings, package=package, organization=org, now=now)
+        notify.package_available(session=session, settings=ctx.settings, package=package, organization=org, now=now)
+    details = {"organizations": [o.slug for o in orgs], "files": len(package.files), "commit": ctx.commit}
     audit.record(session, actor=actor, action="package.publish", object_type="package", object_id=package.id,
-                 details={"organizations": [o.slug for o in orgs], "files": len(package.files)})
+                 details={**details, "recovered": True} if ctx.recovered else details)
     session.flush()
-    package.manifest_commit = commit_manifest(session=session, settings=settings, package=package, actor=actor,
-                                              message=f"Опубликован пакет {package.id}")
-    from portal.releases import knowledge_link
-
-    knowledge_link.record_fixed_in(session=session, settings=settings, package=package, actor=actor)
-    return package
 
 
 def withdraw_package(*, session: Session, settings: Settings, actor, package_id: str, reason: str) -> Package:
-    """Withdraw a published package: downloads stop; the reason is shown to entitled organisations."""
+    """Withdraw a published package: downloads stop; the reason is shown to entitled organisations.
+
+    Like publishing, the manifest commit and the database changes are one operation under a durable intent.
+    """
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     reason = (reason or "").strip()
     if not reason:
         raise Invalid.fields({"reason": "укажите причину отзыва: её увидят организации, получившие пакет"})
     if len(reason) > 5000:
         raise Invalid.fields({"reason": "не длиннее 5000 символов"})
-    if package.status == PackageStatus.draft:
-        raise Conflict(f"Пакет «{package.id}» ещё не опубликован: отзывать нечего.")
-    if package.status == PackageStatus.withdrawn:
-        raise Conflict(f"Пакет «{package.id}» уже отозван.")
-    package.status = PackageStatus.withdrawn.value
-    package.withdrawn_at, package.withdrawn_by, package.withdraw_reason = utcnow(), _actor_name(actor), reason
-    _ticket_events(session, package, actor, "fix_withdrawn", f"Пакет исправлений {package.id} отозван: {reason}")
-    audit.record(session, actor=actor, action="package.withdraw", object_type="package", object_id=package.id,
-                 details={"reason": reason})
-    session.flush()
-    package.manifest_commit = commit_manifest(session=session, settings=settings, package=package, actor=actor,
-                                              message=f"Отозван пакет {package.id}: {reason[:200]}")
+
+    def check() -> None:
+        if package.status == PackageStatus.draft:
+            raise Conflict(f"Пакет «{package.id}» ещё не опубликован: отзывать нечего.")
+        if package.status == PackageStatus.withdrawn:
+            raise Conflict(f"Пакет «{package.id}» уже отозван.")
+
+    check()
+    now = utcnow()
+    content = ContentRepo(settings)
+    with _guarded(session, settings) as started, content.writing():
+        session.refresh(package)
+        check()
+        files = {f"{MANIFEST_DIR}/{package.id}.md": manifest(
+            session=session, package=package, status=PackageStatus.withdrawn.value, withdrawn_at=now,
+            withdrawn_by=_actor_name(actor), withdraw_reason=reason)}
+        started.append(intents.begin(
+            session, content=content, operation="package.withdraw", target=package.id, actor=actor, files=files,
+            effects=[{"type": "package.withdraw", "package": package.id, "withdrawn_at": now.isoformat(),
+                      "reason": reason}]))
+        commit = content.commit_files(files=files, message=f"Отозван пакет {package.id}: {reason[:200]}",
+                                      author=_author(actor))
+    intents.finish(session, started[0], settings=settings, commit=commit)
     return package
+
+
+@intents.effect("package.withdraw")
+def _apply_withdraw(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
+    package = session.get(Package, eff["package"])
+    if package is None or package.status != PackageStatus.published:
+        log.warning("withdrawal of %s not applied: the package is %s", eff["package"], package and package.status)
+        return
+    reason = eff["reason"]
+    package.status = PackageStatus.withdrawn.value
+    package.withdrawn_at = dt.datetime.fromisoformat(eff["withdrawn_at"])
+    package.withdrawn_by, package.withdraw_reason = _actor_name(ctx.actor), reason
+    package.manifest_commit = ctx.commit
+    _ticket_events(session, package, ctx.actor, "fix_withdrawn", f"Пакет исправлений {package.id} отозван: {reason}")
+    details = {"reason": reason, "commit": ctx.commit}
+    audit.record(session, actor=ctx.actor, action="package.withdraw", object_type="package", object_id=package.id,
+                 details={**details, "recovered": True} if ctx.recovered else details)
+    session.flush()
+
+
+@contextlib.contextmanager
+def _guarded(session: Session, settings: Settings) -> Iterator[list]:
+    """Around ``content.writing()``: the caller's transaction ends before git is locked, and an intent recorded
+    before a failure is settled at once by what git has."""
+    intents.end_caller_transaction(session)
+    started: list[intents.Started] = []
+    try:
+        yield started
+    except BaseException:
+        intents.abandon(session, started[0] if started else None, settings=settings)
+        raise
 
 
 def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str) -> None:
@@ -437,33 +526,30 @@ def _ticket_events(session: Session, package: Package, actor, kind: str, comment
                              details={"package": package.id})
 
 
-def manifest(*, session: Session, package: Package) -> str:
-    """The manifest text: front matter with everything about the release, the notes as the body."""
+def manifest(*, session: Session, package: Package, **changes) -> str:
+    """The manifest text: front matter with everything about the release, the notes as the body.
+
+    ``changes`` (status, published_at, withdrawn_at …) describe the package as it is about to become: the
+    manifest is committed before the database changes are applied.
+    """
+    p = {name: getattr(package, name) for name in ("status", "published_at", "published_by", "withdrawn_at",
+                                                    "withdrawn_by", "withdraw_reason")} | changes
     orgs = ["all"] if package.all_customers else [o.organization.slug for o in package.organizations]
     meta = {
-        "id": package.id, "title": package.title, "version": package.version, "status": package.status,
+        "id": package.id, "title": package.title, "version": package.version, "status": p["status"],
         "product_versions": package.product_version_list, "modules": package.module_list,
         "tickets": package.ticket_ids, "organizations": sorted(orgs),
         "files": [{"name": f.name, "size": f.size, "sha256": f.sha256, "signature_ed25519": f.signature}
                   for f in package.files],
         "created_at": package.created_at.isoformat(), "created_by": package.created_by,
-        "published_at": package.published_at.isoformat() if package.published_at else None,
-        "published_by": package.published_by or None,
+        "published_at": p["published_at"].isoformat() if p["published_at"] else None,
+        "published_by": p["published_by"] or None,
     }
-    if package.status == PackageStatus.withdrawn:
-        meta.update(withdrawn_at=package.withdrawn_at.isoformat(), withdrawn_by=package.withdrawn_by,
-                    withdraw_reason=package.withdraw_reason)
+    if p["status"] == PackageStatus.withdrawn:
+        meta.update(withdrawn_at=p["withdrawn_at"].isoformat(), withdrawn_by=p["withdrawn_by"],
+                    withdraw_reason=p["withdraw_reason"])
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=100)
     return f"---\n{head}---\n\n{package.notes.strip()}\n"
-
-
-def commit_manifest(*, session: Session, settings: Settings, package: Package, actor, message: str) -> str:
-    """Commit ``releases/<id>.md`` to the content repository; the commit's SHA."""
-    content = ContentRepo(settings)
-    with content.writing():
-        return content.commit_files(files={f"{MANIFEST_DIR}/{package.id}.md": manifest(session=session,
-                                                                                      package=package)},
-                                    message=message, author=_author(actor))
 
 
 def published_titles(session: Session, package_ids: list[str]) -> dict[str, str]:
