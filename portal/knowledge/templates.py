@@ -7,6 +7,7 @@ Markdown body from a resolved ticket; the front matter is filled by the portal f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +72,22 @@ def _environment() -> SandboxedEnvironment:
     return env
 
 
+# The ticket's free text as the customer and second line typed it. Placed into the Markdown draft with
+# ``&``, ``<`` and ``>`` as entities, so an ``<img onerror=…>`` in a description is quoted as text in the
+# draft and on the published page instead of becoming markup; Markdown itself (lists, emphasis) stays.
+QUOTED_FIELDS = ("module", "product_version", "summary", "description", "steps_to_reproduce", "cause", "solution",
+                 "workaround")
+_HTML_SIGNIFICANT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def quote_html(text: str) -> str:
+    """``text`` with the characters HTML reads as markup written as entities (Markdown shows them as typed)."""
+    return text.translate(_HTML_SIGNIFICANT)
+
+
 def render_body(*, settings: Settings, kind: str, ticket: TicketFacts) -> str:
     """The article body for a ticket, from the repository's template of that kind."""
+    ticket = dataclasses.replace(ticket, **{name: quote_html(getattr(ticket, name)) for name in QUOTED_FIELDS})
     path = template_path(kind)
     try:
         source = store.read_text(ContentRepo(settings), path)
