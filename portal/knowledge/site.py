@@ -13,6 +13,11 @@ Each edition is built into a fresh directory and swapped in atomically through a
 repository's ``mkdocs.yml`` (read with a safe YAML loader, no ``hooks``, only known plugins), because a
 writer's edit of that file must not become code run on the server. The last-updated date comes from
 git at build time and is written into each page, so it works offline and from a filtered copy.
+
+What writers and customers typed never reaches a page as markup: the portal's own hooks
+(``mkdocs_hooks.py``) sanitise every page's HTML and turn titles and tags into escaped text, and the
+portal's theme layer (``theme/``, Material's ``custom_dir``) replaces Material's inline scripts with
+files, so ``/kb/`` is served with a CSP that runs no inline script (``SITE_CSP``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import markdown
@@ -54,7 +60,7 @@ EDITIONS: dict[str, frozenset[str]] = {
 EDITION_NAMES = {"staff": "для сотрудников", "customers": "для заказчиков", "public": "открытая"}
 # Keys of the repository's mkdocs.yml the portal carries into a build; everything else is ignored.
 CONFIG_KEYS = ("site_name", "site_description", "site_author", "copyright", "theme", "markdown_extensions",
-               "extra", "extra_css", "exclude_docs", "not_in_nav", "validation")
+               "extra_css", "exclude_docs", "not_in_nav", "validation")
 PLUGINS = {"search", "tags"}
 MKDOCS_TIMEOUT = 3600
 FAILED_RETRY_AFTER = dt.timedelta(minutes=15)
@@ -62,6 +68,13 @@ BUILDS_DIR = ".builds"
 DEFAULT_MARKDOWN_EXTENSIONS = ["admonition", "pymdownx.details", "pymdownx.superfences", "tables", "toc",
                                "attr_list"]
 MODULE_FALLBACK = "Общее"
+HOOKS_FILE = Path(__file__).with_name("mkdocs_hooks.py")
+THEME_DIR = Path(__file__).with_name("theme")
+# Sent with every /kb/ response. Material's own scripts are files (the bundle, the search worker, the
+# theme layer's replacements of its inline scripts); its styles and the icons' SVG need inline styles.
+SITE_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
+            "img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 ASSET_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".pdf"})
 
 Progress = Callable[[str, str], None]  # (edition, stage) — the CLI's progress bar listens
@@ -386,28 +399,38 @@ def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, e
         meta["revision_date"] = revision_date
     facts = []
     if fm.module:
-        facts.append(f"**Модуль:** {fm.module}")
+        facts.append(f"**Модуль:** {md_text(fm.module)}")
     if fm.product_versions:
-        facts.append(f"**Версии:** {', '.join(fm.product_versions)}")
+        facts.append(f"**Версии:** {md_text(', '.join(fm.product_versions))}")
     if fm.fixed_in:
-        facts.append(f"**Исправлено в пакетах:** {', '.join(fm.fixed_in)}")
+        facts.append(f"**Исправлено в пакетах:** {md_text(', '.join(fm.fixed_in))}")
     if fm.tickets:
         if edition == "staff":
-            facts.append("**Заявки:** " + ", ".join(f"[{t}](/tickets/{t})" for t in fm.tickets))
+            facts.append("**Заявки:** " + ", ".join(f"[{md_text(t)}](/tickets/{quote(t)})" for t in fm.tickets))
         else:
-            facts.append(f"**Заявки:** {', '.join(fm.tickets)}")
+            facts.append(f"**Заявки:** {md_text(', '.join(fm.tickets))}")
     card = ""
     if fm.summary:
-        card += f"*{fm.summary}*\n\n"
+        card += f"*{md_text(fm.summary)}*\n\n"
     if facts:
         card += " · ".join(facts) + "\n{ .kb-facts }\n\n"
     text = body.lstrip("\n")
     if not text.startswith("# "):
-        text = f"# {fm.title}\n\n{card}{text}"
+        text = f"# {md_text(fm.title)}\n\n{card}{text}"
     else:
         first, _, rest = text.partition("\n")
         text = f"{first}\n\n{card}{rest.lstrip(chr(10))}"
     return _with_meta(meta, text)
+
+
+# Python-Markdown's backslash escapes (Markdown.ESCAPED_CHARS); ``<`` and ``&`` become entities instead.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()>#+\-.!])")
+
+
+def md_text(value: str) -> str:
+    """Plain text as Markdown that renders it as typed, on one line: no markup, link or attribute list."""
+    flat = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat.replace("&", "&amp;").replace("<", "&lt;"))
 
 
 def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out: Path, pages: list[_Page],
@@ -418,16 +441,19 @@ def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out:
     features = list(theme.get("features") or [])
     if "navigation.prune" not in features:  # without it every page repeats the whole navigation: O(pages²)
         features.append("navigation.prune")
+    theme = {k: v for k, v in theme.items() if k != "custom_dir"}  # templates from git would run as code
     theme = {**theme, "name": "material", "language": theme.get("language", "ru"), "font": False,
-             "features": features}
+             "features": features, "custom_dir": str(THEME_DIR)}
     built["theme"] = theme
     built["docs_dir"] = str(docs)
     built["site_dir"] = str(out)
     built["site_url"] = settings.base_url.rstrip("/") + "/kb/"
     built["use_directory_urls"] = True
     built["plugins"] = _plugins(config.get("plugins"))
-    built["extra"] = {**(built.get("extra") if isinstance(built.get("extra"), dict) else {}),
-                      "edition": edition, "generator": False}
+    built["hooks"] = [str(HOOKS_FILE)]  # the portal's own, never the repository's
+    # Not the repository's ``extra``: Material prints it unescaped and loads scripts it names (polyfills,
+    # analytics).
+    built["extra"] = {"edition": edition, "generator": False}
     built["nav"] = _nav(docs, pages)
     built["exclude_docs"] = "templates/\n"
     return built
