@@ -6,14 +6,16 @@ import contextlib
 import logging
 from urllib.parse import quote
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import __version__, blobs, migrate, web
+from portal import __version__, deps, migrate, openapi, web
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError, Unauthorized
@@ -31,9 +33,16 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Sync handlers and dependencies run in AnyIO's default thread pool; its size is the number of
+        # requests handled at once (the database pool is sized to match, see portal/db.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if check_schema:
             migrate.check_schema(db)
-        blobs.blob_store(settings).sweep_temporary(older_than_seconds=3600)  # leftovers of interrupted uploads
+        from portal import housekeeping
+
+        # Leftovers of a killed process: temporary upload files nobody holds, operations cut off between git and
+        # the database. Run in a thread: reconciling may wait for the content repository's lock.
+        await anyio.to_thread.run_sync(housekeeping.on_start, settings, db)
         scheduler = None
         if settings.run_jobs:
             from portal.jobs import Scheduler
@@ -60,6 +69,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     _mount_static(app)
     _install_error_handlers(app)
     _include_routers(app)
+    openapi.install(app)
+    deps.end_transactions_with_handlers(app)
 
     app.add_middleware(
         _BodySizeLimitFactory,
@@ -178,11 +189,58 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = "Этот метод не поддерживается по данному адресу."
         return _error_response(request, exc.status_code, {"detail": detail}, getattr(exc, "headers", None))
 
+    @app.exception_handler(DBAPIDataError)
+    async def data_error(request: Request, exc: DBAPIDataError):
+        # The database refused a value the declared checks let through (a NUL character in text on
+        # PostgreSQL, a number out of the column's range): the input's fault, so a 422 that says so.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _error_response(request, 422, {"detail": "Значение в запросе не может быть сохранено или найдено: "
+                                                        "уберите из него нулевые символы (NUL) и слишком большие "
+                                                        "числа.", "errors": []})
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(request, 500, {"detail": "Внутренняя ошибка портала. Она записана в журнал сервера; "
-                                                        "сообщите администратору время запроса."})
+        return _unexpected_response(request, exc)
+
+    app.add_middleware(_AnswerUnexpected)
+
+
+def _unexpected_response(request: Request, exc: Exception):
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, 500, {"detail": "Внутренняя ошибка портала. Она записана в журнал сервера; "
+                                                    "сообщите администратору время запроса."})
+
+
+class _AnswerUnexpected:
+    """Answer an unhandled exception with the 500 page here, inside the stack, and let it go no further.
+
+    Starlette's outermost handler re-raises after answering, and the server then drops the keep-alive
+    connection; a client that sent a bad request should not also lose its connection. An exception after
+    the response has started cannot be answered any more and still goes up.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = _unexpected_response(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def _BodySizeLimitFactory(app, **kw):

@@ -5,18 +5,33 @@ A blob is named by the SHA-256 of its bytes and stored once, however many times 
 ``blobs/sha256/ab/cd/<hash>``. A write streams into a temporary file inside the store (never the
 whole file in memory), hashes while it streams, stops at the size limit, fsyncs the file, renames
 it into place and fsyncs the directory, so a crash leaves either the whole blob or nothing but a
-temporary file that ``sweep_temporary()`` removes at start.
+temporary file.
+
+Ownership, so that nothing is left behind and nothing in use is removed:
+
+* **temporary files** are held by their writer with an exclusive ``flock`` for as long as it writes; the
+  kernel drops the lock when the process dies, however it dies. ``sweep_temporary()`` (at every start and by
+  the job ``blobs.sweep``) removes at once every temporary file nobody holds, and never one being written.
+* **blobs** are shared by content: two uploads of the same bytes store one file. A failed upload therefore
+  never simply deletes "its" blob — the other upload may be about to register it. ``discard()`` removes a
+  blob only when this writer created it, nobody stored the same bytes since (storing existing bytes
+  refreshes the blob's mtime) and no row refers to it, deciding under an exclusive per-prefix lock that
+  ``commit()`` also takes (shared). Whatever is left unreferenced is removed by ``sweep_orphans()`` once it
+  is older than the grace period (``PORTAL_BLOB_GRACE_HOURS``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -36,6 +51,7 @@ class StoredBlob:
     sha256: str
     size: int
     created: bool  # False when identical bytes were already stored
+    mtime_ns: int = field(default=0, compare=False)  # the blob's mtime as this writer left it
 
 
 class BlobStore(Protocol):
@@ -57,6 +73,14 @@ class BlobStore(Protocol):
 
     def sweep_temporary(self, *, older_than_seconds: float = 0) -> int: ...
 
+    def discard(self, blob: StoredBlob, *, referenced: Callable[[str], bool]) -> bool: ...
+
+    def sweep_orphans(self, *, referenced: set[str], grace_seconds: float) -> list[str]: ...
+
+    def temporary_files(self) -> list[tuple[Path, bool]]: ...
+
+    def all_blobs(self) -> Iterator[tuple[str, os.stat_result]]: ...
+
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -69,9 +93,23 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobStore:
     """Blobs on local disk under ``root``: ``sha256/ab/cd/<hash>``, temporary files in ``tmp/``."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, locks: Path | None = None):
         self.root = Path(root)
         self.tmp = self.root / "tmp"
+        # Beside the store, not in it: the store holds nothing but blobs and temporary files.
+        self.locks = Path(locks) if locks is not None else self.root.with_name(self.root.name + "-locks")
+
+    @contextlib.contextmanager
+    def prefix_lock(self, sha256: str, *, exclusive: bool) -> Iterator[None]:
+        """The lock of every blob whose name starts like this one's (256 lock files, never removed): shared
+        while a writer puts a blob in place, exclusive while a blob is checked and removed."""
+        self.locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.locks / f"{sha256[:2]}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     def path(self, sha256: str) -> Path:
         if not SHA256_RE.match(sha256 or ""):
@@ -127,23 +165,109 @@ class LocalBlobStore:
                 digest.update(chunk)
         return digest.hexdigest() == sha256
 
-    def sweep_temporary(self, *, older_than_seconds: float = 0) -> int:
-        """Remove temporary files left by interrupted writes (older than the given age); the number removed.
+    def temporary_files(self) -> list[tuple[Path, bool]]:
+        """Every temporary file with whether a writer holds it now."""
+        if not self.tmp.is_dir():
+            return []
+        out = []
+        for path in sorted(self.tmp.glob(TEMP_PREFIX + "*")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                out.append((path, False))
+            except BlockingIOError:
+                out.append((path, True))
+            finally:
+                os.close(fd)
+        return out
 
-        Several processes share the store: at a web worker's start only stale leftovers are removed,
-        so a write in flight in another worker is left alone.
+    def sweep_temporary(self, *, older_than_seconds: float = 0) -> int:
+        """Remove temporary files nobody holds (left by a killed or failed write); the number removed.
+
+        A writer holds its file with an exclusive ``flock`` from creation to rename, and the kernel releases
+        it when the writer dies, so a file we can lock is a leftover — removed at once, whatever its age
+        (``older_than_seconds`` only narrows that further). Writes in flight in other processes are untouched.
         """
         if not self.tmp.is_dir():
             return 0
         removed, cutoff = 0, time.time() - older_than_seconds
         for leftover in self.tmp.glob(TEMP_PREFIX + "*"):
             try:
-                if leftover.stat().st_mtime <= cutoff:
-                    leftover.unlink()
-                    removed += 1
+                fd = os.open(leftover, os.O_RDONLY)
             except FileNotFoundError:
                 continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.fstat(fd).st_mtime <= cutoff and _same_file(leftover, fd):
+                    leftover.unlink()
+                    removed += 1
+            except (BlockingIOError, FileNotFoundError):
+                continue  # held by a writer, or gone meanwhile
+            finally:
+                os.close(fd)
         return removed
+
+    def discard(self, blob: StoredBlob, *, referenced: Callable[[str], bool]) -> bool:
+        """After a failed upload: remove the blob if this writer created it, nobody has stored the same bytes
+        since, and ``referenced(sha256)`` finds no row; otherwise leave it (to its rows, or to the sweep)."""
+        if not blob.created:
+            return False
+        path = self.path(blob.sha256)
+        with self.prefix_lock(blob.sha256, exclusive=True):
+            try:
+                if path.stat().st_mtime_ns != blob.mtime_ns or referenced(blob.sha256):
+                    return False
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            _fsync_dir(path.parent)
+        return True
+
+    def all_blobs(self) -> Iterator[tuple[str, os.stat_result]]:
+        """(sha256, stat) of every stored blob."""
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for path in base.glob("??/??/*"):
+            if SHA256_RE.match(path.name):
+                try:
+                    yield path.name, path.stat()
+                except FileNotFoundError:
+                    continue
+
+    def sweep_orphans(self, *, referenced: set[str], grace_seconds: float) -> list[str]:
+        """Remove blobs no row refers to that nobody has stored for ``grace_seconds``; their names.
+
+        ``referenced`` is read before the walk; a blob registered after that was stored (or stored again,
+        which refreshes its mtime) within the grace period, so it is young and stays.
+        """
+        removed = []
+        for sha256, st in list(self.all_blobs()):
+            if sha256 in referenced or time.time() - st.st_mtime < grace_seconds:
+                continue
+            path = self.path(sha256)
+            with self.prefix_lock(sha256, exclusive=True):
+                try:
+                    if time.time() - path.stat().st_mtime < grace_seconds:
+                        continue  # stored again meanwhile
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                _fsync_dir(path.parent)
+            removed.append(sha256)
+        return removed
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
 class BlobWriter:
@@ -160,8 +284,15 @@ class BlobWriter:
         self.max_bytes = max_bytes
         self.size = 0
         self._digest = hashlib.sha256()
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=store.tmp)
+        while True:
+            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=store.tmp)
+            # Held until renamed or removed; a sweep that locked the new file first may have removed it.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(Path(name), fd):
+                break
+            os.close(fd)
         self._tmp = Path(name)
+        self._lock_fd: int | None = os.dup(fd)  # keeps the lock while ``_out`` is closed before the rename
         self._out = os.fdopen(fd, "wb")
 
     def write(self, chunk: bytes) -> None:
@@ -183,25 +314,40 @@ class BlobWriter:
                     f"SHA-256 полученного файла ({sha256}) не совпадает с заявленным ({expected_sha256}); "
                     "файл повреждён при передаче — загрузите его ещё раз.")
             target = self.store.path(sha256)
-            if target.exists():
-                self._tmp.unlink()
-                return StoredBlob(sha256, self.size, created=False)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self._tmp, 0o444)
-            os.replace(self._tmp, target)
-            _fsync_dir(target.parent)
-            return StoredBlob(sha256, self.size, created=True)
+            with self.store.prefix_lock(sha256, exclusive=False):
+                if target.exists():
+                    # Stored already (maybe by an upload that is about to fail and discard it): the fresh mtime
+                    # tells discard() and the sweep that these bytes are wanted again.
+                    os.utime(target)
+                    self._unlink_tmp()
+                    return StoredBlob(sha256, self.size, created=False, mtime_ns=target.stat().st_mtime_ns)
+                os.replace(self._tmp, target)
+                _fsync_dir(target.parent)
+                created = StoredBlob(sha256, self.size, created=True, mtime_ns=target.stat().st_mtime_ns)
+            self._release()
+            return created
         except BaseException:
             self.abort()
             raise
+
+    def _unlink_tmp(self) -> None:
+        self._tmp.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def abort(self) -> None:
         """Drop what was written; safe to call more than once."""
         if not self._out.closed:
             self._out.close()
-        self._tmp.unlink(missing_ok=True)
+        self._unlink_tmp()
 
 
 def blob_store(settings) -> BlobStore:
     """The configured blob store (local disk in the data home)."""
-    return LocalBlobStore(settings.blobs_path)
+    return LocalBlobStore(settings.blobs_path, locks=settings.locks_path / "blobs")

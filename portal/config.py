@@ -130,12 +130,26 @@ class Settings(BaseSettings):
     delivery_overdue_days: int = Field(
         14, ge=1, description="Days after publishing a fix package when a delivery still pending is marked overdue."
     )
+    blob_grace_hours: float = Field(
+        24, gt=0, description="Hours a stored file that no package file, ticket attachment or intake message "
+        "refers to is kept before the job `blobs.sweep` removes it (an upload that failed half-way).",
+    )
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
         "Set false when `portal worker` runs them; either way each job runs once at a time.",
     )
     log_level: str = Field("info", description="Log level of the server: debug, info, warning, error.")
+    worker_threads: int = Field(
+        40, ge=4, le=1000,
+        description="Threads per web process that run request handlers (AnyIO's thread limiter); the database "
+        "pool holds as many connections plus a few. Requests beyond it wait their turn.",
+    )
+    write_wait_seconds: float = Field(
+        30, gt=0, le=600,
+        description="How long a request waits for its turn to write to the database before it is answered "
+        "503 with Retry-After (write transactions of a process take turns: one at a time on SQLite).",
+    )
 
     @field_validator("ticket_prefix")
     @classmethod

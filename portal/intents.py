@@ -290,12 +290,14 @@ class Summary:
 
 def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
     """Apply or drop one pending intent by what git has (the caller holds the content write lock)."""
-    with contextlib.closing(Session(bind=bind, expire_on_commit=False)) as probe:
+    # Read the intent and let go of the database before looking at git.
+    with contextlib.closing(Session(bind=bind.execution_options(portal_write=False), expire_on_commit=False)) as probe:
         intent = probe.get(Intent, intent_id)
         if intent is None or intent.status != PENDING:
             return None
-        commit = find_commit(settings, intent)
-        label = f"{intent.operation} {intent.target}"
+        probe.expunge(intent)
+    commit = find_commit(settings, intent)
+    label = f"{intent.operation} {intent.target}"
     write_bind = bind.execution_options(portal_write=True)
     own = Session(bind=write_bind, expire_on_commit=False)
     ctx = None

@@ -72,6 +72,7 @@ JOB_MODULES: list[str] = [
     "portal.notify.jobs",
     "portal.knowledge.jobs",
     "portal.releases.jobs",
+    "portal.housekeeping",
 ]
 
 

@@ -74,9 +74,11 @@ def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks
     """Run the background jobs in this process (set PORTAL_RUN_JOBS=false for the web workers)."""
     import signal
 
+    from portal import housekeeping
     from portal.jobs import Scheduler
 
     db = database()
+    housekeeping.on_start(db.settings, db)  # what a killed process left half-done, before the first tick
     scheduler = Scheduler(db.settings, db)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     console.print(f"Worker {scheduler.owner}: jobs {', '.join(scheduler.jobs) or 'none'}; Ctrl+C stops.")

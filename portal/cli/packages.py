@@ -136,14 +136,18 @@ def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", he
 @package_app.command("verify")
 @handle_errors
 def verify_cmd():
-    """Re-hash every stored package file; report (and stop serving) any whose bytes changed."""
-    from portal import audit, blobs
+    """Re-hash every package file (stop serving changed ones); report missing files, orphan blobs and leftover
+    temporary files of uploads. Exit code 1 when anything is wrong."""
+    import time
+
+    from portal import audit, blobs, storage
     from portal.db import utcnow
     from portal.releases.models import PackageFile
 
     db = database()
-    store = blobs.blob_store(db.settings)
-    bad = 0
+    settings = db.settings
+    store = blobs.blob_store(settings)
+    corrupt = missing = 0
     with db.session_scope() as session:
         files = list(session.scalars(select(PackageFile).order_by(PackageFile.package_id, PackageFile.id)))
         checked: dict[str, bool] = {}
@@ -154,14 +158,35 @@ def verify_cmd():
                 f.verified_stat = store.stat_key(f.sha256) or ""
                 if f.corrupt_at is not None:  # restored from a backup: serve it again
                     f.corrupt_at = None
-                    console.print(f"restored: {f.package_id}/{f.name}")
+                    console.print(f"восстановлен: {f.package_id}/{f.name}")
                 continue
-            bad += 1
-            err_console.print(f"[red]CHANGED[/red] {f.package_id}/{f.name}: bytes no longer match SHA-256 {f.sha256}")
+            absent = not store.exists(f.sha256)
+            if absent:
+                missing += 1
+                err_console.print(f"[red]НЕТ ФАЙЛА[/red] {f.package_id}/{f.name}: в хранилище нет блоба {f.sha256}")
+            else:
+                corrupt += 1
+                err_console.print(f"[red]ПОВРЕЖДЁН[/red] {f.package_id}/{f.name}: байты не совпадают с SHA-256 "
+                                  f"{f.sha256}")
             if f.corrupt_at is None:
                 f.corrupt_at = utcnow()
                 audit.record(session, actor=CLI_ACTOR, action="package.file_corrupt", object_type="package",
-                             object_id=f.package_id, details={"file": f.name, "sha256": f.sha256})
-        console.print(f"Checked {len(files)} files ({len(checked)} distinct blobs): {bad} changed.")
-    if bad:
+                             object_id=f.package_id, details={"file": f.name, "sha256": f.sha256, "missing": absent})
+        found = storage.report(settings=settings, session=session, now=time.time())
+    for what, sha in found.missing:
+        missing += 1
+        err_console.print(f"[red]НЕТ ФАЙЛА[/red] {what}: в хранилище нет блоба {sha}")
+    for sha, size, age in found.orphan_blobs:
+        err_console.print(f"[yellow]БЕЗ ССЫЛКИ[/yellow] блоб {sha} ({size} байт, хранится {age:.1f} ч): на него не "
+                          f"ссылается ни один файл пакета, вложение или письмо; задание blobs.sweep удалит его "
+                          f"через {settings.blob_grace_hours:g} ч после записи")
+    for path, size in found.orphan_temporary:
+        err_console.print(f"[yellow]ВРЕМЕННЫЙ[/yellow] {path} ({size} байт): остался от прерванной загрузки, "
+                          f"его никто не пишет; удаляется при запуске портала и заданием blobs.sweep")
+    for path in found.busy_temporary:
+        console.print(f"идёт загрузка: {path}")
+    console.print(f"Проверено файлов пакетов: {len(files)} (разных блобов: {len(checked)}); повреждено: {corrupt}, "
+                  f"отсутствует: {missing}, блобов без ссылок: {len(found.orphan_blobs)}, "
+                  f"временных файлов прерванных загрузок: {len(found.orphan_temporary)}.")
+    if corrupt or missing or found.orphan_blobs or found.orphan_temporary:
         raise typer.Exit(1)

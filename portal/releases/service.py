@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, blobs, intents, policy
+from portal import audit, blobs, faults, intents, policy
 from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.content import Author, ContentRepo
@@ -114,22 +114,20 @@ def stage_file(*, settings: Settings, name: str, stream: BinaryIO, expected_sha2
     except BaseException:
         writer.abort()
         raise
-    return StagedFile(name, writer.commit(expected_sha256=expected_sha256 or None))
+    staged = StagedFile(name, writer.commit(expected_sha256=expected_sha256 or None))
+    faults.point("upload.after_file")
+    return staged
 
 
 def discard_staged(*, session: Session, settings: Settings, staged: list[StagedFile]) -> None:
-    """Remove blobs this upload created when it failed, unless something else refers to the same bytes."""
-    from portal.tickets.models import TicketAttachment
+    """After a failed upload: remove the blobs it created, unless the same bytes were stored again meanwhile
+    (another upload, an attachment) or a row refers to them — never another writer's blob; whatever stays
+    unreferenced is removed by the sweep after ``PORTAL_BLOB_GRACE_HOURS``."""
+    from portal import storage
 
     store = blobs.blob_store(settings)
     for item in staged:
-        if not item.blob.created:
-            continue
-        used = session.scalar(select(func.count()).select_from(PackageFile).where(PackageFile.sha256 == item.sha256))
-        used = used or session.scalar(select(func.count()).select_from(TicketAttachment)
-                                      .where(TicketAttachment.sha256 == item.sha256))
-        if not used:
-            store.remove(item.sha256)
+        store.discard(item.blob, referenced=lambda sha256: storage.is_referenced(session, sha256))
 
 
 def check_expected_sha256(staged: list[StagedFile], expected: list[str]) -> None:

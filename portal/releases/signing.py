@@ -88,6 +88,6 @@ def init_step(settings, db, report) -> None:
 
     if ensure_key(settings):
         report.done.append(f"generated the package signing key in {key_dir(settings)}")
-    removed = blobs.blob_store(settings).sweep_temporary(older_than_seconds=3600)
+    removed = blobs.blob_store(settings).sweep_temporary()  # only files no running writer holds
     if removed:
         report.done.append(f"removed {removed} temporary files of interrupted uploads")

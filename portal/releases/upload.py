@@ -6,7 +6,10 @@ body is fed, in pieces of about 1 MiB, to python-multipart's streaming parser in
 each file part goes straight into a ``BlobWriter`` (temporary file in the store, SHA-256 while
 streaming, size limit, fsync and rename when the part ends). Memory stays bounded by the piece size
 and the small text fields. If anything fails — a bad name, the size limit, the client going away — the
-temporary file is removed, and blobs this request created are removed unless something else uses them.
+temporary file is removed, and blobs this request created are removed unless the same bytes were stored
+again meanwhile or a row uses them (``LocalBlobStore.discard``). A process killed mid-upload leaves a
+temporary file nobody holds (removed at the next start) and perhaps blobs of its earlier files with no row
+(removed by the job ``blobs.sweep`` after ``PORTAL_BLOB_GRACE_HOURS``).
 
 Cookie-authenticated uploads (the page form) must carry the CSRF token before the first file part:
 the form puts the hidden ``csrf_token`` field first, and browsers send fields in document order.
@@ -24,7 +27,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from portal import blobs
+from portal import blobs, faults
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import BadRequest, Forbidden, Invalid
@@ -134,6 +137,7 @@ class _Receiver:
         if self.writer is not None:
             writer, self.writer = self.writer, None
             self.form.files.append(StagedFile(self.file_name, writer.commit()))
+            faults.point("upload.after_file")
             return
         try:
             text = self._decode(bytes(self.value))

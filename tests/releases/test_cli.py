@@ -42,14 +42,15 @@ def test_upload_list_publish_withdraw_verify(env, world, db, tmp_path):
     again = run("package", "publish", "primoart-5.2.1-hf3")
     assert again.exit_code == 1 and "уже опубликован" in again.output
     ok = run("package", "verify")
-    assert ok.exit_code == 0 and "Checked 2 files" in ok.output and "0 changed" in ok.output
+    assert ok.exit_code == 0, ok.output
+    assert "Проверено файлов пакетов: 2" in ok.output and "повреждено: 0" in ok.output
     with db.session_scope(write=False) as s:
         sha = s.query(PackageFile).filter_by(name="fix.tar.gz").one().sha256
     path = blobs.blob_store(env).path(sha)
     os.chmod(path, 0o644)
     path.write_bytes(b"tampered" * 10)
     bad = run("package", "verify")
-    assert bad.exit_code == 1 and "CHANGED" in bad.output and "fix.tar.gz" in bad.output
+    assert bad.exit_code == 1 and "ПОВРЕЖДЁН" in bad.output and "fix.tar.gz" in bad.output
     with db.session_scope(write=False) as s:
         assert s.query(PackageFile).filter_by(name="fix.tar.gz").one().corrupt_at is not None
     withdrawn = run("package", "withdraw", "primoart-5.2.1-hf3", "--reason", "Файл повреждён")
