@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portal.accounts.models import Role, User
-from portal.errors import Forbidden, NotFound, Unauthorized
+from portal.errors import Forbidden, NotFound, Unauthorized, not_found
 
 
 class Decision(enum.Enum):
@@ -182,13 +182,17 @@ def allows(user: User | None, action: str, obj: Any = None) -> bool:
     return decide(user, action, obj) is ALLOW
 
 
-def require(user: User | None, action: str, obj: Any = None, *, what: str = "Объект") -> None:
-    """Raise the right error unless allowed: 401 anonymous, 404 hidden, 403 denied."""
+def require(user: User | None, action: str, obj: Any = None, *, missing: NotFound | None = None) -> None:
+    """Raise the right error unless allowed: 401 anonymous, 404 hidden, 403 denied.
+
+    ``missing`` is the very error the caller raises when the object does not exist (``errors.not_found``):
+    a hidden object must answer exactly like a missing one.
+    """
     decision = decide(user, action, obj)
     if decision is ALLOW:
         return
     if decision is HIDE:
-        raise NotFound(f"{what} не найден.")
+        raise missing if missing is not None else not_found("object")
     if user is None or not user.is_active:
         raise Unauthorized()
     raise Forbidden("Недостаточно прав для этого действия.")

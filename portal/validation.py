@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path
+
+# Row IDs in URLs are 64-bit in both databases; a larger number must be a 422, not an overflow in the driver.
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2⁶³−1")]
+MAX_OFFSET = 10_000_000  # paging deeper than this is a mistake, and OFFSET must stay a 64-bit integer
 
 # Domains register human names of their fields here: {"summary": "Краткое описание", …}.
 FIELD_LABELS: dict[str, str] = {}
@@ -26,6 +33,8 @@ def _message(err: dict[str, Any]) -> str:
         return "неизвестное поле; уберите его из запроса"
     if kind in ("string_type", "str_type"):
         return "ожидается строка"
+    if kind == "int_parsing_size":
+        return "слишком длинное число"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "ожидается целое число"
     if kind in ("bool_type", "bool_parsing"):

@@ -24,7 +24,9 @@ from portal.accounts.schemas import (
     me_of,
 )
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, client_ip, verify_csrf
-from portal.timeutil import as_aware
+from portal.errors import Invalid
+from portal.timeutil import DateOutOfRange, as_aware, check_range
+from portal.validation import MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], dependencies=[Depends(verify_csrf)])
 
@@ -59,7 +61,7 @@ def create_token(body: PersonalTokenCreate, user: CurrentUser, session: SessionD
 
 
 @router.delete("/tokens/{token_id}", response_model=PersonalTokenOut, summary="Revoke a personal API token")
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep):
+def revoke_token(token_id: RowId, user: CurrentUser, session: SessionDep):
     policy.require(user, "token.manage_own")
     return service.revoke_token(session=session, user=user, token_id=token_id)
 
@@ -108,8 +110,13 @@ def audit_log(
     object_type: str | None = None,
     object_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ):
     policy.require(user, "audit.read")
+    if since is not None:
+        try:
+            check_range(since)
+        except DateOutOfRange as exc:
+            raise Invalid.fields({"since": str(exc)}) from None
     return audit.query(session, since=as_aware(since, settings.timezone), actor=actor, action=action, object_type=object_type,
                        object_id=object_id, limit=limit, offset=offset)

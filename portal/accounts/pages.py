@@ -20,6 +20,7 @@ from portal.deps import (
 )
 from portal.errors import Invalid, PortalError
 from portal.timeutil import parse_local
+from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -122,7 +123,7 @@ def tokens_create(request: Request, user: CurrentUser, session: SessionDep,
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def tokens_revoke(token_id: int, user: CurrentUser, session: SessionDep):
+def tokens_revoke(token_id: RowId, user: CurrentUser, session: SessionDep):
     policy.require(user, "token.manage_own")
     service.revoke_token(session=session, user=user, token_id=token_id)
     return web.redirect("/account/tokens")

@@ -14,7 +14,7 @@ from portal.accounts import security
 from portal.accounts.models import ApiToken, LoginThrottle, Organization, Role, User, WebSession
 from portal.config import Settings
 from portal.db import utcnow
-from portal.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from portal.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,149}$")
@@ -346,7 +346,7 @@ def list_personal_tokens(*, session: Session, user: User) -> list[ApiToken]:
 def revoke_token(*, session: Session, user: User, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
-        raise NotFound("Токен не найден.")
+        raise not_found("token", token_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(session, actor=user, action="token.revoke", object_type="api_token", object_id=row.id,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 
 from portal import policy
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.errors import not_found
 from portal.knowledge import render, service, site, store
 from portal.knowledge.articles import Article
 from portal.knowledge.schemas import (
@@ -68,7 +69,7 @@ def preview(body: PreviewRequest, user: CurrentUser, settings: SettingsDep):
 @router.get("/articles/{slug}", response_model=ArticleOut, summary="An article at HEAD with its commit")
 def get_article(slug: str, user: CurrentUser, settings: SettingsDep):
     article = service.get_article(settings=settings, slug=slug)
-    policy.require(user, "article.read", article, what="Статья")
+    policy.require(user, "article.read", article, missing=not_found("article", slug))
     return article_out(article)
 
 

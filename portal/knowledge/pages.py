@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from portal import policy, web
 from portal.accounts.models import Role
 from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
-from portal.errors import Conflict, Invalid, NotFound, PortalError
+from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
 from portal.knowledge import articles, render, service, site, store
 from portal.tickets import pages as ticket_pages
 
@@ -33,6 +33,8 @@ def edition_for(user, settings) -> str | None:
 
 def _site_file(root: Path, path: str) -> Path | None:
     """The file for a URL path inside an edition; None for anything outside it or missing."""
+    if "\x00" in path:  # no file name holds NUL; resolve() would raise ValueError (a 500) on it
+        return None
     base = root.resolve()
     target = (base / path.lstrip("/")).resolve()
     if target != base and base not in target.parents:
@@ -147,7 +149,7 @@ def from_ticket_submit(
 @router.get("/articles/{slug}")
 def article_page(slug: str, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     article = service.get_article(settings=settings, slug=slug)
-    policy.require(user, "article.read", article, what="Статья")
+    policy.require(user, "article.read", article, missing=not_found("article", slug))
     return web.render(request, "knowledge/article.html", {
         "article": article, "html": render.article_html(settings=settings, body=article.body),
         "builds": site.states(session), "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import git
 
 from portal.content import ContentRepo
-from portal.errors import Invalid, NotFound
+from portal.errors import Invalid, NotFound, not_found
 from portal.knowledge import articles, frontmatter
 from portal.knowledge.articles import Article
 
@@ -109,7 +109,7 @@ def find(content: ContentRepo, slug: str) -> Entry:
     for entry in catalogue(content):
         if entry.slug == slug:
             return entry
-    raise NotFound(f"Статья «{slug}» не найдена.")
+    raise not_found("article", slug)
 
 
 def last_commit(content: ContentRepo, path: str, *, rev: str = "HEAD") -> str:

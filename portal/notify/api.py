@@ -20,6 +20,7 @@ from portal.notify.schemas import (
     PreferencesOut,
     RetryAllOut,
 )
+from portal.validation import MAX_OFFSET, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"], dependencies=[Depends(verify_csrf)])
 
@@ -37,13 +38,14 @@ def set_my_preferences(body: PreferencesIn, user: CurrentUser, session: SessionD
 
 @router.get("/outbox", response_model=list[OutboxOut], summary="Outbox messages, newest first (admin)")
 def list_outbox(user: CurrentUser, session: SessionDep, status: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0):
     policy.require(user, "outbox.manage")
     return service.list_outbox(session=session, status=status, limit=limit, offset=offset)
 
 
 @router.post("/outbox/{message_id}/retry", response_model=OutboxOut, summary="Send a failed message again (admin)")
-def retry_message(message_id: int, user: CurrentUser, session: SessionDep):
+def retry_message(message_id: RowId, user: CurrentUser, session: SessionDep):
     return service.retry(session=session, actor=user, message_id=message_id)
 
 
@@ -65,12 +67,12 @@ def list_intake(user: CurrentUser, session: SessionDep, status: str | None = "he
 
 @router.post("/intake/{intake_id}/assign", response_model=IntakeOut,
              summary="Register a held message as a ticket of an organisation (second line)")
-def assign_intake(intake_id: int, body: IntakeAssign, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+def assign_intake(intake_id: RowId, body: IntakeAssign, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     intake.assign_held(session=session, settings=settings, actor=user, intake_id=intake_id,
                        organization=body.organization)
     return intake.get_intake(session=session, user=user, intake_id=intake_id)
 
 
 @router.post("/intake/{intake_id}/dismiss", response_model=IntakeOut, summary="Dismiss a held message (second line)")
-def dismiss_intake(intake_id: int, body: IntakeDismiss, user: CurrentUser, session: SessionDep):
+def dismiss_intake(intake_id: RowId, body: IntakeDismiss, user: CurrentUser, session: SessionDep):
     return intake.dismiss_held(session=session, actor=user, intake_id=intake_id, reason=body.reason)

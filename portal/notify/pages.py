@@ -14,6 +14,7 @@ from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError
 from portal.notify import intake, service
 from portal.notify.models import OutboxStatus
+from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -63,7 +64,7 @@ def outbox_page(request: Request, user: CurrentUser, session: SessionDep, status
 
 
 @router.post("/admin/outbox/{message_id}/retry")
-def outbox_retry(message_id: int, user: CurrentUser, session: SessionDep):
+def outbox_retry(message_id: RowId, user: CurrentUser, session: SessionDep):
     policy.require(user, "outbox.manage")
     service.retry(session=session, actor=user, message_id=message_id)
     return web.redirect("/admin/outbox")
@@ -104,7 +105,7 @@ def intake_page(request: Request, user: CurrentUser, session: SessionDep, settin
 
 
 @router.get("/intake/{intake_id}")
-def intake_message_page(intake_id: int, request: Request, user: CurrentUser, session: SessionDep,
+def intake_message_page(intake_id: RowId, request: Request, user: CurrentUser, session: SessionDep,
                         settings: SettingsDep):
     record = intake.get_intake(session=session, user=user, intake_id=intake_id)
     return web.render(request, "notify/intake_message.html", {
@@ -114,7 +115,7 @@ def intake_message_page(intake_id: int, request: Request, user: CurrentUser, ses
 
 
 @router.post("/intake/{intake_id}/assign")
-def intake_assign(intake_id: int, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+def intake_assign(intake_id: RowId, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                   organization: Annotated[str, Form()] = ""):
     try:
         ticket = intake.assign_held(session=session, settings=settings, actor=user, intake_id=intake_id,
@@ -130,6 +131,6 @@ def intake_assign(intake_id: int, request: Request, user: CurrentUser, session: 
 
 
 @router.post("/intake/{intake_id}/dismiss")
-def intake_dismiss(intake_id: int, user: CurrentUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
+def intake_dismiss(intake_id: RowId, user: CurrentUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
     intake.dismiss_held(session=session, actor=user, intake_id=intake_id, reason=reason)
     return web.redirect("/intake")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from portal import policy
+from portal import openapi, policy
 from portal.accounts import security
 from portal.deps import CSRF_COOKIE, CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.releases import deliveries, downloads, links, service, signing, upload
 from portal.releases.schemas import HandoverBody, NoteBody, NotesBody, WithdrawBody, delivery_out, package_out
+from portal.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["packages"], dependencies=[Depends(verify_csrf)])
 # The streamed upload checks CSRF itself while parsing (verify_csrf would read the whole form first).
@@ -74,7 +75,14 @@ async def create_from_upload(request: Request, *, user, session, settings, db) -
 
 
 @upload_router.post("/packages", status_code=201, summary="Upload a fix package (multipart: file…, id, title, "
-                                                          "version, product_versions, ticket_ids, organizations)")
+                                                          "version, product_versions, ticket_ids, organizations)",
+                    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["file", "id", "title", "version"],
+                        "properties": {
+                            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            **{name: {"type": "string"} for name in (
+                                "id", "title", "version", "product_versions", "modules", "ticket_ids",
+                                "organizations", "notes", "sha256")}}}}}}})
 async def create_package(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                          db: DatabaseDep) -> dict:
     package = await create_from_upload(request, user=user, session=session, settings=settings, db=db)
@@ -118,8 +126,15 @@ def withdraw(package_id: str, body: WithdrawBody, user: CurrentUser, session: Se
 
 
 @router.head("/packages/{package_id}/files/{name}", include_in_schema=False)
-@router.get("/packages/{package_id}/files/{name}",
-            summary="Download a package file (HEAD, Range, ETag, If-None-Match; SHA-256 in X-Checksum-SHA256)")
+@router.get("/packages/{package_id}/files/{name}", response_class=Response,
+            summary="Download a package file (HEAD, Range, ETag, If-None-Match; SHA-256 in X-Checksum-SHA256)",
+            responses=openapi.binary_responses(**{
+                "206": {"description": "Запрошенный диапазон байтов (Range).",
+                        "content": {"application/octet-stream": openapi.BINARY}},
+                "304": {"description": "Файл не изменился (If-None-Match)."},
+                "410": openapi.error("Пакет отозван; скачивание остановлено."),
+                "416": openapi.error("Диапазон Range не понят или за концом файла."),
+                "503": openapi.error("Файл повреждён (SHA-256 не совпадает) и не выдаётся.")}))
 def download(package_id: str, name: str, request: Request, user: CurrentUser, session: SessionDep,
              settings: SettingsDep, db: DatabaseDep) -> Response:
     package = service.get_package(session=session, package_id=package_id, user=user, action="package.download")
@@ -139,7 +154,8 @@ def checksum_line(package_id: str, name: str, user: CurrentUser, session: Sessio
         "Content-Disposition": downloads.content_disposition(file.name + ".sha256")})
 
 
-@router.get("/packages/{package_id}/files/{name}/signature", summary="Ed25519 signature of the sha256sum line (raw)")
+@router.get("/packages/{package_id}/files/{name}/signature", response_class=Response,
+            responses=openapi.binary_responses(), summary="Ed25519 signature of the sha256sum line (raw)")
 def signature(package_id: str, name: str, user: CurrentUser, session: SessionDep) -> Response:
     import base64
 
@@ -149,7 +165,9 @@ def signature(package_id: str, name: str, user: CurrentUser, session: SessionDep
         "Content-Disposition": downloads.content_disposition(file.name + ".sha256.sig")})
 
 
-@router.get("/signing-key", response_class=PlainTextResponse, summary="The portal's Ed25519 public key (PEM)")
+@router.get("/signing-key", response_class=Response, summary="The portal's Ed25519 public key (PEM)",
+            responses={200: {"description": "Открытый ключ в формате PEM.",
+                             "content": {"application/x-pem-file": {"schema": {"type": "string"}}}}})
 def signing_key(settings: SettingsDep) -> PlainTextResponse:
     return PlainTextResponse(signing.public_key_pem(settings).decode(), media_type="application/x-pem-file",
                              headers={"Content-Disposition": 'attachment; filename="primoart-portal-ed25519.pem"'})
@@ -176,13 +194,13 @@ def record_handover(body: HandoverBody, user: CurrentUser, session: SessionDep) 
 
 
 @router.post("/deliveries/{delivery_id}/acknowledge", summary="Acknowledge receipt or installation (the customer)")
-def acknowledge(delivery_id: int, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
+def acknowledge(delivery_id: RowId, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
     return delivery_out(deliveries.acknowledge(session=session, actor=user, delivery_id=delivery_id,
                                                note=body.note if body else ""))
 
 
 @router.post("/deliveries/{delivery_id}/confirm", summary="Confirm the delivery (second line; a note when on the "
                                                           "customer's behalf)")
-def confirm(delivery_id: int, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
+def confirm(delivery_id: RowId, user: CurrentUser, session: SessionDep, body: NoteBody | None = None) -> dict:
     return delivery_out(deliveries.confirm(session=session, actor=user, delivery_id=delivery_id,
                                            note=body.note if body else ""))

@@ -11,18 +11,17 @@ Deliveries of a withdrawn package keep their history and accept no more changes.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, policy
+from portal import audit, csvexport, policy
 from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.db import utcnow
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.releases.models import Channel, Delivery, DeliveryStatus, Package, PackageStatus
 from portal.releases.service import require
 
@@ -63,10 +62,12 @@ def _open(delivery: Delivery) -> None:
 
 def get_delivery(*, session: Session, delivery_id: int, user, action: str = "delivery.view") -> Delivery:
     """The delivery if the reader may see it (customers: their organisation's only; others 404)."""
+    require(user, action)  # an action the reader may never take answers 403 whether or not the delivery exists
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
-        raise NotFound("Доставка не найдена.")
-    require(user, action, delivery, what="Доставка")
+        raise not_found("delivery", delivery_id)
+    require(user, "delivery.view", delivery, missing=not_found("delivery", delivery_id))
+    require(user, action, delivery, missing=not_found("delivery", delivery_id))
     return delivery
 
 
@@ -120,10 +121,11 @@ def mark_downloaded(*, session: Session, package: Package, user: User, at: dt.da
 def record_handover(*, session: Session, actor, package_id: str, organization: str, channel: str, note: str = "",
                     delivered_at: dt.datetime | None = None) -> Delivery:
     """Second line records a hand-over by another channel (e-mail, media, remote installation): → delivered."""
+    require(actor, "delivery.record")  # customers are refused before any organisation is looked up
     org = session.scalar(select(Organization).where(Organization.slug == (organization or "").strip()))
     if org is None:
         raise Invalid.fields({"organization": f"организации «{organization}» нет"})
-    require(actor, "delivery.record", org, what="Организация")
+    require(actor, "delivery.record", org, missing=not_found("organization", organization))
     if channel not in CHANNELS:
         raise Invalid.fields({"channel": f"канал передачи: {', '.join(sorted(CHANNELS))}"})
     note = _note(note)
@@ -239,7 +241,7 @@ CSV_COLUMNS = ("delivery_id", "package", "package_title", "organization", "organ
 def export_csv(deliveries: list[Delivery]) -> str:
     """Deliveries as CSV (UTF-8), one row each, dates in ISO 8601 UTC."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvexport.writer(out)
     writer.writerow(CSV_COLUMNS)
 
     def iso(value):

@@ -71,7 +71,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if match is None or match.group(1) == match.group(2) == "":
         raise RangeNotSatisfiable(f"Заголовок Range «{header[:100]}» не понят; ожидается bytes=начало-конец, "
                                   "bytes=начало- или bytes=-длина.", headers=unsatisfiable)
-    first, last = match.group(1), match.group(2)
+    first, last = _position(match.group(1)), _position(match.group(2))
     if first == "":
         suffix = int(last)
         if suffix == 0:
@@ -84,6 +84,13 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if start >= size:
         raise RangeNotSatisfiable(f"Диапазон начинается за концом файла (размер {size} байт).", headers=unsatisfiable)
     return ByteRange(start, min(end, size - 1))
+
+
+def _position(digits: str) -> str:
+    """A byte position as written, without leading zeros and capped: any number longer than 19 digits is past
+    the end of every file, and Python refuses to convert strings of more than 4300 digits at all."""
+    digits = digits.lstrip("0") or ("0" if digits else "")
+    return digits if len(digits) <= 19 else "9" * 19
 
 
 def content_disposition(name: str) -> str:

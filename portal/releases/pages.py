@@ -16,6 +16,7 @@ from portal.releases import deliveries, notes, service
 from portal.releases.models import Channel, DeliveryStatus, PackageStatus
 from portal.releases.schemas import file_url
 from portal.timeutil import parse_local
+from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 upload_router = APIRouter(include_in_schema=False)  # the streamed form checks its CSRF token itself
@@ -230,7 +231,7 @@ def board_record(request: Request, user: CurrentUser, session: SessionDep,
 
 
 @router.post("/deliveries/{delivery_id}/confirm")
-def board_confirm(request: Request, user: CurrentUser, session: SessionDep, delivery_id: int,
+def board_confirm(request: Request, user: CurrentUser, session: SessionDep, delivery_id: RowId,
                   note: Annotated[str, Form(max_length=5000)] = ""):
     return _board_act(request, session, user, lambda: deliveries.confirm(
         session=session, actor=user, delivery_id=delivery_id, note=note))

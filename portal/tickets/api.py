@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
-from portal import blobs, policy
+from portal import blobs, openapi, policy
 from portal.db import utcnow
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.tickets import service
@@ -25,6 +25,7 @@ from portal.tickets.schemas import (
     ticket_out,
     ticket_summary,
 )
+from portal.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"], dependencies=[Depends(verify_csrf)])
 
@@ -144,8 +145,9 @@ def attach(ticket_id: str, file: Annotated[UploadFile, File()], user: CurrentUse
     return attachment_out(ticket, attachment)
 
 
-@router.get("/tickets/{ticket_id}/attachments/{attachment_id}", summary="Download an attachment")
-def download(ticket_id: str, attachment_id: int, user: CurrentUser, session: SessionDep,
+@router.get("/tickets/{ticket_id}/attachments/{attachment_id}", summary="Download an attachment",
+            response_class=Response, responses=openapi.binary_responses())
+def download(ticket_id: str, attachment_id: RowId, user: CurrentUser, session: SessionDep,
              settings: SettingsDep) -> FileResponse:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,

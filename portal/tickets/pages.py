@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from portal import i18n, policy, web
+from portal import csvexport, i18n, policy, web
 from portal.accounts import service as accounts
 from portal.db import utcnow
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
@@ -19,6 +18,7 @@ from portal.tickets import service, sla, workflow
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
 from portal.tickets.schemas import sla_breached
+from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -213,7 +213,7 @@ def sla_page(request: Request, user: CurrentUser, session: SessionDep, settings:
 
 def _csv(report, since: str, until: str) -> Response:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvexport.writer(out)
     writer.writerow(["priority", "total", "met", "breached", "pending", "met_share", "breached_share",
                      "median_reaction_hours"])
     for row in [*report.rows, report.total]:
@@ -336,7 +336,7 @@ def attach_submit(request: Request, user: CurrentUser, session: SessionDep, sett
 
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
 def attachment_download(user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
-                        attachment_id: int):
+                        attachment_id: RowId):
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,
                                                                 attachment_id=attachment_id))

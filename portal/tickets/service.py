@@ -22,7 +22,7 @@ from portal import audit, blobs, policy
 from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.db import utcnow
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.tickets import sla, workflow
 from portal.tickets.models import (
     OPEN_STATUSES,
@@ -607,12 +607,15 @@ def add_comment(*, session: Session, settings: Settings, ticket: Ticket, actor: 
 
 def parse_period(since: str, until: str, tz: str) -> tuple[dt.datetime, dt.datetime]:
     """A report period from two dates (``until`` inclusive) in the portal's time zone."""
-    from portal.timeutil import parse_local
+    from portal.timeutil import DateOutOfRange, parse_local
 
     errors, bounds = {}, {}
     for name, text in (("since", since), ("until", until)):
         try:
             bounds[name] = parse_local(text, tz)
+        except DateOutOfRange as exc:
+            bounds[name], errors[name] = None, str(exc)
+            continue
         except ValueError:
             bounds[name] = None
         if bounds[name] is None:
@@ -625,10 +628,12 @@ def parse_period(since: str, until: str, tz: str) -> tuple[dt.datetime, dt.datet
 
 def parse_eta(text: str, tz: str) -> dt.datetime:
     """An ETA from ISO 8601; a bare date means the end of that day in the portal's time zone."""
-    from portal.timeutil import parse_local
+    from portal.timeutil import DateOutOfRange, parse_local
 
     try:
         value = parse_local(text, tz)
+    except DateOutOfRange as exc:
+        raise Invalid.fields({"eta": str(exc)}) from None
     except ValueError:
         value = None
     if value is None:
@@ -719,7 +724,7 @@ def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, acto
 def get_attachment(*, session: Session, ticket: Ticket, attachment_id: int) -> TicketAttachment:
     attachment = session.get(TicketAttachment, attachment_id)
     if attachment is None or attachment.ticket_id != ticket.id:
-        raise NotFound("Вложение не найдено.")
+        raise not_found("attachment", attachment_id)
     return attachment
 
 
