@@ -17,9 +17,9 @@ browser would), ``class`` only with the values admonitions and code highlighting
 other hosts get ``rel="nofollow noopener noreferrer"``.
 
 Cost is bounded because Python-Markdown is super-linear on some inputs (16 KB of ``[`` took 74 s): texts
-up to ``INLINE_LIMIT`` characters render in the calling thread (their worst case was measured at about
-0.1 s, see README), longer ones in a small pool of worker processes with a deadline of
-``RENDER_TIMEOUT`` seconds; a worker that misses it is killed and replaced. Results are kept in an LRU
+up to ``INLINE_LIMIT`` characters render in the calling thread (their worst case was measured at
+12–50 ms, ``scripts/bench/render.py``), longer ones in a small pool of worker processes (started ahead)
+with a deadline of ``RENDER_TIMEOUT`` seconds; a worker that misses it is killed and replaced. Results are kept in an LRU
 cache keyed by the SHA-256 of the text and the profile, so page views do not render again. When the
 deadline passes, ``render_markdown`` shows the text escaped in a ``<pre>``; with ``strict=True`` (the
 preview API) it raises ``RenderTimeout``, a 422 whose message tells the writer what to change.
@@ -47,10 +47,12 @@ from markupsafe import Markup, escape
 
 from portal.errors import Invalid
 
-# Measured worst case of Python-Markdown with the site's extensions at 512 characters is about 0.1 s
-# (``[``, ``[[`` and ``![`` repeated, on a loaded 2-core machine); 1 KB already takes 0.25 s and 4 KB 3 s.
-INLINE_LIMIT = 512
+# Worst case of Python-Markdown with the site's extensions (scripts/bench/render.py): at 256 characters
+# 12–50 ms, at 512 65–250 ms, 1 KB 0.25–0.45 s, 4 KB 3–9 s (quiet and loaded 2-core machine).
+INLINE_LIMIT = 256
 RENDER_TIMEOUT = 1.5  # seconds for a worker's answer: the 2 s budget of a request less the rest of its work
+# A text is remembered as too costly only when a ready worker had at least this long for it.
+FAIR_TRIAL = 1.0
 POOL_SIZE = 2
 CACHE_BYTES = 32 * 1024 * 1024
 
@@ -248,6 +250,10 @@ class _Timeout(Exception):
 
 
 def _worker_main(conn: Any) -> None:
+    try:  # import the extensions now, so the first text does not pay for it
+        _convert("warm *up*", SITE_DEFAULT.extensions, SITE_DEFAULT.configs, SITE_DEFAULT.raw_html)
+    finally:
+        conn.send(("ready", ""))
     while True:
         try:
             job = conn.recv()
@@ -265,6 +271,14 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="portal-render")
         self.process.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self, deadline: float) -> bool:
+        """True once the worker has started (its first message); False if the deadline came first."""
+        if not self.ready and self.conn.poll(max(0.0, deadline - time.monotonic())):
+            self.conn.recv()
+            self.ready = True
+        return self.ready
 
     def kill(self) -> None:
         self.process.kill()
@@ -293,20 +307,23 @@ class _Pool:
                 worker = self._idle.pop() if self._idle else None
             if worker is None or not worker.process.is_alive():
                 worker = _Worker(self._ctx)
+            if not worker.wait_ready(deadline):  # still starting: it stays in the pool, the text is not to blame
+                raise _Timeout(ran=False)
+            given = deadline - time.monotonic()
             worker.conn.send(job)
-            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+            if not worker.conn.poll(max(0.0, given)):
                 worker.kill()
                 worker = _Worker(self._ctx)  # the replacement starts now and waits idle
-                raise _Timeout(ran=True)
+                raise _Timeout(ran=given >= FAIR_TRIAL)
             status, result = worker.conn.recv()
             if status != "ok":
                 raise RuntimeError(result)
             return result
-        except (EOFError, OSError, BrokenPipeError):
+        except (EOFError, OSError):  # the worker died: not the text's fault, so nothing is remembered
             if worker is not None:
                 worker.kill()
                 worker = None
-            raise
+            raise _Timeout(ran=False) from None
         finally:
             if worker is not None:
                 with self._lock:
