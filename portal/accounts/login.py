@@ -12,31 +12,41 @@ from portal.accounts import service
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.db import Database
-from portal.errors import PortalError
+from portal.errors import PortalError, Unauthorized
 
 T = TypeVar("T")
 
 
 def attempt(*, db: Database, settings: Settings, username: str, password: str, ip: str | None,
             on_success: Callable[[Session, User], T]) -> T:
-    """Authenticate, slowing repeated failures; on success run ``on_success`` in the same transaction."""
-    with db.session_scope(write=False) as session:
-        state = service.throttle_state(session=session, settings=settings, username=username, ip=ip)
-    if not state.locked_until:
+    """Authenticate, slowing repeated failures; on success run ``on_success`` in the same transaction.
+
+    The slow parts — the slowdown after failures and Argon2 — run before the write transaction begins, so a
+    burst of logins does not keep the database's write lock while it hashes; the transaction only records
+    the outcome (counters, audit, the new session or token).
+    """
+    for _ in range(3):
+        with db.session_scope(write=False) as session:
+            state = service.throttle_state(session=session, settings=settings, username=username, ip=ip)
+            password_hash = service.login_facts(session=session, settings=settings, username=username, ip=ip)
         time.sleep(service.slowdown_seconds(settings=settings, failures=state.failures))
-    session = db.session(write=True)
-    try:
+        check = service.verify(username=username, ip=ip, password_hash=password_hash, password=password)
+        session = db.session(write=True)
         try:
-            user = service.authenticate(session=session, settings=settings, username=username,
-                                        password=password, ip=ip)
-        except PortalError:
-            session.commit()  # keep the failure count and the audit entry
+            try:
+                user = service.record_login(session=session, settings=settings, check=check)
+            except service.PasswordChanged:
+                session.rollback()
+                continue  # the password was changed meanwhile: verify against the new one
+            except PortalError:
+                session.commit()  # keep the failure count and the audit entry
+                raise
+            result = on_success(session, user)
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
             raise
-        result = on_success(session, user)
-        session.commit()
-        return result
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+        finally:
+            session.close()
+    raise Unauthorized("Пароль этой учётной записи только что изменён. Войдите ещё раз.")

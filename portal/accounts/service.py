@@ -209,24 +209,69 @@ def locked_message(until: dt.datetime) -> str:
             f"временно закрыт; повторите через {_minutes_left(until)} мин.")
 
 
-def authenticate(*, session: Session, settings: Settings, username: str, password: str, ip: str | None) -> User:
-    """Check a username and password, counting failures; raise 401 or 429 with a clear message.
+@dataclass
+class PasswordCheck:
+    """The slow half of a login — Argon2 — done before any write transaction begins."""
 
-    Failures are flushed into the caller's write transaction, which must commit even when this raises.
+    username: str
+    ip: str | None
+    password_hash: str | None  # the hash verified against: a login is recorded only if it is still the user's
+    ok: bool
+    new_hash: str | None = None  # the password hashed with today's parameters, when the stored hash is older
+
+
+def check_password(*, session: Session, settings: Settings, username: str, password: str,
+                   ip: str | None) -> PasswordCheck:
+    """Refuse a locked account or address (429) and verify the password; writes nothing.
+
+    ``session`` is only read, and the caller may end its transaction before the hashing starts by calling
+    ``login_facts`` and ``verify`` apart (as ``portal.accounts.login`` does).
     """
-    state = throttle_state(session=session, settings=settings, username=username, ip=ip)
+    password_hash = login_facts(session=session, settings=settings, username=username, ip=ip)
+    return verify(username=username, ip=ip, password_hash=password_hash, password=password)
+
+
+def login_facts(*, session: Session, settings: Settings, username: str, ip: str | None) -> str | None:
+    """429 when the account or address is locked; else the stored password hash (None: no such user)."""
+    _refuse_when_locked(throttle_state(session=session, settings=settings, username=username, ip=ip))
+    return session.scalar(select(User.password_hash).where(User.username == username))
+
+
+def verify(*, username: str, ip: str | None, password_hash: str | None, password: str) -> PasswordCheck:
+    ok = security.verify_password(password_hash, password)
+    new_hash = security.hash_password(password) if ok and security.needs_rehash(password_hash) else None
+    return PasswordCheck(username=username, ip=ip, password_hash=password_hash, ok=ok, new_hash=new_hash)
+
+
+class PasswordChanged(Exception):
+    """The user's password hash changed between the check and the record: check again."""
+
+
+def _refuse_when_locked(state: ThrottleState) -> None:
     if state.locked_until:
         raise TooManyRequests(locked_message(state.locked_until),
                               headers={"Retry-After": str(int((state.locked_until - utcnow()).total_seconds()) + 1)})
+
+
+def record_login(*, session: Session, settings: Settings, check: PasswordCheck) -> User:
+    """The fast, writing half of a login: count a failure (401/429) or clear the counters and return the user.
+
+    Failures are flushed into the caller's write transaction, which must commit even when this raises. The
+    lock is checked again here, inside the transaction: attempts verified in parallel before a lockout are
+    refused once it is in place, so parallel guesses learn no more than serial ones.
+    """
+    username, ip = check.username, check.ip
+    _refuse_when_locked(throttle_state(session=session, settings=settings, username=username, ip=ip))
     user = session.scalar(select(User).where(User.username == username))
-    ok = security.verify_password(user.password_hash if user else None, password)
-    if ok and user is not None and user.is_active:
+    if (user.password_hash if user else None) != check.password_hash:
+        raise PasswordChanged()
+    if check.ok and user is not None and user.is_active:
         for key in _throttle_keys(username, ip):
             row = session.get(LoginThrottle, key)
             if row is not None:
                 session.delete(row)
-        if security.needs_rehash(user.password_hash):
-            user.password_hash = security.hash_password(password)
+        if check.new_hash:
+            user.password_hash = check.new_hash
         return user
     locked_until = _count_failure(session=session, settings=settings, username=username, ip=ip)
     audit.record(session, actor=user if user else username or "anonymous", action="auth.login_failed",
@@ -235,9 +280,19 @@ def authenticate(*, session: Session, settings: Settings, username: str, passwor
     session.flush()
     if locked_until:
         raise TooManyRequests(locked_message(locked_until))
-    if user is not None and ok and not user.is_active:
+    if user is not None and check.ok and not user.is_active:
         raise Unauthorized("Учётная запись отключена. Обратитесь к администратору портала.")
     raise Unauthorized("Неверное имя пользователя или пароль.")
+
+
+def authenticate(*, session: Session, settings: Settings, username: str, password: str, ip: str | None) -> User:
+    """Check a username and password in one write transaction, counting failures; raise 401 or 429.
+
+    For callers without concurrency to care about (the command line, tests); the web login verifies the
+    password before its write transaction begins (``portal.accounts.login``).
+    """
+    check = check_password(session=session, settings=settings, username=username, password=password, ip=ip)
+    return record_login(session=session, settings=settings, check=check)
 
 
 def _count_failure(*, session: Session, settings: Settings, username: str, ip: str | None) -> dt.datetime | None:
