@@ -117,3 +117,13 @@ def test_pathological_preview_answers_with_a_message(page, hostile):
     page.locator("#kb-body").fill("[" * 16_000)
     page.locator("#kb-preview[data-error='1']").wait_for(timeout=15_000)
     assert "«[»" in page.locator("#kb-preview").inner_text()
+
+
+def test_api_docs_start_under_the_csp(page):
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    page.on("pageerror", lambda e: messages.append(str(e)))
+    page.goto("/api/docs")
+    page.locator("#swagger-ui .swagger-ui").wait_for()  # started by /static/api-docs.js
+    page.wait_for_timeout(500)
+    assert [m for m in messages if "Content Security Policy" in m] == []
