@@ -44,6 +44,10 @@ def _site_file(root: Path, path: str) -> Path | None:
     return target if target.is_file() else None
 
 
+# The built site's own CSP (no inline script runs there), set here so the portal-wide one does not replace it.
+SITE_HEADERS = {"Content-Security-Policy": site.SITE_CSP}
+
+
 @router.get("/kb")
 def kb_root():
     return web.redirect("/kb/", status_code=307)
@@ -58,17 +62,18 @@ def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep
     if not (root / "index.html").exists():
         return web.render(request, "knowledge/not_built.html",
                           {"edition": edition, "build": site.latest(session, edition)}, status_code=503,
-                          headers={"Retry-After": "30"})
+                          headers={"Retry-After": "30"})  # a portal page: the portal's own CSP
     found = _site_file(root, path)
     if found is None:
         not_found = root / "404.html"
         if not_found.exists():
-            return FileResponse(not_found, status_code=404, media_type="text/html; charset=utf-8")
+            return FileResponse(not_found, status_code=404, media_type="text/html; charset=utf-8",
+                                headers=SITE_HEADERS)
         raise NotFound("Страница базы знаний не найдена.")
     media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
     if media_type.startswith("text/") or media_type in ("application/json", "application/javascript"):
         media_type += "; charset=utf-8"
-    return FileResponse(found, media_type=media_type, headers={"Cache-Control": "no-cache"})
+    return FileResponse(found, media_type=media_type, headers={"Cache-Control": "no-cache", **SITE_HEADERS})
 
 
 # --- writers' pages ------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from portal.content import Author
 from portal.knowledge import articles, frontmatter, service
+from tests import hostile
 
 # Every vector that executes sets window.__xss (or opens a dialog), which the browser test watches.
 P = "window.__xss=1"
+# Beyond tests/hostile.py: the Markdown extensions of the site (attr_list, toc labels), headings.
 OWN_CORPUS = [
     f"<script>{P}</script>",
     f"<img src=x onerror={P}>",
@@ -85,13 +87,8 @@ OWN_CORPUS = [
 
 
 def corpus() -> list[str]:
-    """The shared hostile-markup corpus (tests/hostile.py) when it is there, and our own vectors."""
-    try:
-        from tests import hostile  # type: ignore[attr-defined]
-    except ImportError:
-        return list(OWN_CORPUS)
-    shared = [v for v in getattr(hostile, "HOSTILE", getattr(hostile, "CORPUS", [])) if isinstance(v, str)]
-    return list(dict.fromkeys(shared + OWN_CORPUS))
+    """The shared hostile-markup corpus (tests/hostile.py) and the vectors particular to the site."""
+    return list(dict.fromkeys(hostile.CORPUS + OWN_CORPUS))
 
 
 @dataclass
@@ -218,6 +215,7 @@ def check_edition(root: Path) -> list[str]:
         rel = path.relative_to(root)
         problems += [f"{rel}: {p}" for p in executable_markup(html, page=True)]
         problems += [f"{rel} (article): {p}" for p in executable_markup(article_part(html), page=False)]
+        problems += [f"{rel} (article): {p}" for p in hostile.executable_markup(article_part(html))]
         title = re.search(r"<title>(.*?)</title>", html, re.S)
         if title and "<" in title.group(1):
             problems.append(f"{rel}: markup in <title>: {title.group(1)!r}")
@@ -225,7 +223,8 @@ def check_edition(root: Path) -> list[str]:
     for doc in index["docs"]:
         for key in ("title", "text"):
             problems += [f"search {doc['location']} {key}: {p}"
-                         for p in executable_markup(doc.get(key, ""), page=False)]
+                         for p in executable_markup(doc.get(key, ""), page=False)
+                         + hostile.executable_markup(doc.get(key, ""))]
         for tag in doc.get("tags", []):
             if "<" in tag:
                 problems.append(f"search {doc['location']} tag with markup: {tag!r}")
