@@ -177,7 +177,6 @@ def finish(session: Session, started: Started, *, settings: Settings, commit: st
     faults.point(f"{started.operation}.after_git_commit")
     with short_transaction(session) as own:
         ctx = _apply(own, settings, started.id, commit, recovered=False)
-    session.expire_all()  # the caller's objects (a package) changed in that transaction
     if ctx is None:
         return False
     _after(settings, ctx)

@@ -417,6 +417,7 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
                                      actor=actor, files={**files, **fixed}, effects=effects))
         commit = content.commit_files(files={**files, **fixed}, message=message, author=_author(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
+    session.expire(package)  # changed by the intent's own transaction
     return package
 
 
@@ -481,6 +482,7 @@ def withdraw_package(*, session: Session, settings: Settings, actor, package_id:
         commit = content.commit_files(files=files, message=f"Отозван пакет {package.id}: {reason[:200]}",
                                       author=_author(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
+    session.expire(package)  # changed by the intent's own transaction
     return package
 
 
