@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -16,14 +18,20 @@ _DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
 
 MIN_PASSWORD_LENGTH = 8
 
+# Each Argon2 computation takes 64 MiB and a core's worth of CPU: a burst of 200 logins on 40 worker threads
+# would otherwise hold 2.5 GiB at once and starve every other request of CPU, finishing no sooner.
+_HASHING = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        with _HASHING:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
