@@ -1,4 +1,4 @@
-"""The knowledge-base site: Material for MkDocs editions built from one commit, and the Markdown preview.
+"""The knowledge-base site: Material for MkDocs editions built from one commit (the preview is render.py).
 
 Three editions are built from the same commit, each from its own filtered copy of the articles, so an
 article a reader may not see is not in their edition at all — not its page, title, text, search index
@@ -40,7 +40,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import markdown
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -106,23 +105,6 @@ def markdown_extensions(config: dict[str, Any]) -> tuple[list[str], dict[str, di
                 if isinstance(options, dict):
                     configs[name] = options
     return names, configs
-
-
-def render_markdown(*, settings: Settings, body: str) -> str:
-    """HTML of an article body with the Markdown extensions the site uses (the editor's live preview)."""
-    text = _repo_file(settings, "mkdocs.yml")
-    names, configs = markdown_extensions(read_config(text) if text else {})
-    md = markdown.Markdown(extensions=names, extension_configs=configs, output_format="html")
-    return md.convert(body or "")
-
-
-def _repo_file(settings: Settings, path: str) -> str:
-    content = ContentRepo(settings)
-    with content.repo() as repo:
-        try:
-            return repo.git.show(f"HEAD:{path}")
-        except Exception:  # GitCommandError: the file is not in the repository
-            return ""
 
 
 # --- build state ----------------------------------------------------------------------------------

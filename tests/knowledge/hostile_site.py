@@ -156,8 +156,9 @@ EXECUTABLE_TAGS = {"iframe", "object", "embed", "frame", "frameset", "applet", "
 
 
 def _url_scheme_text(value: str) -> str:
-    # Browsers ignore ASCII whitespace and control characters inside a URL's scheme.
-    return re.sub(r"[\x00-\x20]", "", value)
+    # What a browser's URL parser does: C0 controls and spaces stripped at both ends, tab and newlines removed
+    # anywhere (a space inside "java script:" leaves no scheme, so that URL is relative and harmless).
+    return re.sub(r"[\t\n\r]", "", value).strip("".join(map(chr, range(0x21))))
 
 
 class _Finder(HTMLParser):

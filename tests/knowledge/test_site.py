@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from portal.knowledge import service, site
+from portal.knowledge import render, service, site
 from portal.knowledge.models import SiteBuild
 
 
@@ -95,14 +95,17 @@ def test_editions_from_one_commit_and_internal_articles_stay_out(writer, write_a
 
 
 def test_preview_uses_the_sites_markdown_extensions(settings, content_repo):
-    html = site.render_markdown(settings=settings, body='!!! tip "Обходное решение"\n    Перезапустите.\n\n'
-                                                        "| a | b |\n|---|---|\n| 1 | 2 |\n")
+    html = render.article_html(settings=settings, body='!!! tip "Обходное решение"\n    Перезапустите.\n\n'
+                                                          "| a | b |\n|---|---|\n| 1 | 2 |\n")
     assert 'class="admonition tip"' in html and "<table>" in html
 
 
 def test_hooks_and_plugins_of_mkdocs_yml_are_not_carried_into_builds(settings):
-    config = site.read_config("site_name: X\nhooks: [evil.py]\nplugins: [search, tags, macros]\n")
+    config = site.read_config("site_name: X\nhooks: [evil.py]\nplugins: [search, tags, macros]\n"
+                              "theme: {name: material, custom_dir: overrides}\nextra: {polyfills: [evil.js]}\n")
     built = site._edition_config(settings, config, settings.home_path, settings.home_path, [], "customers")
-    assert "hooks" not in built
+    assert built["hooks"] == [str(site.HOOKS_FILE)]  # only the portal's own
+    assert built["theme"]["custom_dir"] == str(site.THEME_DIR)
+    assert "polyfills" not in built["extra"]
     assert [p if isinstance(p, str) else next(iter(p)) for p in built["plugins"]] == ["search", "tags"]
     assert built["theme"]["font"] is False
