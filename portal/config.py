@@ -6,6 +6,7 @@ reference is checked against this class by ``tests/test_docs.py``.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -172,32 +173,24 @@ class Settings(BaseSettings):
     @field_validator("sla_reaction_hours")
     @classmethod
     def _reaction_table(cls, value: str) -> str:
-        from portal.tickets.sla import parse_reaction_hours
-
         parse_reaction_hours(value)
         return value
 
     @field_validator("working_hours")
     @classmethod
     def _working_hours(cls, value: str) -> str:
-        from portal.tickets.sla import parse_working_hours
-
         parse_working_hours(value)
         return value
 
     @field_validator("working_days")
     @classmethod
     def _working_days(cls, value: str) -> str:
-        from portal.tickets.sla import parse_working_days
-
         parse_working_days(value)
         return value
 
     @field_validator("holidays")
     @classmethod
     def _holidays(cls, value: str) -> str:
-        from portal.tickets.sla import parse_holidays
-
         parse_holidays(value)
         return value
 
@@ -291,3 +284,62 @@ class Settings(BaseSettings):
                     value = urlunsplit(url._replace(netloc=netloc))
             out[name] = "" if value is None else str(value)
         return out
+
+
+# --- formats of the SLA settings (the SLA calendar in portal.tickets.sla reads them with these) ---
+
+PRIORITIES = ("critical", "high", "medium", "low")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_reaction_hours(text: str) -> dict[str, float]:
+    """``critical=8,high=16,medium=96,low=96`` → {priority: hours}; every priority must be given."""
+    table: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, hours = part.partition("=")
+        name = name.strip()
+        if not sep or name not in PRIORITIES:
+            raise ValueError(f"expected priority=hours with priorities {', '.join(PRIORITIES)}; got {part!r}")
+        try:
+            value = float(hours)
+        except ValueError:
+            raise ValueError(f"hours of {name} must be a number; got {hours!r}") from None
+        if value <= 0:
+            raise ValueError(f"hours of {name} must be positive")
+        table[name] = value
+    missing = [p for p in PRIORITIES if p not in table]
+    if missing:
+        raise ValueError(f"reaction hours missing for {', '.join(missing)}")
+    return table
+
+
+def parse_working_hours(text: str) -> tuple[dt.time, dt.time]:
+    """``09:00-18:00`` → (start, end)."""
+    try:
+        start_text, end_text = text.split("-")
+        start, end = dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip())
+    except ValueError:
+        raise ValueError(f"working hours must look like 09:00-18:00; got {text!r}") from None
+    if start >= end:
+        raise ValueError("working hours must end after they start")
+    return start, end
+
+
+def parse_working_days(text: str) -> frozenset[int]:
+    """``mon,tue,wed,thu,fri`` → {0, 1, 2, 3, 4} (Python weekdays)."""
+    days = set()
+    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
+        if part not in WEEKDAYS:
+            raise ValueError(f"working days are mon … sun; got {part!r}")
+        days.add(WEEKDAYS.index(part))
+    if not days:
+        raise ValueError("at least one working day is needed")
+    return frozenset(days)
+
+
+def parse_holidays(text: str) -> frozenset[dt.date]:
+    """``2026-01-01,2026-01-02`` → the set of dates."""
+    try:
+        return frozenset(dt.date.fromisoformat(p.strip()) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ValueError(f"holidays must be YYYY-MM-DD dates separated by commas; got {text!r}") from None

@@ -12,68 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from portal.config import Settings
+# The formats of the SLA settings are parsed where the settings are validated (config sits below every
+# domain); they are re-exported here for the SLA's own readers.
+from portal.config import (
+    PRIORITIES,
+    WEEKDAYS,
+    Settings,
+    parse_holidays,
+    parse_reaction_hours,
+    parse_working_days,
+    parse_working_hours,
+)
 
-PRIORITIES = ("critical", "high", "medium", "low")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_reaction_hours(text: str) -> dict[str, float]:
-    """``critical=8,high=16,medium=96,low=96`` → {priority: hours}; every priority must be given."""
-    table: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, sep, hours = part.partition("=")
-        name = name.strip()
-        if not sep or name not in PRIORITIES:
-            raise ValueError(f"expected priority=hours with priorities {', '.join(PRIORITIES)}; got {part!r}")
-        try:
-            value = float(hours)
-        except ValueError:
-            raise ValueError(f"hours of {name} must be a number; got {hours!r}") from None
-        if value <= 0:
-            raise ValueError(f"hours of {name} must be positive")
-        table[name] = value
-    missing = [p for p in PRIORITIES if p not in table]
-    if missing:
-        raise ValueError(f"reaction hours missing for {', '.join(missing)}")
-    return table
-
-
-def parse_working_hours(text: str) -> tuple[dt.time, dt.time]:
-    """``09:00-18:00`` → (start, end)."""
-    try:
-        start_text, end_text = text.split("-")
-        start, end = dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip())
-    except ValueError:
-        raise ValueError(f"working hours must look like 09:00-18:00; got {text!r}") from None
-    if start >= end:
-        raise ValueError("working hours must end after they start")
-    return start, end
-
-
-def parse_working_days(text: str) -> frozenset[int]:
-    """``mon,tue,wed,thu,fri`` → {0, 1, 2, 3, 4} (Python weekdays)."""
-    days = set()
-    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
-        if part not in WEEKDAYS:
-            raise ValueError(f"working days are mon … sun; got {part!r}")
-        days.add(WEEKDAYS.index(part))
-    if not days:
-        raise ValueError("at least one working day is needed")
-    return frozenset(days)
-
-
-def parse_holidays(text: str) -> frozenset[dt.date]:
-    """``2026-01-01,2026-01-02`` → the set of dates."""
-    try:
-        return frozenset(dt.date.fromisoformat(p.strip()) for p in text.split(",") if p.strip())
-    except ValueError:
-        raise ValueError(f"holidays must be YYYY-MM-DD dates separated by commas; got {text!r}") from None
-
+__all__ = ["PRIORITIES", "WEEKDAYS", "Calendar", "median_hours", "next_reminder", "parse_holidays",
+           "parse_reaction_hours", "parse_working_days", "parse_working_hours", "reaction_due"]
 
 @dataclass(frozen=True)
 class Calendar:
