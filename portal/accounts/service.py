@@ -91,6 +91,8 @@ def create_user(
         errors["password"] = f"пароль должен быть не короче {security.MIN_PASSWORD_LENGTH} символов"
     if errors:
         raise Invalid.fields(errors)
+    # Argon2 before the first statement: a request's write transaction (and SQLite's lock) begins there.
+    password_hash = security.hash_password(password)
     org = get_organization(session=session, slug=organization) if organization else None
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
         raise Conflict(f"Пользователь «{username}» уже существует.")
@@ -100,7 +102,7 @@ def create_user(
         organization_id=org.id if org else None,
         email=email or None,
         full_name=full_name or "",
-        password_hash=security.hash_password(password),
+        password_hash=password_hash,
     )
     session.add(user)
     session.flush()
@@ -160,8 +162,9 @@ def enable_user(*, session: Session, actor, username: str) -> User:
 def set_password(*, session: Session, actor, username: str, password: str) -> User:
     """Change a password; every session and token of the user ends."""
     _check_password(password)
+    password_hash = security.hash_password(password)  # before the first statement, as in create_user
     user = get_user(session=session, username=username)
-    user.password_hash = security.hash_password(password)
+    user.password_hash = password_hash
     user.password_changed_at = utcnow()
     end_all_sessions(session=session, user=user)
     audit.record(session, actor=actor, action="user.password", object_type="user", object_id=username,
