@@ -11,15 +11,19 @@ import threading
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# OWASP's Password Storage Cheat Sheet configuration for Argon2id (19 MiB, 2 iterations, 1 lane). argon2-cffi's
+# default (RFC 9106's 64 MiB, 3 iterations, 4 lanes) costs ~6× the CPU per login: on two cores that capped
+# logins at 8–9 a second and put p95 at 5.8 s with 50 clients (scripts/bench/concurrency.py). Hashes made with
+# the old parameters are replaced on the next successful login (needs_rehash).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 # Verifying against this keeps the time of a login for an unknown user close to a real one.
 _DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
 
 MIN_PASSWORD_LENGTH = 8
 
-# Each Argon2 computation takes 64 MiB and a core's worth of CPU: a burst of 200 logins on 40 worker threads
-# would otherwise hold 2.5 GiB at once and starve every other request of CPU, finishing no sooner.
+# Each Argon2 computation takes 19 MiB and a core's worth of CPU: a burst of 200 logins on 40 worker threads
+# would otherwise hold 0.75 GiB at once and starve every other request of CPU, finishing no sooner.
 _HASHING = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
