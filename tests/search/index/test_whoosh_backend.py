@@ -11,7 +11,7 @@ from filelock import FileLock
 
 from portal.errors import Conflict
 from portal.knowledge import hooks
-from portal.search import index as search_index
+from portal.search.index import whoosh_backend as search_index
 from portal.search.index import IndexStore, SearchRequest, WhooshIndex, backend
 from tests.search.conftest import CUSTOMER, STAFF, commit
 from tests.search.corpus import article_text

@@ -1,0 +1,151 @@
+"""Ranking: which matches are scored and how, facet counts, the spelling correction, hits from stored fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whoosh import query as wq
+
+from portal.search import analysis
+from portal.search import query as sq
+from portal.search.index.protocol import Hit
+from portal.search.index.reader import VersionReader
+from portal.search.index.schema import AUDIENCE_SPELL_FIELD, FACET_FIELDS
+
+SCORE_LIMIT = 300  # above this many matches only the likeliest tiers are scored (see candidates)
+FEW_HITS = 3  # below this a "did you mean" is looked for
+
+
+def candidates(searcher, reader: VersionReader, q: wq.Query, matched: set[int], want: int) -> set[int]:
+    """The matches worth scoring. Up to SCORE_LIMIT, all of them; above it, tiers by the title —
+    every concept of the query in the title, then any — grown until they fill the page. A title
+    word weighs four body words, so the best-scored articles are almost always in the first tiers;
+    totals and facets still count every match."""
+    if len(matched) <= SCORE_LIMIT:
+        return matched
+    titled = to_title(q)
+    concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
+    every = reader.docs(searcher, titled) & matched
+    if len(every) >= want:
+        return every
+    anyone = set()
+    for concept in concepts:
+        anyone |= reader.docs(searcher, concept)
+    some = every | (anyone & matched)
+    return some if len(some) >= want else matched
+
+def score(searcher, q: wq.Query, docs: set[int], limit: int) -> list[tuple[float, int]]:
+    """(score, docnum) of the best ``limit`` of ``docs``, moving the matchers only to those documents."""
+    ordered = sorted(docs)
+    scored: list[tuple[float, int]] = []
+    for sub, offset in searcher.leaf_searchers():
+        end = offset + sub.doc_count_all()
+        mine = [d - offset for d in ordered if offset <= d < end]
+        if not mine:
+            continue
+        matcher = q.matcher(sub, sub.context())
+        for local in mine:
+            if not matcher.is_active():
+                break
+            if matcher.id() < local:
+                matcher.skip_to(local)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == local:
+                scored.append((matcher.score(), local + offset))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return scored[:limit]
+
+def facets(searcher, reader: VersionReader, docs: set[int]) -> dict[str, list[dict[str, Any]]]:
+    postings = reader.facet_postings(searcher)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for fieldname in FACET_FIELDS:
+        counts = []
+        if docs:
+            for value, ids in postings[fieldname].items():
+                if value == sq.ANY_VERSION or not value:
+                    continue
+                n = len(docs & ids)
+                if n:
+                    counts.append({"value": value, "count": n})
+        counts.sort(key=lambda c: (-c["count"], c["value"]))
+        out[fieldname] = counts
+    return out
+
+
+def correction(searcher, reader: VersionReader, parsed: sq.Parsed, audiences: tuple[str, ...], allowed: set[int],
+               synonyms: sq.Synonyms, mode: str, known_total: int = 0) -> str | None:
+    """The query with misspelt words replaced from the reader's own dictionary, when it then finds more.
+
+    The dictionary of an audience learns only from articles of that visibility, and the corrected
+    query must find articles the reader may see, so no word of a hidden article is ever suggested.
+    """
+    ixreader = searcher.reader()
+    fields = [AUDIENCE_SPELL_FIELD[a] for a in audiences]
+    changed = False
+    units = []
+    for unit in parsed.units:
+        word = unit.text
+        if unit.kind != "word" or not 4 <= len(word) <= sq.MAX_FUZZY_CHARS or not word.isalpha():
+            units.append(unit)
+            continue
+        norm = analysis.normalise(word, mode)
+        if any(ixreader.frequency(f, word) for f in fields) or ixreader.frequency("text", norm):
+            units.append(unit)  # a known word (or a form of one) is not corrected
+            continue
+        best = None
+        maxdist = 1 if len(word) <= 5 else 2
+        for fieldname in fields:
+            # Most typos spare the first letter; only when that finds nothing is it allowed to differ.
+            for prefix in (1, 0):
+                found = False
+                for candidate in ixreader.terms_within(fieldname, word, maxdist, prefix=prefix):
+                    found = True
+                    key = (distance(word, candidate), -ixreader.frequency(fieldname, candidate), candidate)
+                    if best is None or key < best:
+                        best = key
+                if found:
+                    break
+        if best is None:
+            units.append(unit)
+        else:
+            units.append(sq.Unit("word", best[2]))
+            changed = True
+    if not changed:
+        return None
+    fixed = sq.Parsed(units)
+    q = sq.combine(sq.nodes(fixed, mode, synonyms), fixed, mode, require_all=True)
+    if len(reader.docs(searcher, q) & allowed) <= known_total:
+        return None
+    return fixed.text()
+
+
+def to_title(q: wq.Query) -> wq.Query:
+    """The same query asked of the titles only (phrases loosened to all their words)."""
+    if isinstance(q, wq.Term) and q.fieldname == "text":
+        return wq.Term("title_terms", q.text)
+    if isinstance(q, wq.Phrase) and q.fieldname == "text":
+        return wq.And([wq.Term("title_terms", w) for w in q.words])
+    if isinstance(q, (wq.And, wq.Or)):
+        return type(q)([to_title(sub) for sub in q.subqueries])
+    if isinstance(q, wq.AndMaybe):
+        return to_title(q.a)
+    return q
+
+
+def hit(meta: dict[str, Any], *, score: float, snippet: str) -> Hit:
+    return Hit(slug=meta["slug"], title=meta["title"], snippet=snippet, score=score, url=meta["url"],
+               module=meta.get("module", ""), kind=meta.get("kind", ""), path=meta["path"],
+               summary=meta.get("summary", ""), product_versions=list(meta.get("product_versions", [])),
+               tags=list(meta.get("tags", [])), fixed_in=list(meta.get("fixed_in", [])),
+               updated=int(meta.get("updated", 0)))
+
+
+def distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

@@ -1,0 +1,149 @@
+"""Reading one version of the index: a pool of searchers and the document sets computed from its postings."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.reading import TermNotFound
+
+from portal.search.index.protocol import SearchPage
+from portal.search.index.schema import FACET_FIELDS
+
+POOL_SIZE = 8
+SET_CACHE_SIZE = 4096  # document sets of terms and phrases kept per index version
+PAGE_CACHE_SIZE = 1024  # answered searches kept per index version (a new version starts empty)
+
+
+class VersionReader:
+    """One version of the index as this process reads it: a pool of searchers, and caches of document sets.
+
+    Document sets (the documents holding a term, a phrase, a reader's allowed visibilities) are plain
+    Python sets: totals, facets and the visibility filter become set algebra in C instead of
+    Whoosh's matchers walking every posting in Python. They belong to one index version and are
+    dropped with it.
+    """
+
+    def __init__(self, gen: Path, ix, commit: str):
+        self.gen = gen
+        self.ix = ix
+        self.toc = ix.latest_generation()
+        self.commit = commit
+        self.pool: queue.LifoQueue = queue.LifoQueue()
+        self.retired = False
+        self._facets: dict[str, dict[str, set[int]]] | None = None
+        self._sets: OrderedDict[Any, set[int]] = OrderedDict()
+        self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
+        self._live: set[int] | None = None
+        self._lock = threading.Lock()
+
+    def take(self):
+        try:
+            return self.pool.get_nowait()
+        except queue.Empty:
+            return self.ix.searcher()
+
+    def give(self, searcher) -> None:
+        if self.retired or self.pool.qsize() >= POOL_SIZE:
+            searcher.close()
+        else:
+            self.pool.put(searcher)
+
+    def retire(self) -> None:
+        self.retired = True
+        while True:
+            try:
+                self.pool.get_nowait().close()
+            except queue.Empty:
+                return
+
+    # --- document sets ----------------------------------------------------------------------
+    def _cached(self, key, compute: Callable[[], set[int]]) -> set[int]:
+        with self._lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+                return found
+        value = compute()
+        with self._lock:
+            self._sets[key] = value
+            while len(self._sets) > SET_CACHE_SIZE:
+                self._sets.popitem(last=False)
+        return value
+
+    def page(self, key) -> SearchPage | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+            return found
+
+    def keep_page(self, key, page: SearchPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > PAGE_CACHE_SIZE:
+                self._pages.popitem(last=False)
+
+    def live(self, searcher) -> set[int]:
+        """Every document not deleted."""
+        if self._live is None:
+            self._live = set(searcher.reader().all_doc_ids())
+        return self._live
+
+    def _term(self, searcher, fieldname: str, text: str) -> set[int]:
+        def compute() -> set[int]:
+            reader = searcher.reader()
+            try:
+                ids = set(reader.postings(fieldname, text).all_ids())
+            except TermNotFound:
+                return set()
+            return ids & self.live(searcher) if reader.has_deletions() else ids
+
+        return self._cached(("term", fieldname, text), compute)
+
+    def docs(self, searcher, q: wq.Query) -> set[int]:
+        """The documents matching ``q`` (a tree of And, Or, AndMaybe, Term; anything else asked of Whoosh)."""
+        if isinstance(q, wq.Term):
+            return self._term(searcher, q.fieldname, q.text)
+        if isinstance(q, wq.And):
+            sets = sorted((self.docs(searcher, sub) for sub in q.subqueries), key=len)
+            if not sets:
+                return set()
+            out = sets[0]
+            for other in sets[1:]:
+                out = out & other
+                if not out:
+                    break
+            return out
+        if isinstance(q, wq.Or):
+            out = set()
+            for sub in q.subqueries:
+                out = out | self.docs(searcher, sub)
+            return out
+        if isinstance(q, wq.AndMaybe):
+            return self.docs(searcher, q.a)
+        if isinstance(q, wq.ConstantScoreQuery):
+            return self.docs(searcher, q.child)
+        if isinstance(q, wq.Every):
+            return self.live(searcher)
+        if isinstance(q, type(wq.NullQuery)):
+            return set()
+        return self._cached(("query", q), lambda: set(searcher.docs_for_query(q)))
+
+    def facet_postings(self, searcher) -> dict[str, dict[str, set[int]]]:
+        if self._facets is None:
+            reader = searcher.reader()
+            facets: dict[str, dict[str, set[int]]] = {}
+            for fieldname in FACET_FIELDS:
+                values = {}
+                for btext in reader.lexicon(fieldname):
+                    value = btext.decode("utf-8")
+                    values[value] = set(reader.postings(fieldname, value).all_ids())
+                facets[fieldname] = values
+            self._facets = facets
+        return self._facets

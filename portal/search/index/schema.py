@@ -1,0 +1,67 @@
+"""The Whoosh schema of the index and the document of one article (bump SCHEMA_VERSION when either changes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+
+from portal.search import analysis
+from portal.search import query as sq
+from portal.search.source import Article
+
+SCHEMA_VERSION = 5
+FACET_FIELDS = ("module", "kind", "version", "tag")
+AUDIENCE_SPELL_FIELD = {"public": "spell_public", "customers": "spell_customers", "internal": "spell_internal"}
+
+
+def build_schema(mode: str) -> Schema:
+    return Schema(
+        path=ID(stored=True, unique=True),
+        slug=ID(stored=True),
+        # Title, summary (with tags) and body in one field, each word weighted by its section.
+        text=TEXT(analyzer=analysis.text_analyzer(mode)),
+        # Codes (ticket IDs, error codes, versions, fixed-in packages) as written, weighted the same way.
+        codes=TEXT(analyzer=analysis.code_analyzer(), phrase=False),
+        body=STORED(),  # plain text for snippets and similar articles
+        title_words=TEXT(analyzer=analysis.words_analyzer(), phrase=False),  # completion of the word being typed
+        title_terms=TEXT(analyzer=analysis.text_analyzer(mode), phrase=False),  # which matches hold a word in the title
+        module=ID(),
+        kind=ID(),
+        version=KEYWORD(commas=True),
+        tag=KEYWORD(commas=True, lowercase=True),
+        visibility=ID(stored=True),
+        updated=NUMERIC(bits=64, sortable=True),
+        meta=STORED(),
+        spell_public=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
+        spell_customers=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
+        spell_internal=TEXT(analyzer=analysis.spell_analyzer(), phrase=False),
+    )
+
+
+def document(article: Article) -> dict[str, Any]:
+    summary = " ".join([article.summary, " ".join(article.tags)]).strip()
+    codes = " ".join(article.tickets + article.fixed_in + article.product_versions)
+    return {
+        "path": article.path,
+        "slug": article.slug,
+        "text": analysis.sections(article.title, summary, article.body),
+        "codes": analysis.sections(f"{article.title} {codes}", article.summary, article.body),
+        "body": article.body,
+        "title_words": article.title,
+        "title_terms": article.title,
+        "module": article.module,
+        "kind": article.kind,
+        "version": ",".join(article.product_versions or [sq.ANY_VERSION]),
+        "tag": ",".join(article.tags),
+        "visibility": article.visibility,
+        "updated": int(article.updated),
+        "meta": {
+            "path": article.path, "slug": article.slug, "section": article.section, "url": article.url,
+            "title": article.title, "summary": article.summary, "module": article.module,
+            "kind": article.kind, "product_versions": article.product_versions, "tags": article.tags,
+            "fixed_in": article.fixed_in, "tickets": article.tickets, "visibility": article.visibility,
+            "updated": int(article.updated),
+        },
+        AUDIENCE_SPELL_FIELD[article.visibility]: f"{article.title}\n{summary}\n{article.body}",
+    }

@@ -1,0 +1,164 @@
+"""Searching one version of the index: full-text pages, completions and similar articles.
+
+``Searching`` is the half of the Whoosh backend that reads; the backend supplies ``searcher()`` (a
+searcher and the version reader it came from, kept current with git) and the synonyms of a commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from whoosh import query as wq
+
+from portal.search import query as sq
+from portal.search.index import ranking
+from portal.search.index.protocol import Hit, SearchPage, SearchRequest
+from portal.search.index.reader import VersionReader
+
+
+class Searching:
+    mode: str
+    cache_pages: bool
+
+    def searcher(self) -> contextlib.AbstractContextManager[tuple[Any, VersionReader]]:
+        raise NotImplementedError
+
+    def synonyms(self, commit: str) -> sq.Synonyms:
+        raise NotImplementedError
+
+    # --- searching ------------------------------------------------------------------------------
+    #
+    # Visibility and the filters are a set of allowed documents, computed from the index's own
+    # visibility/module/kind/version/tag postings for this reader, and applied inside the search:
+    # matches outside it are never scored, counted, faceted, highlighted, suggested or offered as a
+    # correction. It is not a post-filter of a result page.
+
+    def _allowed(self, searcher, reader: VersionReader, audiences: tuple[str, ...], filters: dict[str, str | None]):
+        return reader.docs(searcher, sq.restriction(audiences, filters))
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        """One page of results; a repeated search of the same index version is answered from memory."""
+        with self.searcher() as (searcher, reader):
+            # The commit is part of the key: the synonyms file may change without any article changing.
+            key = (reader.commit, request.text, request.audiences, tuple(request.filters().items()), request.sort,
+                   request.limit, request.offset)
+            page = reader.page(key) if self.cache_pages else None
+            if page is None:
+                page = self._search(searcher, reader, request)
+                if self.cache_pages:
+                    reader.keep_page(key, page)
+            return page
+
+    def _search(self, searcher, reader: VersionReader, request: SearchRequest) -> SearchPage:
+        parsed = sq.parse(request.text)
+        browsing = parsed.empty and any(request.filters().values())
+        if parsed.empty and not browsing:
+            return SearchPage(total=0, hits=[], facets={}, matched="none")
+        allowed = self._allowed(searcher, reader, request.audiences, request.filters())
+        synonyms = self.synonyms(reader.commit)
+        if browsing:
+            return self._run(searcher, reader, wq.Every(), allowed, request, parsed, synonyms, sort="date")
+        page = self._attempt(searcher, reader, parsed, allowed, request, synonyms, require_all=True)
+        suggestion = None
+        if page.total == 0:
+            # Nothing with every word: the spelling correction first, then any word, then similar words.
+            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms, self.mode)
+            if suggestion is not None:
+                page = self._attempt(searcher, reader, sq.parse(suggestion), allowed, request, synonyms,
+                                     require_all=True)
+                page.suggestion, page.corrected = suggestion, True
+                return page
+            if len(parsed.units) > 1:
+                page = self._attempt(searcher, reader, parsed, allowed, request, synonyms, require_all=False)
+                page.matched = "any"
+            if page.total == 0:
+                q = wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True))
+                page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
+                page.matched = "fuzzy" if page.total else "none"
+        elif page.total < ranking.FEW_HITS:
+            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms,
+                                             self.mode, known_total=page.total)
+        page.suggestion = suggestion
+        return page
+
+    def _attempt(self, searcher, reader: VersionReader, parsed: sq.Parsed, allowed: set[int], request: SearchRequest,
+                 synonyms: sq.Synonyms, *, require_all: bool) -> SearchPage:
+        parts = sq.nodes(parsed, self.mode, synonyms)
+        q = sq.combine(parts, parsed, self.mode, require_all=require_all)
+        page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
+        page.matched = "all" if require_all else "any"
+        return page
+
+    def _run(self, searcher, reader: VersionReader, q: wq.Query, allowed: set[int], request: SearchRequest,
+             parsed: sq.Parsed, synonyms: sq.Synonyms, sort: str | None = None) -> SearchPage:
+        matched = reader.docs(searcher, q) & allowed
+        page = SearchPage(total=len(matched), hits=[], facets=ranking.facets(searcher, reader, matched))
+        want = request.offset + request.limit
+        if not matched or request.offset >= len(matched):
+            return page
+        if (sort or request.sort) == "date":
+            top = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched).top_n
+        else:
+            top = ranking.score(searcher, q, ranking.candidates(searcher, reader, q, matched, want), want)
+        words, codes = sq.match_forms(parsed, self.mode, synonyms)
+        for score, docnum in top[request.offset:want]:
+            stored = searcher.stored_fields(docnum)
+            meta = stored["meta"]
+            text = sq.snippet([stored.get("body", ""), meta.get("summary", "")], words, codes, self.mode)
+            page.hits.append(ranking.hit(meta, score=round(float(score or 0.0), 4), snippet=str(text)))
+        return page
+
+    # --- suggestions and similar articles -------------------------------------------------------
+    def suggest(self, text: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
+        """Articles whose title starts like what is being typed (the last word may be unfinished)."""
+        cleaned = sq.clean(text or "")
+        parsed = sq.parse(cleaned)
+        if parsed.empty:
+            return []
+        last = parsed.units[-1]
+        complete = sq.Parsed(parsed.units[:-1])
+        with self.searcher() as (searcher, reader):
+            synonyms = self.synonyms(reader.commit)
+            allowed = self._allowed(searcher, reader, audiences, {})
+            parts = sq.nodes(complete, self.mode, synonyms) if not complete.empty else []
+            prefix_options = [sq.nodes(sq.Parsed([last]), self.mode, synonyms)[0]]
+            if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
+                prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
+                if last.kind == "code":
+                    prefix_options.append(wq.Prefix("codes", last.text))
+            parts.append(wq.Or(prefix_options))
+            hits: list[Hit] = []
+            for require_all in (True, False):
+                q = wq.And(parts) if require_all else wq.Or(parts)
+                matched = reader.docs(searcher, q) & allowed
+                if matched:
+                    results = searcher.search(q, limit=limit, filter=matched)
+                    hits = [ranking.hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
+                            for sc, d in results.top_n]
+                if hits or len(parts) < 2:
+                    break
+            return hits
+
+    def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
+        """Articles sharing the most telling words of this one; nothing when the reader may not see it."""
+        with self.searcher() as (searcher, reader):
+            allowed = self._allowed(searcher, reader, audiences, {})
+            own = sorted(reader.docs(searcher, wq.Term("slug", slug)) & allowed)
+            if not own:
+                return []
+            docnum = own[0]
+            stored = searcher.stored_fields(docnum)
+            meta = stored["meta"]
+            text = f"{meta['title']}\n{meta['title']}\n{meta.get('summary', '')}\n{stored.get('body', '')}"
+            terms = searcher.key_terms_from_text("text", text, numterms=15)
+            if not terms:
+                return []
+            likeness = wq.Or([wq.Term("text", word, boost=weight) for word, weight in terms]
+                             + [wq.Term("tag", t) for t in meta.get("tags", [])])
+            candidates = (reader.docs(searcher, likeness) & allowed) - {docnum}
+            if not candidates:
+                return []
+            results = searcher.search(likeness, limit=limit, filter=candidates)
+            return [ranking.hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
+                    for sc, d in results.top_n]

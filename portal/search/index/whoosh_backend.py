@@ -1,0 +1,294 @@
+"""The Whoosh implementation of the search backend: opening, catching up with git, writing and rebuilding.
+
+Writers are serialised across processes by a file lock with a time-out (``search-index``); Whoosh's
+own lock would raise ``LockError`` at once, and its ``AsyncWriter`` may lose writes at exit. Readers
+never take the lock: each process keeps a small pool of searchers per index version and refreshes
+it when ``CURRENT`` or the index's generation changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+
+from portal import locks
+from portal.config import Settings
+from portal.errors import Conflict, Unavailable
+from portal.search import analysis
+from portal.search import query as sq
+from portal.search.index.generations import IndexStore
+from portal.search.index.protocol import Progress
+from portal.search.index.reader import VersionReader
+from portal.search.index.schema import SCHEMA_VERSION, build_schema, document
+from portal.search.index.searching import Searching
+from portal.search.source import SYNONYMS_PATH, Source
+
+log = logging.getLogger("portal.search")
+
+WRITE_LOCK = "search-index"
+REBUILD_LOCK = "search-rebuild"
+WRITE_LOCK_TIMEOUT = 60.0
+REBUILD_LOCK_TIMEOUT = 30 * 60.0
+WHOOSH_LOCK_TIMEOUT = 10.0
+HEAD_CHECK_SECONDS = 1.0
+INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is cheaper
+WRITER_LIMIT_MB = 128
+
+
+class WhooshIndex(Searching):
+    def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE, *, cache_pages: bool = True):
+        self.settings = settings
+        self.mode = mode
+        self.cache_pages = cache_pages
+        self.store = IndexStore(settings.index_path)
+        self.source = Source(settings)
+        self._lock = threading.RLock()
+        self._reader: VersionReader | None = None
+        self._head_checked = 0.0
+        self._synonyms: tuple[str, sq.Synonyms] | None = None
+        self._rebuilding: threading.Thread | None = None
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def _usable(self, gen: Path | None) -> bool:
+        if gen is None:
+            return False
+        meta = self.store.meta(gen)
+        if not (meta and meta.get("commit") and meta.get("schema") == SCHEMA_VERSION and meta.get("mode") == self.mode):
+            return False
+        try:
+            return windex.exists_in(str(gen))
+        except Exception:  # unreadable table of contents: a damaged index
+            return False
+
+    def _open(self) -> VersionReader:
+        gen = self.store.current()
+        if not self._usable(gen):
+            log.log(logging.WARNING if gen else logging.INFO, "search index in %s is %s: rebuilding",
+                    self.store.root, "unusable" if gen else "missing")
+            self.rebuild(force=False)
+            gen = self.store.current()
+        try:
+            ix = windex.open_dir(str(gen))
+            return VersionReader(gen, ix, self.store.meta(gen)["commit"])
+        except Exception as exc:  # any doubt about a cache of git is settled by rebuilding it
+            log.warning("search index %s cannot be opened (%s): rebuilding", gen, exc)
+        self.rebuild(force=True)
+        gen = self.store.current()
+        try:
+            ix = windex.open_dir(str(gen))
+            return VersionReader(gen, ix, self.store.meta(gen)["commit"])
+        except Exception as exc:
+            raise Unavailable(f"Поисковый индекс не открывается даже после перестроения: {exc}") from exc
+
+    def _current(self) -> VersionReader:
+        """The reader of the live index version; now and then HEAD is compared with the index's commit."""
+        with self._lock:
+            reader = self._reopened()
+            now = time.monotonic()
+            if now - self._head_checked < HEAD_CHECK_SECONDS:
+                return reader
+            self._head_checked = now
+            try:
+                head = self.source.head()
+            except Exception:
+                return reader
+            if head == reader.commit:
+                return reader
+            self.catch_up(wait=False)
+            reader = self._reopened()
+            reader.commit = (self.store.meta(reader.gen) or {}).get("commit", reader.commit)
+            return reader
+
+    def _reopened(self) -> VersionReader:
+        """The current reader, replaced when ``CURRENT`` or the index's own generation changed."""
+        reader = self._reader
+        gen = self.store.current()
+        changed = reader is None or gen != reader.gen
+        if not changed:
+            try:
+                changed = reader.ix.latest_generation() != reader.toc
+            except Exception:
+                changed = True
+        if changed:
+            fresh = self._open()
+            if reader is not None:
+                reader.retire()
+            self._reader = reader = fresh
+        return reader
+
+    @contextlib.contextmanager
+    def searcher(self) -> Iterator[tuple[Any, VersionReader]]:
+        reader = self._current()
+        searcher = reader.take()
+        try:
+            yield searcher, reader
+        finally:
+            reader.give(searcher)
+
+    def catch_up(self, *, wait: bool) -> str | None:
+        """Bring the live index to HEAD from the diff; a full rebuild when the diff cannot be followed.
+
+        ``wait=False`` (the lazy check of a search) gives up at once when another writer is busy.
+        Returns the commit the index reflects afterwards, or None when it did not try.
+        """
+        need_rebuild = False
+        try:
+            with locks.held(self.settings.locks_path, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT if wait else 0,
+                            what="Обновление поискового индекса"):
+                gen = self.store.current()
+                if not self._usable(gen):
+                    need_rebuild = True
+                else:
+                    commit = self.store.meta(gen)["commit"]
+                    head = self.source.head()
+                    if commit == head:
+                        return head
+                    changed = self.source.changed_paths(commit, head)
+                    if changed is None or len(changed) > INCREMENTAL_LIMIT:
+                        need_rebuild = True
+                    else:
+                        self._apply(gen, changed, head)
+                        return head
+        except Conflict:
+            if wait:
+                raise
+            return None
+        if need_rebuild:
+            if wait:
+                return self.rebuild(force=True)["commit"]
+            self._rebuild_in_background()
+        return None
+
+    def _rebuild_in_background(self) -> None:
+        """A full rebuild in a thread while the live index keeps answering (one at a time per process)."""
+        with self._lock:
+            if self._rebuilding is not None and self._rebuilding.is_alive():
+                return
+
+            def run():
+                try:
+                    self.rebuild(force=True)
+                except Exception:
+                    log.exception("background rebuild of the search index failed")
+
+            self._rebuilding = threading.Thread(target=run, name="portal-search-rebuild", daemon=True)
+            self._rebuilding.start()
+
+    def _apply(self, gen: Path, paths: list[str], commit: str) -> None:
+        """Re-index the given article files at ``commit`` in generation ``gen``; the caller holds the write lock."""
+        if paths:
+            ix = windex.open_dir(str(gen))
+            try:
+                writer = ix.writer(timeout=WHOOSH_LOCK_TIMEOUT)
+                try:
+                    for path, article in self.source.articles(commit, paths):
+                        writer.delete_by_term("path", path)
+                        if article is not None:
+                            writer.add_document(**document(article))
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit()
+            finally:
+                ix.close()
+        self.store.write_meta(gen, commit=commit, updated_at=time.time())
+        log.info("search index caught up to %s (%d article files)", commit[:10], len(paths))
+
+    def rebuild(self, *, progress: Progress | None = None, force: bool = True) -> dict[str, Any]:
+        """Index every published article of HEAD into a new generation and swap it in."""
+        with locks.held(self.settings.locks_path, REBUILD_LOCK, timeout=REBUILD_LOCK_TIMEOUT,
+                        what="Перестроение поискового индекса"):
+            if not force and self._usable(self.store.current()):  # another process built it meanwhile
+                return dict(self.store.meta(self.store.current()))
+            started = time.monotonic()
+            commit = self.source.head()
+            gen = self.store.new_generation()
+            try:
+                ix = windex.create_in(str(gen), build_schema(self.mode))
+                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+                total = self.source.count(commit)
+                done = indexed = 0
+                try:
+                    for _path, article in self.source.articles(commit):
+                        if article is not None:
+                            writer.add_document(**document(article))
+                            indexed += 1
+                        done += 1
+                        if progress:
+                            progress(done, total)
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(optimize=True)
+                ix.close()
+                self.store.write_meta(gen, commit=commit, schema=SCHEMA_VERSION, mode=self.mode,
+                                      articles=indexed, files=total, built_at=time.time(),
+                                      build_seconds=round(time.monotonic() - started, 3))
+                with locks.held(self.settings.locks_path, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT,
+                                what="Обновление поискового индекса"):
+                    head = self.source.head()
+                    if head != commit:
+                        changed = self.source.changed_paths(commit, head)
+                        if changed is not None:
+                            self._apply(gen, changed, head)
+                    previous = self.store.current()
+                    self.store.publish(gen)
+                    self.store.prune({gen, previous})
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            log.info("search index rebuilt: %d articles at %s in %.1f s", indexed, commit[:10],
+                     time.monotonic() - started)
+            return dict(self.store.meta(gen))
+
+    def close(self) -> None:
+        """Close this process's searchers (the index on disk stays)."""
+        with self._lock:
+            if self._reader is not None:
+                self._reader.retire()
+                self._reader = None
+
+    def info(self) -> dict[str, Any]:
+        gen = self.store.current()
+        meta = dict(self.store.meta(gen) or {}) if gen else {}
+        if gen:
+            meta["path"] = str(gen)
+            meta["bytes"] = sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
+        return meta
+
+    def synonyms(self, commit: str) -> sq.Synonyms:
+        cached = self._synonyms
+        if cached is not None and cached[0] == commit:
+            return cached[1]
+        text = self.source.read(commit, SYNONYMS_PATH) or ""
+        parsed = sq.Synonyms.parse(text, self.mode)
+        self._synonyms = (commit, parsed)
+        return parsed
+
+
+_BACKENDS: dict[Path, WhooshIndex] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+MAX_BACKENDS = 8  # data homes one process serves (tests make many); the least recent is closed
+
+
+def backend(settings: Settings) -> WhooshIndex:
+    """The process's index object for this data home (shared, so searchers are reused)."""
+    key = settings.index_path
+    with _BACKENDS_LOCK:
+        found = _BACKENDS.pop(key, None)
+        if found is None or found.settings.content_path != settings.content_path:
+            found = WhooshIndex(settings)
+        _BACKENDS[key] = found  # most recent last
+        while len(_BACKENDS) > MAX_BACKENDS:
+            _BACKENDS.pop(next(iter(_BACKENDS))).close()
+        return found
