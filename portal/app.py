@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 from urllib.parse import quote
 
 import anyio
@@ -89,7 +90,7 @@ API_DOCS_HTML = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>PrimoART support portal — API</title>
 <link rel="stylesheet" href="/static/swagger/swagger-ui.css">
-<link rel="icon" href="/static/swagger/favicon-32x32.png">
+<link rel="icon" href="/static/swagger/favicon.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -101,10 +102,12 @@ API_DOCS_HTML = """<!doctype html>
 
 
 def _mount_static(app: FastAPI) -> None:
-    import swagger_ui_bundle
+    import fastapi_offline
 
-    # The more specific mount first: Starlette matches mounts in order.
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    # Swagger UI 5 from fastapi-offline's package data (swagger-ui-bundle ships 3.20, which refuses the
+    # OpenAPI 3.1 document FastAPI writes). The more specific mount first: Starlette matches mounts in order.
+    swagger = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger)), name="swagger")
     app.mount("/static", StaticFiles(directory=str(web.TEMPLATES.parent / "static")), name="static")
 
     @app.get("/api/docs", include_in_schema=False)

@@ -125,5 +125,6 @@ def test_api_docs_start_under_the_csp(page):
     page.on("pageerror", lambda e: messages.append(str(e)))
     page.goto("/api/docs")
     page.locator("#swagger-ui .swagger-ui").wait_for()  # started by /static/api-docs.js
+    page.locator(".opblock").first.wait_for()  # the operations render: Swagger UI accepts OpenAPI 3.1
     page.wait_for_timeout(500)
     assert [m for m in messages if "Content Security Policy" in m] == []
