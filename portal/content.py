@@ -16,12 +16,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
 from portal import locks
 from portal.config import Settings
 from portal.errors import Conflict, NotInitialised
+
+if TYPE_CHECKING:  # the policy imports the accounts' models; content needs only the type
+    from portal.policy import Actor
 
 log = logging.getLogger("portal.content")
 
@@ -51,6 +55,17 @@ class Author:
 
     def actor(self) -> git.Actor:
         return git.Actor(self.name, self.email)
+
+
+CLI_AUTHOR = Author("PrimoART portal (командная строка)", "portal@localhost")
+
+
+def author_of(actor: Actor) -> Author:
+    """The git author of a change: the person's name and e-mail, or the portal for the command line and jobs."""
+    person = actor.person
+    if person is not None:
+        return Author(person.full_name or person.username, person.email or f"{person.username}@users.portal.invalid")
+    return CLI_AUTHOR
 
 
 class ContentRepo:
