@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from portal import i18n, policy, rendering
 from portal.accounts import security
 from portal.deps import CSRF_COOKIE, CSRF_FIELD
+from portal.errors import PortalError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -121,6 +122,14 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     if getattr(request.state, "csrf_nonce_new", False):
         set_cookie(request, response, CSRF_COOKIE, request.state.csrf_nonce, samesite="strict")
     return response
+
+
+def form_errors(exc: PortalError) -> dict[str, str]:
+    """A refusal as a form shows it: each field's message keyed like the form's input (contact.name →
+    contact_name), or the whole message under "_" when no field is named."""
+    if exc.errors:
+        return {e["field"].replace(".", "_"): e["message"] for e in exc.errors}
+    return {"_": exc.detail}
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

@@ -82,10 +82,6 @@ def _list_field(value: str) -> list[str]:
     return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-def _form_errors(exc: PortalError) -> dict[str, str]:
-    return {e["field"]: e["message"] for e in exc.errors or []} or {"_": exc.detail}
-
-
 @router.get("/articles")
 def articles_page(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                   status: str = ""):
@@ -127,7 +123,7 @@ def new_article_submit(
                           "module": module})
     except PortalError as exc:
         session.rollback()
-        return _new_page(request, form=form, errors=_form_errors(exc), status_code=exc.status_code)
+        return _new_page(request, form=form, errors=web.form_errors(exc), status_code=exc.status_code)
     return web.redirect(f"/articles/{article.slug}/edit")
 
 
@@ -206,7 +202,7 @@ def edit_submit(
         session.rollback()
         current = service.get_article(settings=settings, slug=slug)
         conflict = exc.extra if isinstance(exc, Conflict) else None
-        errors = {} if conflict else _form_errors(exc)
+        errors = {} if conflict else web.form_errors(exc)
         if conflict:
             errors["_"] = exc.detail
         return _editor(request, article=current, form=form, errors=errors, conflict=conflict,
@@ -221,7 +217,7 @@ def _action(slug: str, request: Request, user, session, settings, fn, action: st
     except Invalid as exc:
         session.rollback()
         article = service.get_article(settings=settings, slug=slug)
-        return _editor(request, article=article, form=_form_of(article), errors=_form_errors(exc),
+        return _editor(request, article=article, form=_form_of(article), errors=web.form_errors(exc),
                        status_code=exc.status_code)
     return web.redirect(f"/articles/{slug}")
 

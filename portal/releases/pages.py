@@ -24,12 +24,6 @@ upload_router = APIRouter(include_in_schema=False)  # the streamed form checks i
 Text = Annotated[str, Form(max_length=100_000)]
 
 
-def _errors(exc: PortalError) -> dict[str, str]:
-    if exc.errors:
-        return {e["field"]: e["message"] for e in exc.errors}
-    return {"_": exc.detail}
-
-
 # --- the list and the upload form ---------------------------------------------------------------------
 
 @router.get("/packages")
@@ -68,7 +62,7 @@ async def new_package_submit(request: Request, user: CurrentUser, session: Sessi
     except PortalError as exc:
         if exc.status_code in (401, 403) and not exc.errors:
             raise
-        errors, status_code = _errors(exc), exc.status_code
+        errors, status_code = web.form_errors(exc), exc.status_code
         return await run_in_threadpool(lambda: _new_form(request, session, errors=errors, status_code=status_code))
     return web.redirect(f"/packages/{package.id}?created=1")
 
@@ -105,7 +99,7 @@ def _act(request, session, user, package_id, action, done: str):
         if exc.status_code in (401, 403, 404):
             raise
         session.rollback()
-        return _package_page(request, session, user, package_id, errors=_errors(exc), status_code=exc.status_code)
+        return _package_page(request, session, user, package_id, errors=web.form_errors(exc), status_code=exc.status_code)
     return web.redirect(f"/packages/{package_id}?done={done}")
 
 
@@ -212,7 +206,7 @@ def _board_act(request, session, user, action):
         if exc.status_code in (401, 403, 404) and not exc.errors:
             raise
         session.rollback()
-        return _board(request, session, user, errors=_errors(exc), status_code=exc.status_code)
+        return _board(request, session, user, errors=web.form_errors(exc), status_code=exc.status_code)
     return web.redirect(request.headers.get("referer") if _same_site(request) else "/deliveries")
 
 

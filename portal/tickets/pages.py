@@ -29,13 +29,6 @@ PER_PAGE = 50
 Text = Annotated[str, Form(max_length=service.TEXT_MAX)]
 
 
-def _errors(exc: PortalError) -> dict[str, str]:
-    """Field errors keyed like the form's inputs (contact.name → contact_name); the rest under "_"."""
-    if exc.errors:
-        return {e["field"].replace(".", "_"): e["message"] for e in exc.errors}
-    return {"_": exc.detail}
-
-
 def duration_text(delta: dt.timedelta, lang: str) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
     days, rest = divmod(minutes, 24 * 60)
@@ -160,7 +153,7 @@ def new_ticket_submit(
                                        content_type=upload.content_type)
     except PortalError as exc:
         session.rollback()
-        errors = _errors(exc)
+        errors = web.form_errors(exc)
         if "filename" in errors or "file" in errors or exc.status_code == 413:
             errors["attachments"] = errors.pop("filename", None) or errors.pop("file", None) or exc.detail
             errors.pop("_", None)
@@ -264,7 +257,7 @@ def _act(request, session, user, ticket_id: str, form: dict, action):
         if exc.status_code in (401, 404):
             raise
         session.rollback()
-        return _ticket_page(request, session, user, ticket_id, errors=_errors(exc), form=form,
+        return _ticket_page(request, session, user, ticket_id, errors=web.form_errors(exc), form=form,
                             status_code=exc.status_code)
     return web.redirect(f"/tickets/{ticket.id}")
 
@@ -362,7 +355,7 @@ def _catalogue_act(request, session, user, form: dict, prefix: str, action):
         action()
     except PortalError as exc:
         session.rollback()
-        errors = {f"{prefix}_{k}": v for k, v in _errors(exc).items()}
+        errors = {f"{prefix}_{k}": v for k, v in web.form_errors(exc).items()}
         return _catalogue_page(request, session, errors=errors, form=form, status_code=exc.status_code)
     return web.redirect("/admin/catalogue")
 
