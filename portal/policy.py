@@ -98,15 +98,40 @@ def _staff_only_hiding_org_objects(allowed_staff: frozenset[Role]) -> Rule:
     return rule
 
 
+class Audience(enum.Enum):
+    """Who reads articles: anyone (not signed in), a signed-in customer, staff. The knowledge base builds one
+    site edition per audience and asks ``reads`` what goes into it; search and notify ask the same."""
+
+    anonymous = "anonymous"
+    customers = "customers"
+    staff = "staff"
+
+
+# Article visibility → the audiences that read it. Anything else (an unknown word) is read by staff only.
+ARTICLE_READERS: dict[str, frozenset[Audience]] = {
+    "public": frozenset(Audience),
+    "customers": frozenset({Audience.customers, Audience.staff}),
+    "internal": frozenset({Audience.staff}),
+}
+
+
+def audience(user) -> Audience:
+    """The audience of a reader: anonymous (or disabled), a customer, or staff."""
+    role = _role(user)
+    if role is None:
+        return Audience.anonymous
+    return Audience.staff if role in STAFF else Audience.customers
+
+
+def reads(reader: Audience, visibility: str) -> bool:
+    """May this audience read an article of this visibility?"""
+    return reader in ARTICLE_READERS.get(visibility, ARTICLE_READERS["internal"])
+
+
 def article_visible(user, obj):
     """Article visibility: public to anyone allowed to read the KB, customers to signed-in users, internal to staff."""
-    role = _role(user)
     visibility = getattr(obj, "visibility", "internal") if obj is not None else "public"
-    if visibility == "public":
-        return ALLOW
-    if visibility == "customers":
-        return ALLOW if role is not None else HIDE
-    return ALLOW if role in STAFF else HIDE
+    return ALLOW if reads(audience(user), visibility) else HIDE
 
 
 def package_entitled(user, obj):

@@ -20,6 +20,14 @@ from portal.validation import describe_validation_errors
 
 KB_DIR = "kb"
 TEMPLATES_DIR = "templates"
+# The visibility of a new article when the writer names none: customers (any signed-in reader). The knowledge
+# base is written for the customers' first line (the regulation's «обновление базы знаний по итогам
+# инцидента»), and a new article is a draft anyway until a writer publishes it. Every way of creating an
+# article (web form, API, command line, a ticket's template) takes it from here.
+DEFAULT_VISIBILITY = "customers"
+# How a file that states no visibility is read: staff only. Not a choice for new articles (they always state
+# one) but the safe reading of a hand-written file — a missing field never widens who reads it.
+UNSTATED_VISIBILITY = "internal"
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TICKET_ID_RE = re.compile(r"^[A-Z0-9]{1,10}-\d{4}-\d{3,}$")
 
@@ -81,7 +89,7 @@ class FrontMatter(BaseModel):
     tickets: list[str] = Field(default_factory=list)
     fixed_in: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    visibility: Literal["public", "customers", "internal"] = "internal"
+    visibility: Literal["public", "customers", "internal"] = UNSTATED_VISIBILITY
     status: Literal["draft", "review", "published", "archived"] = "draft"
     authors: list[str] = Field(default_factory=list)
 
@@ -163,6 +171,13 @@ def article_path(section: str, slug: str) -> str:
     return f"{KB_DIR}/{check_name(section, what='section')}/{check_name(slug, what='slug')}.md"
 
 
+def page_url(section: str, slug: str) -> str:
+    """The URL of an article's page, the same in every site edition (MkDocs' directory URLs; an index page is
+    its folder's page): ``/kb/<section>/<slug>/``. The one rule for links in search hits, e-mails and pages."""
+    parts = [p for p in (section, "" if slug == "index" else slug) if p]
+    return "/kb/" + "".join(f"{p}/" for p in parts)
+
+
 @dataclass
 class Article:
     """One article as stored in git at some commit."""
@@ -173,14 +188,50 @@ class Article:
     body: str
     commit: str = ""  # the last commit that changed this article's file
     extra: dict[str, Any] = field(default_factory=dict)
+    updated: int = 0  # Unix time of that commit, when the reader asked for it (search)
 
     @property
     def path(self) -> str:
+        if self.slug == "index":  # a folder's index page (section "" for the site's home page)
+            return f"{KB_DIR}/{check_name(self.section, what='section')}/index.md" if self.section \
+                else f"{KB_DIR}/index.md"
         return article_path(self.section, self.slug)
+
+    @property
+    def url(self) -> str:
+        return page_url(self.section, self.slug)
 
     @property
     def title(self) -> str:
         return self.meta.title
+
+    @property
+    def summary(self) -> str:
+        return self.meta.summary
+
+    @property
+    def kind(self) -> str:
+        return self.meta.kind
+
+    @property
+    def module(self) -> str:
+        return self.meta.module
+
+    @property
+    def product_versions(self) -> list[str]:
+        return self.meta.product_versions
+
+    @property
+    def tickets(self) -> list[str]:
+        return self.meta.tickets
+
+    @property
+    def fixed_in(self) -> list[str]:
+        return self.meta.fixed_in
+
+    @property
+    def tags(self) -> list[str]:
+        return self.meta.tags
 
     @property
     def status(self) -> str:
@@ -218,3 +269,41 @@ def split_path(path: str) -> tuple[str, str] | None:
     if section == TEMPLATES_DIR or slug == "index" or not NAME_RE.match(section) or not NAME_RE.match(slug):
         return None
     return section, slug
+
+
+def split_page_path(path: str) -> tuple[str, str] | None:
+    """(section, slug) of a page of the site: an article, or an index page (slug ``index``; section ``""`` for
+    ``kb/index.md``); None for anything else."""
+    if path == f"{KB_DIR}/index.md":
+        return "", "index"
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == KB_DIR and parts[2] == "index.md" and parts[1] != TEMPLATES_DIR \
+            and NAME_RE.match(parts[1]):
+        return parts[1], "index"
+    return split_path(path)
+
+
+def read_published(path: str, text: str, *, commit: str = "", updated: int = 0) -> Article | None:
+    """The published page of a file, as every edition and search show it; None when the file is no page or is
+    not published. ``Invalid`` when its front matter breaks the schema: such a file is neither indexed nor
+    built, and ``service.check`` and the writers' page name it.
+
+    An index page (``kb/<section>/index.md``) is a folder's title page; it is a page of its own only when its
+    front matter says ``status: published``.
+    """
+    names = split_page_path(path)
+    if names is None:
+        return None
+    section, slug = names
+    if slug == "index":
+        try:
+            raw, _ = frontmatter.split(text)
+        except frontmatter.FrontMatterError:
+            return None  # a title page whose header does not read: the site shows its folder's name instead
+        if raw.get("status") != "published":
+            return None
+    article = parse(text, section=section, slug=slug, commit=commit)
+    if article.meta.status != "published":
+        return None
+    article.updated = updated
+    return article

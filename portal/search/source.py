@@ -1,62 +1,35 @@
-"""Articles as search sees them, read from a commit of the content repository (never the working tree)."""
+"""Articles as search sees them, read from a commit of the content repository (never the working tree).
+
+The knowledge base owns the article: which files are pages, how front matter is checked, the URL of a page
+and who reads it (``portal.knowledge.articles``). Search reads exactly what the site builds — a published
+article whose front matter breaks the schema is not indexed (``portal kb check`` names it) — and only
+reduces the Markdown to text for its own use.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 import git
 
 from portal.config import Settings
 from portal.content import ContentRepo
-from portal.knowledge import frontmatter
+from portal.errors import Invalid
+from portal.knowledge import articles
+from portal.knowledge.articles import Article
 
 log = logging.getLogger("portal.search")
 
-KB_DIR = "kb"
-SKIP_DIRS = ("kb/templates/",)
-SYNONYMS_PATH = "kb/synonyms.txt"
+__all__ = ["Article", "Source", "SYNONYMS_PATH", "is_article_path", "parse", "plain_text"]
 
-
-@dataclass
-class Article:
-    path: str  # kb/<section>/<slug>.md, unique
-    slug: str
-    section: str
-    title: str
-    summary: str
-    body: str  # plain text
-    kind: str = ""
-    module: str = ""
-    product_versions: list[str] = field(default_factory=list)
-    tickets: list[str] = field(default_factory=list)
-    fixed_in: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    visibility: str = "internal"
-    updated: int = 0  # Unix time of the last commit touching the file
-
-    @property
-    def url(self) -> str:
-        """The page in the built site (``index.md`` is its folder's page)."""
-        parts = [self.section] if self.section else []
-        if self.slug != "index":
-            parts.append(self.slug)
-        return "/kb/" + "".join(f"{p}/" for p in parts)
+SYNONYMS_PATH = f"{articles.KB_DIR}/synonyms.txt"
 
 
 def is_article_path(path: str) -> bool:
-    return path.startswith(KB_DIR + "/") and path.endswith(".md") and not path.startswith(SKIP_DIRS)
-
-
-def _strings(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set)):
-        return [str(v).strip() for v in value if v is not None and str(v).strip()]
-    return [s.strip() for s in str(value).split(",") if s.strip()]
+    """A page of the site (an article or a folder's index page), by the knowledge base's rule."""
+    return articles.split_page_path(path) is not None
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -79,35 +52,13 @@ def plain_text(markdown: str) -> str:
 
 
 def parse(path: str, text: str, updated: int = 0) -> Article | None:
-    """The article of one file when it is published; None for drafts, archived, broken or non-article files."""
+    """The published article of one file (knowledge's parser); None for drafts, archived, invalid or non-page
+    files. An invalid one is logged here and reported by ``portal kb check`` and the writers' page."""
     try:
-        meta, body = frontmatter.split(text)
-    except frontmatter.FrontMatterError as exc:
-        log.warning("search skips %s: %s", path, exc)
+        return articles.read_published(path, text, updated=updated)
+    except Invalid as exc:
+        log.warning("search skips %s: %s", path, exc.detail)
         return None
-    if str(meta.get("status", "")).strip() != "published":
-        return None
-    pure = PurePosixPath(path)
-    rel = pure.relative_to(KB_DIR)
-    visibility = str(meta.get("visibility", "internal")).strip()
-    if visibility not in frontmatter.VISIBILITIES:
-        visibility = "internal"  # unknown means the narrowest audience
-    return Article(
-        path=path,
-        slug=pure.stem,
-        section="/".join(rel.parent.parts),
-        title=str(meta.get("title") or pure.stem).strip(),
-        summary=str(meta.get("summary") or "").strip(),
-        body=plain_text(body),
-        kind=str(meta.get("kind") or "").strip(),
-        module=str(meta.get("module") or "").strip(),
-        product_versions=_strings(meta.get("product_versions")),
-        tickets=_strings(meta.get("tickets")),
-        fixed_in=_strings(meta.get("fixed_in")),
-        tags=[t.lower() for t in _strings(meta.get("tags"))],
-        visibility=visibility,
-        updated=updated,
-    )
 
 
 class Source:
@@ -139,7 +90,7 @@ class Source:
     def article_paths(self, repo: git.Repo, commit: str) -> list[str]:
         tree = repo.commit(commit).tree
         try:
-            kb = tree / KB_DIR
+            kb = tree / articles.KB_DIR
         except KeyError:
             return []
         return sorted(b.path for b in kb.traverse() if b.type == "blob" and is_article_path(b.path))
@@ -147,7 +98,7 @@ class Source:
     def updated_times(self, repo: git.Repo, commit: str, paths: list[str] | None = None) -> dict[str, int]:
         """Unix time of the newest commit touching each article, from one pass of git log."""
         args = ["--format=%x00%ct", "--name-only", "--no-renames", commit, "--"]
-        args += paths if paths else [KB_DIR]
+        args += paths if paths else [articles.KB_DIR]
         out = repo.git.log(*args)
         times: dict[str, int] = {}
         current = 0
@@ -185,7 +136,7 @@ class Source:
         with self.content.repo() as repo:
             try:
                 repo.commit(old)
-                out = repo.git.diff("--name-only", "--no-renames", old, new, "--", KB_DIR)
+                out = repo.git.diff("--name-only", "--no-renames", old, new, "--", articles.KB_DIR)
             except (git.exc.GitCommandError, ValueError, git.exc.BadName):
                 return None
         return sorted({p for p in out.splitlines() if is_article_path(p)})

@@ -8,9 +8,9 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from portal.search import analysis
 from portal.search import query as sq
-from portal.search.source import Article
+from portal.search.source import Article, plain_text
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: invalid articles are no longer indexed (knowledge's parser)
 FACET_FIELDS = ("module", "kind", "version", "tag")
 AUDIENCE_SPELL_FIELD = {"public": "spell_public", "customers": "spell_customers", "internal": "spell_internal"}
 
@@ -40,28 +40,30 @@ def build_schema(mode: str) -> Schema:
 
 
 def document(article: Article) -> dict[str, Any]:
-    summary = " ".join([article.summary, " ".join(article.tags)]).strip()
+    body = plain_text(article.body)  # the index and its snippets hold text, never the article's markup
+    tags = [t.lower() for t in article.tags]
+    summary = " ".join([article.summary, " ".join(tags)]).strip()
     codes = " ".join(article.tickets + article.fixed_in + article.product_versions)
     return {
         "path": article.path,
         "slug": article.slug,
-        "text": analysis.sections(article.title, summary, article.body),
-        "codes": analysis.sections(f"{article.title} {codes}", article.summary, article.body),
-        "body": article.body,
+        "text": analysis.sections(article.title, summary, body),
+        "codes": analysis.sections(f"{article.title} {codes}", article.summary, body),
+        "body": body,
         "title_words": article.title,
         "title_terms": article.title,
         "module": article.module,
         "kind": article.kind,
         "version": ",".join(article.product_versions or [sq.ANY_VERSION]),
-        "tag": ",".join(article.tags),
+        "tag": ",".join(tags),
         "visibility": article.visibility,
         "updated": int(article.updated),
         "meta": {
             "path": article.path, "slug": article.slug, "section": article.section, "url": article.url,
             "title": article.title, "summary": article.summary, "module": article.module,
-            "kind": article.kind, "product_versions": article.product_versions, "tags": article.tags,
+            "kind": article.kind, "product_versions": article.product_versions, "tags": tags,
             "fixed_in": article.fixed_in, "tickets": article.tickets, "visibility": article.visibility,
             "updated": int(article.updated),
         },
-        AUDIENCE_SPELL_FIELD[article.visibility]: f"{article.title}\n{summary}\n{article.body}",
+        AUDIENCE_SPELL_FIELD[article.visibility]: f"{article.title}\n{summary}\n{body}",
     }
