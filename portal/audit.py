@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.policy import Actor
 
 
 class AuditEntry(Base):
@@ -29,13 +32,10 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-SYSTEM = "system"
-
-
 def record(
     session: Session,
     *,
-    actor,
+    actor: Actor,
     action: str,
     object_type: str,
     object_id: Any,
@@ -44,16 +44,14 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the session; it commits (or rolls back) with the change it describes.
 
-    ``actor`` is a User, or a string such as ``"system"`` or ``"cli"`` for changes without a signed-in user.
+    ``actor`` is a signed-in User or a ``policy.SystemActor`` (``cli:root``, ``job:notify.outbox``, ``intake``).
     """
-    if isinstance(actor, str) or actor is None:
-        actor_id, actor_name = None, actor or SYSTEM
-    else:
-        actor_id, actor_name = actor.id, actor.username
+    if not hasattr(actor, "audit_name"):  # a bare string or None would hide who made the change
+        raise TypeError(f"audit.record needs a User or a SystemActor, not {actor!r}")
     entry = AuditEntry(
         at=utcnow(),
-        actor_id=actor_id,
-        actor=actor_name,
+        actor_id=actor.id,
+        actor=actor.audit_name,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -88,14 +86,14 @@ def query(
     limit: int = 200,
     offset: int = 0,
 ) -> list[AuditEntry]:
-    """Entries newest first, filtered."""
+    """Entries newest first, filtered; ``actor`` is a name, or a prefix such as ``cli`` or ``job``."""
     stmt = select(AuditEntry)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:
         stmt = stmt.where(AuditEntry.at < until)
-    if actor:
-        stmt = stmt.where(AuditEntry.actor == actor)
+    if actor:  # "cli" or "job" also finds every "cli:…" or "job:…" actor
+        stmt = stmt.where(or_(AuditEntry.actor == actor, AuditEntry.actor.startswith(actor + ":", autoescape=True)))
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if object_type:

@@ -11,13 +11,20 @@ Routes, pages, the CLI and jobs ask ``allows(user, action, obj)`` or
 Objects are duck-typed: anything with ``organization_id`` is scoped to an
 organisation; anything with ``visibility`` is an article; anything with
 ``entitled_organization_ids`` (a set) is a fix package.
+
+Who acts is an ``Actor``: a signed-in ``User``, or a ``SystemActor`` — ``portal init``, the command line on
+behalf of an operator, a background job, e-mail intake. A system actor has a role (the rules above apply to
+it as to a user of that role) and, except the operator and ``init``, an explicit list of rights: a job may
+do only what it needs, intake only register tickets, comment, attach and hold messages. ``None`` is only
+the anonymous reader, never the author of a change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from portal.accounts.models import Role, User
 from portal.errors import Forbidden, NotFound, Unauthorized, not_found
@@ -31,7 +38,129 @@ class Decision(enum.Enum):
 
 ALLOW, DENY, HIDE = Decision.ALLOW, Decision.DENY, Decision.HIDE
 
-Rule = Callable[[User | None, Any], Decision]
+SystemKind = Literal["init", "operator", "job", "intake"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemActor:
+    """A change made without a signed-in user: ``portal init``, an operator's command, a job, e-mail intake.
+
+    ``rights`` — the actions it may ever take (``None``: whatever its role allows); within them the role's
+    rule decides, exactly as for a user of that role. Intake acting for a customer who wrote is that
+    customer's role and organisation (``on_behalf_of``), so it can do no more than the customer could.
+    """
+
+    kind: SystemKind
+    name: str
+    role: str
+    rights: frozenset[str] | None = None
+    organization_id: int | None = None
+    on_behalf_of: User | None = None
+
+    id = None  # never a user row: the audit log keeps actor_id empty and names it by audit_name
+    is_active = True
+    email = None
+
+    @classmethod
+    def init(cls) -> SystemActor:
+        """``portal init``: creates the administrator, organisations, catalogue and demo data."""
+        return cls("init", "portal init", Role.admin.value)
+
+    @classmethod
+    def operator(cls, name: str) -> SystemActor:
+        """The command line on behalf of an operator at the server (the OS user, or ``--as``): an administrator."""
+        return cls("operator", name or "unknown", Role.admin.value)
+
+    @classmethod
+    def job(cls, name: str) -> SystemActor:
+        """A background job, with only the rights listed for it in ``JOB_RIGHTS``."""
+        return cls("job", name, Role.admin.value, rights=JOB_RIGHTS.get(name, frozenset()))
+
+    @classmethod
+    def intake(cls, on_behalf_of: User | None = None) -> SystemActor:
+        """E-mail intake; acting for a customer who wrote, it has that customer's role and organisation."""
+        if on_behalf_of is None:
+            return cls("intake", "intake", Role.support.value, rights=INTAKE_RIGHTS)
+        return cls("intake", "intake", on_behalf_of.role, rights=INTAKE_RIGHTS,
+                   organization_id=on_behalf_of.organization_id, on_behalf_of=on_behalf_of)
+
+    @classmethod
+    def from_audit_name(cls, name: str) -> SystemActor:
+        """The actor an audit name (``cli:root``, ``job:notify.outbox``, ``intake``, ``init``) stands for."""
+        kind, _, rest = name.partition(":")
+        if kind == "cli":
+            return cls.operator(rest)
+        if kind == "job":
+            return cls.job(rest)
+        if kind == "intake":
+            return cls.intake()
+        if kind == "init":
+            return cls.init()
+        raise LookupError(f"{name!r} names no system actor")
+
+    @property
+    def audit_name(self) -> str:
+        """How the audit log names it: ``init``, ``cli:root``, ``job:notify.outbox``, ``intake``."""
+        prefix = {"init": "init", "operator": "cli", "job": "job", "intake": "intake"}[self.kind]
+        return f"{prefix}:{self.name}" if self.kind in ("operator", "job") else prefix
+
+    @property
+    def person(self) -> User | None:
+        """The user a change is made for (the customer whose e-mail intake registers), if any."""
+        return self.on_behalf_of
+
+    @property
+    def username(self) -> str:
+        return self.audit_name
+
+    @property
+    def full_name(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.on_behalf_of is not None:
+            return self.on_behalf_of.display_name
+        return {"init": "portal init", "operator": f"оператор {self.name}", "job": f"задание {self.name}",
+                "intake": "приём почты"}[self.kind]
+
+    @property
+    def is_staff(self) -> bool:
+        return Role(self.role).is_staff
+
+
+Actor = User | SystemActor
+
+
+@dataclasses.dataclass(frozen=True)
+class Visitor:
+    """Someone not signed in, named only by what they typed (a failed login): audited, never allowed anything."""
+
+    name: str
+
+    id = None
+    person = None
+
+    @property
+    def audit_name(self) -> str:
+        return self.name or "anonymous"
+
+# What each job may do: nothing beyond its work. A job absent from the table may do nothing.
+JOB_RIGHTS: dict[str, frozenset[str]] = {
+    "notify.reminders": frozenset({"ticket.view", "ticket.remind"}),
+    "blobs.sweep": frozenset({"blobs.sweep"}),
+    "intents.reconcile": frozenset({"intent.reconcile", "ticket.view"}),
+    "releases.overdue": frozenset({"delivery.mark_overdue"}),
+    # Not scheduled: the check of a package file's bytes that runs before a download is served.
+    "releases.verify": frozenset({"package.mark_corrupt"}),
+}
+INTAKE_RIGHTS = frozenset({"ticket.create", "ticket.create_for_other_org", "ticket.view", "ticket.comment",
+                           "ticket.attach", "intake.hold"})
+# Actions only system actors take (no person does them); granted only by a system actor's rights.
+SYSTEM_ACTIONS = frozenset({"ticket.remind", "blobs.sweep", "intent.reconcile", "intake.hold",
+                            "package.mark_corrupt", "delivery.mark_overdue"})
+
+Rule = Callable[[Actor | None, Any], Decision]
 
 STAFF = frozenset({Role.admin, Role.support, Role.developer, Role.qa, Role.writer})
 SECOND_LINE = frozenset({Role.admin, Role.support})
@@ -39,7 +168,7 @@ TICKET_WORKERS = frozenset({Role.admin, Role.support, Role.developer, Role.qa})
 WRITERS = frozenset({Role.admin, Role.writer})
 
 
-def _role(user: User | None) -> Role | None:
+def _role(user: Actor | None) -> Role | None:
     return Role(user.role) if user is not None and user.is_active else None
 
 
@@ -195,19 +324,26 @@ RULES: dict[str, Rule] = {
 }
 
 
-def decide(user: User | None, action: str, obj: Any = None) -> Decision:
+def decide(user: Actor | None, action: str, obj: Any = None) -> Decision:
+    """The decision for ``user`` (``None``: an anonymous reader); a system actor first needs the right."""
+    if action in SYSTEM_ACTIONS:
+        if not isinstance(user, SystemActor):
+            return DENY
+        return ALLOW if user.rights is not None and action in user.rights else DENY
     try:
         rule = RULES[action]
     except KeyError:  # a typo must never become an open door
         raise LookupError(f"no policy rule for action {action!r}") from None
+    if isinstance(user, SystemActor) and user.rights is not None and action not in user.rights:
+        return DENY
     return rule(user, obj)
 
 
-def allows(user: User | None, action: str, obj: Any = None) -> bool:
+def allows(user: Actor | None, action: str, obj: Any = None) -> bool:
     return decide(user, action, obj) is ALLOW
 
 
-def require(user: User | None, action: str, obj: Any = None, *, missing: NotFound | None = None) -> None:
+def require(user: Actor | None, action: str, obj: Any = None, *, missing: NotFound | None = None) -> None:
     """Raise the right error unless allowed: 401 anonymous, 404 hidden, 403 denied.
 
     ``missing`` is the very error the caller raises when the object does not exist (``errors.not_found``):

@@ -69,6 +69,15 @@ class User(Base):
     def display_name(self) -> str:
         return self.full_name or self.username
 
+    # The actor interface shared with policy.SystemActor: a person acts as themselves.
+    @property
+    def audit_name(self) -> str:
+        return self.username
+
+    @property
+    def person(self) -> User:
+        return self
+
 
 class WebSession(Base):
     """Server-side session; the cookie holds only a random ID, the table its SHA-256."""

@@ -1,0 +1,60 @@
+"""Files attached to a ticket (logs, screenshots), kept in the blob store."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from portal import blobs, policy
+from portal.config import Settings
+from portal.db import utcnow
+from portal.errors import Invalid, not_found
+from portal.policy import Actor
+from portal.tickets.history import record_event
+from portal.tickets.models import (
+    Ticket,
+    TicketAttachment,
+)
+
+FILENAME_MAX = 200
+
+
+def check_filename(name: str) -> str:
+    """A safe attachment name: no control characters, slashes or backslashes, not over-long."""
+    name = (name or "").strip()
+    if not name or name in (".", ".."):
+        raise Invalid.fields({"filename": "у файла нет имени"})
+    if len(name) > FILENAME_MAX:
+        raise Invalid.fields({"filename": f"имя файла длиннее {FILENAME_MAX} символов; переименуйте файл"})
+    if any(ord(c) < 32 or ord(c) == 127 for c in name) or "/" in name or "\\" in name:
+        raise Invalid.fields({"filename": "имя файла не должно содержать управляющих символов, / и \\"})
+    return name
+
+
+def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, actor: Actor, filename: str,
+                   stream: BinaryIO, content_type: str | None = None) -> TicketAttachment:
+    """Store a file (logs, screenshots) in the blob store and attach it to the ticket."""
+    policy.require(actor, "ticket.attach", ticket)
+    filename = check_filename(filename)
+    stored = blobs.blob_store(settings).put(stream, max_bytes=settings.max_attachment_bytes)
+    if stored.size == 0:
+        raise Invalid.fields({"file": "файл пуст"})
+    attachment = TicketAttachment(
+        ticket_id=ticket.id, filename=filename, content_type=(content_type or "application/octet-stream")[:100],
+        sha256=stored.sha256, size=stored.size, uploaded_at=utcnow(),
+        uploaded_by_id=actor.person.id if actor.person is not None else None,
+        uploaded_by_name=actor.display_name,
+    )
+    session.add(attachment)
+    session.flush()
+    record_event(session=session, ticket=ticket, actor=actor, kind="attachment",
+                 details={"filename": filename, "size": stored.size, "sha256": stored.sha256})
+    return attachment
+
+
+def get_attachment(*, session: Session, ticket: Ticket, attachment_id: int) -> TicketAttachment:
+    attachment = session.get(TicketAttachment, attachment_id)
+    if attachment is None or attachment.ticket_id != ticket.id:
+        raise not_found("attachment", attachment_id)
+    return attachment

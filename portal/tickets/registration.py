@@ -1,0 +1,198 @@
+"""Registering a ticket: the regulation's form validated, an ID from the year's counter, the SLA deadline."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from portal import policy
+from portal.accounts.models import Organization
+from portal.config import Settings
+from portal.db import utcnow
+from portal.errors import Invalid
+from portal.policy import Actor
+from portal.tickets import sla
+from portal.tickets.actions import apply_move
+from portal.tickets.history import record_event
+from portal.tickets.labels import choices as _choices
+from portal.tickets.models import (
+    Channel,
+    Kind,
+    Priority,
+    ProductModule,
+    ProductVersion,
+    Status,
+    Ticket,
+    TicketCounter,
+)
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()\-]{5,40}$")
+TEXT_MAX = 20_000
+
+
+def _local(settings: Settings, moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(ZoneInfo(settings.timezone))
+
+
+@dataclasses.dataclass
+class TicketInput:
+    """What a person fills in to register a ticket (the regulation's «Форма заявки»)."""
+
+    kind: str | None = None
+    module: str | None = None
+    product_version: str | None = None
+    summary: str | None = None
+    description: str | None = None
+    steps_to_reproduce: str | None = None
+    priority: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    organization: str | None = None  # staff: the customer organisation's slug
+    channel: str | None = None  # staff: email or phone
+
+    def cleaned(self) -> TicketInput:
+        return dataclasses.replace(self, **{f.name: (getattr(self, f.name) or "").strip()
+                                            for f in dataclasses.fields(self)})
+
+
+def allocate_id(*, session: Session, settings: Settings, registered_at: dt.datetime) -> str:
+    """The next ID of the registration year, from a counter row updated in the caller's transaction.
+
+    The UPDATE takes the row's write lock (PostgreSQL) or runs in a BEGIN IMMEDIATE transaction
+    (SQLite), so concurrent registrations queue on it; a rolled-back registration gives its number back.
+    """
+    year = _local(settings, registered_at).year
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(TicketCounter).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
+    number = session.execute(
+        update(TicketCounter).where(TicketCounter.year == year).values(last=TicketCounter.last + 1)
+        .returning(TicketCounter.last)
+    ).scalar_one()
+    return f"{settings.ticket_prefix}-{year}-{number:05d}"
+
+
+def _organization_for(session: Session, actor: Actor, slug: str, errors: dict[str, str]) -> Organization | None:
+    if actor.organization_id is not None:
+        if slug:
+            named = session.scalar(select(Organization.id).where(Organization.slug == slug))
+            if named != actor.organization_id:
+                policy.require(actor, "ticket.create_for_other_org")
+        policy.require(actor, "ticket.create")
+        return session.get(Organization, actor.organization_id)
+    policy.require(actor, "ticket.create_for_other_org")
+    if not slug:
+        errors["organization"] = "выберите организацию заказчика, от имени которой регистрируется обращение"
+        return None
+    org = session.scalar(select(Organization).where(Organization.slug == slug))
+    if org is None:
+        errors["organization"] = f"организации «{slug}» нет; список — на странице пользователей"
+    return org
+
+
+def _validate(session: Session, data: TicketInput, errors: dict[str, str]) -> ProductVersion | None:
+    if data.kind not in Kind.__members__:
+        errors["kind"] = ("выберите основание обращения: консультация, проблема или сбой, доступ, "
+                          f"замечание или предложение ({_choices(Kind)})")
+    if not data.module:
+        errors["module"] = "укажите модуль продукта, при работе с которым возникла проблема"
+    elif not session.scalar(select(ProductModule.id).where(ProductModule.name == data.module)):
+        errors["module"] = f"модуля «{data.module}» нет в каталоге; выберите модуль из списка"
+    version = None
+    if not data.product_version:
+        errors["product_version"] = "укажите версию продукта"
+    else:
+        version = session.scalar(select(ProductVersion).where(ProductVersion.name == data.product_version))
+        if version is None:
+            errors["product_version"] = f"версии {data.product_version} нет в каталоге; выберите версию из списка"
+    if not data.summary:
+        errors["summary"] = "кратко опишите обращение одной строкой"
+    elif len(data.summary) > 200:
+        errors["summary"] = "не длиннее 200 символов"
+    if not data.description:
+        errors["description"] = "опишите проблему или вопрос"
+    if data.kind == Kind.problem and not data.steps_to_reproduce:
+        errors["steps_to_reproduce"] = "для проблемы или сбоя укажите шаги воспроизведения"
+    if data.priority not in Priority.__members__:
+        errors["priority"] = f"выберите приоритет: критический, высокий, средний или низкий ({_choices(Priority)})"
+    if not data.contact_name:
+        errors["contact.name"] = "укажите, с кем связаться по обращению"
+    if not data.contact_email and not data.contact_phone:
+        errors["contact"] = "укажите хотя бы один способ связи: электронную почту или телефон"
+    if data.contact_email and not EMAIL_RE.match(data.contact_email):
+        errors["contact.email"] = "адрес электронной почты выглядит неверно"
+    if data.contact_phone and not PHONE_RE.match(data.contact_phone):
+        errors["contact.phone"] = "телефон: цифры, пробелы, скобки, дефисы и + в начале"
+    return version
+
+
+def register(*, session: Session, settings: Settings, actor: Actor, data: TicketInput, channel: str | None = None,
+             incomplete: bool = False, now: dt.datetime | None = None) -> Ticket:
+    """Register a ticket: validate the regulation's fields, give it an ID and its SLA reaction deadline.
+
+    ``channel`` overrides how the request came (e-mail intake says ``email`` for a customer's message);
+    ``incomplete=True`` — e-mail intake — registers a request whose regulation fields are missing as
+    awaiting information, the request listing what is missing, instead of refusing it.
+    """
+    now = now or utcnow()
+    data = data.cleaned()
+    errors: dict[str, str] = {}
+    org = _organization_for(session, actor, data.organization, errors)
+    customer_side = actor.organization_id is not None
+    person = actor.person
+    if customer_side:
+        channel = channel or Channel.portal.value
+        data.contact_name = data.contact_name or actor.display_name
+        if not data.contact_phone:
+            data.contact_email = data.contact_email or (person.email if person is not None else None) or ""
+    else:
+        channel = channel or data.channel
+        if channel not in Channel.__members__:
+            errors["channel"] = "укажите, как поступило обращение: email (письмо) или phone (звонок)"
+    version = _validate(session, data, errors)
+    if org is None or (errors and not incomplete):
+        raise Invalid.fields(errors)
+    missing = _missing(errors)
+    priority = data.priority if data.priority in Priority.__members__ else Priority.medium.value
+    ticket = Ticket(
+        id=allocate_id(session=session, settings=settings, registered_at=now),
+        organization_id=org.id, requester_id=person.id if customer_side and person is not None else None,
+        registered_by_id=person.id if person is not None else None, channel=channel, kind=data.kind,
+        module=data.module[:120], product_version=data.product_version[:40],
+        version_unsupported=version is not None and not version.supported,
+        summary=data.summary[:200] or "(без темы)", description=data.description,
+        steps_to_reproduce=data.steps_to_reproduce, contact_name=data.contact_name[:200],
+        contact_email=data.contact_email[:254], contact_phone=data.contact_phone[:40], priority=priority,
+        status=Status.new.value, is_open=True, registered_at=now, updated_at=now,
+        sla_reaction_due=sla.reaction_due(settings, registered_at=now, priority=priority),
+        paused_seconds=0, paused_seconds_at_eta=0,
+    )
+    details: dict[str, Any] = {"priority": ticket.priority, "channel": channel, "kind": ticket.kind}
+    if missing:
+        request = "Для регистрации обращения по регламенту не хватает сведений:\n" + "\n".join(
+            f"• {item}" for item in missing)
+        apply_move(ticket, Status.awaiting_info.value, settings=settings, now=now, comment=request)
+        details["missing"] = missing
+    else:
+        details["version_unsupported"] = ticket.version_unsupported
+    session.add(ticket)
+    session.flush()
+    record_event(session=session, ticket=ticket, actor=actor, kind="created", to_status=ticket.status,
+                 details=details, now=now)
+    return ticket
+
+
+def _missing(errors: dict[str, str]) -> list[str]:
+    """What is missing, as the information request lists it: «label: message» per field."""
+    if not errors:
+        return []
+    return [f"{e.get('label') or e['field']}: {e['message']}" for e in Invalid.fields(errors).errors or []]
