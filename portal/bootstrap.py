@@ -19,6 +19,7 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database
+from portal.policy import SystemActor
 from portal.releases import signing
 from portal.releases.demo import seed_demo as seed_packages
 from portal.tickets.demo import seed_demo as seed_tickets
@@ -82,7 +83,7 @@ def _ensure_admin(session, report: InitReport, password: str | None) -> None:
     if session.scalar(select(User).where(User.username == "admin")):
         return
     password = password or security.generate_password()
-    accounts.create_user(session=session, actor="portal init", username="admin", role=Role.admin.value,
+    accounts.create_user(session=session, actor=SystemActor.init(), username="admin", role=Role.admin.value,
                          password=password, full_name="Администратор портала")
     report.done.append("created the admin account")
     report.logins.append(("admin", Role.admin.value, password))
@@ -92,12 +93,12 @@ def _ensure_demo(session, settings: Settings, report: InitReport) -> None:
     created_any = False
     for slug, name in DEMO_ORGANIZATIONS:
         if not session.scalar(select(Organization).where(Organization.slug == slug)):
-            accounts.create_organization(session=session, actor="portal init", slug=slug, name=name)
+            accounts.create_organization(session=session, actor=SystemActor.init(), slug=slug, name=name)
             created_any = True
     for username, role, org, full_name, email in DEMO_USERS:
         if session.scalar(select(User).where(User.username == username)):
             continue
-        accounts.create_user(session=session, actor="portal init", username=username, role=role.value,
+        accounts.create_user(session=session, actor=SystemActor.init(), username=username, role=role.value,
                              password=DEMO_PASSWORD, organization=org, email=email, full_name=full_name)
         report.logins.append((username, role.value, DEMO_PASSWORD))
         created_any = True

@@ -34,14 +34,15 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal import audit, faults, locks
+from portal import audit, faults, locks, policy
 from portal.config import Settings
 from portal.db import Base, UTCDateTime, utcnow
+from portal.policy import Actor
+from portal.registry import Registry
 
 log = logging.getLogger("portal.intents")
 
 PENDING, DONE, DROPPED = "pending", "done", "dropped"
-BUILD_JOB = "kb.build"
 RECONCILE_LOCK_TIMEOUT = 120.0
 
 
@@ -72,26 +73,24 @@ class EffectContext:
     settings: Settings
     intent: Intent
     commit: str
-    actor: Any  # the User, or a string such as "cli"
+    actor: Actor  # who began the operation, reloaded
     recovered: bool
     reindex: list[str] = field(default_factory=list)  # slugs to hand to the search index afterwards
 
 
-# type -> fn(session, ctx, effect): applies one effect inside the finishing transaction. Domains register theirs
-# in the modules below, imported before any intent is applied (a fresh worker process may not have them yet).
-EFFECTS: dict[str, Callable[[Session, EffectContext, dict], None]] = {}
-EFFECT_MODULES = ["portal.knowledge.tickets_link", "portal.releases.service"]
+@dataclass(frozen=True)
+class Effect:
+    """A kind of database change a domain applies after its git commit, inside the finishing transaction."""
+
+    name: str
+    apply: Callable[[Session, EffectContext, dict], None]
 
 
-def effect(name: str) -> Callable:
-    def decorate(fn):
-        EFFECTS[name] = fn
-        return fn
-
-    return decorate
+# The domains' effects (publishing a package, a ticket's knowledge-base stage …), added by portal.wiring in
+# every process before any intent is finished or reconciled; the core effects below are always known.
+EFFECTS: Registry[Effect] = Registry("intents.effects", key=lambda e: e.name)
 
 
-@effect("audit")
 def _audit(session: Session, ctx: EffectContext, eff: dict) -> None:
     details = {**eff.get("details", {}), "commit": ctx.commit}
     if ctx.recovered:
@@ -100,16 +99,20 @@ def _audit(session: Session, ctx: EffectContext, eff: dict) -> None:
                  object_id=eff["object_id"], details=details)
 
 
-@effect("build")
-def _build(session: Session, ctx: EffectContext, eff: dict) -> None:
-    from portal import jobs
-
-    jobs.request_run(session, BUILD_JOB)
-
-
-@effect("reindex")
 def _reindex(session: Session, ctx: EffectContext, eff: dict) -> None:
     ctx.reindex.extend(eff.get("slugs", []))
+
+
+_CORE_EFFECTS = {"audit": _audit, "reindex": _reindex}
+
+
+def _effect(name: str) -> Callable[[Session, EffectContext, dict], None]:
+    if name in _CORE_EFFECTS:
+        return _CORE_EFFECTS[name]
+    effect = EFFECTS.get(name)
+    if effect is None:  # a process that skipped portal.wiring.wire(): refuse rather than half-apply
+        raise RuntimeError(f"intent effect {name!r} is not registered; call portal.wiring.wire() at start")
+    return effect.apply
 
 
 def git_blob_sha(data: str | bytes) -> str:
@@ -118,12 +121,8 @@ def git_blob_sha(data: str | bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
 
 
-def _actor_fields(actor) -> tuple[str, int | None]:
-    from portal.accounts.models import User
-
-    if isinstance(actor, User):
-        return actor.username, actor.id
-    return str(getattr(actor, "username", None) or actor or audit.SYSTEM), None
+def _actor_fields(actor: Actor) -> tuple[str, int | None]:
+    return actor.audit_name, actor.id
 
 
 @contextlib.contextmanager
@@ -203,14 +202,18 @@ def _write_lock(settings: Settings):
                       what="Репозиторий содержимого")
 
 
-def _load_actor(session: Session, intent: Intent):
+def _load_actor(session: Session, intent: Intent) -> Actor:
+    """The actor who began the operation; a removed user's intent finishes as the reconciliation job."""
     from portal.accounts.models import User
 
     if intent.actor_id is not None:
         user = session.get(User, intent.actor_id)
         if user is not None:
             return user
-    return intent.actor
+    try:
+        return policy.SystemActor.from_audit_name(intent.actor)
+    except LookupError:
+        return policy.SystemActor.job("intents.reconcile")
 
 
 def _apply(session: Session, settings: Settings, intent_id: int, commit: str, *, recovered: bool
@@ -223,15 +226,11 @@ def _apply(session: Session, settings: Settings, intent_id: int, commit: str, *,
         .execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
         return None
-    import importlib
-
-    for module in EFFECT_MODULES:
-        importlib.import_module(module)
     intent = session.get(Intent, intent_id)
     ctx = EffectContext(settings=settings, intent=intent, commit=commit, actor=_load_actor(session, intent),
                         recovered=recovered)
     for eff in intent.effects or []:
-        EFFECTS[eff["type"]](session, ctx, eff)
+        _effect(eff["type"])(session, ctx, eff)
     session.flush()
     return ctx
 
@@ -312,7 +311,7 @@ def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
             outcome = "dropped" if done.rowcount == 1 else None
         if outcome and (ctx is not None or outcome == "dropped"):
             intent = own.get(Intent, intent_id)
-            audit.record(own, actor=audit.SYSTEM, action="intent.reconciled", object_type="intent",
+            audit.record(own, actor=policy.SystemActor.job("intents.reconcile"), action="intent.reconciled", object_type="intent",
                          object_id=intent_id, details={"operation": intent.operation, "target": intent.target,
                                                        "actor": intent.actor, "outcome": outcome,
                                                        "commit": commit or None})

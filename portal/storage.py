@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, blobs
+from portal import audit, blobs, policy
 from portal.config import Settings
 
 log = logging.getLogger("portal.storage")
@@ -50,8 +50,10 @@ def sweep(*, settings: Settings, db, now: float | None = None) -> str:
     grace = dt.timedelta(hours=settings.blob_grace_hours).total_seconds()
     orphans = store.sweep_orphans(referenced=refs, grace_seconds=grace)
     if orphans:
+        actor = policy.SystemActor.job("blobs.sweep")
+        policy.require(actor, "blobs.sweep")
         with db.session_scope() as session:
-            audit.record(session, actor=audit.SYSTEM, action="blobs.swept", object_type="blobs", object_id="orphans",
+            audit.record(session, actor=actor, action="blobs.swept", object_type="blobs", object_id="orphans",
                          details={"removed": orphans, "grace_hours": settings.blob_grace_hours})
         log.info("removed %d unreferenced blobs older than %s h", len(orphans), settings.blob_grace_hours)
     return f"временных файлов удалено: {temporary}, блобов без ссылок удалено: {len(orphans)}"

@@ -6,6 +6,7 @@ import itertools
 
 from portal.accounts import service as accounts
 from portal.accounts.models import Organization, User
+from portal.policy import SystemActor
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -18,7 +19,7 @@ class Factory:
     def org(self, slug: str | None = None, name: str | None = None) -> Organization:
         n = next(_seq)
         with self.db.session_scope() as s:
-            org = accounts.create_organization(session=s, actor="test", slug=slug or f"org{n}",
+            org = accounts.create_organization(session=s, actor=SystemActor.operator("test"), slug=slug or f"org{n}",
                                                name=name or f"ООО Организация {n}")
         return org
 
@@ -30,7 +31,7 @@ class Factory:
         slug = org.slug if isinstance(org, Organization) else org
         username = username or f"{role}{n}"
         with self.db.session_scope() as s:
-            user = accounts.create_user(session=s, actor="test", username=username, role=role,
+            user = accounts.create_user(session=s, actor=SystemActor.operator("test"), username=username, role=role,
                                         password=PASSWORD, organization=slug,
                                         email=email or f"{username}@example.test", full_name=full_name)
         return user

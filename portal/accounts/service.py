@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, policy
 from portal.accounts import security
 from portal.accounts.models import ApiToken, LoginThrottle, Organization, Role, User, WebSession
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
+from portal.policy import Actor
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,149}$")
@@ -24,8 +25,9 @@ MAX_PERSONAL_TOKEN_DAYS = 366
 
 # --- organisations --------------------------------------------------------------------------
 
-def create_organization(*, session: Session, actor, slug: str, name: str) -> Organization:
+def create_organization(*, session: Session, actor: Actor, slug: str, name: str) -> Organization:
     """Create a customer organisation."""
+    policy.require(actor, "org.manage")
     errors = {}
     if not SLUG_RE.match(slug or ""):
         errors["slug"] = "латинские строчные буквы, цифры и дефис, до 63 символов (например, romashka)"
@@ -64,7 +66,7 @@ def _check_password(password: str) -> None:
 def create_user(
     *,
     session: Session,
-    actor,
+    actor: Actor,
     username: str,
     role: str,
     password: str,
@@ -73,6 +75,7 @@ def create_user(
     full_name: str = "",
 ) -> User:
     """Create a user; a customer must belong to exactly one organisation, staff to none."""
+    policy.require(actor, "user.manage")
     errors: dict[str, str] = {}
     if not USERNAME_RE.match(username or ""):
         errors["username"] = "латинские буквы, цифры и . _ @ -, начиная с буквы или цифры"
@@ -137,8 +140,9 @@ def end_all_sessions(*, session: Session, user: User) -> int:
     return ended
 
 
-def disable_user(*, session: Session, actor, username: str) -> User:
+def disable_user(*, session: Session, actor: Actor, username: str) -> User:
     """Disable a user and end all their sessions and tokens."""
+    policy.require(actor, "user.manage")
     user = get_user(session=session, username=username)
     if not user.is_active:
         return user
@@ -149,7 +153,9 @@ def disable_user(*, session: Session, actor, username: str) -> User:
     return user
 
 
-def enable_user(*, session: Session, actor, username: str) -> User:
+def enable_user(*, session: Session, actor: Actor, username: str) -> User:
+    """Enable a disabled user again."""
+    policy.require(actor, "user.manage")
     user = get_user(session=session, username=username)
     if user.is_active:
         return user
@@ -159,8 +165,9 @@ def enable_user(*, session: Session, actor, username: str) -> User:
     return user
 
 
-def set_password(*, session: Session, actor, username: str, password: str) -> User:
+def set_password(*, session: Session, actor: Actor, username: str, password: str) -> User:
     """Change a password; every session and token of the user ends."""
+    policy.require(actor, "user.manage")
     _check_password(password)
     password_hash = security.hash_password(password)  # before the first statement, as in create_user
     user = get_user(session=session, username=username)
@@ -277,7 +284,7 @@ def record_login(*, session: Session, settings: Settings, check: PasswordCheck) 
             user.password_hash = check.new_hash
         return user
     locked_until = _count_failure(session=session, settings=settings, username=username, ip=ip)
-    audit.record(session, actor=user if user else username or "anonymous", action="auth.login_failed",
+    audit.record(session, actor=user if user else policy.Visitor(username), action="auth.login_failed",
                  object_type="user", object_id=username, details={"ip": ip, "locked": bool(locked_until)},
                  organization_id=user.organization_id if user else None)
     session.flush()

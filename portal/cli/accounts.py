@@ -9,7 +9,7 @@ from rich.table import Table
 
 from portal.accounts import service
 from portal.accounts.models import Role
-from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors, read_password_stdin
+from portal.cli.common import console, database, err_console, handle_errors, operator, read_password_stdin
 
 org_app = typer.Typer(help="Customer organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -22,7 +22,7 @@ def org_add(slug: str = typer.Argument(..., help="Short Latin code, e.g. romashk
     """Add a customer organisation."""
     db = database()
     with db.session_scope() as session:
-        org = service.create_organization(session=session, actor=CLI_ACTOR, slug=slug, name=name)
+        org = service.create_organization(session=session, actor=operator(), slug=slug, name=name)
         console.print(f"Organisation [bold]{org.slug}[/bold] «{org.name}» added.")
 
 
@@ -62,7 +62,7 @@ def user_add(
         password, generated = generate_password(), True
     db = database()
     with db.session_scope() as session:
-        user = service.create_user(session=session, actor=CLI_ACTOR, username=username, role=role,
+        user = service.create_user(session=session, actor=operator(), username=username, role=role,
                                    password=password, organization=org, email=email, full_name=name)
         console.print(f"User [bold]{user.username}[/bold] ({user.role}) added.")
     if generated:
@@ -88,7 +88,7 @@ def user_disable(username: str):
     """Disable a user and end all their sessions and tokens."""
     db = database()
     with db.session_scope() as session:
-        service.disable_user(session=session, actor=CLI_ACTOR, username=username)
+        service.disable_user(session=session, actor=operator(), username=username)
     console.print(f"User [bold]{username}[/bold] disabled; their sessions and tokens have ended.")
 
 
@@ -106,5 +106,5 @@ def user_passwd(username: str,
             raise typer.Exit(2)
     db = database()
     with db.session_scope() as session:
-        service.set_password(session=session, actor=CLI_ACTOR, username=username, password=password)
+        service.set_password(session=session, actor=operator(), username=username, password=password)
     console.print(f"Password of [bold]{username}[/bold] changed; their sessions and tokens have ended.")

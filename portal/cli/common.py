@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import getpass
+import os
 import sys
 
 import typer
@@ -11,21 +13,22 @@ from rich.console import Console
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError
+from portal.policy import SystemActor
 
 console = Console()
 err_console = Console(stderr=True)
 
-# Who the audit log names for changes made at the server's console.
-CLI_ACTOR = "cli"
+def operator() -> SystemActor:
+    """The operator at the server's console, named by their OS account (``cli:root`` in the audit log).
 
-
-class Operator:
-    """The operator at the console reads like an administrator: every organisation, internal comments too."""
-
-    role = "admin"
-    is_active = True
-    organization_id = None
-    username = CLI_ACTOR
+    They act with an administrator's rights, through the same policy as everyone: every organisation,
+    internal comments too.
+    """
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (a bare container)
+        name = f"uid{os.getuid()}"
+    return SystemActor.operator(name)
 
 
 def settings() -> Settings:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
+from portal.cli.common import console, database, err_console, handle_errors, operator
 
 kb_app = typer.Typer(help="Knowledge base: articles and the site.", no_args_is_help=True)
-LINK_RE = re.compile(r"\]\(([^)\s]+?\.md)(?:#[^)]*)?\)")
 
 
 def _actor(session, username: str | None):
-    """The user the change is made as (commit author), or the CLI itself."""
+    """The writer the change is made as (commit author, their rights), or the operator at the console."""
     if not username:
-        return CLI_ACTOR
+        return operator()
     from portal.accounts import service as accounts
 
     return accounts.get_user(session=session, username=username)
@@ -28,7 +25,8 @@ def _actor(session, username: str | None):
 def new(
     from_ticket: str = typer.Option(..., "--from-ticket", help="ID of a resolved ticket, e.g. PRM-2026-00042"),
     kind: str = typer.Option("problem", "--kind", help="problem, known_issue, consultation or howto"),
-    visibility: str = typer.Option("customers", "--visibility", help="public, customers or internal"),
+    visibility: str | None = typer.Option(None, "--visibility",
+                                          help="public, customers or internal (default: customers)"),
     as_user: str | None = typer.Option(None, "--as", help="Username of the writer (the commit's author)"),
 ):
     """Write a draft article from a resolved ticket through the template of its kind."""
@@ -92,57 +90,14 @@ def build(
 @kb_app.command("check")
 @handle_errors
 def check():
-    """Check the front matter and the internal links of every article at HEAD."""
-    from portal.content import ContentRepo
-    from portal.knowledge import articles, store
+    """Check the front matter, the file names and the internal links of every article at HEAD."""
+    from portal.knowledge import service
 
     db = database(check=False)
-    content = ContentRepo(db.settings)
-    entries = store.catalogue(content)
-    with content.repo() as repo:
-        listing = set(repo.git.ls_tree("-r", "--name-only", "--full-tree", "HEAD", "--", articles.KB_DIR)
-                      .splitlines())
-    problems: list[tuple[str, str]] = []
-    visibility = {e.path: e.meta.visibility for e in entries if e.meta is not None}
-    for entry in entries:
-        if entry.meta is None:
-            problems.append((entry.path, entry.error))
-            continue
-        text = store.read_text(content, entry.path)
-        for target in LINK_RE.findall(text):
-            if "://" in target:
-                continue
-            resolved = _resolve(entry.path, target)
-            if resolved not in listing:
-                problems.append((entry.path, f"ссылка на несуществующую статью: {target}"))
-            elif _wider(entry.meta.visibility, visibility.get(resolved, "public")):
-                problems.append((entry.path, f"ссылка {target} ведёт на статью с более узкой видимостью "
-                                             f"({visibility[resolved]}); читатели этой статьи её не увидят"))
-    for path in sorted(p for p in listing if p.endswith(".md") and articles.split_path(p) is None
-                       and not p.endswith("index.md")):
-        problems.append((path, "имя файла статьи: только строчные латинские буквы, цифры и дефис"))
-    if problems:
-        err_console.print(f"[red]{len(problems)} problem(s) in {len(entries)} articles:[/red]")
-        for path, problem in problems:
-            err_console.print(f"{path}: {problem}", soft_wrap=True, markup=False)
+    report = service.check(settings=db.settings)
+    if not report.ok:
+        err_console.print(f"[red]{len(report.problems)} problem(s) in {report.articles} articles:[/red]")
+        for problem in report.problems:
+            err_console.print(f"{problem.path}: {problem.message}", soft_wrap=True, markup=False)
         raise typer.Exit(1)
-    console.print(f"All {len(entries)} articles are valid; their internal links resolve.")
-
-
-VISIBILITY_ORDER = {"public": 0, "customers": 1, "internal": 2}
-
-
-def _wider(source: str, target: str) -> bool:
-    return VISIBILITY_ORDER.get(source, 2) < VISIBILITY_ORDER.get(target, 2)
-
-
-def _resolve(path: str, target: str) -> str:
-    parts = path.split("/")[:-1]
-    for piece in target.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece not in (".", ""):
-            parts.append(piece)
-    return "/".join(parts)
-
+    console.print(f"All {report.articles} articles are valid; their internal links resolve.")

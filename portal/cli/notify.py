@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
-from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
+from portal.cli.common import console, database, err_console, handle_errors, operator
 from portal.db import utcnow
 from portal.notify import intake, sender, service
 
@@ -51,10 +50,10 @@ def outbox_retry(message_id: int | None = typer.Argument(None, help="The message
     db = database()
     with db.session_scope() as session:
         if all_failed:
-            count = service.retry_all_failed(session=session, actor=CLI_ACTOR)
+            count = service.retry_all_failed(session=session, actor=operator())
             console.print(f"{count} failed messages will be sent again.")
         else:
-            message = service.retry(session=session, actor=CLI_ACTOR, message_id=message_id)
+            message = service.retry(session=session, actor=operator(), message_id=message_id)
             console.print(f"Message {message.id} to {message.recipient} will be sent again.")
 
 

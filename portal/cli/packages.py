@@ -16,11 +16,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
-from portal.cli.common import CLI_ACTOR, console, database, err_console, handle_errors
-from portal.releases import links
-
-# Other commands (closing a ticket from the shell) must meet the same close guard as the web.
-links.register()
+from portal.cli.common import console, database, err_console, handle_errors, operator
 
 package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
 
@@ -65,20 +61,19 @@ def upload(
                 with path.open("rb") as f:
                     staged.append(service.stage_file(settings=settings, name=path.name,
                                                      stream=_Counting(f, progress, task)))
-        data = service.PackageInput(
-            id=package_id, title=title, version=version, product_versions=service.split_list(product_version),
-            modules=service.split_list(module), ticket_ids=service.split_list(ticket),
-            organizations=service.split_list(org), notes=notes_file.read_text(encoding="utf-8") if notes_file else "")
-        with db.session_scope() as session:
-            package = service.create_package(session=session, settings=settings, actor=CLI_ACTOR, data=data,
-                                             files=staged)
-            if publish:
-                service.publish_package(session=session, settings=settings, actor=CLI_ACTOR, package_id=package.id)
-            status = package.status
-    except BaseException:
+        notes = notes_file.read_text(encoding="utf-8") if notes_file else ""
+    except BaseException:  # a file failed half-way (or Ctrl+C): the files already stored go again
         with db.session_scope(write=False) as session:
             service.discard_staged(session=session, settings=settings, staged=staged)
         raise
+    data = service.PackageInput(
+        id=package_id, title=title, version=version, product_versions=service.split_list(product_version),
+        modules=service.split_list(module), ticket_ids=service.split_list(ticket),
+        organizations=service.split_list(org), notes=notes)
+    with db.session_scope() as session:
+        package = service.upload_package(session=session, settings=settings, actor=operator(), data=data,
+                                         files=staged, publish=publish)
+        status = package.status
     table = Table("file", "size", "sha256")
     for item in staged:
         table.add_row(item.name, str(item.size), item.sha256)
@@ -112,7 +107,7 @@ def publish_cmd(package_id: str):
 
     db = database()
     with db.session_scope() as session:
-        package = service.publish_package(session=session, settings=db.settings, actor=CLI_ACTOR,
+        package = service.publish_package(session=session, settings=db.settings, actor=operator(),
                                           package_id=package_id)
         console.print(f"Package [bold]{package.id}[/bold] published (manifest {package.manifest_commit[:10]}).")
 
@@ -125,7 +120,7 @@ def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", he
 
     db = database()
     with db.session_scope() as session:
-        package = service.withdraw_package(session=session, settings=db.settings, actor=CLI_ACTOR,
+        package = service.withdraw_package(session=session, settings=db.settings, actor=operator(),
                                            package_id=package_id, reason=reason)
         received = deliveries.received_by(session=session, package=package)
         console.print(f"Package [bold]{package.id}[/bold] withdrawn.")
@@ -170,7 +165,7 @@ def verify_cmd():
                                   f"{f.sha256}")
             if f.corrupt_at is None:
                 f.corrupt_at = utcnow()
-                audit.record(session, actor=CLI_ACTOR, action="package.file_corrupt", object_type="package",
+                audit.record(session, actor=operator(), action="package.file_corrupt", object_type="package",
                              object_id=f.package_id, details={"file": f.name, "sha256": f.sha256, "missing": absent})
         found = storage.report(settings=settings, session=session, now=time.time())
     for what, sha in found.missing:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Column, Table
 
-from portal.cli.common import CLI_ACTOR, Operator, console, database, handle_errors, settings
+from portal.cli.common import console, database, handle_errors, operator, settings
 from portal.db import utcnow
 from portal.tickets import service
 from portal.tickets.schemas import sla_breached
@@ -41,7 +41,7 @@ def ticket_list(
     db = database()
     with db.session_scope(write=False) as session:
         fetch = service.queue if queue else service.list_tickets
-        tickets = fetch(session=session, user=Operator(), filters=filters, limit=limit)
+        tickets = fetch(session=session, user=operator(), filters=filters, limit=limit)
         now = utcnow()
         table = Table("registered", "organisation", "priority", "status", "module", "summary", "reaction due")
         table.columns.insert(0, Column("id", no_wrap=True))
@@ -58,7 +58,7 @@ def ticket_show(ticket_id: str = typer.Argument(..., help="e.g. PRM-2026-00042")
     """Show a ticket and its whole history."""
     db = database()
     with db.session_scope(write=False) as session:
-        t = service.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        t = service.get_ticket(session=session, ticket_id=ticket_id, user=operator())
         now = utcnow()
         console.print(f"[bold]{t.id}[/bold] {t.summary}")
         rows = [
@@ -80,7 +80,7 @@ def ticket_show(ticket_id: str = typer.Argument(..., help="e.g. PRM-2026-00042")
             console.print(f"  {name:<17} {value}")
         console.print(f"\n{t.description}\n")
         table = Table("when", "who", "event", "from → to", "comment", "public")
-        for e in service.history(session=session, ticket=t, user=Operator()):
+        for e in service.history(session=session, ticket=t, user=operator()):
             table.add_row(_local(e.at, "%Y-%m-%d %H:%M:%S"), e.actor_name, e.kind,
                           f"{e.from_status or ''} → {e.to_status}" if e.to_status else "", e.comment,
                           "yes" if e.public else "internal")
@@ -93,7 +93,7 @@ def module_add(name: str, description: str = typer.Option("", "--description")):
     """Add a product module."""
     db = database()
     with db.session_scope() as session:
-        service.add_module(session=session, actor=CLI_ACTOR, name=name, description=description)
+        service.add_module(session=session, actor=operator(), name=name, description=description)
     console.print(f"Module «{name}» added.")
 
 
@@ -115,7 +115,7 @@ def version_add(name: str, unsupported: bool = typer.Option(False, "--unsupporte
     """Add a product version."""
     db = database()
     with db.session_scope() as session:
-        service.add_version(session=session, actor=CLI_ACTOR, name=name, supported=not unsupported)
+        service.add_version(session=session, actor=operator(), name=name, supported=not unsupported)
     console.print(f"Version {name} added{' (no longer supported)' if unsupported else ''}.")
 
 
@@ -137,5 +137,5 @@ def version_unsupport(name: str):
     """Mark a version no longer supported (its tickets may be deferred with that reason)."""
     db = database()
     with db.session_scope() as session:
-        service.set_version_supported(session=session, actor=CLI_ACTOR, name=name, supported=False)
+        service.set_version_supported(session=session, actor=operator(), name=name, supported=False)
     console.print(f"Version {name} is no longer supported.")

@@ -15,35 +15,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal import audit, intents, jobs
-from portal.accounts.models import User
+from portal import audit, intents, jobs, policy
 from portal.config import Settings
-from portal.content import Author, ContentRepo
+from portal.content import ContentRepo, author_of
 from portal.errors import Conflict, Invalid, NotFound
-from portal.knowledge import articles, store
+from portal.knowledge import articles, audiences, site, store
 from portal.knowledge.articles import Article, FrontMatter
+from portal.policy import Actor
 
 log = logging.getLogger("portal.knowledge")
-BUILD_JOB = "kb.build"
-CLI_AUTHOR = Author("PrimoART portal (командная строка)", "portal@localhost")
 # Front-matter statuses a save may set; publishing and archiving have their own steps.
 SAVE_STATUSES = ("draft", "review")
 
 
-def author_of(actor) -> Author:
-    """The git author of a change: the writer's name and e-mail, or the portal for the CLI and jobs."""
-    if isinstance(actor, User):
-        return Author(actor.full_name or actor.username, actor.email or f"{actor.username}@users.portal.invalid")
-    return CLI_AUTHOR
-
-
-def _actor_name(actor) -> str:
-    return actor.username if isinstance(actor, User) else str(actor or "system")
 
 
 def commit_message(verb: str, article: Article) -> str:
@@ -57,6 +48,12 @@ def list_articles(*, settings: Settings, status: str | None = None) -> list[stor
     if status:
         entries = [e for e in entries if e.meta is not None and e.meta.status == status]
     return entries
+
+
+def invalid_articles(*, settings: Settings) -> list[store.Entry]:
+    """Article files at HEAD whose front matter breaks the schema: in no edition of the site and not in search
+    until a writer fixes them (the writers' page and ``portal kb check`` name them)."""
+    return [e for e in store.catalogue(ContentRepo(settings)) if e.meta is None]
 
 
 def articles_for_ticket(*, settings: Settings, ticket_id: str) -> list[store.Entry]:
@@ -79,11 +76,12 @@ def _unique_slug(content: ContentRepo, wanted: str) -> str:
     return slug
 
 
-def _with_author(meta: dict[str, Any], actor) -> dict[str, Any]:
-    name = _actor_name(actor)
+def _with_author(meta: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """A person who writes joins the article's authors; the command line and jobs never do."""
     authors = list(meta.get("authors") or [])
-    if isinstance(actor, User) and name not in authors:
-        authors.append(name)
+    person = actor.person
+    if person is not None and person.username not in authors:
+        authors.append(person.username)
     return {**meta, "authors": authors}
 
 
@@ -115,10 +113,17 @@ def _commit(session: Session, content: ContentRepo, started: list, *, operation:
     return content.commit_files(files=files, message=message, author=author_of(actor))
 
 
-def create_article(*, session: Session, settings: Settings, actor, front_matter: dict[str, Any], body: str,
+def create_article(*, session: Session, settings: Settings, actor: Actor, front_matter: dict[str, Any], body: str,
                    section: str | None = None, slug: str | None = None) -> Article:
     """Write a new article (a draft unless the front matter says review) as a commit by ``actor``."""
-    meta = _with_author({"status": "draft", **front_matter}, actor)
+    policy.require(actor, "article.write")
+    return _create_article(session=session, settings=settings, actor=actor, front_matter=front_matter, body=body,
+                           section=section, slug=slug)
+
+
+def _create_article(*, session: Session, settings: Settings, actor: Actor, front_matter: dict[str, Any], body: str,
+                    section: str | None, slug: str | None) -> Article:
+    meta = _with_author({"status": "draft", "visibility": articles.DEFAULT_VISIBILITY, **front_matter}, actor)
     fm = articles.check_front_matter(meta)
     if fm.status not in SAVE_STATUSES:
         raise Invalid.fields({"status": "новая статья — черновик или на рецензии; опубликуйте её отдельным шагом"})
@@ -141,9 +146,10 @@ def create_article(*, session: Session, settings: Settings, actor, front_matter:
     return article
 
 
-def save_article(*, session: Session, settings: Settings, actor, slug: str, body: str,
+def save_article(*, session: Session, settings: Settings, actor: Actor, slug: str, body: str,
                  front_matter: dict[str, Any], base_commit: str) -> Article:
     """Save an edit made from ``base_commit``; 409 with the difference when the article changed since."""
+    policy.require(actor, "article.write")
     base_commit = store.check_commit(base_commit) if base_commit else ""
     if not base_commit:
         raise Invalid.fields({"base_commit": "укажите версию статьи, от которой сделана правка (поле commit)"})
@@ -186,10 +192,11 @@ def _stale(content: ContentRepo, current: Article, base_commit: str) -> None:
     )
 
 
-def _set_status(*, session: Session, settings: Settings, actor, slug: str, status: str, verb: str,
-                action: str) -> Article:
+def _set_status(*, session: Session, settings: Settings, actor: Actor, slug: str, status: str, verb: str,
+                action: str, right: str) -> Article:
     from portal.knowledge import tickets_link
 
+    policy.require(actor, right)
     content = ContentRepo(settings)
     with _guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
@@ -209,26 +216,27 @@ def _set_status(*, session: Session, settings: Settings, actor, slug: str, statu
     return changed
 
 
-def publish_article(*, session: Session, settings: Settings, actor, slug: str) -> Article:
+def publish_article(*, session: Session, settings: Settings, actor: Actor, slug: str) -> Article:
     """Validate and publish: a commit setting status published, the search hook, a site build, ticket stages."""
     return _set_status(session=session, settings=settings, actor=actor, slug=slug, status="published",
-                       verb="Публикация статьи", action="article.publish")
+                       verb="Публикация статьи", action="article.publish", right="article.publish")
 
 
-def archive_article(*, session: Session, settings: Settings, actor, slug: str) -> Article:
+def archive_article(*, session: Session, settings: Settings, actor: Actor, slug: str) -> Article:
     """Move an article to the archive: it leaves every edition of the site at the next build."""
     return _set_status(session=session, settings=settings, actor=actor, slug=slug, status="archived",
-                       verb="Статья в архиве", action="article.archive")
+                       verb="Статья в архиве", action="article.archive", right="article.publish")
 
 
-def submit_for_review(*, session: Session, settings: Settings, actor, slug: str) -> Article:
+def submit_for_review(*, session: Session, settings: Settings, actor: Actor, slug: str) -> Article:
     """The optional reviewer step: status review."""
     return _set_status(session=session, settings=settings, actor=actor, slug=slug, status="review",
-                       verb="Статья на рецензии", action="article.review")
+                       verb="Статья на рецензии", action="article.review", right="article.write")
 
 
-def restore_version(*, session: Session, settings: Settings, actor, slug: str, commit: str) -> Article:
+def restore_version(*, session: Session, settings: Settings, actor: Actor, slug: str, commit: str) -> Article:
     """Make an older version the current one, as a new commit (history is never rewritten)."""
+    policy.require(actor, "article.write")
     content = ContentRepo(settings)
     with _guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
@@ -265,11 +273,12 @@ def diff(*, settings: Settings, slug: str, from_commit: str, to_commit: str) -> 
 RESOLVED_TICKET_STATUSES = ("resolved", "closed")
 
 
-def create_from_ticket(*, session: Session, settings: Settings, actor, ticket_id: str, kind: str,
-                       visibility: str = "customers", section: str | None = None) -> Article:
+def create_from_ticket(*, session: Session, settings: Settings, actor: Actor, ticket_id: str, kind: str,
+                       visibility: str | None = None, section: str | None = None) -> Article:
     """A draft rendered from a resolved ticket through the repository's template of ``kind``."""
     from portal.knowledge import templates, tickets_link
 
+    policy.require(actor, "article.from_ticket")
     templates.template_path(kind)
     if not (ticket_id or "").strip():
         raise Invalid.fields({"ticket_id": "укажите номер решённой заявки, например PRM-2026-00042"})
@@ -280,12 +289,127 @@ def create_from_ticket(*, session: Session, settings: Settings, actor, ticket_id
                        f"когда известны причина и решение.")
     facts = templates.TicketFacts.of(ticket, settings=settings)
     body = templates.render_body(settings=settings, kind=kind, ticket=facts)
-    meta = templates.front_matter_for(ticket=facts, kind=kind, visibility=visibility)
-    return create_article(session=session, settings=settings, actor=actor, front_matter=meta, body=body,
-                          section=section)
+    meta = templates.front_matter_for(ticket=facts, kind=kind, visibility=visibility or articles.DEFAULT_VISIBILITY)
+    return _create_article(session=session, settings=settings, actor=actor, front_matter=meta, body=body,
+                           section=section, slug=None)
 
 
-def request_build(*, session: Session, actor) -> None:
+def request_build(*, session: Session, actor: Actor) -> None:
     """Ask the scheduler for a site build now."""
-    jobs.request_run(session, BUILD_JOB)
+    policy.require(actor, "kb.build")
+    jobs.request_run(session, site.BUILD_JOB)
     audit.record(session, actor=actor, action="kb.build", object_type="site", object_id="all")
+
+
+def _apply_build(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
+    jobs.request_run(session, site.BUILD_JOB)
+
+
+# An article commit that changes what an edition shows asks for a build (``{"type": "build"}`` among its
+# intent's effects); added to portal.intents.EFFECTS by portal.wiring.
+BUILD_EFFECT = intents.Effect("build", _apply_build)
+
+
+# --- the check of every article -------------------------------------------------------------------
+
+LINK_RE = re.compile(r"\]\(([^)\s]+?\.md)(?:#[^)]*)?\)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str  # Russian, for the writer
+
+
+@dataclass
+class CheckReport:
+    articles: int
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _resolve(path: str, target: str) -> str:
+    parts = path.split("/")[:-1]
+    for piece in target.split("/"):
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece not in (".", ""):
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def check(*, settings: Settings) -> CheckReport:
+    """Every article at HEAD: front matter by the schema (an invalid article is neither indexed nor built), file
+    names, and internal links — each to an existing file, none to an article some of this one's readers may not
+    read (it would be missing from their edition)."""
+    content = ContentRepo(settings)
+    entries = store.catalogue(content)
+    with content.repo() as repo:
+        listing = set(repo.git.ls_tree("-r", "--name-only", "--full-tree", "HEAD", "--", articles.KB_DIR)
+                      .splitlines())
+    report = CheckReport(articles=len(entries))
+    visibility = {e.path: e.meta.visibility for e in entries if e.meta is not None}
+    for entry in entries:
+        if entry.meta is None:
+            report.problems.append(Problem(entry.path, entry.error))
+            continue
+        for target in LINK_RE.findall(store.read_text(content, entry.path)):
+            if "://" in target:
+                continue
+            resolved = _resolve(entry.path, target)
+            if resolved not in listing:
+                report.problems.append(Problem(entry.path, f"ссылка на несуществующую статью: {target}"))
+            elif audiences.narrower(entry.meta.visibility, visibility.get(resolved, "public")):
+                report.problems.append(Problem(
+                    entry.path, f"ссылка {target} ведёт на статью с более узкой видимостью ({visibility[resolved]}); "
+                                f"читатели этой статьи её не увидят"))
+    for path in sorted(p for p in listing if p.endswith(".md") and articles.split_path(p) is None
+                       and not p.endswith("index.md")):
+        report.problems.append(Problem(path, "имя файла статьи: только строчные латинские буквы, цифры и дефис"))
+    return report
+
+
+# --- fixed_in: the packages that fix an article's tickets ---------------------------------------------
+
+@dataclass
+class FixedIn:
+    """The articles a published package fixes, rewritten with it in ``fixed_in``."""
+
+    files: dict[str, str]  # path → new text, checked by the schema
+    slugs: list[str]
+    effects: list[dict]  # for the caller's intent: the audit row, the search index, a site build
+
+
+def fixed_in_changes(*, content: ContentRepo, package_id: str, ticket_ids: Iterable[str]) -> FixedIn:
+    """The published articles citing any of ``ticket_ids``, with ``package_id`` added to their ``fixed_in``.
+
+    The caller (publishing a package) holds the content write lock and commits ``files`` together with its own
+    manifest, under its durable intent with ``effects`` — so the package and the articles that name it are one
+    git commit: both happen or neither does. The articles are read and written by the schema like every other
+    edit; one whose front matter is invalid is left as it is (``check`` names it).
+    """
+    package_id = (package_id or "").strip()
+    if not package_id or len(package_id) > 100 or any(c in package_id for c in "\r\n,"):
+        raise Invalid.fields({"fixed_in": f"«{package_id[:100]}» не годится как идентификатор пакета в fixed_in"})
+    tickets = {t.upper() for t in ticket_ids}
+    files: dict[str, str] = {}
+    slugs: list[str] = []
+    for entry in store.catalogue(content) if tickets else []:
+        meta = entry.meta
+        if meta is None or meta.status != "published" or not tickets & set(meta.tickets) or package_id in meta.fixed_in:
+            continue
+        current = articles.parse(store.read_text(content, entry.path), section=entry.section, slug=entry.slug)
+        fm = articles.check_front_matter({**current.meta.as_dict(), "fixed_in": [*current.meta.fixed_in, package_id]})
+        changed = Article(section=current.section, slug=current.slug, meta=fm, body=current.body)
+        files[changed.path] = changed.text()
+        slugs.append(entry.slug)
+    effects: list[dict] = []
+    if slugs:
+        effects = [{"type": "audit", "action": "package.fixed_in", "object_type": "package", "object_id": package_id,
+                    "details": {"articles": slugs}},
+                   {"type": "reindex", "slugs": slugs}, {"type": "build"}]
+    return FixedIn(files=files, slugs=slugs, effects=effects)

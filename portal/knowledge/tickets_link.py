@@ -9,19 +9,18 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from portal import intents
-from portal.accounts.models import User
 from portal.errors import NotFound
+from portal.knowledge import audiences
 from portal.knowledge.articles import Article
+from portal.policy import Actor
 from portal.tickets import service as tickets_service
 
 KB_UPDATED = "kb_updated"
 
 
-def fetch_ticket(*, session: Session, ticket_id: str, actor):
-    """The ticket as the actor may see it; the operator's CLI (no signed-in user) sees every ticket."""
-    if isinstance(actor, User):
-        return tickets_service.get_ticket(session=session, ticket_id=ticket_id, user=actor)
-    return tickets_service.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+def fetch_ticket(*, session: Session, ticket_id: str, actor: Actor):
+    """The ticket as the actor may see it (the operator's command line sees every ticket, as an admin)."""
+    return tickets_service.get_ticket(session=session, ticket_id=ticket_id, user=actor)
 
 
 def record_published(*, session: Session, actor, article: Article) -> list[str]:
@@ -36,10 +35,13 @@ def stage_effect(article: Article) -> dict:
             "slug": article.slug, "visibility": article.meta.visibility}
 
 
-@intents.effect("kb.ticket_stage")
 def _apply_stage(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
     record_stage(session=session, actor=ctx.actor, tickets=eff["tickets"], title=eff["title"], slug=eff["slug"],
                  commit=ctx.commit, visibility=eff["visibility"])
+
+
+# Added to portal.intents.EFFECTS by portal.wiring.
+STAGE_EFFECT = intents.Effect("kb.ticket_stage", _apply_stage)
 
 
 def record_stage(*, session: Session, actor, tickets: list[str], title: str, slug: str, commit: str,
@@ -52,7 +54,7 @@ def record_stage(*, session: Session, actor, tickets: list[str], title: str, slu
             continue  # an article may cite a ticket of another installation (imported content)
         tickets_service.record_event(session=session, ticket=ticket, actor=actor, kind=KB_UPDATED,
                                      comment=f"Опубликована статья базы знаний «{title}»",
-                                     public=visibility != "internal",
+                                     public=audiences.customers_read(visibility),
                                      details={"slug": slug, "commit": commit, "visibility": visibility})
         recorded.append(ticket_id)
     return recorded

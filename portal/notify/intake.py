@@ -47,6 +47,7 @@ from portal.db import Database, utcnow
 from portal.errors import Conflict, Invalid, NotFound, PortalError
 from portal.notify.models import IntakeMessage, IntakeStatus
 from portal.notify.sender import from_address, tls_context
+from portal.policy import Actor, SystemActor
 
 log = logging.getLogger("portal.notify.intake")
 PROCESSED_FLAG = "$PortalProcessed"
@@ -248,24 +249,19 @@ def _customer_for(session: Session, address: str) -> User | None:
     return users[0]
 
 
-def _missing_list(exc: Invalid) -> list[str]:
-    return [f"{e.get('label') or e['field']}: {e['message']}" for e in exc.errors or []]
-
-
-def register_from_email(*, session: Session, settings: Settings, actor: User, organization: Organization,
+def register_from_email(*, session: Session, settings: Settings, actor: Actor, organization: Organization,
                         parsed: ParsedMessage, in_reply_to: str | None = None, now: dt.datetime | None = None):
     """Register the message as a ticket of ``organization``; incomplete → awaiting information, listing what is missing.
 
-    ``actor`` is the customer who wrote (their own organisation) or second line assigning a held message.
+    ``actor`` is intake acting for the customer who wrote (their own organisation) or second line assigning a
+    held message; either way through ``tickets.register``, the one registration path.
     """
-    from portal.tickets import service as tickets
-    from portal.tickets import sla
-    from portal.tickets.models import Channel, Kind, Priority, Status, Ticket
+    from portal.tickets import registration
+    from portal.tickets.models import Channel, Kind, Priority
 
-    now = now or utcnow()
     fields = parse_fields(parsed.body)
     summary = parsed.subject or next((line.strip() for line in fields.rest.splitlines() if line.strip()), "")
-    data = tickets.TicketInput(
+    data = registration.TicketInput(
         kind=Kind.problem.value, module=_catalogue_module(session, fields.module), product_version=fields.version,
         summary=summary[:200], description=fields.description or fields.rest, steps_to_reproduce=fields.steps,
         priority=fields.priority or Priority.medium.value,
@@ -274,53 +270,23 @@ def register_from_email(*, session: Session, settings: Settings, actor: User, or
         contact_email=parsed.sender, contact_phone=fields.phone, organization=organization.slug,
         channel=Channel.email.value,
     )
-    slot = session.info.setdefault(INTAKE_SLOT, {})
-    slot.update(in_reply_to=in_reply_to, missing=[])
+    session.info[INTAKE_SLOT] = {"in_reply_to": in_reply_to}
     try:
-        try:
-            ticket = tickets.register(session=session, settings=settings, actor=actor, data=data, now=now)
-            ticket.channel = Channel.email.value
-            return ticket
-        except Invalid as exc:
-            missing = _missing_list(exc)
-        slot["missing"] = missing
-        data = data.cleaned()
-        request = "Для регистрации обращения по регламенту не хватает сведений:\n" + "\n".join(
-            f"• {item}" for item in missing)
-        ticket = Ticket(
-            id=tickets.allocate_id(session=session, settings=settings, registered_at=now),
-            organization_id=organization.id, requester_id=actor.id if actor.organization_id else None,
-            registered_by_id=actor.id, channel=Channel.email.value, kind=data.kind, module=data.module[:120],
-            product_version=data.product_version[:40], version_unsupported=False,
-            summary=data.summary[:200] or "(без темы)", description=data.description,
-            steps_to_reproduce=data.steps_to_reproduce, contact_name=data.contact_name[:200],
-            contact_email=data.contact_email[:254], contact_phone=data.contact_phone[:40],
-            priority=data.priority if data.priority in Priority.__members__ else Priority.medium.value,
-            status=Status.awaiting_info.value, is_open=True, registered_at=now, updated_at=now,
-            sla_reaction_due=sla.reaction_due(settings, registered_at=now, priority=data.priority),
-            paused_seconds=0, paused_since=now, paused_seconds_at_eta=0,
-            info_request=request, info_requested_at=now, info_reminder_on=sla.next_reminder(settings, since=now),
-        )
-        session.add(ticket)
-        session.flush()
-        tickets.record_event(session=session, ticket=ticket, actor=actor, kind="created",
-                             to_status=Status.awaiting_info.value,
-                             details={"priority": ticket.priority, "channel": ticket.channel, "kind": ticket.kind,
-                                      "missing": missing}, now=now)
-        return ticket
+        return registration.register(session=session, settings=settings, actor=actor, data=data,
+                                     channel=Channel.email.value, incomplete=True, now=now or utcnow())
     finally:
         session.info.pop(INTAKE_SLOT, None)
 
 
-def _attach(session: Session, settings: Settings, ticket, actor: User, parsed: ParsedMessage) -> list[str]:
+def _attach(session: Session, settings: Settings, ticket, actor: Actor, parsed: ParsedMessage) -> list[str]:
     """Keep the message's attachments on the ticket; the problems of those that could not be kept."""
-    from portal.tickets import service as tickets
+    from portal.tickets import attachments
 
     problems = []
     for item in parsed.attachments:
         try:
             with session.begin_nested():
-                tickets.add_attachment(session=session, settings=settings, ticket=ticket, actor=actor,
+                attachments.add_attachment(session=session, settings=settings, ticket=ticket, actor=actor,
                                        filename=item.filename, stream=io.BytesIO(item.data),
                                        content_type=item.content_type)
         except PortalError as exc:
@@ -330,9 +296,11 @@ def _attach(session: Session, settings: Settings, ticket, actor: User, parsed: P
 
 def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetime | None = None) -> IntakeMessage:
     """Handle one message from the mailbox (once: a known Message-ID returns its earlier record)."""
-    from portal.tickets import service as tickets
+    from portal.tickets import actions, queue
 
     now = now or utcnow()
+    intake = SystemActor.intake()
+    policy.require(intake, "intake.hold")
     parsed = parse_message(raw)
     known = session.scalar(select(IntakeMessage).where(IntakeMessage.message_id == parsed.message_id))
     if known is not None:
@@ -352,7 +320,7 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
     ticket = None
     if ticket_id:
         try:
-            ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+            ticket = queue.get_ticket_unchecked(session=session, ticket_id=ticket_id)
         except NotFound:
             ticket = None
     if ticket is not None:
@@ -363,8 +331,9 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
             session.flush()
             return record
         body = strip_quoted(parsed.body) or "(письмо без текста)"
-        tickets.add_comment(session=session, settings=settings, ticket=ticket, actor=user, body=body, now=now)
-        problems = _attach(session, settings, ticket, user, parsed)
+        writer = SystemActor.intake(on_behalf_of=user)
+        actions.add_comment(session=session, settings=settings, ticket=ticket, actor=writer, body=body, now=now)
+        problems = _attach(session, settings, ticket, writer, parsed)
         record.status, record.ticket_id, record.organization_id = IntakeStatus.comment.value, ticket.id, ticket.organization_id
         record.reason = "; ".join(problems)
         session.flush()
@@ -373,9 +342,10 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
         record.reason = "отправитель не найден среди пользователей заказчиков: определите организацию"
         session.flush()
         return record
-    ticket = register_from_email(session=session, settings=settings, actor=user, organization=user.organization,
+    writer = SystemActor.intake(on_behalf_of=user)
+    ticket = register_from_email(session=session, settings=settings, actor=writer, organization=user.organization,
                                  parsed=parsed, in_reply_to=parsed.message_id, now=now)
-    problems = _attach(session, settings, ticket, user, parsed)
+    problems = _attach(session, settings, ticket, writer, parsed)
     record.status, record.ticket_id, record.organization_id = IntakeStatus.ticket.value, ticket.id, ticket.organization_id
     record.reason = "; ".join(problems)
     session.flush()

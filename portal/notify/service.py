@@ -163,8 +163,7 @@ def get_message(*, session: Session, message_id: int) -> OutboxMessage:
 
 def retry(*, session: Session, actor, message_id: int, now: dt.datetime | None = None) -> OutboxMessage:
     """Send a failed (or waiting) message again at once, with a fresh count of attempts."""
-    if not isinstance(actor, str):
-        policy.require(actor, "outbox.manage")
+    policy.require(actor, "outbox.manage")
     message = get_message(session=session, message_id=message_id)
     if message.status not in (OutboxStatus.failed, OutboxStatus.pending):
         raise Conflict(f"Письмо №{message.id} в статусе «{message.status}»: повторить можно только неотправленное "
@@ -183,8 +182,7 @@ def retry(*, session: Session, actor, message_id: int, now: dt.datetime | None =
 
 def retry_all_failed(*, session: Session, actor, now: dt.datetime | None = None) -> int:
     """Retry every failed message; the number retried."""
-    if not isinstance(actor, str):
-        policy.require(actor, "outbox.manage")
+    policy.require(actor, "outbox.manage")
     ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.failed.value)))
     for message_id in ids:
         retry(session=session, actor=actor, message_id=message_id, now=now)
@@ -308,16 +306,15 @@ def notify_staff(*, session: Session, settings: Settings, ticket, kind: str, con
 
 def _articles_citing(settings: Settings, ticket_id: str) -> list[dict[str, str]]:
     """Published articles a customer may read that cite the ticket, with their knowledge-base links."""
+    from portal.knowledge import audiences
     from portal.knowledge import service as knowledge
-    from portal.knowledge import site
 
     if not (settings.content_path / ".git").exists():
         return []
     out = []
     for entry in knowledge.articles_for_ticket(settings=settings, ticket_id=ticket_id):
-        if entry.visibility in ("public", "customers"):
-            url = f"{settings.base_url.rstrip('/')}/kb/{site.page_url(f'{entry.section}/{entry.slug}.md')}"
-            out.append({"title": entry.meta.title, "url": url})
+        if audiences.customers_read(entry.visibility):  # the customers edition carries it: the link opens
+            out.append({"title": entry.meta.title, "url": settings.base_url.rstrip("/") + entry.url})
     return out
 
 
@@ -335,7 +332,7 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
     if kind == "created":
         intake = _intake_context(session)
         notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="ticket_registered",
-                                context={"missing": intake.get("missing", [])},
+                                context={"missing": details.get("missing", [])},
                                 in_reply_to=intake.get("in_reply_to"), now=now)
         if ticket.priority == "critical":
             notify_staff(session=session, settings=settings, ticket=ticket, kind="critical_ticket",
@@ -445,6 +442,14 @@ def package_available(*, session: Session, package, organization: Organization, 
                             recipients=recipients, now=now)
 
 
+def on_package_published(event) -> None:
+    """Releases' PACKAGE_PUBLISHED listener: «Доступен пакет исправлений» to each entitled organisation, naming
+    only its own tickets, in the transaction that published the package."""
+    for org in event.organizations:
+        package_available(session=event.session, settings=event.settings, package=event.package, organization=org,
+                          now=event.at)
+
+
 def delivery_awaiting_acknowledgement(*, session: Session, package, organization: Organization,
                                       settings: Settings | None = None, link: str | None = None, channel: str = "",
                                       recipients: list[Recipient] | None = None,
@@ -455,6 +460,12 @@ def delivery_awaiting_acknowledgement(*, session: Session, package, organization
     return _to_organization(session=session, settings=settings, kind="delivery_awaiting_acknowledgement",
                             package=package, organization=organization, context=context, recipients=recipients,
                             now=now)
+
+
+def on_delivery_handed_over(event) -> None:
+    """Releases' DELIVERY_HANDED_OVER listener: the organisation is asked to acknowledge the hand-over."""
+    delivery_awaiting_acknowledgement(session=event.session, package=event.package, organization=event.organization,
+                                      channel=event.channel)
 
 
 # --- scheduled messages: reminders and SLA alerts ---------------------------------------------------
@@ -472,13 +483,15 @@ def send_reminders(*, session: Session, settings: Settings, now: dt.datetime | N
     from portal.tickets.models import Status, Ticket
 
     now = now or utcnow()
+    actor = policy.SystemActor.job("notify.reminders")
+    policy.require(actor, "ticket.remind")
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     due = list(session.scalars(select(Ticket).where(Ticket.status == Status.awaiting_info.value,
                                                     Ticket.info_reminder_on <= today).order_by(Ticket.id)))
     for ticket in due:
         reminder_on = ticket.info_reminder_on
         ticket.info_reminder_on = sla.next_reminder(settings, since=now)
-        tickets.record_event(session=session, ticket=ticket, actor=audit.SYSTEM, kind=INFO_REMINDER,
+        tickets.record_event(session=session, ticket=ticket, actor=actor, kind=INFO_REMINDER,
                              comment="Заказчику отправлено напоминание о запрошенной информации.",
                              details={"reminder_on": reminder_on, "next_reminder_on": ticket.info_reminder_on},
                              now=now)

@@ -22,6 +22,8 @@ from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
+from portal.policy import Actor
+from portal.releases import events
 from portal.releases.models import Channel, Delivery, DeliveryStatus, Package, PackageStatus
 from portal.releases.service import require
 
@@ -36,8 +38,8 @@ CHANNELS = {c.value for c in Channel}
 RECEIVED = frozenset({S.downloaded, S.delivered, S.acknowledged, S.confirmed})
 
 
-def _name(actor) -> str:
-    return actor.username if isinstance(actor, User) else str(actor or audit.SYSTEM)
+def _name(actor: Actor) -> str:
+    return actor.audit_name
 
 
 def _audit(session: Session, actor, delivery: Delivery, action: str, **details) -> None:
@@ -140,10 +142,8 @@ def record_handover(*, session: Session, actor, package_id: str, organization: s
     delivery.channel, delivery.delivery_note, delivery.overdue, delivery.updated_at = channel, note, False, now
     _audit(session, actor, delivery, "delivered", channel=channel, note=note)
     session.flush()
-    from portal.notify import service as notify
-
-    notify.delivery_awaiting_acknowledgement(session=session, package=delivery.package, organization=org,
-                                             channel=channel)
+    events.delivery_handed_over(events.DeliveryHandedOver(session=session, package=delivery.package,
+                                                          organization=org, channel=channel))
     return delivery
 
 
@@ -194,6 +194,8 @@ def _fix_delivered_events(session: Session, delivery: Delivery, actor) -> None:
 def mark_overdue(*, session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
     """Flag pending deliveries older than the configured number of days; the number flagged."""
     now = now or utcnow()
+    actor = policy.SystemActor.job("releases.overdue")
+    policy.require(actor, "delivery.mark_overdue")
     cutoff = now - dt.timedelta(days=settings.delivery_overdue_days)
     rows = session.scalars(select(Delivery).where(Delivery.status == S.pending.value, Delivery.overdue.is_(False),
                                                   Delivery.created_at <= cutoff))
@@ -202,7 +204,7 @@ def mark_overdue(*, session: Session, settings: Settings, now: dt.datetime | Non
         if delivery.package.status != PackageStatus.published:
             continue
         delivery.overdue, delivery.overdue_since, delivery.updated_at = True, now, now
-        _audit(session, audit.SYSTEM, delivery, "overdue", days=settings.delivery_overdue_days)
+        _audit(session, actor, delivery, "overdue", days=settings.delivery_overdue_days)
         count += 1
     session.flush()
     return count

@@ -6,6 +6,7 @@ import io
 
 from sqlalchemy import select
 
+from portal.policy import SystemActor
 from portal.releases import service
 from portal.releases.models import Package
 
@@ -28,6 +29,6 @@ def seed_demo(*, session, settings, report) -> None:
     staged = [service.stage_file(settings=settings, name="README-5.2.1-hf1.txt", stream=io.BytesIO(README.encode()))]
     data = service.PackageInput(id=DEMO_ID, title="Исправление RUM-агента для Chrome 131", version="5.2.1-hf1",
                                 product_versions=["5.2", "5.2.1"], modules=[ticket.module], ticket_ids=[ticket.id])
-    service.create_package(session=session, settings=settings, actor="portal init", data=data, files=staged)
-    service.publish_package(session=session, settings=settings, actor="portal init", package_id=DEMO_ID)
+    service.create_package(session=session, settings=settings, actor=SystemActor.init(), data=data, files=staged)
+    service.publish_package(session=session, settings=settings, actor=SystemActor.init(), package_id=DEMO_ID)
     report.done.append(f"published the demo fix package {DEMO_ID}")

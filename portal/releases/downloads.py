@@ -23,7 +23,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from portal import audit, blobs
+from portal import audit, blobs, policy
 from portal.accounts.models import User
 from portal.db import Database, utcnow
 from portal.errors import NotFound, PortalError, RangeNotSatisfiable
@@ -137,7 +137,9 @@ def check_servable(*, db: Database, settings, package: Package, file: PackageFil
             row.verified_stat = store.stat_key(file.sha256) or ""
             return
         row.corrupt_at = utcnow()
-        audit.record(session, actor=audit.SYSTEM, action="package.file_corrupt", object_type="package",
+        actor = policy.SystemActor.job("releases.verify")
+        policy.require(actor, "package.mark_corrupt")
+        audit.record(session, actor=actor, action="package.file_corrupt", object_type="package",
                      object_id=package.id, details={"file": file.name, "sha256": file.sha256,
                                                     "missing": key is None})
     log.error("package %s file %s: stored bytes no longer match SHA-256 %s", package.id, file.name, file.sha256)

@@ -22,13 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import audit, blobs, faults, intents, policy
-from portal.accounts.models import Organization, User
+from portal.accounts.models import Organization
 from portal.config import Settings
-from portal.content import Author, ContentRepo
+from portal.content import ContentRepo, author_of
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
+from portal.policy import Actor
+from portal.releases import events, signing
 from portal.releases import notes as release_notes
-from portal.releases import signing
 from portal.releases.models import (
     Delivery,
     DeliveryStatus,
@@ -38,7 +39,6 @@ from portal.releases.models import (
     PackageStatus,
     PackageTicket,
 )
-from portal.validation import register_field_labels
 
 log = logging.getLogger("portal.releases")
 
@@ -48,15 +48,14 @@ FILE_NAME_MAX = 200
 FILE_NAME_MAX_BYTES = 255
 ALL_CUSTOMERS = ("all", "*")
 MANIFEST_DIR = "releases"
-CLI_AUTHOR = Author("PrimoART portal (командная строка)", "portal@localhost")
 
+# Human names of the fields, for 422 answers (``portal.wiring`` hands them to ``portal.validation``).
 FIELD_LABELS = {
     "id": "Идентификатор пакета", "title": "Название", "version": "Версия пакета",
     "product_versions": "Версии продукта", "modules": "Модули", "ticket_ids": "Заявки",
     "organizations": "Организации", "file": "Файл", "notes": "Примечания к выпуску", "reason": "Причина",
     "sha256": "SHA-256",
 }
-register_field_labels(FIELD_LABELS)
 
 
 def split_list(value: str | list[str] | None) -> list[str]:
@@ -157,20 +156,15 @@ class PackageInput:
     notes: str = ""
 
 
-def require(actor, action: str, obj=None, *, missing: NotFound | None = None) -> None:
-    """The policy for people; the operator's command line (actor "cli") and jobs act as the machine's owner."""
-    if isinstance(actor, User) or actor is None:
-        policy.require(actor, action, obj, missing=missing)
+def require(actor: Actor | None, action: str, obj=None, *, missing: NotFound | None = None) -> None:
+    """The one policy for everyone: people, the operator's command line, jobs."""
+    policy.require(actor, action, obj, missing=missing)
 
 
-def _actor_name(actor) -> str:
-    return actor.username if isinstance(actor, User) else str(actor or audit.SYSTEM)
+def _actor_name(actor: Actor) -> str:
+    return actor.audit_name
 
 
-def _author(actor) -> Author:
-    if isinstance(actor, User):
-        return Author(actor.full_name or actor.username, actor.email or f"{actor.username}@users.portal.invalid")
-    return CLI_AUTHOR
 
 
 def _resolve_links(session: Session, data: PackageInput, errors: dict[str, str]):
@@ -305,6 +299,30 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
     return package
 
 
+def upload_package(*, session: Session, settings: Settings, actor, data: PackageInput, files: list[StagedFile],
+                   expected_sha256: list[str] = (), publish: bool = False) -> Package:
+    """The one upload, for the API, the upload page and ``portal package upload``: staged files become a draft
+    (published too when asked); if the draft cannot be made, the blobs this upload created are removed again.
+
+    It commits, like publishing: the files reached the blob store before any transaction, and the draft either
+    exists with all its rows or not at all (publishing then runs as its own git-and-database operation).
+    """
+    try:
+        check_expected_sha256(files, list(expected_sha256))
+        package = create_package(session=session, settings=settings, actor=actor, data=data, files=files)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if any(item.blob.created for item in files):
+            # Read in a session of its own: the caller's is a write session, and nothing is written here.
+            with Session(bind=session.get_bind().execution_options(portal_write=False)) as reader:
+                discard_staged(session=reader, settings=settings, staged=files)
+        raise
+    if publish:
+        package = publish_package(session=session, settings=settings, actor=actor, package_id=package.id)
+    return package
+
+
 def _load(session: Session, package_id: str) -> Package:
     package = session.get(Package, (package_id or "").strip()) if PACKAGE_ID_RE.match(package_id or "") else None
     if package is None:
@@ -395,7 +413,7 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
     the git commit, the database changes are its effect, applied right after — or by the reconciliation when
     the process died in between. The caller's transaction is committed first; no transaction spans git.
     """
-    from portal.releases import knowledge_link
+    from portal.knowledge import service as knowledge
 
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     _check_publishable(package)
@@ -407,21 +425,21 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
         path = f"{MANIFEST_DIR}/{package.id}.md"
         files = {path: manifest(session=session, package=package, status=PackageStatus.published.value,
                                 published_at=now, published_by=_actor_name(actor))}
-        fixed, slugs = knowledge_link.fixed_in_changes(content, package)
-        effects = [{"type": "package.publish", "package": package.id, "published_at": now.isoformat()}]
+        # The articles that cite its tickets name it in fixed_in in the same commit as its manifest.
+        fixed = knowledge.fixed_in_changes(content=content, package_id=package.id, ticket_ids=package.ticket_ids)
+        effects = [{"type": "package.publish", "package": package.id, "published_at": now.isoformat()},
+                   *fixed.effects]
         message = f"Опубликован пакет {package.id}"
-        if slugs:
-            effects += knowledge_link.fixed_in_effects(package, slugs)
-            message += f"; он исправляет заявки статей: {', '.join(slugs)}"
+        if fixed.slugs:
+            message += f"; он исправляет заявки статей: {', '.join(fixed.slugs)}"
         started.append(intents.begin(session, content=content, operation="package.publish", target=package.id,
-                                     actor=actor, files={**files, **fixed}, effects=effects))
-        commit = content.commit_files(files={**files, **fixed}, message=message, author=_author(actor))
+                                     actor=actor, files={**files, **fixed.files}, effects=effects))
+        commit = content.commit_files(files={**files, **fixed.files}, message=message, author=author_of(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
     session.expire(package)  # changed by the intent's own transaction
     return package
 
 
-@intents.effect("package.publish")
 def _apply_publish(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
     package = session.get(Package, eff["package"])
     if package is None or package.status != PackageStatus.draft:
@@ -438,10 +456,8 @@ def _apply_publish(session: Session, ctx: intents.EffectContext, eff: dict) -> N
     session.flush()
     _ticket_events(session, package, actor, "fix_published",
                    f"Опубликован пакет исправлений {package.id} «{package.title}»")
-    from portal.notify import service as notify
-
-    for org in orgs:  # «Доступен пакет исправлений», naming only the organisation's own tickets
-        notify.package_available(session=session, settings=ctx.settings, package=package, organization=org, now=now)
+    events.package_published(events.PackagePublished(session=session, settings=ctx.settings, package=package,
+                                                      organizations=tuple(orgs), at=now))
     details = {"organizations": [o.slug for o in orgs], "files": len(package.files), "commit": ctx.commit}
     audit.record(session, actor=actor, action="package.publish", object_type="package", object_id=package.id,
                  details={**details, "recovered": True} if ctx.recovered else details)
@@ -480,13 +496,12 @@ def withdraw_package(*, session: Session, settings: Settings, actor, package_id:
             effects=[{"type": "package.withdraw", "package": package.id, "withdrawn_at": now.isoformat(),
                       "reason": reason}]))
         commit = content.commit_files(files=files, message=f"Отозван пакет {package.id}: {reason[:200]}",
-                                      author=_author(actor))
+                                      author=author_of(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
     session.expire(package)  # changed by the intent's own transaction
     return package
 
 
-@intents.effect("package.withdraw")
 def _apply_withdraw(session: Session, ctx: intents.EffectContext, eff: dict) -> None:
     package = session.get(Package, eff["package"])
     if package is None or package.status != PackageStatus.published:
@@ -502,6 +517,10 @@ def _apply_withdraw(session: Session, ctx: intents.EffectContext, eff: dict) -> 
     audit.record(session, actor=ctx.actor, action="package.withdraw", object_type="package", object_id=package.id,
                  details={**details, "recovered": True} if ctx.recovered else details)
     session.flush()
+
+
+# Added to portal.intents.EFFECTS by portal.wiring.
+EFFECTS = (intents.Effect("package.publish", _apply_publish), intents.Effect("package.withdraw", _apply_withdraw))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.db import utcnow
+from portal.policy import SystemActor
 from portal.tickets import service
 
 MODULES = (
@@ -29,9 +30,9 @@ def seed_demo(*, session, settings, report) -> None:
     if service.list_modules(session=session):
         return
     for name, description in MODULES:
-        service.add_module(session=session, actor="portal init", name=name, description=description)
+        service.add_module(session=session, actor=SystemActor.init(), name=name, description=description)
     for name, supported in VERSIONS:
-        service.add_version(session=session, actor="portal init", name=name, supported=supported)
+        service.add_version(session=session, actor=SystemActor.init(), name=name, supported=supported)
     ivanova, petrov = _user(session, "ivanova"), _user(session, "petrov")
     support, developer, qa = _user(session, "support"), _user(session, "developer"), _user(session, "qa")
     now = utcnow()

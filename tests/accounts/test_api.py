@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import update
 
 from portal.accounts.models import ApiToken
+from portal.policy import SystemActor
 from tests.factories import PASSWORD
 
 
@@ -111,7 +112,7 @@ def test_password_change_revokes_tokens(client, api, make, db):
     user = make.user("writer")
     headers = api.headers(user)
     with db.session_scope() as s:
-        service.set_password(session=s, actor="test", username=user.username, password="a-new-password-1")
+        service.set_password(session=s, actor=SystemActor.operator("test"), username=user.username, password="a-new-password-1")
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 

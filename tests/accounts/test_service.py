@@ -9,23 +9,24 @@ import pytest
 from portal.accounts import service
 from portal.accounts.models import ApiToken, WebSession
 from portal.errors import Conflict, Invalid, TooManyRequests, Unauthorized
-from portal.jobs import REGISTRY, Scheduler, load_all
+from portal.jobs import REGISTRY, Scheduler
+from portal.policy import SystemActor
 from tests.factories import PASSWORD
 
 
 def test_customer_needs_exactly_one_organisation_and_staff_none(session, make):
     org = make.org()
     with pytest.raises(Invalid, match="должен принадлежать организации"):
-        service.create_user(session=session, actor="t", username="c", role="customer", password=PASSWORD)
+        service.create_user(session=session, actor=SystemActor.operator("test"), username="c", role="customer", password=PASSWORD)
     with pytest.raises(Invalid, match="не принадлежат организации"):
-        service.create_user(session=session, actor="t", username="s", role="support", password=PASSWORD,
+        service.create_user(session=session, actor=SystemActor.operator("test"), username="s", role="support", password=PASSWORD,
                             organization=org.slug)
 
 
 def test_usernames_are_unique_case_insensitively(session, make):
     make.user("qa", username="Olga")
     with pytest.raises(Conflict):
-        service.create_user(session=session, actor="t", username="olga", role="qa", password=PASSWORD)
+        service.create_user(session=session, actor=SystemActor.operator("test"), username="olga", role="qa", password=PASSWORD)
 
 
 def test_authenticate_counts_failures_per_account(db, settings, make):
@@ -78,7 +79,6 @@ def test_purge_job_removes_expired_sessions_and_tokens(db, settings, make):
         s.add(WebSession(token_hash="b" * 64, user_id=user.id, expires_at=now + dt.timedelta(hours=1)))
         s.add(ApiToken(token_hash="c" * 64, prefix="prt_c", user_id=user.id, kind="login",
                        expires_at=now - dt.timedelta(days=31)))
-    load_all()
     scheduler = Scheduler(settings, db, clock=lambda: now, jobs={"accounts.purge": REGISTRY["accounts.purge"]})
     assert scheduler.tick() == ["accounts.purge"]
     with db.session_scope(write=False) as s:

@@ -20,7 +20,7 @@ from tests.notify.helpers import act, deliver, outbox, register
 
 
 def _scheduler(settings, db, clock, *names, owner="w1") -> Scheduler:
-    registry = jobs.load_all()
+    registry = jobs.REGISTRY.by_name()
     return Scheduler(settings, db, clock=clock, jobs={n: registry[n] for n in names}, owner=owner)
 
 
@@ -135,8 +135,11 @@ def test_gives_up_after_max_attempts_and_an_admin_retries(make, mail_db, mail_se
     assert len(smtp.messages) == 1 and outbox(db)[0].status == "sent"
     with db.session_scope(write=False) as s:
         from portal import audit
+        from portal.cli.common import operator
 
-        assert [e.actor for e in audit.query(s, action="outbox.retry")] == ["cli"]
+        # The operator is named by their OS account (was the bare string "cli").
+        assert [e.actor for e in audit.query(s, action="outbox.retry")] == [operator().audit_name]
+        assert operator().audit_name.startswith("cli:")
 
 
 def test_reminders_every_n_working_days_until_answered(make, mail_db, mail_settings, smtp, with_catalogue):

@@ -29,6 +29,7 @@ from portal import audit, blobs, housekeeping, intents, storage
 from portal.db import Database
 from portal.knowledge import service as kb
 from portal.knowledge import store
+from portal.policy import SystemActor
 from portal.releases import service
 from portal.releases.models import Delivery, Package, PackageFile
 from portal.tickets.models import TicketEvent
@@ -241,11 +242,11 @@ def test_upload_and_package_publish_killed_at_every_point(db, settings, content_
                 os._exit(137)  # killed half-way through the second file
             second = service.stage_file(settings=settings, name=files[1][0], stream=io.BytesIO(files[1][1]))
             with child_db.session_scope() as s:
-                service.create_package(session=s, settings=settings, actor="cli", files=[first, second],
+                service.create_package(session=s, settings=settings, actor=SystemActor.operator("test"), files=[first, second],
                                        data=service.PackageInput(id=pid, title="Пакет", version="1.0",
                                                                  ticket_ids=[world.t_romashka]))
             with child_db.session_scope() as s:
-                service.publish_package(session=s, settings=settings, actor="cli", package_id=pid)
+                service.publish_package(session=s, settings=settings, actor=SystemActor.operator("test"), package_id=pid)
 
         code = in_child(case, work)
         assert code == (137 if case else 0), (case, code)
@@ -307,7 +308,7 @@ def test_the_failing_one_of_two_identical_uploads_keeps_the_others_blob(db, sett
     with db.session_scope(write=False) as s:  # the first upload fails before its rows exist …
         service.discard_staged(session=s, settings=settings, staged=[failing])
     with db.session_scope() as s:  # … and the second registers the same bytes
-        service.create_package(session=s, settings=settings, actor="cli", files=[succeeding],
+        service.create_package(session=s, settings=settings, actor=SystemActor.operator("test"), files=[succeeding],
                                data=service.PackageInput(id="pkg-twin", title="Пакет", version="1.0",
                                                          ticket_ids=[world.t_romashka]))
     assert blobs.blob_store(settings).verify(succeeding.sha256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal.policy import SystemActor
 from portal.tickets import service
 
 MODULE, VERSION, OLD_VERSION = "RUM-агент", "5.2", "5.0"
@@ -9,10 +10,10 @@ MODULE, VERSION, OLD_VERSION = "RUM-агент", "5.2", "5.0"
 
 def catalogue(db) -> None:
     with db.session_scope() as s:
-        service.add_module(session=s, actor="test", name=MODULE)
-        service.add_module(session=s, actor="test", name="Синтетический мониторинг (STM)")
-        service.add_version(session=s, actor="test", name=VERSION)
-        service.add_version(session=s, actor="test", name=OLD_VERSION, supported=False)
+        service.add_module(session=s, actor=SystemActor.operator("test"), name=MODULE)
+        service.add_module(session=s, actor=SystemActor.operator("test"), name="Синтетический мониторинг (STM)")
+        service.add_version(session=s, actor=SystemActor.operator("test"), name=VERSION)
+        service.add_version(session=s, actor=SystemActor.operator("test"), name=OLD_VERSION, supported=False)
 
 
 def body(**overrides) -> dict:
