@@ -60,7 +60,7 @@ def facets(searcher, reader: VersionReader, docs: set[int]) -> dict[str, list[di
     postings = reader.facet_postings(searcher)
     out: dict[str, list[dict[str, Any]]] = {}
     for fieldname in FACET_FIELDS:
-        counts = []
+        counts: list[dict[str, Any]] = []
         if docs:
             for value, ids in postings[fieldname].items():
                 if value == sq.ANY_VERSION or not value:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from whoosh import index as windex
 
@@ -57,7 +57,7 @@ class WhooshIndex(Searching):
         self._rebuilding: threading.Thread | None = None
 
     # --- life cycle -----------------------------------------------------------------------------
-    def _usable(self, gen: Path | None) -> bool:
+    def _usable(self, gen: Path | None) -> TypeGuard[Path]:
         if gen is None:
             return False
         meta = self.store.meta(gen)
@@ -76,17 +76,22 @@ class WhooshIndex(Searching):
             self.rebuild(force=False)
             gen = self.store.current()
         try:
-            ix = windex.open_dir(str(gen))
-            return VersionReader(gen, ix, self.store.meta(gen)["commit"])
+            return self._reader_of(gen)
         except Exception as exc:  # any doubt about a cache of git is settled by rebuilding it
             log.warning("search index %s cannot be opened (%s): rebuilding", gen, exc)
         self.rebuild(force=True)
         gen = self.store.current()
         try:
-            ix = windex.open_dir(str(gen))
-            return VersionReader(gen, ix, self.store.meta(gen)["commit"])
+            return self._reader_of(gen)
         except Exception as exc:
             raise Unavailable(f"Поисковый индекс не открывается даже после перестроения: {exc}") from exc
+
+    def _reader_of(self, gen: Path | None) -> VersionReader:
+        """A reader of generation ``gen``; raises when there is none or it cannot be read."""
+        if gen is None:
+            raise FileNotFoundError(f"no live generation in {self.store.root}")
+        ix = windex.open_dir(str(gen))
+        return VersionReader(gen, ix, (self.store.meta(gen) or {})["commit"])
 
     def _current(self) -> VersionReader:
         """The reader of the live index version; now and then HEAD is compared with the index's commit."""
@@ -111,18 +116,17 @@ class WhooshIndex(Searching):
         """The current reader, replaced when ``CURRENT`` or the index's own generation changed."""
         reader = self._reader
         gen = self.store.current()
-        changed = reader is None or gen != reader.gen
-        if not changed:
+        if reader is not None and gen == reader.gen:
             try:
-                changed = reader.ix.latest_generation() != reader.toc
+                if reader.ix.latest_generation() == reader.toc:
+                    return reader
             except Exception:
-                changed = True
-        if changed:
-            fresh = self._open()
-            if reader is not None:
-                reader.retire()
-            self._reader = reader = fresh
-        return reader
+                pass
+        fresh = self._open()
+        if reader is not None:
+            reader.retire()
+        self._reader = fresh
+        return fresh
 
     @contextlib.contextmanager
     def searcher(self) -> Iterator[tuple[Any, VersionReader]]:
@@ -147,7 +151,7 @@ class WhooshIndex(Searching):
                 if not self._usable(gen):
                     need_rebuild = True
                 else:
-                    commit = self.store.meta(gen)["commit"]
+                    commit = (self.store.meta(gen) or {})["commit"]
                     head = self.source.head()
                     if commit == head:
                         return head
@@ -206,8 +210,9 @@ class WhooshIndex(Searching):
         """Index every published article of HEAD into a new generation and swap it in."""
         with locks.held(self.settings.locks_path, REBUILD_LOCK, timeout=REBUILD_LOCK_TIMEOUT,
                         what="Перестроение поискового индекса"):
-            if not force and self._usable(self.store.current()):  # another process built it meanwhile
-                return dict(self.store.meta(self.store.current()))
+            live = self.store.current()
+            if not force and self._usable(live):  # another process built it meanwhile
+                return dict(self.store.meta(live) or {})
             started = time.monotonic()
             commit = self.source.head()
             gen = self.store.new_generation()
@@ -241,13 +246,13 @@ class WhooshIndex(Searching):
                             self._apply(gen, changed, head)
                     previous = self.store.current()
                     self.store.publish(gen)
-                    self.store.prune({gen, previous})
+                    self.store.prune({gen} if previous is None else {gen, previous})
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
             log.info("search index rebuilt: %d articles at %s in %.1f s", indexed, commit[:10],
                      time.monotonic() - started)
-            return dict(self.store.meta(gen))
+            return dict(self.store.meta(gen) or {})
 
     def close(self) -> None:
         """Close this process's searchers (the index on disk stays)."""
