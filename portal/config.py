@@ -271,8 +271,7 @@ class Settings(BaseSettings):
                 out[name] = f"****** (from {source})"
                 continue
             if name == "database_url":
-                url = make_url(self.effective_database_url)
-                out[name] = url.render_as_string(hide_password=True)
+                out[name] = make_url(self.effective_database_url).render_as_string(hide_password=True)
                 continue
             if isinstance(value, SecretStr):
                 out[name] = "******"

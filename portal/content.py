@@ -189,9 +189,10 @@ class ContentRepo:
         the working branch follows the remote, so nothing is lost and the next write starts clean.
         """
         head = repo.head.commit.hexsha
-        if head == upstream_sha or repo.is_ancestor(upstream_sha, head):
+        # GitPython annotates is_ancestor with Commit, but passes any revision to git merge-base.
+        if head == upstream_sha or repo.is_ancestor(upstream_sha, head):  # type: ignore[arg-type]
             return
-        if repo.is_ancestor(head, upstream_sha):
+        if repo.is_ancestor(head, upstream_sha):  # type: ignore[arg-type]
             repo.git.merge("--ff-only", "--quiet", upstream_sha)
             return
         try:

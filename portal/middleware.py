@@ -81,7 +81,7 @@ def _too_large(limit: int) -> str:
     return f"Тело запроса больше допустимого ({_human(limit)}). Уменьшите объём данных или файл."
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("байт", "КиБ", "МиБ", "ГиБ"):
         if n < 1024 or unit == "ГиБ":
             return f"{n:g} {unit}" if unit == "байт" else f"{n:.0f} {unit}"

@@ -177,7 +177,7 @@ _EXTENSION_NAME = re.compile(r"(?:markdown\.extensions\.)?([a-z_]+)|(pymdownx\.[
 
 def _allowed_extension(name: str) -> bool:
     match = _EXTENSION_NAME.fullmatch(name)
-    return bool(match) and (bool(match.group(2)) or match.group(1) in _BUILTIN_EXTENSIONS)
+    return match is not None and (bool(match.group(2)) or match.group(1) in _BUILTIN_EXTENSIONS)
 
 
 @dataclass(frozen=True)
