@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, Text, or_, select, update
+from sqlalchemy import CursorResult, Integer, String, Text, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -104,7 +104,7 @@ def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
             session.flush()
         except IntegrityError:  # another process created it first
             session.rollback()
-            row = session.get(JobState, name)
+            row = session.get_one(JobState, name)
     return row
 
 
@@ -136,7 +136,7 @@ class Scheduler:
         now = self.clock()
         with self.db.session_scope() as session:
             _ensure_row(session, job.name, now)
-            result = session.execute(
+            result: CursorResult = session.execute(  # type: ignore[assignment]  # DML answers a CursorResult
                 update(JobState)
                 .where(JobState.name == job.name, JobState.next_run_at <= now,
                        or_(JobState.lease_until.is_(None), JobState.lease_until < now))
@@ -159,14 +159,14 @@ class Scheduler:
             log.debug("%s", traceback.format_exc())
         finished = self.clock()
         with self.db.session_scope() as session:
-            row = session.get(JobState, job.name)
+            row = session.get_one(JobState, job.name)
             row.last_finished_at = finished
             row.last_status = status
             row.runs = (row.runs or 0) + 1
             if status == "ok":
                 row.last_message = (message or "")[:2000]
             else:
-                row.last_error, row.last_error_at = error[:4000], finished
+                row.last_error, row.last_error_at = (error or "")[:4000], finished
             # A request that arrived while running keeps its earlier time; otherwise wait a full interval.
             row.next_run_at = finished if row.requested else started + job.every
             row.lease_owner, row.lease_until = None, None
