@@ -31,7 +31,7 @@ def article_out(article: Article) -> dict:
     published = article.meta.status == "published"
     return {"slug": article.slug, "section": article.section, "path": article.path, "commit": article.commit,
             "front_matter": article.meta.as_dict(), "body": article.body,
-            "url": f"/kb/{site.page_url(f'{article.section}/{article.slug}.md')}" if published else None}
+            "url": article.url if published else None}
 
 
 @router.get("/articles", response_model=list[ArticleListItem], summary="Articles at HEAD (writers see drafts too)")
@@ -50,11 +50,10 @@ def create_article(body: ArticleCreate, user: CurrentUser, session: SessionDep, 
         policy.require(user, "article.from_ticket")
         article = service.create_from_ticket(session=session, settings=settings, actor=user,
                                              ticket_id=body.ticket_id, kind=body.kind,
-                                             visibility=body.visibility or "customers", section=body.section)
+                                             visibility=body.visibility, section=body.section)
     else:
         policy.require(user, "article.write")
         meta = body.model_dump(exclude={"ticket_id", "body", "section", "slug"}, exclude_none=True)
-        meta.setdefault("visibility", "internal")
         article = service.create_article(session=session, settings=settings, actor=user, front_matter=meta,
                                          body=body.body, section=body.section, slug=body.slug)
     return article_out(article)

@@ -49,3 +49,9 @@ def edition_for(reader, *, public_kb: bool) -> str | None:
 def customers_read(visibility: str) -> bool:
     """Does a customer read an article of this visibility (its links in customers' messages, ticket events)?"""
     return policy.reads(Audience.customers, visibility)
+
+
+def narrower(source: str, target: str) -> bool:
+    """Does some reader of a ``source`` article not read a ``target`` one (a link from one to the other would
+    lead them to a page missing from their edition)?"""
+    return any(policy.reads(a, source) and not policy.reads(a, target) for a in Audience)

@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse
 
 from portal import policy, web
-from portal.accounts.models import Role
 from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
-from portal.knowledge import articles, render, service, site, store
+from portal.knowledge import articles, audiences, render, service, site, store
 from portal.tickets import pages as ticket_pages
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -26,9 +25,7 @@ LIST_FIELDS = ("product_versions", "tickets", "fixed_in", "tags", "authors")
 
 def edition_for(user, settings) -> str | None:
     """The site edition a reader gets: staff, customers, or — anonymous — public when allowed."""
-    if user is not None and user.is_active:
-        return "staff" if Role(user.role).is_staff else "customers"
-    return "public" if settings.public_kb else None
+    return audiences.edition_for(user, public_kb=settings.public_kb)
 
 
 def _site_file(root: Path, path: str) -> Path | None:
@@ -88,28 +85,29 @@ def articles_page(request: Request, user: CurrentUser, session: SessionDep, sett
     policy.require(user, "article.write")
     entries = service.list_articles(settings=settings, status=status or None)
     return web.render(request, "knowledge/list.html", {
-        "entries": entries, "status": status, "statuses": articles.STATUS_NAMES,
+        "entries": entries, "invalid": service.invalid_articles(settings=settings),
+        "status": status, "statuses": articles.STATUS_NAMES,
         "builds": site.states(session), "editions": site.EDITION_NAMES,
         "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES})
 
 
 def _new_page(request, *, form=None, errors=None, status_code=200):
     return web.render(request, "knowledge/new.html", {
-        "form": form or {"kind": "problem", "visibility": "customers"}, "errors": errors or {},
+        "form": form or {"kind": "problem", "visibility": articles.DEFAULT_VISIBILITY}, "errors": errors or {},
         "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES}, status_code=status_code)
 
 
 @router.get("/articles/new")
 def new_article_page(request: Request, user: CurrentUser, ticket_id: str = "", kind: str = "problem"):
     policy.require(user, "article.write")
-    return _new_page(request, form={"kind": kind, "visibility": "customers", "ticket_id": ticket_id})
+    return _new_page(request, form={"kind": kind, "visibility": articles.DEFAULT_VISIBILITY, "ticket_id": ticket_id})
 
 
 @router.post("/articles/new")
 def new_article_submit(
     request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
     title: Annotated[str, Form(max_length=300)] = "", kind: Annotated[str, Form()] = "problem",
-    visibility: Annotated[str, Form()] = "customers", section: Annotated[str, Form(max_length=80)] = "",
+    visibility: Annotated[str, Form()] = articles.DEFAULT_VISIBILITY, section: Annotated[str, Form(max_length=80)] = "",
     summary: Annotated[str, Form(max_length=600)] = "", module: Annotated[str, Form(max_length=200)] = "",
     body: Annotated[str, Form(max_length=500_000)] = "",
 ):
@@ -131,7 +129,7 @@ def new_article_submit(
 def from_ticket_submit(
     request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
     ticket_id: Annotated[str, Form(max_length=40)] = "", kind: Annotated[str, Form()] = "problem",
-    visibility: Annotated[str, Form()] = "customers",
+    visibility: Annotated[str, Form()] = articles.DEFAULT_VISIBILITY,
 ):
     policy.require(user, "article.from_ticket")
     try:
@@ -155,7 +153,7 @@ def article_page(slug: str, request: Request, user: CurrentUser, session: Sessio
         "article": article, "html": render.article_html(settings=settings, body=article.body),
         "builds": site.states(session), "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,
         "visibilities": articles.VISIBILITY_NAMES, "statuses": articles.STATUS_NAMES,
-        "site_url": f"/kb/{site.page_url(f'{article.section}/{article.slug}.md')}"})
+        "site_url": article.url})
 
 
 def _editor(request, *, article, form, errors=None, conflict=None, status_code=200):
@@ -283,7 +281,7 @@ def ticket_articles_section(request: Request, session, user, ticket):
     status = getattr(ticket.status, "value", ticket.status)
     return "knowledge/_ticket_articles.html", {
         "kb_entries": entries, "kb_ticket": ticket, "kb_can_create": can_write and status in
-        service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES, "kb_page_url": site.page_url,
+        service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES,
         "kb_statuses": articles.STATUS_NAMES}
 
 

@@ -22,7 +22,7 @@ class ArticleCreate(Strict):
     kind: Kind
     title: str | None = Field(None, max_length=200)
     body: str = Field("", max_length=500_000)
-    visibility: Visibility | None = None
+    visibility: Visibility | None = Field(None, description="By default customers (articles.DEFAULT_VISIBILITY)")
     summary: str = Field("", max_length=500)
     module: str = Field("", max_length=100)
     product_versions: list[str] = Field(default_factory=list)

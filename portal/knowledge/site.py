@@ -2,11 +2,15 @@
 
 Three editions are built from the same commit, each from its own filtered copy of the articles, so an
 article a reader may not see is not in their edition at all — not its page, title, text, search index
-entry nor sitemap line:
+entry nor sitemap line. Which articles an edition carries is ``audiences.py``'s mapping, asked of the policy:
 
 * ``staff`` — every published article;
 * ``customers`` — published ``public`` and ``customers`` articles;
 * ``public`` — published ``public`` articles (for anonymous readers when PORTAL_PUBLIC_KB=true).
+
+An article is read with the knowledge base's one parser (``articles.read_published``), as search reads it: a
+published article whose front matter breaks the schema is left out of every edition and out of search, and
+``portal kb check`` and the writers' page name it.
 
 Each edition is built into a fresh directory and swapped in atomically through a symlink
 ``$PORTAL_HOME/site/<edition>``. The build configuration is made by the portal from a whitelist of the
@@ -48,15 +52,13 @@ from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database, utcnow
 from portal.errors import Invalid
-from portal.knowledge import articles, frontmatter
+from portal.knowledge import articles, audiences, frontmatter
 from portal.knowledge.models import SiteBuild
 
-EDITIONS: dict[str, frozenset[str]] = {
-    "staff": frozenset({"public", "customers", "internal"}),
-    "customers": frozenset({"public", "customers"}),
-    "public": frozenset({"public"}),
-}
-EDITION_NAMES = {"staff": "для сотрудников", "customers": "для заказчиков", "public": "открытая"}
+BUILD_JOB = "kb.build"  # the job that builds stale editions; a build is asked for by requesting it to run
+# edition → the visibilities it carries (audiences.py asks the policy)
+EDITIONS: dict[str, frozenset[str]] = {e: audiences.edition_visibilities(e) for e in audiences.EDITION_AUDIENCES}
+EDITION_NAMES = audiences.EDITION_NAMES
 # Keys of the repository's mkdocs.yml the portal carries into a build; everything else is ignored.
 CONFIG_KEYS = ("site_name", "site_description", "site_author", "copyright", "theme", "markdown_extensions",
                "extra_css", "exclude_docs", "not_in_nav", "validation")
@@ -339,14 +341,15 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
         if names is None:
             continue  # index pages are written below, once we know which sections have articles
         try:
-            meta, body = frontmatter.split(path.read_text(encoding="utf-8"))
-            fm = articles.check_front_matter(meta)
-        except (frontmatter.FrontMatterError, Invalid):
-            continue  # `portal kb check` names it; the site leaves it out rather than fail
-        if fm.status != "published" or fm.visibility not in visible:
+            article = articles.read_published(f"{articles.KB_DIR}/{rel}", path.read_text(encoding="utf-8"))
+        except Invalid:
+            continue  # left out of every edition and of search; `portal kb check` and /articles name it
+        if article is None or article.visibility not in visible:
             continue
+        fm = article.meta
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_page_text(fm, body, dates.get(f"{articles.KB_DIR}/{rel}"), edition), encoding="utf-8")
+        target.write_text(_page_text(fm, article.body, dates.get(f"{articles.KB_DIR}/{rel}"), edition),
+                          encoding="utf-8")
         pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel))
         sections_used.add(names[0])
     for index in sorted(kb.glob("*/index.md")) + [kb / "index.md"]:
@@ -485,6 +488,6 @@ def _nav(docs: Path, pages: list[_Page]) -> list[Any]:
 
 
 def page_url(rel: str) -> str:
-    """The site URL of a docs path (use_directory_urls): ``support/x.md`` → ``support/x/``."""
-    rel = re.sub(r"(^|/)index\.md$", r"\1", rel)
-    return re.sub(r"\.md$", "/", rel)
+    """The site-relative URL of a docs path (``support/x.md`` → ``support/x/``), by ``articles.page_url``."""
+    section, _, slug = rel.removesuffix(".md").rpartition("/")
+    return articles.page_url(section, slug).removeprefix("/kb/")

@@ -42,6 +42,10 @@ class Entry:
     def organization_id(self):
         return None
 
+    @property
+    def url(self) -> str:
+        return articles.page_url(self.section, self.slug)
+
 
 @dataclass(frozen=True)
 class Version:

@@ -102,7 +102,7 @@ def render_body(*, settings: Settings, kind: str, ticket: TicketFacts) -> str:
         raise Invalid.fields({"template": f"шаблон {path}{where} не отрисовывается: {exc}"}) from None
 
 
-def front_matter_for(*, ticket: TicketFacts, kind: str, visibility: str = "customers") -> dict[str, Any]:
+def front_matter_for(*, ticket: TicketFacts, kind: str, visibility: str) -> dict[str, Any]:
     """The front matter of a draft written from a ticket."""
     return {
         "title": ticket.summary or f"Заявка {ticket.id}",
