@@ -134,3 +134,72 @@ def test_require_maps_decisions_to_errors():
 def test_unknown_action_is_an_error_not_an_open_door():
     with pytest.raises(LookupError):
         policy.allows(user("admin"), "ticket.delete_everything")
+
+
+# --- system actors: the CLI, portal init, jobs, e-mail intake -------------------------------------
+
+def test_system_actors_are_named_in_the_audit_log():
+    from portal.policy import SystemActor
+
+    assert SystemActor.operator("root").audit_name == "cli:root"
+    assert SystemActor.job("notify.outbox").audit_name == "job:notify.outbox"
+    assert SystemActor.intake().audit_name == "intake" and SystemActor.init().audit_name == "init"
+    for name in ("cli:root", "job:notify.reminders", "intake", "init"):
+        assert SystemActor.from_audit_name(name).audit_name == name
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED_OWN))
+def test_the_operator_and_init_decide_as_an_administrator(action):
+    from portal.policy import SystemActor
+
+    for actor in (SystemActor.operator("root"), SystemActor.init()):
+        assert policy.decide(actor, action, own_object(action)) is EXPECTED_OWN[action]["admin"]
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED_OWN))
+def test_a_job_may_do_only_what_its_work_needs(action):
+    from portal.policy import JOB_RIGHTS, SystemActor
+
+    for name, rights in JOB_RIGHTS.items():
+        expected = EXPECTED_OWN[action]["admin"] if action in rights else D
+        assert policy.decide(SystemActor.job(name), action, own_object(action)) is expected
+    assert policy.decide(SystemActor.job("no.such.job"), action, own_object(action)) is D
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED_OWN))
+def test_intake_for_a_customer_never_exceeds_that_customer(action):
+    from portal.policy import SystemActor
+
+    anna = user("customer")
+    intake = SystemActor.intake(on_behalf_of=anna)
+    decision = policy.decide(intake, action, own_object(action))
+    if action in ("ticket.create", "ticket.view", "ticket.comment", "ticket.attach"):
+        assert decision is EXPECTED_OWN[action]["customer"] is A
+    else:
+        assert decision is not A
+    if action in ORG_SCOPED:  # another organisation's ticket stays hidden, as for the customer
+        assert policy.decide(intake, action, other_object(action)) is not A
+
+
+def test_refusals_of_system_actors_are_the_errors_a_user_gets():
+    from portal.policy import SystemActor
+
+    with pytest.raises(Forbidden):
+        policy.require(SystemActor.job("notify.reminders"), "article.publish")
+    with pytest.raises(Forbidden):
+        policy.require(SystemActor.intake(on_behalf_of=user("customer")), "ticket.correct_priority",
+                       own_object("ticket.correct_priority"))
+    with pytest.raises(NotFound):
+        policy.require(SystemActor.intake(on_behalf_of=user("customer")), "ticket.comment",
+                       other_object("ticket.comment"), missing=NotFound("нет"))
+
+
+@pytest.mark.parametrize("action", sorted(policy.SYSTEM_ACTIONS))
+def test_system_actions_are_never_a_persons(action):
+    from portal.policy import JOB_RIGHTS, SystemActor
+
+    for role in ROLES:
+        assert policy.decide(user(role), action) is D
+    assert policy.decide(SystemActor.operator("root"), action) is D
+    granted = [name for name, rights in JOB_RIGHTS.items() if action in rights]
+    assert all(policy.decide(SystemActor.job(name), action) is A for name in granted)

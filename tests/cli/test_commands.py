@@ -95,3 +95,28 @@ def test_audit_command_lists_changes(env):
     r = run("audit", "--actor", "cli")
     assert r.exit_code == 0 and "org.create" in r.output
     assert run("audit", "--since", "yesterday").exit_code == 2
+
+
+def test_the_operator_is_named_and_goes_through_the_policy(env):
+    """The audit log names the operator by their OS account; acting ``--as`` a person gives exactly that
+    person's rights — a customer may not draft an article, as over HTTP."""
+    import getpass
+
+    from portal import audit
+    from portal.db import Database
+
+    run("init", "--admin-password", "admin-pass-123")
+    assert run("org", "add", "acme", "--name", "ООО Акме").exit_code == 0
+    r = run("user", "add", "kate", "--role", "customer", "--org", "acme", "--password", "long-enough-pass")
+    assert r.exit_code == 0, r.output
+    refused = run("kb", "new", "--from-ticket", "PRM-2026-00001", "--as", "kate")
+    assert refused.exit_code == 1 and "Недостаточно прав" in refused.output
+    db = Database(env)
+    try:
+        with db.session_scope(write=False) as s:
+            actors = [(e.action, e.object_id, e.actor) for e in audit.query(s)]
+    finally:
+        db.dispose()
+    operator = f"cli:{getpass.getuser()}"
+    assert ("user.create", "admin", "init") in actors  # portal init names itself
+    assert ("org.create", "acme", operator) in actors and ("user.create", "kate", operator) in actors

@@ -219,3 +219,56 @@ def test_field_parsing_is_lenient():
     assert (fields.module, fields.version) == ("STM", "5.2.1")
     assert fields.steps == "1. раз\n2. два"
     assert fields.rest == "Добрый день.\n\nСпасибо"
+
+
+def test_intake_acts_as_itself_for_the_customer_and_registers_through_the_tickets_service(
+        mail_db, mail_settings, people):
+    """The audit log names intake; the ticket's history names the customer who wrote; the missing fields go
+    through tickets.register (awaiting information), not a second registration path."""
+    from portal import audit
+
+    with mail_db.session_scope() as s:
+        record = intake.process(session=s, settings=mail_settings, raw=mail("anna@romashka.example", "Нет данных",
+                                                                               "Агент не отправляет данные."))
+        tid = record.ticket_id
+    with mail_db.session_scope(write=False) as s:
+        ticket = s.get(Ticket, tid)
+        assert ticket.status == "awaiting_info" and ticket.channel == "email"
+        assert ticket.requester_id == people["anna"].id and ticket.registered_by_id == people["anna"].id
+        created = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == tid, TicketEvent.kind == "created"))
+        assert created.actor_name == "Анна Иванова" and created.details["channel"] == "email"
+        assert created.details["missing"]
+        assert [e.actor for e in audit.query(s, action="ticket.created", object_id=tid)] == ["intake"]
+    # The reminder job names itself too, and the history says who reminded.
+    from portal.notify import service as notify
+
+    with mail_db.session_scope() as s:
+        assert notify.send_reminders(session=s, settings=mail_settings,
+                                     now=dt.datetime.now(dt.UTC) + dt.timedelta(days=30)) == 1
+    with mail_db.session_scope(write=False) as s:
+        reminded = audit.query(s, action=f"ticket.{notify.INFO_REMINDER}", object_id=tid)
+        assert [e.actor for e in reminded] == ["job:notify.reminders"] and reminded[0].actor_id is None
+
+
+def test_intake_is_refused_what_the_customer_it_acts_for_would_be(mail_db, mail_settings, people):
+    """Intake may register, comment and attach for the customer who wrote — not correct a priority, publish
+    an article, or touch another organisation's ticket."""
+    from portal.errors import Forbidden, NotFound
+    from portal.knowledge import service as knowledge
+    from portal.policy import SystemActor
+
+    with mail_db.session_scope() as s:
+        tid = intake.process(session=s, settings=mail_settings, raw=mail("anna@romashka.example", "Сбой",
+                                                                            COMPLETE)).ticket_id
+    anna, petr = people["anna"], people["petr"]
+    with mail_db.session_scope() as s:
+        ticket = tickets.get_ticket_unchecked(session=s, ticket_id=tid)
+        for customer in (anna, SystemActor.intake(on_behalf_of=anna), SystemActor.intake()):
+            with pytest.raises(Forbidden):
+                tickets.correct_priority(session=s, settings=mail_settings, ticket=ticket, actor=customer,
+                                         priority="critical", reason="срочно")
+        with pytest.raises(NotFound):  # another organisation's ticket: not there, as for petr himself
+            tickets.add_comment(session=s, settings=mail_settings, ticket=ticket,
+                                actor=SystemActor.intake(on_behalf_of=petr), body="чужая заявка")
+        with pytest.raises(Forbidden):
+            knowledge.publish_article(session=s, settings=mail_settings, actor=SystemActor.intake(), slug="any")
