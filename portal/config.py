@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from portal.errors import NotInitialised
+
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -243,8 +245,6 @@ class Settings(BaseSettings):
         try:
             return path.read_text().strip().encode()
         except FileNotFoundError:
-            from portal.errors import NotInitialised
-
             raise NotInitialised(
                 f"no secret key: set PORTAL_SECRET_KEY or run `portal init` ({path} is missing)"
             ) from None

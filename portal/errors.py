@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal.validation import FIELD_LABELS
+
 
 class PortalError(Exception):
     status_code = 400
@@ -94,8 +96,6 @@ class Invalid(PortalError):
     @classmethod
     def fields(cls, errors: dict[str, str]) -> "Invalid":
         """422 naming each field; a field's Russian label, when registered, is added and used in the detail."""
-        from portal.validation import FIELD_LABELS
-
         listed = []
         for f, m in errors.items():
             item = {"field": f, "message": m}
