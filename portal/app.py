@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import __version__, deps, migrate, openapi, web
+from portal import __version__, deps, migrate, openapi, web, wiring
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError, Unauthorized
@@ -29,6 +29,7 @@ UPLOAD_PREFIXES = ("/api/v1/packages", "/packages/", "/api/v1/tickets/", "/ticke
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    wiring.wire()  # the domains' hooks (close guards, listeners, sections, jobs), before anything runs
     settings = settings or Settings()
     db = Database(settings)
 
@@ -122,6 +123,7 @@ def _include_routers(app: FastAPI) -> None:
     from portal import health
     from portal.accounts import api as accounts_api
     from portal.accounts import pages as accounts_pages
+    from portal.dashboard import pages as dashboard_pages
     from portal.knowledge import api as knowledge_api
     from portal.knowledge import pages as knowledge_pages
     from portal.notify import api as notify_api
@@ -134,6 +136,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(dashboard_pages.router)
     app.include_router(notify_api.router)
     app.include_router(notify_pages.router)
     app.include_router(search_api.router)

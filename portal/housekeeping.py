@@ -17,16 +17,10 @@ from portal.config import Settings
 log = logging.getLogger("portal.housekeeping")
 
 
-@jobs.register("intents.reconcile", every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=10),
-               description="Finish or drop git-and-database operations a crash cut off (publish, archive, "
-                           "restore, package manifests): audit rows, ticket stages, search index, site build.")
 def reconcile_job(ctx: jobs.JobContext) -> str:
     return str(intents.reconcile(settings=ctx.settings, db=ctx.db))
 
 
-@jobs.register("blobs.sweep", every=dt.timedelta(minutes=10), lease=dt.timedelta(minutes=30),
-               description="Remove temporary files of interrupted uploads and stored files no row refers to "
-                           "(after PORTAL_BLOB_GRACE_HOURS).")
 def sweep_job(ctx: jobs.JobContext) -> str:
     return storage.sweep(settings=ctx.settings, db=ctx.db)
 
@@ -45,3 +39,14 @@ def on_start(settings: Settings, db) -> None:
             log.warning("reconciled interrupted operations: %s", summary)
     except Exception:  # never keeps the portal from starting: the job tries again every minute
         log.exception("reconciling pending intents at start failed")
+
+
+# Added to the scheduler's registry by portal.wiring.
+JOBS = (
+    jobs.Job("intents.reconcile", run=reconcile_job, every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=10),
+             description="Finish or drop git-and-database operations a crash cut off (publish, archive, "
+                         "restore, package manifests): audit rows, ticket stages, search index, site build."),
+    jobs.Job("blobs.sweep", run=sweep_job, every=dt.timedelta(minutes=10), lease=dt.timedelta(minutes=30),
+             description="Remove temporary files of interrupted uploads and stored files no row refers to "
+                         "(after PORTAL_BLOB_GRACE_HOURS)."),
+)

@@ -4,8 +4,9 @@ Every portal process (and ``portal worker``) may run a ``Scheduler``. Before a
 job runs, its row in ``job_state`` is claimed with a single conditional UPDATE
 (a lease with an expiry); whoever's UPDATE matched runs it, the others skip.
 A crashed runner's lease expires and the job runs again elsewhere. Domains
-register their jobs with ``register()`` and ask for an early run with
-``request_run()`` inside their own transaction (e.g. a site build after publish).
+declare their jobs (``Job`` values in their ``jobs`` modules), ``portal.wiring`` adds
+them to ``REGISTRY``, and a domain asks for an early run with ``request_run()``
+inside its own transaction (e.g. a site build after publish).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.config import Settings
 from portal.db import Base, Database, UTCDateTime, utcnow
+from portal.registry import Registry as _Registry
 
 log = logging.getLogger("portal.jobs")
 Clock = Callable[[], dt.datetime]
@@ -65,34 +67,23 @@ class Job:
     description: str = ""
 
 
-REGISTRY: dict[str, Job] = {}
-# Modules that register jobs when imported; a domain adds its module here when it lands.
-JOB_MODULES: list[str] = [
-    "portal.accounts.jobs",
-    "portal.notify.jobs",
-    "portal.knowledge.jobs",
-    "portal.releases.jobs",
-    "portal.housekeeping",
-]
+class Registry(_Registry[Job]):
+    """The periodic jobs, by name: a name added again replaces the job it named."""
+
+    def __init__(self) -> None:
+        super().__init__("jobs", key=lambda job: job.name)
+
+    def __getitem__(self, name: str) -> Job:
+        return self._items[name]
+
+    def __contains__(self, item: object) -> bool:
+        return (item.name if isinstance(item, Job) else item) in self._items
+
+    def by_name(self) -> dict[str, Job]:
+        return {job.name: job for job in self}
 
 
-def load_all() -> dict[str, Job]:
-    import importlib
-
-    for module in JOB_MODULES:
-        importlib.import_module(module)
-    return REGISTRY
-
-
-def register(name: str, *, every: dt.timedelta, lease: dt.timedelta = dt.timedelta(minutes=30),
-             description: str = "") -> Callable:
-    """Decorator: register ``fn(ctx) -> summary`` as a periodic job."""
-
-    def decorate(fn):
-        REGISTRY[name] = Job(name=name, every=every, run=fn, lease=lease, description=description)
-        return fn
-
-    return decorate
+REGISTRY = Registry()
 
 
 def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
@@ -127,7 +118,7 @@ class Scheduler:
         self.db = db
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.jobs = load_all() if jobs is None else jobs
+        self.jobs = REGISTRY.by_name() if jobs is None else jobs
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

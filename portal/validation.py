@@ -11,7 +11,7 @@ MAX_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2⁶³−1")]
 MAX_OFFSET = 10_000_000  # paging deeper than this is a mistake, and OFFSET must stay a 64-bit integer
 
-# Domains register human names of their fields here: {"summary": "Краткое описание", …}.
+# Human names of the domains' fields, {"summary": "Краткое описание", …}, added by portal.wiring.
 FIELD_LABELS: dict[str, str] = {}
 
 

@@ -21,7 +21,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from portal import migrate
+from portal import migrate, wiring
 from portal.config import Settings
 from portal.db import Base, Database
 from tests import factories
@@ -32,6 +32,12 @@ TEST_SECRET = "test-secret-key-not-for-production"
 
 def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + PG_SERVER if PG_SERVER else 'SQLite (a file per test)'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired():
+    """The application's hooks, as every portal process has them (``portal.wiring``)."""
+    wiring.wire()
 
 
 @pytest.fixture(scope="session")

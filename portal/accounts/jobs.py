@@ -7,12 +7,11 @@ import datetime as dt
 from sqlalchemy import delete, or_
 
 from portal.accounts.models import ApiToken, LoginThrottle, WebSession
-from portal.jobs import JobContext, register
+from portal.jobs import Job, JobContext
 
 KEEP_REVOKED_TOKENS = dt.timedelta(days=30)
 
 
-@register("accounts.purge", every=dt.timedelta(hours=1), description="Remove expired sessions and tokens")
 def purge_expired(ctx: JobContext) -> str:
     now = ctx.now
     with ctx.db.session_scope() as session:
@@ -27,3 +26,10 @@ def purge_expired(ctx: JobContext) -> str:
             or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
         )).rowcount
     return f"removed {sessions} sessions, {tokens} login tokens, {throttles} throttle counters"
+
+
+# Added to the scheduler's registry by portal.wiring.
+JOBS = (
+    Job("accounts.purge", run=purge_expired, every=dt.timedelta(hours=1),
+        description="Remove expired sessions and tokens"),
+)

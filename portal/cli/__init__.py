@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from portal import wiring
 from portal.cli.accounts import org_app, user_app
 from portal.cli.common import console, database, err_console, handle_errors, settings
 from portal.cli.kb import kb_app
@@ -25,6 +26,13 @@ app.add_typer(search_app, name="search")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(package_app, name="package")
+
+
+@app.callback()
+def main_callback() -> None:
+    """PrimoART support portal."""
+    # Every command meets the same hooks as the web (closing a ticket from the shell checks its fix's delivery).
+    wiring.wire()
 
 
 @app.command("init")
@@ -77,6 +85,7 @@ def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks
     from portal import housekeeping
     from portal.jobs import Scheduler
 
+    wiring.wire()  # the jobs and the effects reconciliation applies (already done by the callback; idempotent)
     db = database()
     housekeeping.on_start(db.settings, db)  # what a killed process left half-done, before the first tick
     scheduler = Scheduler(db.settings, db)

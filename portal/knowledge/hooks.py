@@ -1,15 +1,23 @@
 """What other domains do when articles change, without the knowledge base importing them.
 
-Search registers its index updater here; the knowledge base calls ``articles_changed`` after every
-commit that touches articles (publish, archive, restore, fixed_in updates).
+The wiring (``portal.wiring``) adds search's index updater here; the knowledge base calls
+``articles_changed`` after every commit that touches articles (publish, archive, restore, fixed_in updates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
-# fn(settings=..., commit=<sha>, slugs=[...]) -> None
-ARTICLES_CHANGED: list[Callable[..., None]] = []
+from portal.registry import Registry
+
+
+class ArticlesChanged(Protocol):
+    """Told after a commit that changed these articles (the search index updates itself)."""
+
+    def __call__(self, *, settings, commit: str, slugs: list[str]) -> None: ...
+
+
+ARTICLES_CHANGED: Registry[ArticlesChanged] = Registry("knowledge.articles_changed")
 
 
 def articles_changed(*, settings, commit: str, slugs: list[str]) -> None:

@@ -12,9 +12,6 @@ from portal.knowledge import site
 log = logging.getLogger("portal.knowledge")
 
 
-@jobs.register("kb.build", every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=60),
-               description="Pull the content repository from its remote and rebuild the site editions that "
-                           "are missing or older than git HEAD.")
 def build_sites(ctx: jobs.JobContext) -> str:
     content = ContentRepo(ctx.settings)
     if content.has_remote():
@@ -29,3 +26,11 @@ def build_sites(ctx: jobs.JobContext) -> str:
         raise RuntimeError("; ".join(f"{r.edition}: {r.error.splitlines()[-1] if r.error else 'failed'}"
                                      for r in failed))
     return ", ".join(done) or "up to date"
+
+
+# Added to the scheduler's registry by portal.wiring.
+JOBS = (
+    jobs.Job(site.BUILD_JOB, run=build_sites, every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=60),
+             description="Pull the content repository from its remote and rebuild the site editions that "
+                         "are missing or older than git HEAD."),
+)

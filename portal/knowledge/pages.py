@@ -14,7 +14,6 @@ from portal import policy, web
 from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
 from portal.knowledge import articles, audiences, render, service, site, store
-from portal.tickets import pages as ticket_pages
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -271,7 +270,7 @@ def build_submit(user: CurrentUser, session: SessionDep):
 
 
 def ticket_articles_section(request: Request, session, user, ticket):
-    """For the ticket page: the articles citing this ticket that the reader may see."""
+    """Tickets' TICKET_PAGE_SECTIONS: the articles citing this ticket that the reader may see."""
     settings = request.app.state.settings
     entries = [e for e in service.articles_for_ticket(settings=settings, ticket_id=ticket.id)
                if policy.allows(user, "article.read", e)]
@@ -283,7 +282,3 @@ def ticket_articles_section(request: Request, session, user, ticket):
         "kb_entries": entries, "kb_ticket": ticket, "kb_can_create": can_write and status in
         service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES,
         "kb_statuses": articles.STATUS_NAMES}
-
-
-if ticket_articles_section not in ticket_pages.TICKET_PAGE_SECTIONS:
-    ticket_pages.TICKET_PAGE_SECTIONS.append(ticket_articles_section)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
 from portal import jobs, policy
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.notify import intake, service

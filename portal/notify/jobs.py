@@ -7,13 +7,10 @@ import os
 import socket
 import uuid
 
-import portal.notify.links  # noqa: F401  (ticket events write the outbox wherever jobs run)
-from portal.jobs import JobContext, register
+from portal.jobs import Job, JobContext
 from portal.notify import intake, sender, service
 
 
-@register("notify.outbox", every=dt.timedelta(seconds=30), lease=dt.timedelta(minutes=15),
-          description="Send the outbox over SMTP; retry with backoff")
 def send_outbox(ctx: JobContext) -> str:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     if not ctx.settings.smtp_url:
@@ -24,25 +21,32 @@ def send_outbox(ctx: JobContext) -> str:
     return report.summary()
 
 
-@register("notify.reminders", every=dt.timedelta(minutes=15),
-          description="Remind customers of requested information every N working days")
 def send_reminders(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         count = service.send_reminders(session=session, settings=ctx.settings, now=ctx.now)
     return f"reminded {count} tickets"
 
 
-@register("notify.sla", every=dt.timedelta(minutes=5),
-          description="Alert second line before and after a reaction deadline")
 def scan_sla(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         counts = service.scan_sla(session=session, settings=ctx.settings, now=ctx.now)
     return f"approaching {counts['sla_approaching']}, breached {counts['sla_breached']}"
 
 
-@register("notify.intake", every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=15),
-          description="Read the support mailbox (IMAP): new tickets, replies, held messages")
 def poll_intake(ctx: JobContext) -> str:
     if not ctx.settings.imap_url:
         return "PORTAL_IMAP_URL is not set: e-mail intake is off"
     return intake.poll(settings=ctx.settings, db=ctx.db, now=ctx.now).summary()
+
+
+# Added to the scheduler's registry by portal.wiring.
+JOBS = (
+    Job("notify.outbox", run=send_outbox, every=dt.timedelta(seconds=30), lease=dt.timedelta(minutes=15),
+        description="Send the outbox over SMTP; retry with backoff"),
+    Job("notify.reminders", run=send_reminders, every=dt.timedelta(minutes=15),
+        description="Remind customers of requested information every N working days"),
+    Job("notify.sla", run=scan_sla, every=dt.timedelta(minutes=5),
+        description="Alert second line before and after a reaction deadline"),
+    Job("notify.intake", run=poll_intake, every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=15),
+        description="Read the support mailbox (IMAP): new tickets, replies, held messages"),
+)

@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 
-import portal.notify.links  # noqa: F401  (ticket events write the outbox in this process)
 from portal import jobs, policy, web
-from portal.accounts import pages as accounts_pages
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError
@@ -27,10 +25,6 @@ def dashboard_section(request, session, user):
         return None
     return "notify/_dashboard.html", {"held": held, "failed": counts["failed"] if counts else None,
                                       "pending": counts["pending"] if counts else 0}
-
-
-if dashboard_section not in accounts_pages.DASHBOARD_SECTIONS:
-    accounts_pages.DASHBOARD_SECTIONS.append(dashboard_section)
 
 
 @router.get("/account/notifications")
@@ -80,7 +74,7 @@ def outbox_retry_failed(user: CurrentUser, session: SessionDep):
 @router.get("/admin/jobs")
 def jobs_page(request: Request, user: CurrentUser, session: SessionDep):
     policy.require(user, "jobs.manage")
-    registry = jobs.load_all()
+    registry = jobs.REGISTRY.by_name()
     return web.render(request, "notify/jobs.html", {"states": {s.name: s for s in jobs.states(session)},
                                                       "registry": registry})
 
@@ -88,7 +82,7 @@ def jobs_page(request: Request, user: CurrentUser, session: SessionDep):
 @router.post("/admin/jobs/{name}/run")
 def jobs_run(name: str, user: CurrentUser, session: SessionDep):
     policy.require(user, "jobs.manage")
-    if name in jobs.load_all():
+    if name in jobs.REGISTRY:
         jobs.request_run(session, name)
     return web.redirect("/admin/jobs")
 

@@ -1,6 +1,8 @@
 """Fix packages and their delivery: immutable uploads tied to tickets, release notes, entitled downloads,
 deliveries confirmed by second line.
 
-Importing ``portal.releases.links`` registers this domain in the hook lists of tickets (close guard,
-ticket page section) and search (published package titles); the app and the CLI import it.
+This domain reaches the others only through their extension points, filled by ``portal.wiring``: the tickets'
+close guard and page section (``deliveries.close_blocker``, ``pages.ticket_section``), search's package titles
+(``service.published_titles``), the dashboard's section, its jobs and durable-intent effects; publishing tells
+``events.PACKAGE_PUBLISHED`` listeners (notifications).
 """

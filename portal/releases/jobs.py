@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from portal.jobs import JobContext, register
-from portal.releases import deliveries, links
-
-links.register()
+from portal.jobs import Job, JobContext
+from portal.releases import deliveries
 
 
-@register("releases.overdue", every=dt.timedelta(hours=1), description="Mark pending fix deliveries overdue")
 def mark_overdue(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         count = deliveries.mark_overdue(session=session, settings=ctx.settings, now=ctx.now)
     return f"marked {count} deliveries overdue"
+
+
+# Added to the scheduler's registry by portal.wiring.
+JOBS = (
+    Job("releases.overdue", run=mark_overdue, every=dt.timedelta(hours=1),
+        description="Mark pending fix deliveries overdue"),
+)

@@ -25,6 +25,7 @@ from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
 from portal.knowledge.frontmatter import VISIBILITIES
+from portal.registry import Registry
 from portal.search import query as sq
 from portal.search.index import Hit, Progress, SearchPage, SearchRequest, backend
 from portal.search.models import SearchLogEntry
@@ -36,9 +37,10 @@ MAX_OFFSET = 1000
 SUGGEST_LIMIT = 8
 SORTS = ("relevance", "date")
 
-# The packages domain registers fn(session, package_ids) -> {published package id: title}.
-# With none registered, no hit says «исправлено в пакете …».
-PACKAGE_LOOKUPS: list[Callable[[Session, list[str]], dict[str, str]]] = []
+# fn(session, package_ids) -> {published package id: title}, the releases domain's (added by portal.wiring).
+# With none added, no hit says «исправлено в пакете …».
+PackageLookup = Callable[[Session, list[str]], dict[str, str]]
+PACKAGE_LOOKUPS: Registry[PackageLookup] = Registry("search.package_lookups")
 
 
 def audiences(user) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -14,6 +14,7 @@ from portal.accounts import service as accounts
 from portal.db import utcnow
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Invalid, PortalError
+from portal.registry import Registry
 from portal.tickets import service, sla, workflow
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
@@ -22,8 +23,13 @@ from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-# fn(request, session, user, ticket) -> (template, context) | None, rendered on the ticket page.
-TICKET_PAGE_SECTIONS: list = []
+class TicketPageSection(Protocol):
+    """Another domain's part of the ticket page: (template, context), or None when it has nothing to show."""
+
+    def __call__(self, request: Request, session, user, ticket) -> tuple[str, dict] | None: ...
+
+
+TICKET_PAGE_SECTIONS: Registry[TicketPageSection] = Registry("tickets.page_sections")
 PER_PAGE = 50
 
 Text = Annotated[str, Form(max_length=service.TEXT_MAX)]

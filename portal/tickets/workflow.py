@@ -19,15 +19,17 @@ Stages («Этапы создания и обработки заявки») and 
 
 «Ограничения поддержки» adds ``suspended`` (an adjacent service does its part; resume returns to the
 status before) and ``deferred`` with one of five reasons; a resolved, deferred or closed ticket may be
-reopened. ``CLOSE_GUARDS`` let other domains block closing (a published fix not yet delivered).
+reopened. ``CLOSE_GUARDS`` let other domains block closing (a published fix not yet delivered); the wiring
+(``portal.wiring``) adds them, so every process checks the same guards whatever it imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from portal import policy
+from portal.registry import Registry
 from portal.tickets.models import Status
 
 S = Status
@@ -80,8 +82,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.closed, S.in_analysis, "ticket.reopen", ("reason",)),
 )
 
-# Other domains add fn(session=, ticket=) -> reason | None; any reason blocks closing.
-CLOSE_GUARDS: list[Callable[..., str | None]] = []
+class CloseGuard(Protocol):
+    """Another domain's objection to closing the ticket now: a reason a person can act on, or None."""
+
+    def __call__(self, *, session, ticket) -> str | None: ...
+
+
+CLOSE_GUARDS: Registry[CloseGuard] = Registry("tickets.close_guards")
 
 
 def resolve_target(ticket, transition: Transition) -> str:

@@ -126,7 +126,7 @@ def test_publish_and_archive_commit_call_the_hook_and_request_a_build(writer, wr
     def listener(*, settings, commit, slugs):
         calls.append((commit, slugs))
 
-    hooks.ARTICLES_CHANGED.append(listener)
+    hooks.ARTICLES_CHANGED.add(listener)
     try:
         with db.session_scope() as session:
             published = service.publish_article(session=session, settings=settings, actor=writer, slug=article.slug)

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-import portal.notify.links  # noqa: F401  (the ticket listener, as the app and the CLI register it)
 from tests.tickets.helpers import catalogue
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"

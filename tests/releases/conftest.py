@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from portal.accounts.models import User
-from portal.releases import links, service
+from portal.releases import service
 from tests.tickets import helpers as tickets
-
-links.register()
 
 
 @dataclass

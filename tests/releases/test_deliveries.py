@@ -8,7 +8,7 @@ import pytest
 
 from portal import audit
 from portal.errors import Conflict, Invalid, NotFound
-from portal.jobs import Scheduler, load_all
+from portal.jobs import REGISTRY, Scheduler
 from portal.releases import deliveries, service
 from portal.releases.models import Delivery
 from portal.tickets import service as tickets
@@ -105,7 +105,7 @@ def test_withdrawn_package_deliveries_are_frozen(db, settings, world, published)
 def test_overdue_marking_by_the_scheduler(db, settings, world, published):
     now = dt.datetime.now(dt.UTC)
     clock = {"now": now}
-    jobs = {name: job for name, job in load_all().items() if name == "releases.overdue"}
+    jobs = {name: job for name, job in REGISTRY.by_name().items() if name == "releases.overdue"}
     scheduler = Scheduler(settings, db, clock=lambda: clock["now"], jobs=jobs)
     assert scheduler.tick() == ["releases.overdue"]
     with db.session_scope(write=False) as s:

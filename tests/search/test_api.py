@@ -124,7 +124,7 @@ def test_fixed_in_is_shown_only_for_published_packages(api, people, kb):
     def published_packages(session, ids):
         return {p: f"Пакет {p}" for p in ids if p == "PKG-5.2.1-03"}
 
-    service.PACKAGE_LOOKUPS.append(published_packages)
+    service.PACKAGE_LOOKUPS.add(published_packages)
     try:
         hit = api.get(people["customer"], "/api/v1/search", params={"q": "PRM-2026-00042"}).json()["hits"][0]
         assert hit["fixed_in"] == [{"id": "PKG-5.2.1-03", "title": "Пакет PKG-5.2.1-03"}]

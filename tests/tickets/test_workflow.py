@@ -98,7 +98,7 @@ def test_close_guards_block_unless_second_line_overrides_with_a_reason(db, setti
     catalogue(db)
     customer, support = make.user("customer"), make.user("support")
     guard = lambda session, ticket: "опубликованное исправление ещё не передано заказчику"  # noqa: E731
-    workflow.CLOSE_GUARDS.append(guard)
+    workflow.CLOSE_GUARDS.add(guard)
     try:
         tid = _ticket_in(db, settings, customer, "resolved")
         with db.session_scope() as s:
@@ -132,7 +132,7 @@ def test_event_listeners_and_record_event_for_other_domains(db, settings, make):
     customer, writer = make.user("customer"), make.user("writer")
     seen = []
     listener = lambda session, ticket, event: seen.append((ticket.id, event.kind, event.id is not None))  # noqa: E731
-    service.EVENT_LISTENERS.append(listener)
+    service.EVENT_LISTENERS.add(listener)
     try:
         tid = register(db, settings, customer)
         with db.session_scope() as s:

@@ -1,0 +1,72 @@
+"""The composition of the application: every cross-domain hook, added in one place.
+
+Domains declare their extension points as typed registries (``portal.registry.Registry``) where the point
+lives, and offer plain functions; none of them adds anything to another domain's registry, and importing a
+module registers nothing. ``wire()`` connects them. ``create_app`` (every web process), the ``portal``
+command line (its main callback, so ``portal worker`` too) and the tests call it; it is idempotent.
+
+What is connected here, and why it matters:
+
+* ``tickets.workflow.CLOSE_GUARDS`` ← releases: a ticket whose published fix is not delivered and confirmed
+  does not close — in every process, not only in those that happened to import releases first;
+* ``tickets.history.EVENT_LISTENERS`` ← notify: every ticket event writes its messages to the outbox;
+* ``releases.events`` ← notify: a published package and a recorded hand-over reach customers by the same
+  route (an event of the domain, a listener of notify), releases never importing notify;
+* ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
+* ``search.service.PACKAGE_LOOKUPS`` ← releases: hits name the published package that fixes them;
+* ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
+  whichever process reconciles it;
+* ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
+* ``dashboard.SECTIONS`` ← tickets, notify, releases;
+* ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
+* ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian.
+"""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+
+
+def wire() -> None:
+    """Add every domain's hooks to the registries of the others (idempotent: a second call changes nothing)."""
+    from portal import dashboard, housekeeping, intents, jobs, validation
+    from portal.accounts import jobs as accounts_jobs
+    from portal.knowledge import hooks as knowledge_hooks
+    from portal.knowledge import jobs as knowledge_jobs
+    from portal.knowledge import pages as knowledge_pages
+    from portal.knowledge import service as knowledge
+    from portal.knowledge import tickets_link
+    from portal.notify import jobs as notify_jobs
+    from portal.notify import pages as notify_pages
+    from portal.notify import service as notify
+    from portal.releases import deliveries, events
+    from portal.releases import jobs as releases_jobs
+    from portal.releases import pages as releases_pages
+    from portal.releases import service as releases
+    from portal.search import service as search
+    from portal.tickets import history as ticket_history
+    from portal.tickets import labels as ticket_labels
+    from portal.tickets import pages as ticket_pages
+    from portal.tickets import workflow
+
+    with _lock:
+        workflow.CLOSE_GUARDS.add(deliveries.close_blocker)
+        ticket_history.EVENT_LISTENERS.add(notify.on_ticket_event)
+        events.PACKAGE_PUBLISHED.add(notify.on_package_published)
+        events.DELIVERY_HANDED_OVER.add(notify.on_delivery_handed_over)
+        knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
+        search.PACKAGE_LOOKUPS.add(releases.published_titles)
+        intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
+
+        ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
+        dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
+                               releases_pages.dashboard_section)
+
+        for declared in (accounts_jobs.JOBS, notify_jobs.JOBS, knowledge_jobs.JOBS, releases_jobs.JOBS,
+                         housekeeping.JOBS):
+            jobs.REGISTRY.add(*declared)
+
+        validation.register_field_labels(ticket_labels.FIELD_LABELS)
+        validation.register_field_labels(releases.FIELD_LABELS)
