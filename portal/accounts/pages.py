@@ -1,4 +1,4 @@
-"""Pages of accounts: login, logout, dashboard, personal tokens, user administration, audit log."""
+"""Pages of accounts: login, logout, personal tokens, user administration, audit log."""
 
 from __future__ import annotations
 
@@ -23,16 +23,6 @@ from portal.timeutil import parse_local
 from portal.validation import RowId
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-
-
-
-def _tickets_section(request, session, user):
-    from portal.tickets.pages import dashboard_section
-
-    return dashboard_section(request, session, user)
-
-
-DASHBOARD_SECTIONS: list = [_tickets_section]  # domains append callables (request, session, user) -> (template, context) | None
 
 
 @router.get("/login")
@@ -87,16 +77,6 @@ def switch_language(request: Request, lang: Annotated[str, Form()] = "ru", next:
     if lang in i18n.LANGUAGES:
         web.set_cookie(request, response, "lang", lang, max_age=365 * 86400)
     return response
-
-
-@router.get("/")
-def dashboard(request: Request, user: CurrentUser, session: SessionDep):
-    sections = []
-    for section in DASHBOARD_SECTIONS:
-        rendered = section(request, session, user)
-        if rendered is not None:
-            sections.append(rendered)
-    return web.render(request, "accounts/dashboard.html", {"sections": sections})
 
 
 @router.get("/account/tokens")
