@@ -8,17 +8,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from portal import openapi, policy
-from portal.accounts import security
-from portal.deps import CSRF_COOKIE, CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
-from portal.releases import deliveries, downloads, links, service, signing, upload
+from portal import openapi
+from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.releases import deliveries, downloads, service, signing, upload
 from portal.releases.schemas import HandoverBody, NoteBody, NotesBody, WithdrawBody, delivery_out, package_out
 from portal.validation import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["packages"], dependencies=[Depends(verify_csrf)])
 # The streamed upload checks CSRF itself while parsing (verify_csrf would read the whole form first).
 upload_router = APIRouter(prefix="/api/v1", tags=["packages"])
-links.register()
 
 
 def _out(session, package, user, *, full: bool = True) -> dict:
@@ -28,50 +26,6 @@ def _out(session, package, user, *, full: bool = True) -> dict:
                                             organization_id=user.organization_id)
     return package_out(package, user=user, delivery=delivery, full=full,
                        ticket_ids=service.visible_ticket_ids(session=session, package=package, user=user))
-
-
-def csrf_checker(request: Request):
-    """(already verified, check(token)) for a streamed form: bearer calls and the X-CSRF-Token header pass up front."""
-    secret = request.app.state.settings.secret()
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if request.state.auth != "cookie":
-        return True, lambda token: True
-    header = request.headers.get("x-csrf-token")
-    return (header is not None and security.csrf_matches(secret, cookie, header),
-            lambda token: security.csrf_matches(secret, cookie, token))
-
-
-def package_input(form: upload.UploadForm) -> service.PackageInput:
-    return service.PackageInput(
-        id=form.get("id"), title=form.get("title"), version=form.get("version"),
-        product_versions=service.split_list(form.values("product_versions")),
-        modules=service.split_list(form.values("modules")),
-        ticket_ids=service.split_list(form.values("ticket_ids")),
-        organizations=service.split_list(form.values("organizations")), notes=form.get("notes"),
-    )
-
-
-async def create_from_upload(request: Request, *, user, session, settings, db) -> service.Package:
-    """Shared by the API and the upload page: stream the files in, then create the draft in one transaction."""
-    policy.require(user, "package.manage")
-    # Release the database (SQLite's write lock) while the body streams; the package is written after.
-    await run_in_threadpool(session.commit)
-    csrf_ok, check = csrf_checker(request)
-    form = await upload.receive_form(request, settings=settings, db=db, csrf_ok=csrf_ok, check_csrf=check)
-
-    def create():
-        try:
-            service.check_expected_sha256(form.files, service.split_list(form.values("sha256")))
-            package = service.create_package(session=session, settings=settings, actor=user,
-                                             data=package_input(form), files=form.files)
-            session.commit()
-            return package
-        except BaseException:
-            session.rollback()
-            upload.discard(db, settings, form.files)
-            raise
-
-    return await run_in_threadpool(create)
 
 
 @upload_router.post("/packages", status_code=201, summary="Upload a fix package (multipart: file…, id, title, "
@@ -85,7 +39,7 @@ async def create_from_upload(request: Request, *, user, session, settings, db) -
                                 "organizations", "notes", "sha256")}}}}}}})
 async def create_package(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                          db: DatabaseDep) -> dict:
-    package = await create_from_upload(request, user=user, session=session, settings=settings, db=db)
+    package = await upload.create_from_upload(request, user=user, session=session, settings=settings, db=db)
     return await run_in_threadpool(_out, session, package, user)
 
 

@@ -12,7 +12,7 @@ from portal import i18n, policy, web
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError
-from portal.releases import deliveries, notes, service
+from portal.releases import deliveries, notes, service, upload
 from portal.releases.models import Channel, DeliveryStatus, PackageStatus
 from portal.releases.schemas import file_url
 from portal.timeutil import parse_local
@@ -55,10 +55,8 @@ async def new_package_submit(request: Request, user: CurrentUser, session: Sessi
                              db: DatabaseDep):
     from starlette.concurrency import run_in_threadpool
 
-    from portal.releases.api import create_from_upload
-
     try:
-        package = await create_from_upload(request, user=user, session=session, settings=settings, db=db)
+        package = await upload.create_from_upload(request, user=user, session=session, settings=settings, db=db)
     except PortalError as exc:
         if exc.status_code in (401, 403) and not exc.errors:
             raise
@@ -251,7 +249,7 @@ def ticket_section(request, session, user, ticket):
 
 
 def dashboard_section(request, session, user):
-    """Accounts' DASHBOARD_SECTIONS: deliveries still open (customers: theirs), notices of withdrawn packages."""
+    """The dashboard's section: deliveries still open (customers: theirs), notices of withdrawn packages."""
     staff = policy.allows(user, "delivery.record")
     if not staff and user.organization_id is None:
         return None

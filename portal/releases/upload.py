@@ -25,12 +25,16 @@ from dataclasses import dataclass, field
 import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-from portal import blobs, faults
+from portal import blobs, faults, policy
+from portal.accounts import security
 from portal.config import Settings
 from portal.db import Database
+from portal.deps import CSRF_COOKIE
 from portal.errors import BadRequest, Forbidden, Invalid
+from portal.releases import service
 from portal.releases.service import StagedFile, check_file_name, discard_staged
 
 log = logging.getLogger("portal.releases.upload")
@@ -198,3 +202,36 @@ def discard(db: Database, settings: Settings, staged: list[StagedFile]) -> None:
         return
     with db.session_scope(write=False) as session:
         discard_staged(session=session, settings=settings, staged=staged)
+
+
+def csrf_checker(request: Request):
+    """(already verified, check(token)) for a streamed form: bearer calls and the X-CSRF-Token header pass up front."""
+    secret = request.app.state.settings.secret()
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if request.state.auth != "cookie":
+        return True, lambda token: True
+    header = request.headers.get("x-csrf-token")
+    return (header is not None and security.csrf_matches(secret, cookie, header),
+            lambda token: security.csrf_matches(secret, cookie, token))
+
+
+def package_input(form: UploadForm) -> service.PackageInput:
+    return service.PackageInput(
+        id=form.get("id"), title=form.get("title"), version=form.get("version"),
+        product_versions=service.split_list(form.values("product_versions")),
+        modules=service.split_list(form.values("modules")),
+        ticket_ids=service.split_list(form.values("ticket_ids")),
+        organizations=service.split_list(form.values("organizations")), notes=form.get("notes"),
+    )
+
+
+async def create_from_upload(request: Request, *, user, session, settings: Settings, db: Database) -> service.Package:
+    """The API's and the upload page's part: stream the files in, then hand them to ``service.upload_package``."""
+    policy.require(user, "package.manage")
+    # Release the database (SQLite's write lock) while the body streams; the package is written after.
+    await run_in_threadpool(session.commit)
+    csrf_ok, check = csrf_checker(request)
+    form = await receive_form(request, settings=settings, db=db, csrf_ok=csrf_ok, check_csrf=check)
+    return await run_in_threadpool(lambda: service.upload_package(
+        session=session, settings=settings, actor=user, data=package_input(form), files=form.files,
+        expected_sha256=service.split_list(form.values("sha256"))))
