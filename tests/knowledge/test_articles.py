@@ -73,3 +73,62 @@ def test_publishing_needs_summary_and_text():
     with pytest.raises(Invalid) as exc:
         articles.check_publishable(fm, "  ")
     assert {e["field"] for e in exc.value.errors} == {"summary", "body"}
+
+
+def test_a_published_article_with_an_invalid_field_is_neither_indexed_nor_built_but_reported(
+        settings, db, content_repo, client, make):
+    """One invalid field (an unknown kind) used to be indexed by search's lenient parser while the site left the
+    page out: a hit pointing at a missing page. Now both leave it out and the writer is told."""
+    from portal.knowledge import service, site
+    from portal.search.index import SearchRequest, WhooshIndex
+    from tests.accounts.test_pages import login
+    from tests.search.corpus import article_text
+
+    common = dict(summary="Кратко.", module="rum", visibility="public")
+    good = article_text(dict(path="kb/howto/valid-page.md", title="Годная статья", kind="howto",
+                             body="Слово годноеслово.", **common))
+    bad = article_text(dict(path="kb/howto/broken-page.md", title="Сломанная статья", kind="essay",
+                            body="Слово сломанноеслово.", **common))
+    with content_repo.write_lock():
+        content_repo.commit_files(files={"kb/howto/valid-page.md": good, "kb/howto/broken-page.md": bad},
+                                  message="Годная и сломанная статьи")
+
+    index = WhooshIndex(settings)
+    everyone = ("public", "customers", "internal")
+    assert [h.slug for h in index.search(SearchRequest(text="годноеслово", audiences=everyone)).hits] == ["valid-page"]
+    assert index.search(SearchRequest(text="сломанноеслово", audiences=everyone)).hits == []
+
+    [result] = site.build(settings=settings, db=db, editions=["public"], force=True)
+    assert result.status == "built", result.error
+    edition = site.edition_dir(settings, "public")
+    assert (edition / "howto" / "valid-page" / "index.html").exists()
+    assert not (edition / "howto" / "broken-page").exists()
+
+    report = service.check(settings=settings)
+    assert [p.path for p in report.problems] == ["kb/howto/broken-page.md"]
+    assert "Тип статьи" in report.problems[0].message
+    assert [e.path for e in service.invalid_articles(settings=settings)] == ["kb/howto/broken-page.md"]
+
+    make.user("writer", username="sokolova")
+    login(client, "sokolova")
+    page = client.get("/articles", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    invalid = page.text.split('data-testid="kb-invalid"', 1)[1].split("</section>", 1)[0]
+    assert "kb/howto/broken-page.md" in invalid and "Тип статьи" in invalid and "valid-page" not in invalid
+
+
+def test_one_default_visibility_for_a_new_article(db, settings, content_repo, api, make):
+    """Written from scratch (API, pages, service) or from a ticket's template: customers unless the writer says."""
+    from portal.knowledge import service
+
+    assert articles.DEFAULT_VISIBILITY == "customers"
+    writer = make.user("writer")
+    r = api.post(writer, "/api/v1/articles", json={"title": "Без видимости", "kind": "howto"})
+    assert r.status_code == 201, r.text
+    assert r.json()["front_matter"]["visibility"] == articles.DEFAULT_VISIBILITY
+    with db.session_scope() as session:
+        article = service.create_article(session=session, settings=settings, actor=writer,
+                                         front_matter={"title": "Тоже без видимости", "kind": "howto"}, body="")
+    assert article.meta.visibility == articles.DEFAULT_VISIBILITY
+    # A hand-written file that states none is read as staff-only: a missing field never widens who reads it.
+    assert articles.parse("---\ntitle: x\nkind: howto\n---\n", section="s", slug="x").meta.visibility == "internal"
