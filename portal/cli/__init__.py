@@ -110,7 +110,7 @@ def config():
 @handle_errors
 def audit_cmd(
     since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD or an ISO date-time, portal time zone"),
-    actor: str | None = typer.Option(None, "--actor", help="Username (or cli, system)"),
+    actor: str | None = typer.Option(None, "--actor", help="Username, or cli:USER, job:NAME, intake, init; cli or job alone: all of them"),
     action: str | None = typer.Option(None, "--action", help="Action or its prefix, e.g. ticket."),
     limit: int = typer.Option(100, "--limit"),
 ):
