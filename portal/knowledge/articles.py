@@ -27,7 +27,7 @@ TEMPLATES_DIR = "templates"
 DEFAULT_VISIBILITY = "customers"
 # How a file that states no visibility is read: staff only. Not a choice for new articles (they always state
 # one) but the safe reading of a hand-written file — a missing field never widens who reads it.
-UNSTATED_VISIBILITY = "internal"
+UNSTATED_VISIBILITY: Literal["internal"] = "internal"
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TICKET_ID_RE = re.compile(r"^[A-Z0-9]{1,10}-\d{4}-\d{3,}$")
 
