@@ -29,7 +29,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -89,6 +89,16 @@ class Effect:
 # The domains' effects (publishing a package, a ticket's knowledge-base stage …), added by portal.wiring in
 # every process before any intent is finished or reconciled; the core effects below are always known.
 EFFECTS: Registry[Effect] = Registry("intents.effects", key=lambda e: e.name)
+
+
+class Reindex(Protocol):
+    """Told, after the finishing transaction, which articles a finished intent changed (knowledge's hook)."""
+
+    def __call__(self, *, settings: Settings, commit: str, slugs: list[str]) -> None: ...
+
+
+# knowledge.hooks.articles_changed, added by portal.wiring (the core never imports the domain it serves).
+AFTER_REINDEX: Registry[Reindex] = Registry("intents.after_reindex")
 
 
 def _audit(session: Session, ctx: EffectContext, eff: dict) -> None:
@@ -238,10 +248,9 @@ def _apply(session: Session, settings: Settings, intent_id: int, commit: str, *,
 def _after(settings: Settings, ctx: EffectContext) -> None:
     if not ctx.reindex:
         return
-    from portal.knowledge import hooks
-
     try:
-        hooks.articles_changed(settings=settings, commit=ctx.commit, slugs=ctx.reindex)
+        for hook in AFTER_REINDEX:
+            hook(settings=settings, commit=ctx.commit, slugs=ctx.reindex)
     except Exception:  # the index is derived and catches up from git; the commit stands
         log.exception("an articles_changed hook failed for %s at %s", ctx.reindex, ctx.commit)
 

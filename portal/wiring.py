@@ -15,7 +15,8 @@ What is connected here, and why it matters:
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
 * ``search.service.PACKAGE_LOOKUPS`` ← releases: hits name the published package that fixes them;
 * ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
-  whichever process reconciles it;
+  whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
+  told to the knowledge hooks (and so to search) without the core importing knowledge;
 * ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
 * ``dashboard.SECTIONS`` ← tickets, notify, releases;
 * ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
@@ -57,6 +58,7 @@ def wire() -> None:
         events.PACKAGE_PUBLISHED.add(notify.on_package_published)
         events.DELIVERY_HANDED_OVER.add(notify.on_delivery_handed_over)
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
+        intents.AFTER_REINDEX.add(knowledge_hooks.articles_changed)
         search.PACKAGE_LOOKUPS.add(releases.published_titles)
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
