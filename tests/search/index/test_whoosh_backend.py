@@ -11,8 +11,8 @@ from filelock import FileLock
 
 from portal.errors import Conflict
 from portal.knowledge import hooks
-from portal.search.index import whoosh_backend as search_index
 from portal.search.index import IndexStore, SearchRequest, WhooshIndex, backend
+from portal.search.index import whoosh_backend as search_index
 from tests.search.conftest import CUSTOMER, STAFF, commit
 from tests.search.corpus import article_text
 
