@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse, Response
 
 from portal import blobs, openapi, policy
 from portal.db import utcnow
-from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
-from portal.tickets import service
+from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.tickets import attachments, service
 from portal.tickets.schemas import (
     AssignBody,
     CommentCreate,
@@ -137,11 +137,15 @@ def assign(ticket_id: str, body: AssignBody, user: CurrentUser, session: Session
 
 @router.post("/tickets/{ticket_id}/attachments", status_code=201, summary="Attach a file (multipart field `file`)")
 def attach(ticket_id: str, file: Annotated[UploadFile, File()], user: CurrentUser, session: SessionDep,
-           settings: SettingsDep) -> dict:
+           settings: SettingsDep, database: DatabaseDep) -> dict:
+    # Asked in a read transaction first, so nobody stores bytes for a ticket they may not touch; the bytes are
+    # then stored with no transaction open, and only the rows are written under the write lock.
+    with database.session_scope(write=False) as reader:
+        service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
+    stored = attachments.store_file(settings=settings, filename=file.filename or "", stream=file.file)
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     attachment = service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                                        filename=file.filename or "", stream=file.file,
-                                        content_type=file.content_type)
+                                        stored_file=stored, content_type=file.content_type)
     return attachment_out(ticket, attachment)
 
 

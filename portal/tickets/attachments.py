@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -32,14 +33,39 @@ def check_filename(name: str) -> str:
     return name
 
 
-def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, actor: Actor, filename: str,
-                   stream: BinaryIO, content_type: str | None = None) -> TicketAttachment:
-    """Store a file (logs, screenshots) in the blob store and attach it to the ticket."""
-    policy.require(actor, "ticket.attach", ticket)
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked file name and its bytes already in the blob store, not yet attached to anything."""
+
+    filename: str
+    blob: blobs.StoredBlob
+
+
+def store_file(*, settings: Settings, filename: str, stream: BinaryIO) -> StoredFile:
+    """Check the name and put the bytes into the blob store, outside any database transaction.
+
+    Hashing and syncing up to ``PORTAL_MAX_ATTACHMENT_BYTES`` takes long enough that it must not happen while
+    the request holds the write lock; routes call this first and attach in a short transaction after. Bytes
+    that end up attached to nothing (the ticket was refused meanwhile) are collected by the ``blobs.sweep``
+    job after ``PORTAL_BLOB_GRACE_HOURS``.
+    """
     filename = check_filename(filename)
     stored = blobs.blob_store(settings).put(stream, max_bytes=settings.max_attachment_bytes)
     if stored.size == 0:
         raise Invalid.fields({"file": "файл пуст"})
+    return StoredFile(filename=filename, blob=stored)
+
+
+def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, actor: Actor, filename: str = "",
+                   stream: BinaryIO | None = None, content_type: str | None = None,
+                   stored_file: StoredFile | None = None) -> TicketAttachment:
+    """Attach a file (logs, screenshots) to the ticket: one already stored by ``store_file``, or ``stream``."""
+    policy.require(actor, "ticket.attach", ticket)
+    if stored_file is None:
+        if stream is None:
+            raise Invalid.fields({"file": "выберите файл"})
+        stored_file = store_file(settings=settings, filename=filename, stream=stream)
+    filename, stored = stored_file.filename, stored_file.blob
     attachment = TicketAttachment(
         ticket_id=ticket.id, filename=filename, content_type=(content_type or "application/octet-stream")[:100],
         sha256=stored.sha256, size=stored.size, uploaded_at=utcnow(),

@@ -12,9 +12,10 @@ from fastapi.responses import Response
 from portal import csvexport, i18n, policy, web
 from portal.accounts import service as accounts
 from portal.db import utcnow
-from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
+from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import Invalid, PortalError
 from portal.registry import Registry
+from portal.tickets import attachments as attachment_files
 from portal.tickets import service, sla, workflow
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
@@ -151,12 +152,13 @@ def new_ticket_submit(
                                contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone,
                                organization=organization, channel=channel)
     try:
+        # The files go into the blob store before the registration's short write transaction begins.
+        stored = [(attachment_files.store_file(settings=settings, filename=upload.filename, stream=upload.file),
+                   upload.content_type) for upload in attachments if upload.filename]
         ticket = service.register(session=session, settings=settings, actor=user, data=data)
-        for upload in attachments:
-            if upload.filename:
-                service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                                       filename=upload.filename, stream=upload.file,
-                                       content_type=upload.content_type)
+        for stored_file, content_type in stored:
+            service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
+                                   stored_file=stored_file, content_type=content_type)
     except PortalError as exc:
         session.rollback()
         errors = web.form_errors(exc)
@@ -323,13 +325,25 @@ def assign_submit(request: Request, user: CurrentUser, session: SessionDep, tick
 
 @router.post("/tickets/{ticket_id}/attachments")
 def attach_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                  ticket_id: str, file: Annotated[UploadFile | None, File()] = None):
+                  database: DatabaseDep, ticket_id: str, file: Annotated[UploadFile | None, File()] = None):
+    # As in the API: may this reader attach here (a read transaction), then the bytes with no transaction
+    # open, then the rows in a short write transaction.
+    with database.session_scope(write=False) as reader:
+        service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
+    stored: list[attachment_files.StoredFile] = []
+
     def action(ticket):
         if file is None or not file.filename:
             raise Invalid.fields({"file": "выберите файл"})
         service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                               filename=file.filename, stream=file.file, content_type=file.content_type)
+                               stored_file=stored[0], content_type=file.content_type)
 
+    if file is not None and file.filename:
+        try:
+            stored.append(attachment_files.store_file(settings=settings, filename=file.filename, stream=file.file))
+        except PortalError as exc:
+            return _ticket_page(request, session, user, ticket_id, errors=web.form_errors(exc), form={},
+                                status_code=exc.status_code)
     return _act(request, session, user, ticket_id, {}, action)
 
 

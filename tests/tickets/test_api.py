@@ -202,3 +202,16 @@ def test_oversized_attachment_is_refused_and_leaves_nothing(api, make, db, setti
     assert r.status_code == 413
     assert not list((settings.blobs_path / "tmp").glob("*"))
     assert api.get(customer, f"/api/v1/tickets/{tid}").json()["attachments"] == []
+
+
+def test_attachment_to_a_ticket_not_yours_stores_no_bytes(api, make, db, settings):
+    # The reader's right to the ticket is asked before the bytes are stored (they are stored outside the write
+    # transaction), so another organisation's ticket gets the 404 of a missing one and the store stays empty.
+    catalogue(db)
+    owner, stranger = make.user("customer"), make.user("customer")
+    tid = api.post(owner, "/api/v1/tickets", json=body()).json()["id"]
+    files = {"file": ("agent.log", b"secret-free bytes\n" * 10, "text/plain")}
+    theirs = api.post(stranger, f"/api/v1/tickets/{tid}/attachments", files=files)
+    missing = api.post(stranger, "/api/v1/tickets/PRM-2026-99999/attachments", files=files)
+    assert theirs.status_code == missing.status_code == 404
+    assert not [p for p in (settings.blobs_path / "sha256").rglob("*") if p.is_file()]
