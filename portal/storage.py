@@ -1,7 +1,9 @@
 """The blob store's bookkeeping against the database: which blobs rows refer to, the sweep, the audit report.
 
-Blobs are referred to by fix-package files, ticket attachments and the raw messages of e-mail intake. The
-sweep removes temporary files nobody holds at once and unreferenced blobs after ``PORTAL_BLOB_GRACE_HOURS``;
+Blobs are referred to by rows of the domains — fix-package files, ticket attachments, the raw messages of
+e-mail intake. This module sits in the core and imports no domain: each domain declares its columns as a
+``BlobReference`` and the wiring adds them to ``REFERENCES``; a blob no registered column names is an
+orphan. The sweep removes temporary files nobody holds at once and unreferenced blobs after ``PORTAL_BLOB_GRACE_HOURS``;
 ``report()`` is what ``portal package verify`` prints besides re-hashing package files.
 """
 
@@ -9,36 +11,54 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import audit, blobs, policy
 from portal.config import Settings
+from portal.registry import Registry
 
 log = logging.getLogger("portal.storage")
 
 
-def _columns():
-    from portal.notify.models import IntakeMessage
-    from portal.releases.models import PackageFile
-    from portal.tickets.models import TicketAttachment
+@dataclass(frozen=True)
+class BlobReference:
+    """A column whose value is the SHA-256 of a blob the row needs.
 
-    return (PackageFile.sha256, TicketAttachment.sha256, IntakeMessage.raw_sha256)
+    ``describe`` yields (how a person finds the row, its SHA-256) for every row, so the audit report can name
+    those whose blob is missing; it is left out where another check covers the rows (package files are
+    re-hashed by ``portal package verify`` itself).
+    """
+
+    name: str
+    column: InstrumentedAttribute[str]
+    describe: Callable[[Session], Iterable[tuple[str, str]]] | None = None
+
+
+REFERENCES: Registry[BlobReference] = Registry("storage.REFERENCES", key=lambda ref: ref.name)
+
+
+def _references() -> list[BlobReference]:
+    # Unwired, every blob would look unreferenced and the sweep would remove them all: refuse instead.
+    if not len(REFERENCES):
+        raise RuntimeError("storage.REFERENCES is empty: call portal.wiring.wire() before touching blobs")
+    return list(REFERENCES)
 
 
 def referenced(session: Session) -> set[str]:
     """Every blob some row refers to."""
     out: set[str] = set()
-    for column in _columns():
-        out.update(session.scalars(select(column).distinct()))
+    for ref in _references():
+        out.update(session.scalars(select(ref.column).distinct()))
     return out
 
 
 def is_referenced(session: Session, sha256: str) -> bool:
-    return any(session.scalar(select(column).where(column == sha256).limit(1)) for column in _columns())
+    return any(session.scalar(select(ref.column).where(ref.column == sha256).limit(1)) for ref in _references())
 
 
 def sweep(*, settings: Settings, db, now: float | None = None) -> str:
@@ -70,15 +90,12 @@ class Report:
 
 
 def report(*, settings: Settings, session: Session, now: float) -> Report:
-    from portal.notify.models import IntakeMessage
-    from portal.tickets.models import TicketAttachment
-
     store = blobs.blob_store(settings)
     out = Report()
     refs = referenced(session)
-    stored = {}
+    stored: set[str] = set()
     for sha, st in store.all_blobs():
-        stored[sha] = st
+        stored.add(sha)
         if sha not in refs:
             out.orphan_blobs.append((sha, st.st_size, max(0.0, (now - st.st_mtime) / 3600)))
     for path, held in store.temporary_files():
@@ -89,10 +106,7 @@ def report(*, settings: Settings, session: Session, now: float) -> Report:
                 out.orphan_temporary.append((path, path.stat().st_size))
             except FileNotFoundError:
                 continue
-    for a in session.scalars(select(TicketAttachment).order_by(TicketAttachment.id)):
-        if a.sha256 not in stored:
-            out.missing.append((f"вложение {a.id} заявки {a.ticket_id} «{a.filename}»", a.sha256))
-    for m in session.scalars(select(IntakeMessage).order_by(IntakeMessage.id)):
-        if m.raw_sha256 not in stored:
-            out.missing.append((f"входящее письмо {m.id} «{m.subject[:60]}»", m.raw_sha256))
+    for ref in _references():
+        if ref.describe is not None:
+            out.missing.extend((what, sha) for what, sha in ref.describe(session) if sha not in stored)
     return out

@@ -20,7 +20,10 @@ What is connected here, and why it matters:
 * ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
 * ``dashboard.SECTIONS`` ← tickets, notify, releases;
 * ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
-* ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian.
+* ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian;
+* ``storage.REFERENCES`` ← releases (package files), tickets (attachments), notify (intake messages): the
+  columns that refer to blobs, so the sweep never removes a blob a row needs and the audit report names the
+  rows whose blob is missing — the core never importing the domains.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ _lock = threading.Lock()
 
 def wire() -> None:
     """Add every domain's hooks to the registries of the others (idempotent: a second call changes nothing)."""
-    from portal import dashboard, housekeeping, intents, jobs, validation
+    from portal import dashboard, housekeeping, intents, jobs, storage, validation
     from portal.accounts import jobs as accounts_jobs
     from portal.knowledge import hooks as knowledge_hooks
     from portal.knowledge import jobs as knowledge_jobs
@@ -40,15 +43,18 @@ def wire() -> None:
     from portal.knowledge import service as knowledge
     from portal.knowledge import tickets_link
     from portal.notify import jobs as notify_jobs
+    from portal.notify import models as notify_models
     from portal.notify import pages as notify_pages
     from portal.notify import service as notify
     from portal.releases import deliveries, events
     from portal.releases import jobs as releases_jobs
+    from portal.releases import models as releases_models
     from portal.releases import pages as releases_pages
     from portal.releases import service as releases
     from portal.search import service as search
     from portal.tickets import history as ticket_history
     from portal.tickets import labels as ticket_labels
+    from portal.tickets import models as ticket_models
     from portal.tickets import pages as ticket_pages
     from portal.tickets import workflow
 
@@ -72,3 +78,5 @@ def wire() -> None:
 
         validation.register_field_labels(ticket_labels.FIELD_LABELS)
         validation.register_field_labels(releases.FIELD_LABELS)
+        storage.REFERENCES.add(releases_models.BLOB_REFERENCE, ticket_models.BLOB_REFERENCE,
+                               notify_models.BLOB_REFERENCE)

@@ -6,9 +6,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from portal import storage
 from portal.db import Base, UTCDateTime, utcnow
 
 
@@ -103,3 +104,12 @@ class IntakeMessage(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def _intake_messages(session: Session):
+    for m in session.scalars(select(IntakeMessage).order_by(IntakeMessage.id)):
+        yield f"входящее письмо {m.id} «{m.subject[:60]}»", m.raw_sha256
+
+
+# The whole message read from the mailbox is a blob, kept for as long as its row.
+BLOB_REFERENCE = storage.BlobReference("notify.intake_messages", IntakeMessage.raw_sha256, _intake_messages)

@@ -8,6 +8,7 @@ import enum
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal import storage
 from portal.accounts.models import Organization
 from portal.db import Base, UTCDateTime, utcnow
 
@@ -203,3 +204,7 @@ class Download(Base):
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
     status_code: Mapped[int] = mapped_column(Integer, default=200)
+
+
+# A package file's bytes are a blob; `portal package verify` re-hashes them itself, so no description here.
+BLOB_REFERENCE = storage.BlobReference("releases.package_files", PackageFile.sha256)
