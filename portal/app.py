@@ -20,6 +20,7 @@ from portal import __version__, deps, migrate, openapi, web, wiring
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError, Unauthorized
+from portal.middleware import BodySizeLimit, SecurityHeaders
 from portal.validation import describe_validation_errors
 
 log = logging.getLogger("portal")
@@ -75,12 +76,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     deps.end_transactions_with_handlers(app)
 
     app.add_middleware(
-        _BodySizeLimitFactory,
+        BodySizeLimit,
         default_limit=settings.max_body_bytes,
         upload_limit=max(settings.max_upload_bytes, settings.max_attachment_bytes),
         upload_prefixes=UPLOAD_PREFIXES,
     )
-    app.add_middleware(_SecurityHeadersFactory)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -247,18 +248,6 @@ class _AnswerUnexpected:
                 raise
             response = _unexpected_response(Request(scope, receive), exc)
             await response(scope, receive, send)
-
-
-def _BodySizeLimitFactory(app, **kw):
-    from portal.middleware import BodySizeLimit
-
-    return BodySizeLimit(app, **kw)
-
-
-def _SecurityHeadersFactory(app):
-    from portal.middleware import SecurityHeaders
-
-    return SecurityHeaders(app)
 
 
 __all__ = ["create_app", "Unauthorized"]

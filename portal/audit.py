@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from portal.db import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from portal.policy import Actor
+    from portal.policy import Audited
 
 
 class AuditEntry(Base):
@@ -35,7 +35,7 @@ class AuditEntry(Base):
 def record(
     session: Session,
     *,
-    actor: Actor,
+    actor: Audited,
     action: str,
     object_type: str,
     object_id: Any,
@@ -44,7 +44,8 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the session; it commits (or rolls back) with the change it describes.
 
-    ``actor`` is a signed-in User or a ``policy.SystemActor`` (``cli:root``, ``job:notify.outbox``, ``intake``).
+    ``actor`` is a signed-in User or a ``policy.SystemActor`` (``cli:root``, ``job:notify.outbox``, ``intake``),
+    or for a failed login the ``policy.Visitor`` named by what was typed.
     """
     if not hasattr(actor, "audit_name"):  # a bare string or None would hide who made the change
         raise TypeError(f"audit.record needs a User or a SystemActor, not {actor!r}")

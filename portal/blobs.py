@@ -54,6 +54,12 @@ class StoredBlob:
     mtime_ns: int = field(default=0, compare=False)  # the blob's mtime as this writer left it
 
 
+class Readable(Protocol):
+    """What a write reads from: a file, an upload's spooled file, a wrapper that counts the bytes read."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class BlobStore(Protocol):
     def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob: ...
 

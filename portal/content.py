@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -251,7 +251,7 @@ class ContentRepo:
             log.warning("push of the content repository to %s kept being rejected", remote)
             return False
 
-    def commit_files(self, *, files: dict[str, str | bytes | None], message: str, author: Author | None = None) -> str:
+    def commit_files(self, *, files: Mapping[str, str | bytes | None], message: str, author: Author | None = None) -> str:
         """Write (or delete, for None) files relative to the repo root and commit them; return the commit.
 
         Callers hold ``write_lock()``; paths must already be validated.

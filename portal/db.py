@@ -28,6 +28,7 @@ from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from portal.config import Settings
@@ -189,8 +190,8 @@ def _install_write_gate(engine: Engine, gate: WriteGate, wait_seconds: float) ->
 
     # Instance attributes: only this engine's dialect is changed. SQLAlchemy passes the pool's connection
     # proxy here, whose ``info`` is the one the begin event wrote to.
-    dialect.do_commit = gated_commit
-    dialect.do_rollback = gated_rollback
+    dialect.do_commit = gated_commit  # type: ignore[method-assign]  # on purpose: this instance only
+    dialect.do_rollback = gated_rollback  # type: ignore[method-assign]  # on purpose: this instance only
 
     for name in ("checkin", "close", "detach"):
         event.listen(engine.pool, name, lambda _dbapi, record: give_back(record.info))
@@ -246,8 +247,14 @@ class Database:
         self.url = settings.effective_database_url
         self.engine = make_engine(self.url, connections=settings.worker_threads + POOL_SPARE, **engine_kw)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        # SQLite has one write lock per file; PostgreSQL writers need only a connection each.
-        self.write_gate = WriteGate(1 if self.is_sqlite else self.engine.pool.size())
+        # SQLite has one write lock per file; PostgreSQL writers need only a connection each (make_engine
+        # gives it a QueuePool of that many).
+        if self.is_sqlite:
+            writers = 1
+        else:
+            assert isinstance(self.engine.pool, QueuePool)
+            writers = self.engine.pool.size()
+        self.write_gate = WriteGate(writers)
         _install_write_gate(self.engine, self.write_gate, settings.write_wait_seconds)
         write_bind = self.engine.execution_options(portal_write=True)
         # Sessions carry the settings, for code that runs inside a transaction without being handed them

@@ -68,6 +68,7 @@ def _bearer(request: Request) -> str | None:
 
 def _lookup_user(request: Request, session: Session) -> User | None:
     token = _bearer(request)
+    user: User | None
     if token is not None:
         user = accounts.user_for_token(session=session, token=token)
         request.state.auth = "bearer"

@@ -27,11 +27,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, select, update
+from sqlalchemy import JSON, CursorResult, ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import audit, faults, locks, policy
@@ -163,7 +163,7 @@ class Started:
     operation: str
 
 
-def begin(session: Session, *, content, operation: str, target: str, actor, files: dict[str, str | bytes],
+def begin(session: Session, *, content, operation: str, target: str, actor, files: Mapping[str, str | bytes],
           effects: list[dict]) -> Started:
     """Record the intent (committed) before the git commit; the caller holds the content write lock."""
     end_caller_transaction(session)
@@ -229,14 +229,14 @@ def _load_actor(session: Session, intent: Intent) -> Actor:
 def _apply(session: Session, settings: Settings, intent_id: int, commit: str, *, recovered: bool
            ) -> EffectContext | None:
     """Claim the intent (one conditional UPDATE) and apply its effects in the same transaction."""
-    claimed = session.execute(
+    claimed = cast(CursorResult[Any], session.execute(
         update(Intent).where(Intent.id == intent_id, Intent.status == PENDING)
         .values(status=DONE, commit=commit, finished_at=utcnow(),
                 outcome="применено при восстановлении" if recovered else "")
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if claimed.rowcount != 1:
         return None
-    intent = session.get(Intent, intent_id)
+    intent = session.get_one(Intent, intent_id)  # there: the UPDATE above has just matched it
     ctx = EffectContext(settings=settings, intent=intent, commit=commit, actor=_load_actor(session, intent),
                         recovered=recovered)
     for eff in intent.effects or []:
@@ -268,7 +268,7 @@ def find_commit(settings: Settings, intent: Intent) -> str | None:
     with content.repo() as repo:
         base = intent.base_commit
         try:
-            ranged = bool(base) and repo.is_ancestor(base, "HEAD")
+            ranged = bool(base) and repo.is_ancestor(repo.commit(base), repo.head.commit)
         except Exception:  # an unknown commit (history rewritten): look at recent history instead
             ranged = False
         args = ["--format=%H", f"{base}..HEAD" if ranged else "HEAD"] + ([] if ranged else ["-n", "200"])
@@ -308,18 +308,19 @@ def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
     write_bind = bind.execution_options(portal_write=True)
     own = Session(bind=write_bind, expire_on_commit=False)
     ctx = None
+    outcome: str | None
     try:
         if commit:
             ctx = _apply(own, settings, intent_id, commit, recovered=True)
             outcome = "applied"
         else:
-            done = own.execute(update(Intent).where(Intent.id == intent_id, Intent.status == PENDING)
-                               .values(status=DROPPED, finished_at=utcnow(),
-                                       outcome="в git изменения нет: операция не состоялась")
-                               .execution_options(synchronize_session=False))
+            done = cast(CursorResult[Any], own.execute(
+                update(Intent).where(Intent.id == intent_id, Intent.status == PENDING)
+                .values(status=DROPPED, finished_at=utcnow(), outcome="в git изменения нет: операция не состоялась")
+                .execution_options(synchronize_session=False)))
             outcome = "dropped" if done.rowcount == 1 else None
         if outcome and (ctx is not None or outcome == "dropped"):
-            intent = own.get(Intent, intent_id)
+            intent = own.get_one(Intent, intent_id)  # there: this transaction has just updated it
             audit.record(own, actor=policy.SystemActor.job("intents.reconcile"), action="intent.reconciled", object_type="intent",
                          object_id=intent_id, details={"operation": intent.operation, "target": intent.target,
                                                        "actor": intent.actor, "outcome": outcome,

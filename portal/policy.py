@@ -145,6 +145,10 @@ class Visitor:
     def audit_name(self) -> str:
         return self.name or "anonymous"
 
+
+# Whom an audit entry names: an actor, or a visitor whose login failed.
+Audited = Actor | Visitor
+
 # What each job may do: nothing beyond its work. A job absent from the table may do nothing.
 JOB_RIGHTS: dict[str, frozenset[str]] = {
     "notify.reminders": frozenset({"ticket.view", "ticket.remind"}),

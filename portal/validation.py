@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -24,7 +25,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == "missing":
@@ -64,7 +65,7 @@ def _message(err: dict[str, Any]) -> str:
     return err.get("msg", "неверное значение")
 
 
-def describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, Any]]:
     """(status, body): 400 for a body that is not JSON at all, else 422 naming every field."""
     for err in errors:
         if err.get("type") == "json_invalid":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import delete, or_
+from sqlalchemy import CursorResult, Result, delete, or_
 
 from portal.accounts.models import ApiToken, LoginThrottle, WebSession
 from portal.jobs import Job, JobContext
@@ -12,19 +13,24 @@ from portal.jobs import Job, JobContext
 KEEP_REVOKED_TOKENS = dt.timedelta(days=30)
 
 
+def _deleted(result: Result[Any]) -> int:
+    # A DELETE answers a CursorResult, which knows its row count; Session.execute is typed for any statement.
+    return cast(CursorResult[Any], result).rowcount
+
+
 def purge_expired(ctx: JobContext) -> str:
     now = ctx.now
     with ctx.db.session_scope() as session:
-        sessions = session.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount
-        tokens = session.execute(delete(ApiToken).where(
+        sessions = _deleted(session.execute(delete(WebSession).where(WebSession.expires_at <= now)))
+        tokens = _deleted(session.execute(delete(ApiToken).where(
             ApiToken.kind == "login",
             or_(ApiToken.expires_at <= now - KEEP_REVOKED_TOKENS, ApiToken.revoked_at <= now - KEEP_REVOKED_TOKENS),
-        )).rowcount
+        )))
         window = dt.timedelta(minutes=ctx.settings.login_lockout_minutes)
-        throttles = session.execute(delete(LoginThrottle).where(
+        throttles = _deleted(session.execute(delete(LoginThrottle).where(
             LoginThrottle.window_start <= now - window,
             or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
-        )).rowcount
+        )))
     return f"removed {sessions} sessions, {tokens} login tokens, {throttles} throttle counters"
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from portal import audit, policy
@@ -94,6 +95,7 @@ def create_user(
         errors["password"] = f"пароль должен быть не короче {security.MIN_PASSWORD_LENGTH} символов"
     if errors:
         raise Invalid.fields(errors)
+    assert role_enum is not None  # an unknown role is in the errors raised above
     # Argon2 before the first statement: a request's write transaction (and SQLite's lock) begins there.
     password_hash = security.hash_password(password)
     org = get_organization(session=session, slug=organization) if organization else None
@@ -131,7 +133,7 @@ def list_users(*, session: Session, organization_id: int | None = None) -> list[
 
 def end_all_sessions(*, session: Session, user: User) -> int:
     """End every web session and revoke every token of the user."""
-    ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+    ended = cast(CursorResult[Any], session.execute(delete(WebSession).where(WebSession.user_id == user.id))).rowcount
     session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -249,7 +251,7 @@ def login_facts(*, session: Session, settings: Settings, username: str, ip: str 
 
 def verify(*, username: str, ip: str | None, password_hash: str | None, password: str) -> PasswordCheck:
     ok = security.verify_password(password_hash, password)
-    new_hash = security.hash_password(password) if ok and security.needs_rehash(password_hash) else None
+    new_hash = security.hash_password(password) if ok and password_hash is not None and security.needs_rehash(password_hash) else None
     return PasswordCheck(username=username, ip=ip, password_hash=password_hash, ok=ok, new_hash=new_hash)
 
 

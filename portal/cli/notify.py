@@ -49,7 +49,7 @@ def outbox_retry(message_id: int | None = typer.Argument(None, help="The message
         raise typer.Exit(2)
     db = database()
     with db.session_scope() as session:
-        if all_failed:
+        if message_id is None:  # so --all-failed (exactly one of the two was given)
             count = service.retry_all_failed(session=session, actor=operator())
             console.print(f"{count} failed messages will be sent again.")
         else:

@@ -87,8 +87,9 @@ def _with_author(meta: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 def _effects(action: str, slug: str, details: dict[str, Any], *, build: bool) -> list[dict]:
     """The database side of an article commit: its audit row, the search index, a site build if it shows."""
-    out = [{"type": "audit", "action": action, "object_type": "article", "object_id": slug, "details": details},
-           {"type": "reindex", "slugs": [slug]}]
+    out: list[dict[str, Any]] = [
+        {"type": "audit", "action": action, "object_type": "article", "object_id": slug, "details": details},
+        {"type": "reindex", "slugs": [slug]}]
     return [*out, {"type": "build"}] if build else out
 
 

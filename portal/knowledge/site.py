@@ -204,7 +204,7 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
 
 def _finish(db: Database, row_id: int, result: BuildResult) -> BuildResult:
     with db.session_scope() as session:
-        row = session.get(SiteBuild, row_id)
+        row = session.get_one(SiteBuild, row_id)  # there: build() added it, and build rows are never deleted
         row.status = result.status
         row.finished_at = utcnow()
         row.duration_ms = int(result.seconds * 1000)
@@ -422,7 +422,7 @@ def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out:
                     edition: str) -> dict[str, Any]:
     built: dict[str, Any] = {k: config[k] for k in CONFIG_KEYS if k in config}
     built.setdefault("site_name", "База знаний PrimoART")
-    theme = built.get("theme") if isinstance(built.get("theme"), dict) else {}
+    theme: dict[str, Any] = built["theme"] if isinstance(built.get("theme"), dict) else {}
     features = list(theme.get("features") or [])
     if "navigation.prune" not in features:  # without it every page repeats the whole navigation: O(pages²)
         features.append("navigation.prune")

@@ -87,7 +87,8 @@ def quote_html(text: str) -> str:
 
 def render_body(*, settings: Settings, kind: str, ticket: TicketFacts) -> str:
     """The article body for a ticket, from the repository's template of that kind."""
-    ticket = dataclasses.replace(ticket, **{name: quote_html(getattr(ticket, name)) for name in QUOTED_FIELDS})
+    quoted = {name: quote_html(getattr(ticket, name)) for name in QUOTED_FIELDS}
+    ticket = dataclasses.replace(ticket, **quoted)  # type: ignore[arg-type]  # mypy checks **kwargs against every field; these are all str
     path = template_path(kind)
     try:
         source = store.read_text(ContentRepo(settings), path)

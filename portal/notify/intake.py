@@ -105,12 +105,13 @@ def parse_message(raw: bytes) -> ParsedMessage:
         try:
             content = part.get_content()
         except (LookupError, ValueError):  # an unknown charset: decode leniently
-            content = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+            payload = part.get_payload(decode=True)  # bytes, or None for an empty part
+            content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
         body = _text_of_html(content) if part.get_content_type() == "text/html" else content
-    attachments = []
+    attachments: list[Attachment] = []
     for item in msg.iter_attachments():
         data = item.get_payload(decode=True)
-        if not data:
+        if not isinstance(data, bytes) or not data:  # None for a multipart or attached message
             continue
         filename = item.get_filename() or f"attachment-{len(attachments) + 1}"
         attachments.append(Attachment(_safe_filename(filename), item.get_content_type(), data))
@@ -194,7 +195,7 @@ def parse_fields(text: str) -> Fields:
     for line in text.splitlines():
         match = FIELD_LINE.match(line)
         field = _field_of(match.group(1)) if match else None
-        if field is not None:
+        if match is not None and field is not None:
             current = field if field in MULTILINE else None
             values.setdefault(field, [])
             if match.group(2).strip():
@@ -338,7 +339,7 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
         record.reason = "; ".join(problems)
         session.flush()
         return record
-    if user is None:
+    if user is None or user.organization is None:  # a customer always has one (accounts.create_user)
         record.reason = "отправитель не найден среди пользователей заказчиков: определите организацию"
         session.flush()
         return record
@@ -457,7 +458,8 @@ def poll(*, settings: Settings, db: Database, now: dt.datetime | None = None) ->
         status, _ = imap.select(f'"{mailbox}"')
         if status != "OK":
             raise RuntimeError(f"mailbox {mailbox!r} cannot be opened on {host}")
-        status, data = imap.uid("SEARCH", None, "UNKEYWORD", PROCESSED_FLAG)
+        # typeshed types every argument as str; None is imaplib's "no CHARSET" and is left out of the command
+        status, data = imap.uid("SEARCH", None, "UNKEYWORD", PROCESSED_FLAG)  # type: ignore[arg-type]
         uids = data[0].split() if status == "OK" and data and data[0] else []
         for uid in uids:
             status, parts = imap.uid("FETCH", uid, "(BODY.PEEK[])")

@@ -18,10 +18,10 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 
 from portal.config import Settings
 from portal.db import Database
@@ -148,11 +148,11 @@ def _due(now: dt.datetime):
 def claim(db: Database, message_id: int, *, owner: str, now: dt.datetime) -> bool:
     """Take one due message for sending (committed at once); False when someone else has it or it is done."""
     with db.session_scope() as session:
-        result = session.execute(
+        result = cast(CursorResult[Any], session.execute(
             update(OutboxMessage).where(OutboxMessage.id == message_id, _due(now))
             .values(status=OutboxStatus.sending.value, claimed_by=owner, claimed_until=now + CLAIM,
                     attempts=OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         return result.rowcount == 1
 
 
@@ -210,7 +210,8 @@ def deliver_due(*, settings: Settings, db: Database, owner: str, now: dt.datetim
                         raise
                     connected = True
                 with db.session_scope(write=False) as session:
-                    email = build_email(settings, session.get(OutboxMessage, message_id))
+                    # there: this sender has just claimed it, and outbox rows are never deleted
+                    email = build_email(settings, session.get_one(OutboxMessage, message_id))
                 transport.send(email)
             except (smtplib.SMTPException, OSError) as exc:
                 error = _describe(exc)

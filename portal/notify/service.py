@@ -55,7 +55,9 @@ def ticket_thread_id(settings: Settings, ticket_id: str) -> str:
 
 
 def _same_address(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.strip().lower() == b.strip().lower()
+    if not a or not b:
+        return False
+    return a.strip().lower() == b.strip().lower()
 
 
 # --- preferences ------------------------------------------------------------------------------------
@@ -313,7 +315,8 @@ def _articles_citing(settings: Settings, ticket_id: str) -> list[dict[str, str]]
         return []
     out = []
     for entry in knowledge.articles_for_ticket(settings=settings, ticket_id=ticket_id):
-        if audiences.customers_read(entry.visibility):  # the customers edition carries it: the link opens
+        # the customers edition carries it: the link opens (articles_for_ticket lists only valid articles)
+        if entry.meta is not None and audiences.customers_read(entry.visibility):
             out.append({"title": entry.meta.title, "url": settings.base_url.rstrip("/") + entry.url})
     return out
 
@@ -389,7 +392,7 @@ def _package_context(settings: Settings, package, organization, link: str | None
     ticket_ids = sorted(getattr(package, "ticket_ids", None) or [])
     files = [{"name": getattr(f, "name", ""), "sha256": getattr(f, "sha256", "")}
              for f in getattr(package, "files", None) or []]
-    if not files and getattr(package, "sha256", ""):
+    if not files and getattr(package, "sha256", None):
         files = [{"name": "", "sha256": package.sha256}]
     package_id = getattr(package, "id", "") or ""
     return {

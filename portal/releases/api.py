@@ -82,7 +82,7 @@ def withdraw(package_id: str, body: WithdrawBody, user: CurrentUser, session: Se
 @router.head("/packages/{package_id}/files/{name}", include_in_schema=False)
 @router.get("/packages/{package_id}/files/{name}", response_class=Response,
             summary="Download a package file (HEAD, Range, ETag, If-None-Match; SHA-256 in X-Checksum-SHA256)",
-            responses=openapi.binary_responses(**{
+            responses=openapi.binary_responses(extra={
                 "206": {"description": "Запрошенный диапазон байтов (Range).",
                         "content": {"application/octet-stream": openapi.BINARY}},
                 "304": {"description": "Файл не изменился (If-None-Match)."},

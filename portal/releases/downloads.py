@@ -133,6 +133,8 @@ def check_servable(*, db: Database, settings, package: Package, file: PackageFil
     ok = key is not None and store.verify(file.sha256)
     with db.session_scope() as session:
         row = session.get(PackageFile, file.id)
+        if row is None:  # its draft was deleted meanwhile
+            raise NotFound(f"В пакете «{package.id}» нет файла «{file.name[:200]}».")
         if ok:
             row.verified_stat = store.stat_key(file.sha256) or ""
             return
@@ -240,11 +242,14 @@ def download_response(*, db: Database, settings, package: Package, file: Package
     if head:
         return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=True)
     started = utcnow()
-    ids = {"package_id": package.id, "file_id": file.id, "file_name": file.name, "user_id": user.id,
-           "username": user.username, "organization_id": user.organization_id}
+    # Plain values: the response finishes after the request's session has closed.
+    package_id, file_id, file_name = package.id, file.id, file.name
+    user_id, username, organization_id = user.id, user.username, user.organization_id
 
     def finish(response: PackageFileResponse, complete: bool) -> None:
-        log_download(db=db, started=started, response=response, complete=complete, **ids)
+        log_download(db=db, started=started, response=response, complete=complete, package_id=package_id,
+                     file_id=file_id, file_name=file_name, user_id=user_id, username=username,
+                     organization_id=organization_id)
 
     return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=False, on_finish=finish)
 

@@ -14,8 +14,7 @@ import datetime as dt
 import hmac
 import logging
 import re
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterator, Sequence
 
 import yaml
 from sqlalchemy import select
@@ -103,7 +102,7 @@ class StagedFile:
         return self.blob.size
 
 
-def stage_file(*, settings: Settings, name: str, stream: BinaryIO, expected_sha256: str | None = None) -> StagedFile:
+def stage_file(*, settings: Settings, name: str, stream: blobs.Readable, expected_sha256: str | None = None) -> StagedFile:
     """Stream one file into the blob store (temporary file, then rename); the name is checked first."""
     name = check_file_name(name)
     writer = blobs.blob_store(settings).writer(max_bytes=settings.max_upload_bytes)
@@ -219,7 +218,7 @@ def _validate(data: PackageInput, errors: dict[str, str]) -> None:
         errors["notes"] = f"не длиннее {release_notes.NOTES_MAX} символов"
 
 
-def _check_files(files: list[StagedFile], errors: dict[str, str], existing: list[str] = ()) -> None:
+def _check_files(files: list[StagedFile], errors: dict[str, str], existing: Sequence[str] = ()) -> None:
     if not files:
         errors["file"] = "приложите хотя бы один файл пакета"
         return
@@ -300,7 +299,7 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
 
 
 def upload_package(*, session: Session, settings: Settings, actor, data: PackageInput, files: list[StagedFile],
-                   expected_sha256: list[str] = (), publish: bool = False) -> Package:
+                   expected_sha256: Sequence[str] = (), publish: bool = False) -> Package:
     """The one upload, for the API, the upload page and ``portal package upload``: staged files become a draft
     (published too when asked); if the draft cannot be made, the blobs this upload created are removed again.
 
@@ -382,8 +381,8 @@ def update_notes(*, session: Session, settings: Settings, actor, package_id: str
         raise Conflict("Примечания опубликованного пакета не меняются.")
     if len(notes or "") > release_notes.NOTES_MAX:
         raise Invalid.fields({"notes": f"не длиннее {release_notes.NOTES_MAX} символов"})
-    package.notes = notes.strip() + "\n" if (notes or "").strip() else \
-        render_notes(session=session, settings=settings, package=package)
+    typed = (notes or "").strip()
+    package.notes = typed + "\n" if typed else render_notes(session=session, settings=settings, package=package)
     audit.record(session, actor=actor, action="package.notes", object_type="package", object_id=package.id,
                  details={"length": len(package.notes)})
     session.flush()

@@ -21,6 +21,7 @@ import codecs
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 from python_multipart.exceptions import FormParserError
@@ -36,6 +37,9 @@ from portal.deps import CSRF_COOKIE
 from portal.errors import BadRequest, Forbidden, Invalid
 from portal.releases import service
 from portal.releases.service import StagedFile, check_file_name, discard_staged
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 log = logging.getLogger("portal.releases.upload")
 
@@ -79,7 +83,7 @@ class _Receiver:
         self.disposition = b""
         self.field_count = 0
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {"on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data,
                 "on_part_end": self.on_part_end, "on_header_field": self.on_header_field,
                 "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,

@@ -93,7 +93,10 @@ class Source:
             kb = tree / articles.KB_DIR
         except KeyError:
             return []
-        return sorted(b.path for b in kb.traverse() if b.type == "blob" and is_article_path(b.path))
+        if not isinstance(kb, git.Tree):
+            return []
+        # GitPython types a path as str or PathLike; a tree's entries carry str
+        return sorted(str(b.path) for b in kb.traverse() if isinstance(b, git.Blob) and is_article_path(str(b.path)))
 
     def updated_times(self, repo: git.Repo, commit: str, paths: list[str] | None = None) -> dict[str, int]:
         """Unix time of the newest commit touching each article, from one pass of git log."""

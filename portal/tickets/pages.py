@@ -163,7 +163,7 @@ def new_ticket_submit(
         session.rollback()
         errors = web.form_errors(exc)
         if "filename" in errors or "file" in errors or exc.status_code == 413:
-            errors["attachments"] = errors.pop("filename", None) or errors.pop("file", None) or exc.detail
+            errors["attachments"] = errors.pop("filename", "") or errors.pop("file", "") or exc.detail
             errors.pop("_", None)
         return _form_page(request, session, user, form=vars(data), errors=errors,
                           status_code=422 if exc.status_code == 413 else exc.status_code)

@@ -60,9 +60,26 @@ class TicketInput:
     organization: str | None = None  # staff: the customer organisation's slug
     channel: str | None = None  # staff: email or phone
 
-    def cleaned(self) -> TicketInput:
-        return dataclasses.replace(self, **{f.name: (getattr(self, f.name) or "").strip()
-                                            for f in dataclasses.fields(self)})
+    def cleaned(self) -> CleanTicketInput:
+        return CleanTicketInput(**{f.name: (getattr(self, f.name) or "").strip() for f in dataclasses.fields(self)})
+
+
+@dataclasses.dataclass
+class CleanTicketInput:
+    """A ``TicketInput`` as registration checks it: every field stripped, an absent one empty."""
+
+    kind: str
+    module: str
+    product_version: str
+    summary: str
+    description: str
+    steps_to_reproduce: str
+    priority: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    organization: str
+    channel: str
 
 
 def allocate_id(*, session: Session, settings: Settings, registered_at: dt.datetime) -> str:
@@ -99,7 +116,7 @@ def _organization_for(session: Session, actor: Actor, slug: str, errors: dict[st
     return org
 
 
-def _validate(session: Session, data: TicketInput, errors: dict[str, str]) -> ProductVersion | None:
+def _validate(session: Session, data: CleanTicketInput, errors: dict[str, str]) -> ProductVersion | None:
     if data.kind not in Kind.__members__:
         errors["kind"] = ("выберите основание обращения: консультация, проблема или сбой, доступ, "
                           f"замечание или предложение ({_choices(Kind)})")
@@ -144,34 +161,34 @@ def register(*, session: Session, settings: Settings, actor: Actor, data: Ticket
     awaiting information, the request listing what is missing, instead of refusing it.
     """
     now = now or utcnow()
-    data = data.cleaned()
+    form = data.cleaned()
     errors: dict[str, str] = {}
-    org = _organization_for(session, actor, data.organization, errors)
+    org = _organization_for(session, actor, form.organization, errors)
     customer_side = actor.organization_id is not None
     person = actor.person
     if customer_side:
         channel = channel or Channel.portal.value
-        data.contact_name = data.contact_name or actor.display_name
-        if not data.contact_phone:
-            data.contact_email = data.contact_email or (person.email if person is not None else None) or ""
+        form.contact_name = form.contact_name or actor.display_name
+        if not form.contact_phone:
+            form.contact_email = form.contact_email or (person.email if person is not None else None) or ""
     else:
-        channel = channel or data.channel
+        channel = channel or form.channel
         if channel not in Channel.__members__:
             errors["channel"] = "укажите, как поступило обращение: email (письмо) или phone (звонок)"
-    version = _validate(session, data, errors)
+    version = _validate(session, form, errors)
     if org is None or (errors and not incomplete):
         raise Invalid.fields(errors)
     missing = _missing(errors)
-    priority = data.priority if data.priority in Priority.__members__ else Priority.medium.value
+    priority = form.priority if form.priority in Priority.__members__ else Priority.medium.value
     ticket = Ticket(
         id=allocate_id(session=session, settings=settings, registered_at=now),
         organization_id=org.id, requester_id=person.id if customer_side and person is not None else None,
-        registered_by_id=person.id if person is not None else None, channel=channel, kind=data.kind,
-        module=data.module[:120], product_version=data.product_version[:40],
+        registered_by_id=person.id if person is not None else None, channel=channel, kind=form.kind,
+        module=form.module[:120], product_version=form.product_version[:40],
         version_unsupported=version is not None and not version.supported,
-        summary=data.summary[:200] or "(без темы)", description=data.description,
-        steps_to_reproduce=data.steps_to_reproduce, contact_name=data.contact_name[:200],
-        contact_email=data.contact_email[:254], contact_phone=data.contact_phone[:40], priority=priority,
+        summary=form.summary[:200] or "(без темы)", description=form.description,
+        steps_to_reproduce=form.steps_to_reproduce, contact_name=form.contact_name[:200],
+        contact_email=form.contact_email[:254], contact_phone=form.contact_phone[:40], priority=priority,
         status=Status.new.value, is_open=True, registered_at=now, updated_at=now,
         sla_reaction_due=sla.reaction_due(settings, registered_at=now, priority=priority),
         paused_seconds=0, paused_seconds_at_eta=0,

@@ -23,17 +23,20 @@ def parse_period(since: str, until: str, tz: str) -> tuple[dt.datetime, dt.datet
     """A report period from two dates (``until`` inclusive) in the portal's time zone."""
     from portal.timeutil import DateOutOfRange, parse_local
 
-    errors, bounds = {}, {}
+    errors: dict[str, str] = {}
+    bounds: dict[str, dt.datetime] = {}
     for name, text in (("since", since), ("until", until)):
         try:
-            bounds[name] = parse_local(text, tz)
+            parsed = parse_local(text, tz)
         except DateOutOfRange as exc:
-            bounds[name], errors[name] = None, str(exc)
+            errors[name] = str(exc)
             continue
         except ValueError:
-            bounds[name] = None
-        if bounds[name] is None:
+            parsed = None
+        if parsed is None:
             errors[name] = "дата в формате ГГГГ-ММ-ДД"
+        else:
+            bounds[name] = parsed
     if errors:
         raise Invalid.fields(errors)
     end = bounds["until"] + dt.timedelta(days=1) if len(until.strip()) == 10 else bounds["until"]
