@@ -39,7 +39,7 @@ class BlobReference:
     describe: Callable[[Session], Iterable[tuple[str, str]]] | None = None
 
 
-REFERENCES: Registry[BlobReference] = Registry("storage.REFERENCES", key=lambda ref: ref.name)
+REFERENCES: Registry[BlobReference] = Registry("storage.references", key=lambda ref: ref.name)
 
 
 def _references() -> list[BlobReference]:
