@@ -18,6 +18,8 @@ What is connected here, and why it matters:
   whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
   told to the knowledge hooks (and so to search) without the core importing knowledge;
 * ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
+* ``tickets.pages.NEW_TICKET_CITATIONS`` ← knowledge: «Не помогло? Создать заявку» on an article opens the
+  new-ticket form with that article cited (tickets never importing knowledge);
 * ``dashboard.SECTIONS`` ← tickets, notify, releases;
 * ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
 * ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian;
@@ -69,6 +71,7 @@ def wire() -> None:
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
+        ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
                                releases_pages.dashboard_section)
 

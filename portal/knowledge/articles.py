@@ -57,6 +57,11 @@ STATUS_NAMES = {"draft": "черновик", "review": "на рецензии", 
 # Where an article of each kind goes when the writer names no section.
 DEFAULT_SECTIONS = {"problem": "problems", "known_issue": "known-issues", "consultation": "consultations",
                     "howto": "howto"}
+# A section's title on the site when its ``index.md`` gives none: never the folder's English name.
+KIND_SECTION_NAMES = {"problem": "Решения проблем", "known_issue": "Известные проблемы",
+                      "consultation": "Консультации", "howto": "Инструкции"}
+SECTION_NAMES = {DEFAULT_SECTIONS[kind]: name for kind, name in KIND_SECTION_NAMES.items()}
+OTHER_SECTION_NAME = "Статьи"
 
 
 def _text_list(value: Any) -> list[str]:

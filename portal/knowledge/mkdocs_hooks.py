@@ -18,6 +18,7 @@ MkDocs, Material and the Markdown extensions.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -27,8 +28,10 @@ from mkdocs.structure.pages import Page
 
 from portal.rendering import sanitize_html
 
+_SLUG = re.compile(r"[a-z0-9-]+")
 # What the portal itself writes into a page's front matter (site._page_text, site._filtered_docs).
-PAGE_META_KEYS = frozenset({"title", "description", "tags", "revision_date"})
+# ``article``: the slug of an article's page (the theme links «Создать заявку» with it); a slug is [a-z0-9-].
+PAGE_META_KEYS = frozenset({"title", "description", "tags", "revision_date", "article"})
 
 
 def text(value: Any) -> Markup:
@@ -70,6 +73,8 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         meta["title"] = text(meta["title"])
     if "description" in meta:
         meta["description"] = text(meta["description"])
+    if "article" in meta and not (isinstance(meta["article"], str) and _SLUG.fullmatch(meta["article"])):
+        del meta["article"]
     tags = meta.get("tags")
     if tags is not None:
         meta["tags"] = [text(t) for t in (tags if isinstance(tags, list) else [tags])

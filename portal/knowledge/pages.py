@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
-from portal import policy, web
-from portal.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, verify_csrf
+from portal import i18n, policy, web
+from portal.deps import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    verify_csrf,
+)
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
 from portal.knowledge import articles, audiences, render, service, site, store
 
@@ -70,6 +78,55 @@ def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep
     if media_type.startswith("text/") or media_type in ("application/json", "application/javascript"):
         media_type += "; charset=utf-8"
     return FileResponse(found, media_type=media_type, headers={"Cache-Control": "no-cache", **SITE_HEADERS})
+
+
+# --- the portal's header on the site's pages -----------------------------------------------------------
+
+HEADER_MARK = "primoart-support"  # header.js fills the region only from an answer that carries it
+
+
+@router.get("/api/v1/me/header")
+def site_header(request: Request, user: OptionalUser, page: Annotated[str, Query(max_length=2000)] = ""):
+    """The portal's header for a page of /kb/, for this reader: the built pages are the same file for every
+    reader of an edition, so the theme's script (theme/assets/javascripts/portal/header.js) asks for it."""
+    lang = web.language(request)
+    data: dict[str, Any] = {"portal": HEADER_MARK, "brand": "PrimoART · " + i18n.translate("app.support", lang),
+                            "user": None, "nav": [], "can_create_ticket": False}
+    if user is None:
+        target = page if page.startswith("/kb/") else "/kb/"
+        data["login"] = {"url": f"/login?next={quote(target)}", "label": i18n.translate("kb.site_login", lang)}
+    else:
+        role = str(getattr(user.role, "value", user.role))
+        label = f"{user.display_name} · {i18n.translate('role.' + role, lang)}"
+        if user.organization is not None:
+            label += f" · {user.organization.name}"
+        data["user"] = {"label": label}
+        data["menu_label"] = i18n.translate("nav.label", lang)
+        data["nav"] = [{"label": i18n.translate(item.key, lang), "url": item.url, "current": item.url == "/kb/"}
+                       for item in web.NAV if item.action is None or policy.allows(user, item.action)]
+        data["logout"] = {"url": "/logout", "field": CSRF_FIELD, "token": web.csrf_token(request),
+                          "label": i18n.translate("nav.logout", lang)}
+        data["can_create_ticket"] = policy.allows(user, "ticket.create")
+    response = JSONResponse(data, headers={"Cache-Control": "no-store", "Vary": "Cookie"})
+    if getattr(request.state, "csrf_nonce_new", False):  # sign-out needs the cookie its token was made for
+        web.set_cookie(request, response, CSRF_COOKIE, request.state.csrf_nonce, samesite="strict")
+    return response
+
+
+def ticket_citation(request: Request, user, ref: str) -> dict[str, str] | None:
+    """Tickets' NEW_TICKET_CITATIONS: the published article ``ref`` (a slug) the new ticket cites — for a reader
+    who may read it; None for anything else (an unknown, unpublished or hidden article looks the same)."""
+    settings = request.app.state.settings
+    try:
+        articles.check_name(ref, what="slug")
+        article = service.get_article(settings=settings, slug=ref)
+    except (Invalid, NotFound):
+        return None
+    if article.meta.status != "published" or not policy.allows(user, "article.read", article):
+        return None
+    url = settings.base_url.rstrip("/") + article.url
+    return {"title": article.title, "url": article.url,
+            "text": f"Статья базы знаний «{article.title}» ({url}) не помогла.\n\n"}
 
 
 # --- writers' pages ------------------------------------------------------------------------------

@@ -249,6 +249,7 @@ class _Page:
     module: str
     title: str
     rel: str  # path inside docs_dir
+    kind: str = ""
 
 
 def _build_edition(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
@@ -348,9 +349,9 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             continue
         fm = article.meta
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_page_text(fm, article.body, dates.get(f"{articles.KB_DIR}/{rel}"), edition),
-                          encoding="utf-8")
-        pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel))
+        target.write_text(_page_text(fm, article.body, dates.get(f"{articles.KB_DIR}/{rel}"), edition,
+                                     slug=names[1]), encoding="utf-8")
+        pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel, fm.kind))
         sections_used.add(names[0])
     for index in sorted(kb.glob("*/index.md")) + [kb / "index.md"]:
         rel = index.relative_to(kb).as_posix()
@@ -361,7 +362,7 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             meta, body = frontmatter.split(index.read_text(encoding="utf-8"))
         except frontmatter.FrontMatterError:
             meta, body = {}, index.read_text(encoding="utf-8")
-        page_meta = {"title": meta.get("title") or section or "База знаний"}
+        page_meta = {"title": meta.get("title") or (_fallback_title(section, pages) if section else "База знаний")}
         if dates.get(f"{articles.KB_DIR}/{rel}"):
             page_meta["revision_date"] = dates[f"{articles.KB_DIR}/{rel}"]
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -375,9 +376,13 @@ def _with_meta(meta: dict[str, Any], body: str) -> str:
     return f"---\n{head}---\n\n{body.lstrip(chr(10))}"
 
 
-def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, edition: str) -> str:
-    """The page MkDocs renders: title, tags and date for the theme, a short card of the article's facts."""
+def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, edition: str, *,
+               slug: str = "") -> str:
+    """The page MkDocs renders: title, tags and date for the theme, a short card of the article's facts;
+    ``article`` (the slug) tells the theme it is an article («Не помогло? Создать заявку»)."""
     meta: dict[str, Any] = {"title": fm.title, "tags": fm.tags}
+    if slug:
+        meta["article"] = slug
     if fm.summary:
         meta["description"] = fm.summary
     if revision_date:
@@ -458,19 +463,31 @@ def _plugins(configured: Any) -> list[Any]:
     return plugins
 
 
-def _section_title(docs: Path, section: str) -> str:
+def _fallback_title(section: str, pages: list[_Page]) -> str:
+    """A Russian title for a section whose ``index.md`` names none: the known section's label, else the plural
+    label of the kind most of its articles are — never the folder's English name."""
+    if section in articles.SECTION_NAMES:
+        return articles.SECTION_NAMES[section]
+    kinds = [p.kind for p in pages if p.section == section and p.kind in articles.KIND_SECTION_NAMES]
+    if kinds:
+        return articles.KIND_SECTION_NAMES[max(sorted(set(kinds)), key=kinds.count)]
+    return articles.OTHER_SECTION_NAME
+
+
+def _section_title(docs: Path, section: str, pages: list[_Page]) -> str:
     index = docs / section / "index.md"
     if index.exists():
         meta, _ = frontmatter.split(index.read_text(encoding="utf-8"))
         if meta.get("title"):
             return str(meta["title"])
-    return section.replace("-", " ").capitalize()
+    return _fallback_title(section, pages)
 
 
 def _nav(docs: Path, pages: list[_Page]) -> list[Any]:
     """Navigation by section, then by module inside a section that has several."""
     nav: list[Any] = ["index.md"]
-    for section in sorted({p.section for p in pages}, key=lambda s: _section_title(docs, s).lower()):
+    titles = {section: _section_title(docs, section, pages) for section in {p.section for p in pages}}
+    for section in sorted(titles, key=lambda s: (titles[s].lower(), s)):
         in_section = [p for p in pages if p.section == section]
         items: list[Any] = []
         if (docs / section / "index.md").exists():
@@ -482,7 +499,7 @@ def _nav(docs: Path, pages: list[_Page]) -> list[Any]:
             for module in modules:
                 items.append({module: [{p.title: p.rel} for p in sorted(in_section, key=lambda p: p.title.lower())
                                        if p.module == module]})
-        nav.append({_section_title(docs, section): items})
+        nav.append({titles[section]: items})
     nav.append({"Теги": "tags.md"})
     return nav
 

@@ -31,6 +31,16 @@ class TicketPageSection(Protocol):
 
 
 TICKET_PAGE_SECTIONS: Registry[TicketPageSection] = Registry("tickets.page_sections")
+
+
+class TicketCitation(Protocol):
+    """What a new ticket cites (``/tickets/new?article=<slug>``, from «Не помогло? Создать заявку» of the knowledge
+    base): ``{"title", "url", "text"}`` for this reader, or None when the reference is not one they may see."""
+
+    def __call__(self, request: Request, user, ref: str) -> dict[str, str] | None: ...
+
+
+NEW_TICKET_CITATIONS: Registry[TicketCitation] = Registry("tickets.new_ticket_citations")
 PER_PAGE = 50
 
 Text = Annotated[str, Form(max_length=service.TEXT_MAX)]
@@ -127,11 +137,17 @@ def _form_page(request, session, user, *, form: dict, errors: dict | None = None
 
 
 @router.get("/tickets/new")
-def new_ticket_form(request: Request, user: CurrentUser, session: SessionDep):
+def new_ticket_form(request: Request, user: CurrentUser, session: SessionDep,
+                    article: Annotated[str, Query(max_length=80)] = ""):
     policy.require(user, "ticket.create")
     form = {"priority": "medium", "kind": "problem"}
     if user.organization_id is not None:
         form.update(contact_name=user.display_name, contact_email=user.email or "")
+    for cite in NEW_TICKET_CITATIONS if article else ():
+        cited = cite(request, user, article)
+        if cited is not None:  # the article stays cited in the description the customer sends
+            form.update(cited_title=cited["title"], cited_url=cited["url"], description=cited["text"])
+            break
     return _form_page(request, session, user, form=form)
 
 

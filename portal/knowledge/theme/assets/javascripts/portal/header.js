@@ -1,0 +1,63 @@
+// The portal's header on the pages of /kb/ (theme main.html): the page is the same file for every reader of
+// an edition, so who is signed in, the menu of their role and sign-out come from the portal per reader.
+// Outside the portal (an edition hosted elsewhere) the request fails or answers something else, and the
+// region stays empty and hidden. Only DOM methods and textContent: nothing from the answer becomes markup.
+(function () {
+  "use strict"
+  var region = document.querySelector("[data-portal-header]")
+  if (!region || !window.fetch) return
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag)
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]) })
+    if (text) node.textContent = text
+    return node
+  }
+
+  // Only same-site paths become links (the answer is the portal's own, but a link never leaves the site).
+  function path(url) {
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null
+  }
+
+  function fill(data) {
+    var brand = el("a", { "class": "portal-bar__brand", href: "/" }, data.brand || "PrimoART")
+    region.appendChild(brand)
+    if (data.user) {
+      var nav = el("nav", { "class": "portal-bar__menu", "aria-label": data.menu_label || "Разделы портала",
+                            "data-testid": "portal-menu" })
+      ;(data.nav || []).forEach(function (item) {
+        var href = path(item.url)
+        if (!href) return
+        var link = el("a", { href: href }, item.label)
+        if (item.current) link.setAttribute("aria-current", "page")
+        nav.appendChild(link)
+      })
+      region.appendChild(nav)
+      var who = el("div", { "class": "portal-bar__who" })
+      who.appendChild(el("span", { "class": "portal-bar__name", "data-testid": "portal-whoami" }, data.user.label))
+      if (data.logout && path(data.logout.url)) {
+        var form = el("form", { method: "post", action: data.logout.url, "class": "portal-bar__logout" })
+        form.appendChild(el("input", { type: "hidden", name: data.logout.field, value: data.logout.token }))
+        form.appendChild(el("button", { type: "submit" }, data.logout.label))
+        who.appendChild(form)
+      }
+      region.appendChild(who)
+    } else if (data.login && path(data.login.url)) {
+      region.appendChild(el("a", { "class": "portal-bar__login", href: data.login.url }, data.login.label))
+    }
+    region.hidden = false
+    if (data.can_create_ticket) {
+      document.querySelectorAll("[data-portal-ticket]").forEach(function (box) { box.hidden = false })
+    }
+  }
+
+  fetch("/api/v1/me/header?page=" + encodeURIComponent(location.pathname), {
+    credentials: "same-origin", headers: { Accept: "application/json" }
+  }).then(function (response) {
+    var type = response.headers.get("content-type") || ""
+    if (!response.ok || type.indexOf("application/json") !== 0) return null
+    return response.json()
+  }).then(function (data) {
+    if (data && data.portal === "primoart-support") fill(data)
+  }).catch(function () { /* no portal here: the edition is hosted elsewhere */ })
+})()
