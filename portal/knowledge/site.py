@@ -367,6 +367,13 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             page_meta["revision_date"] = dates[f"{articles.KB_DIR}/{rel}"]
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
         (docs / rel).write_text(_with_meta(page_meta, body), encoding="utf-8")
+    for section in sorted(sections_used):
+        index = docs / section / "index.md"
+        if not index.exists():  # no index.md of its own: a title page in Russian listing the section's articles
+            title = _fallback_title(section, pages)
+            listing = "".join(f"- [{md_text(p.title)}]({p.rel.rpartition('/')[2]})\n"
+                              for p in sorted(pages, key=lambda p: p.title.lower()) if p.section == section)
+            index.write_text(_with_meta({"title": title}, f"# {md_text(title)}\n\n{listing}"), encoding="utf-8")
     (docs / "tags.md").write_text("---\ntitle: Теги\n---\n\n# Теги\n\n<!-- material/tags -->\n", encoding="utf-8")
     return pages
 
