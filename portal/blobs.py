@@ -30,10 +30,10 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from portal.errors import Invalid, NotFound, PayloadTooLarge
 
@@ -60,8 +60,37 @@ class Readable(Protocol):
     def read(self, n: int = -1, /) -> bytes: ...
 
 
+class BlobStat(NamedTuple):
+    st_size: int
+    st_mtime: float  # when the bytes were last stored (seconds since the epoch)
+
+
+class Temporary(NamedTuple):
+    """A write not (yet) in place: a temporary file, or on S3 a multipart upload or temporary key."""
+
+    name: str
+    size: int
+    held: bool  # a writer is at it now (as far as the store can tell)
+
+
+class BlobWriter(Protocol):
+    """One blob being written: ``write()`` each piece as it arrives, then ``commit()`` or ``abort()``."""
+
+    size: int
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self, *, expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def abort(self) -> None: ...
+
+
 class BlobStore(Protocol):
-    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob: ...
+    """Callers never see where the bytes lie: they read ranges through ``read_range()`` (or ``open()``)."""
+
+    def describe(self) -> str: ...
+
+    def put(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob: ...
 
     def writer(self, *, max_bytes: int | None = None) -> BlobWriter: ...
 
@@ -71,7 +100,7 @@ class BlobStore(Protocol):
 
     def open(self, sha256: str) -> BinaryIO: ...
 
-    def path(self, sha256: str) -> Path: ...
+    def read_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]: ...
 
     def exists(self, sha256: str) -> bool: ...
 
@@ -83,9 +112,34 @@ class BlobStore(Protocol):
 
     def sweep_orphans(self, *, referenced: set[str], grace_seconds: float) -> list[str]: ...
 
-    def temporary_files(self) -> list[tuple[Path, bool]]: ...
+    def temporary_files(self) -> list[Temporary]: ...
 
-    def all_blobs(self) -> Iterator[tuple[str, os.stat_result]]: ...
+    def all_blobs(self) -> Iterator[tuple[str, BlobStat]]: ...
+
+
+READ_CHUNK = 512 * 1024
+
+
+def probe(store: BlobStore) -> None:
+    """Write, read back and delete a few random bytes; raises whatever the store answers when it cannot."""
+    payload = b"portal probe " + os.urandom(16).hex().encode()
+    stored = store.put(_BytesReader(payload))
+    try:
+        back = b"".join(store.read_range(stored.sha256, 0, len(payload) - 1))
+        if back != payload:
+            raise OSError("прочитанные байты не совпадают с записанными")
+    finally:
+        store.remove(stored.sha256)  # random bytes: nobody else can have stored them
+
+
+class _BytesReader:
+    def __init__(self, data: bytes):
+        self._data, self._pos = data, 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        end = len(self._data) if n < 0 else self._pos + n
+        out, self._pos = self._data[self._pos:end], min(end, len(self._data))
+        return out
 
 
 def _fsync_dir(path: Path) -> None:
@@ -117,7 +171,11 @@ class LocalBlobStore:
         finally:
             os.close(fd)
 
+    def describe(self) -> str:
+        return f"локальный диск {self.root}"
+
     def path(self, sha256: str) -> Path:
+        """Where a blob lies on disk: for this store's own use only (not in the protocol)."""
         if not SHA256_RE.match(sha256 or ""):
             raise NotFound("Файл не найден.")
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
@@ -125,7 +183,7 @@ class LocalBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob:
+    def put(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob:
         """Store the bytes read from ``stream``; PayloadTooLarge past ``max_bytes`` (nothing is kept)."""
         writer = self.writer(max_bytes=max_bytes)
         try:
@@ -138,7 +196,7 @@ class LocalBlobStore:
 
     def writer(self, *, max_bytes: int | None = None) -> BlobWriter:
         """An incremental write, for bytes that arrive in pieces (a streamed multipart upload)."""
-        return BlobWriter(self, max_bytes=max_bytes)
+        return LocalBlobWriter(self, max_bytes=max_bytes)
 
     def remove(self, sha256: str) -> None:
         """Delete a blob that nothing refers to (the caller checks that)."""
@@ -161,6 +219,18 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise NotFound("Файл не найден в хранилище.") from None
 
+    def read_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
+        """Bytes ``start``..``end`` (inclusive) in pieces of at most 512 KiB; stops short if the file shrank."""
+        with self.open(sha256) as f:
+            fd, offset, remaining = f.fileno(), start, end - start + 1
+            while remaining > 0:
+                chunk = os.pread(fd, min(READ_CHUNK, remaining), offset)
+                if not chunk:
+                    return
+                offset += len(chunk)
+                remaining -= len(chunk)
+                yield chunk
+
     def verify(self, sha256: str) -> bool:
         """True when the stored bytes still hash to their name."""
         if not self.exists(sha256):
@@ -171,8 +241,8 @@ class LocalBlobStore:
                 digest.update(chunk)
         return digest.hexdigest() == sha256
 
-    def temporary_files(self) -> list[tuple[Path, bool]]:
-        """Every temporary file with whether a writer holds it now."""
+    def temporary_files(self) -> list[Temporary]:
+        """Every temporary file with its size and whether a writer holds it now."""
         if not self.tmp.is_dir():
             return []
         out = []
@@ -182,10 +252,12 @@ class LocalBlobStore:
             except FileNotFoundError:
                 continue
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                out.append((path, False))
-            except BlockingIOError:
-                out.append((path, True))
+                size = os.fstat(fd).st_size
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    out.append(Temporary(str(path), size, False))
+                except BlockingIOError:
+                    out.append(Temporary(str(path), size, True))
             finally:
                 os.close(fd)
         return out
@@ -232,7 +304,7 @@ class LocalBlobStore:
             _fsync_dir(path.parent)
         return True
 
-    def all_blobs(self) -> Iterator[tuple[str, os.stat_result]]:
+    def all_blobs(self) -> Iterator[tuple[str, BlobStat]]:
         """(sha256, stat) of every stored blob."""
         base = self.root / "sha256"
         if not base.is_dir():
@@ -240,9 +312,10 @@ class LocalBlobStore:
         for path in base.glob("??/??/*"):
             if SHA256_RE.match(path.name):
                 try:
-                    yield path.name, path.stat()
+                    st = path.stat()
                 except FileNotFoundError:
                     continue
+                yield path.name, BlobStat(st.st_size, st.st_mtime)
 
     def sweep_orphans(self, *, referenced: set[str], grace_seconds: float) -> list[str]:
         """Remove blobs no row refers to that nobody has stored for ``grace_seconds``; their names.
@@ -276,7 +349,7 @@ def _same_file(path: Path, fd: int) -> bool:
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
-class BlobWriter:
+class LocalBlobWriter:
     """One blob being written: ``write()`` each piece as it arrives, then ``commit()`` or ``abort()``.
 
     Pieces go to a temporary file in the store's ``tmp/`` and into the SHA-256 as they come, so memory
@@ -355,5 +428,12 @@ class BlobWriter:
 
 
 def blob_store(settings) -> BlobStore:
-    """The configured blob store (local disk in the data home)."""
-    return LocalBlobStore(settings.blobs_path, locks=settings.locks_path / "blobs")
+    """The configured blob store: local disk in the data home, or an S3-compatible bucket (``PORTAL_BLOB_STORE``)."""
+    location = settings.s3_location
+    if location is None:
+        return LocalBlobStore(settings.blobs_path, locks=settings.locks_path / "blobs")
+    from portal import blobs_s3  # boto3 is loaded only where S3 is configured
+
+    bucket, prefix = location
+    return blobs_s3.store(bucket=bucket, prefix=prefix, endpoint_url=settings.s3_endpoint_url or None,
+                          region=settings.s3_region or None)

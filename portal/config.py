@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         24, gt=0, description="Hours a stored file that no package file, ticket attachment or intake message "
         "refers to is kept before the job `blobs.sweep` removes it (an upload that failed half-way).",
     )
+    blob_store: str = Field(
+        "file", description="Where stored files (package files, attachments, intake messages) live: `file` — on "
+        "the data home's disk; `s3://BUCKET/PREFIX` — in an S3-compatible object store (credentials from the "
+        "standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).",
+    )
+    s3_endpoint_url: str = Field(
+        "", description="The S3-compatible server's address, e.g. `https://s3.example.ru` or "
+        "`http://127.0.0.1:8333`; empty: Amazon S3 itself.",
+    )
+    s3_region: str = Field("", description="The S3 region (empty: the client's default, `us-east-1`).")
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
@@ -207,6 +217,26 @@ class Settings(BaseSettings):
         if url.scheme not in schemes or not url.hostname:
             raise ValueError(f"expected {' or '.join(s + '://user:pass@host:port' for s in schemes)}; got {url.scheme}://…")
         return value
+
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store(cls, value: str) -> str:
+        value = value.strip()
+        if value == "file":
+            return value
+        url = urlsplit(value)
+        if url.scheme != "s3" or not url.hostname or url.query or url.fragment:
+            raise ValueError(f"expected file or s3://BUCKET/PREFIX; got {value[:100]}")
+        return value
+
+    @property
+    def s3_location(self) -> tuple[str, str] | None:
+        """(bucket, key prefix ending in / or empty) of an S3 blob store; None for the local one."""
+        if self.blob_store == "file":
+            return None
+        url = urlsplit(self.blob_store)
+        prefix = url.path.strip("/")
+        return url.netloc, (prefix + "/" if prefix else "")
 
     # --- derived locations -------------------------------------------------
     @property

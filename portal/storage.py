@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -84,8 +83,8 @@ class Report:
     """What ``portal package verify`` finds besides package files whose bytes changed."""
 
     orphan_blobs: list[tuple[str, int, float]] = field(default_factory=list)  # sha, size, age in hours
-    orphan_temporary: list[tuple[Path, int]] = field(default_factory=list)  # path, size (nobody holds it)
-    busy_temporary: list[Path] = field(default_factory=list)  # being written now
+    orphan_temporary: list[tuple[str, int]] = field(default_factory=list)  # name, size (nobody holds it)
+    busy_temporary: list[str] = field(default_factory=list)  # being written now
     missing: list[tuple[str, str]] = field(default_factory=list)  # (what refers to it, sha)
 
 
@@ -98,14 +97,11 @@ def report(*, settings: Settings, session: Session, now: float) -> Report:
         stored.add(sha)
         if sha not in refs:
             out.orphan_blobs.append((sha, st.st_size, max(0.0, (now - st.st_mtime) / 3600)))
-    for path, held in store.temporary_files():
-        if held:
-            out.busy_temporary.append(path)
+    for temporary in store.temporary_files():
+        if temporary.held:
+            out.busy_temporary.append(temporary.name)
         else:
-            try:
-                out.orphan_temporary.append((path, path.stat().st_size))
-            except FileNotFoundError:
-                continue
+            out.orphan_temporary.append((temporary.name, temporary.size))
     for ref in _references():
         if ref.describe is not None:
             out.missing.extend((what, sha) for what, sha in ref.describe(session) if sha not in stored)

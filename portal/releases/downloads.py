@@ -1,6 +1,8 @@
-"""Downloads of package files: entitled readers only, one byte range at most, streamed from disk, logged.
+"""Downloads of package files: entitled readers only, one byte range at most, streamed from the store, logged.
 
-The answer streams the stored file in 512 KiB reads off the event loop, so memory stays flat whatever the
+The answer streams the byte range from the blob store (a ranged read of the file on disk, or one ranged GET
+from S3 — the portal streams S3 objects through itself so that Range, ETag, resumption and the download log
+stay one code path) in 512 KiB pieces off the event loop, so memory stays flat whatever the
 file size and however many downloads run. Before any byte leaves, the stored file must still be the one
 that hashed right: its (inode, size, mtime, ctime) is compared with the one recorded when its SHA-256 was
 last checked, and any difference means a full re-hash — a file whose bytes no longer match is marked
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -168,9 +170,10 @@ def file_headers(file: PackageFile) -> dict[str, str]:
 class PackageFileResponse(Response):
     """Streams one byte range of a stored file; reports bytes sent and completeness when the stream ends."""
 
-    def __init__(self, *, path: os.PathLike, file: PackageFile, byte_range: ByteRange | None, head: bool,
+    def __init__(self, *, store: blobs.BlobStore, file: PackageFile, byte_range: ByteRange | None, head: bool,
                  on_finish=None):
-        self.path = path
+        self.store = store
+        self.sha256 = file.sha256
         self.size = file.size
         self.range = byte_range or ByteRange(0, file.size - 1)
         self.partial = byte_range is not None
@@ -210,21 +213,26 @@ class PackageFileResponse(Response):
                     await anyio.to_thread.run_sync(self.on_finish, self, complete)
 
     async def _stream(self, send: Send) -> None:
-        fd = await anyio.to_thread.run_sync(os.open, self.path, os.O_RDONLY)
+        pieces: Generator[bytes, None, None] = self.store.read_range(self.sha256, self.range.start, self.range.end)
         try:
-            offset, remaining = self.range.start, self.range.length
+            remaining = self.range.length
             while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, remaining), offset)
-                if not chunk:  # the file shrank under us: stop short, the download stays incomplete
+                try:
+                    chunk = await anyio.to_thread.run_sync(next, pieces, b"")
+                except Exception:  # the store failed mid-stream: stop short, the download stays incomplete
+                    log.exception("reading blob %s failed after %d bytes", self.sha256, self.bytes_sent)
+                    chunk = b""
+                if not chunk:  # the stored bytes ended early: stop short, the download stays incomplete
                     break
+                chunk = chunk[:remaining]
                 remaining -= len(chunk)
-                offset += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
                 self.bytes_sent += len(chunk)
             if remaining > 0:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            os.close(fd)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(pieces.close)
 
 
 def download_response(*, db: Database, settings, package: Package, file: PackageFile, user: User,
@@ -238,9 +246,9 @@ def download_response(*, db: Database, settings, package: Package, file: Package
     if if_range is not None and if_range.strip() != etag:
         range_header = None  # the client's partial copy is of something else: send the whole file
     byte_range = parse_range(range_header, file.size)
-    path = blobs.blob_store(settings).path(file.sha256)
+    store = blobs.blob_store(settings)
     if head:
-        return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=True)
+        return PackageFileResponse(store=store, file=file, byte_range=byte_range, head=True)
     started = utcnow()
     # Plain values: the response finishes after the request's session has closed.
     package_id, file_id, file_name = package.id, file.id, file.name
@@ -251,7 +259,7 @@ def download_response(*, db: Database, settings, package: Package, file: Package
                      file_id=file_id, file_name=file_name, user_id=user_id, username=username,
                      organization_id=organization_id)
 
-    return PackageFileResponse(path=path, file=file, byte_range=byte_range, head=False, on_finish=finish)
+    return PackageFileResponse(store=store, file=file, byte_range=byte_range, head=False, on_finish=finish)
 
 
 def log_download(*, db: Database, started: dt.datetime, response: PackageFileResponse, complete: bool,

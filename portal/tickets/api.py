@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from portal import blobs, openapi, policy
 from portal.db import utcnow
@@ -152,20 +152,28 @@ def attach(ticket_id: str, file: Annotated[UploadFile, File()], user: CurrentUse
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}", summary="Download an attachment",
             response_class=Response, responses=openapi.binary_responses())
 def download(ticket_id: str, attachment_id: RowId, user: CurrentUser, session: SessionDep,
-             settings: SettingsDep) -> FileResponse:
+             settings: SettingsDep) -> Response:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,
                                                                 attachment_id=attachment_id))
 
 
-def attachment_response(settings, attachment) -> FileResponse:
-    path = blobs.blob_store(settings).path(attachment.sha256)
-    if not path.is_file():
-        from portal.errors import NotFound
+def attachment_response(settings, attachment) -> Response:
+    """The attachment's bytes streamed from the blob store (local disk or S3), never read whole."""
+    from urllib.parse import quote
 
+    from portal.errors import NotFound
+
+    store = blobs.blob_store(settings)
+    if not store.exists(attachment.sha256):
         raise NotFound("Файл вложения отсутствует в хранилище; сообщите администратору.")
-    return FileResponse(path, filename=attachment.filename, media_type="application/octet-stream",
-                        content_disposition_type="attachment")
+    quoted = quote(attachment.filename)
+    disposition = (f'attachment; filename="{attachment.filename}"' if quoted == attachment.filename
+                   else f"attachment; filename*=utf-8''{quoted}")
+    return StreamingResponse(store.read_range(attachment.sha256, 0, attachment.size - 1),
+                             media_type="application/octet-stream",
+                             headers={"Content-Disposition": disposition, "Content-Length": str(attachment.size),
+                                      "ETag": f'"sha256-{attachment.sha256}"', "X-Content-Type-Options": "nosniff"})
 
 
 # --- the catalogue --------------------------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""The blob store protocol on both backends — local disk and a real S3 server (SeaweedFS on loopback) — and
+what only S3 has: multipart uploads, the copy to the content address, killed uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import os
+
+import pytest
+
+from portal import blobs, blobs_s3
+from portal.blobs import LocalBlobStore
+from portal.errors import NotFound, PayloadTooLarge
+from tests import s3server
+from tests.test_blobs import Exploding
+
+MIB = 1024 * 1024
+# The real S3 server's fixtures, shared with the other modules that test against it.
+s3_server, s3_env, s3_bucket, s3_prefix = s3server.s3_server, s3server.s3_env, s3server.s3_bucket, s3server.s3_prefix
+
+
+def s3_store(server, bucket: str, prefix: str, **kwargs) -> blobs_s3.S3BlobStore:
+    return blobs_s3.S3BlobStore(server.client(), bucket=bucket, prefix=prefix, **kwargs)
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request, tmp_path):
+    if request.param == "file":
+        return LocalBlobStore(tmp_path / "blobs")
+    return s3_store(request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket"),
+                    request.getfixturevalue("s3_prefix"), part_size=5 * MIB)
+
+
+def test_content_addressed_ranges_and_stored_once(store):
+    data = os.urandom(11 * MIB + 123)  # three parts on S3
+    first = store.put(io.BytesIO(data))
+    digest = hashlib.sha256(data).hexdigest()
+    assert first.sha256 == digest and first.size == len(data) and first.created
+    assert store.exists(digest) and store.verify(digest)
+    assert b"".join(store.read_range(digest, 0, len(data) - 1)) == data
+    assert b"".join(store.read_range(digest, 5 * MIB - 7, 6 * MIB + 9)) == data[5 * MIB - 7:6 * MIB + 10]
+    key = store.stat_key(digest)
+    again = store.put(io.BytesIO(data))
+    assert again.sha256 == digest and not again.created
+    assert store.stat_key(digest) == key or isinstance(store, LocalBlobStore)  # S3: the object is never rewritten
+    assert [sha for sha, _ in store.all_blobs()] == [digest]
+    assert [t for t in store.temporary_files()] == []
+    with store.open(digest) as f:
+        assert f.read(10) == data[:10]
+
+
+def test_size_limit_and_interrupted_writes_leave_nothing(store):
+    with pytest.raises(PayloadTooLarge):
+        store.put(io.BytesIO(b"x" * (6 * MIB)), max_bytes=5 * MIB + 1)
+    with pytest.raises(ConnectionResetError):
+        store.put(Exploding(6 * MIB))
+    assert list(store.all_blobs()) == [] and store.temporary_files() == []
+
+
+def test_bad_names_and_missing_blobs(store):
+    with pytest.raises(NotFound):
+        store.open("../../etc/passwd")
+    with pytest.raises(NotFound):
+        list(store.read_range("0" * 64, 0, 10))
+    assert not store.exists("0" * 64) and not store.verify("0" * 64) and store.stat_key("0" * 64) is None
+
+
+def test_probe_leaves_nothing(store):
+    blobs.probe(store)
+    assert list(store.all_blobs()) == []
+
+
+def test_orphan_sweep_keeps_referenced_and_young(store):
+    kept = store.put(io.BytesIO(b"referenced"))
+    orphan = store.put(io.BytesIO(b"orphan"))
+    assert store.sweep_orphans(referenced={kept.sha256}, grace_seconds=3600) == []
+    assert store.sweep_orphans(referenced={kept.sha256}, grace_seconds=0) == [orphan.sha256]
+    assert [sha for sha, _ in store.all_blobs()] == [kept.sha256]
+
+
+def test_discard_spares_bytes_stored_again(store):
+    blob = store.put(io.BytesIO(b"shared bytes"))
+    assert store.discard(blob, referenced=lambda sha: True) is False
+    assert store.discard(blob, referenced=lambda sha: False) is True
+    assert not store.exists(blob.sha256)
+
+
+# --- S3 only --------------------------------------------------------------------------------------------
+
+def test_s3_existing_object_is_never_overwritten(s3_server, s3_bucket, s3_prefix):
+    store = s3_store(s3_server, s3_bucket, s3_prefix)
+    data = b"immutable bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    # Someone wrote other bytes at the address (a damaged copy): a new upload must not replace them silently.
+    s3_server.client().put_object(Bucket=s3_bucket, Key=store.key(digest), Body=b"damaged")
+    stored = store.put(io.BytesIO(data))
+    assert not stored.created
+    assert b"".join(store.read_range(digest, 0, 100)) == b"damaged" and not store.verify(digest)
+
+
+def test_s3_large_blob_copied_in_parts(s3_server, s3_bucket, s3_prefix):
+    store = s3_store(s3_server, s3_bucket, s3_prefix, part_size=5 * MIB, copy_limit=5 * MIB)
+    data = os.urandom(12 * MIB)
+    stored = store.put(io.BytesIO(data))
+    assert stored.created and store.verify(stored.sha256)
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=s3_prefix)["Contents"]
+    assert [o["Key"] for o in listed] == [store.key(stored.sha256)]  # no temporary key left
+
+
+def _killed_upload(endpoint, bucket, prefix):
+    store = blobs_s3.S3BlobStore(blobs_s3.client(endpoint_url=endpoint, region=None), bucket=bucket,
+                                 prefix=prefix, part_size=5 * MIB)
+    writer = store.writer()
+    writer.write(os.urandom(6 * MIB))  # one part sent: a multipart upload exists
+    os._exit(137)
+
+
+def test_s3_killed_upload_leaves_no_object_and_is_swept(s3_env, s3_bucket, s3_prefix):
+    child = multiprocessing.get_context("fork").Process(target=_killed_upload,
+                                                        args=(s3_env.endpoint_url, s3_bucket, s3_prefix))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 137
+    store = s3_store(s3_env, s3_bucket, s3_prefix)
+    assert list(store.all_blobs()) == []
+    [leftover] = store.temporary_files()
+    assert leftover.held and leftover.size == 5 * MIB  # young: another node's upload may still be running
+    assert store.sweep_temporary() == 0
+    patient = s3_store(s3_env, s3_bucket, s3_prefix, abandon_after_seconds=0)
+    assert [t.held for t in patient.temporary_files()] == [False]
+    assert patient.sweep_temporary() == 1
+    assert patient.temporary_files() == []
+    assert s3_env.client().list_multipart_uploads(Bucket=s3_bucket, Prefix=s3_prefix).get("Uploads", []) == []
+
+
+def test_s3_writer_in_flight_is_never_swept_by_its_process(s3_server, s3_bucket, s3_prefix):
+    store = s3_store(s3_server, s3_bucket, s3_prefix, part_size=5 * MIB, abandon_after_seconds=0)
+    writer = store.writer()
+    writer.write(os.urandom(6 * MIB))
+    assert store.sweep_temporary() == 0
+    stored = writer.commit()
+    assert store.verify(stored.sha256) and store.temporary_files() == []
