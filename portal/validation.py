@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
-# Row IDs in URLs are 64-bit in both databases; a larger number must be a 422, not an overflow in the driver.
-MAX_ID = 2**63 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2⁶³−1")]
+# Row IDs are INTEGER columns: 32-bit on PostgreSQL (64-bit on SQLite), so the common bound is 2³¹−1. A larger
+# number must be a 422 naming the range, not an overflow in the driver (PostgreSQL refuses it as out of range).
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2 147 483 647")]
 MAX_OFFSET = 10_000_000  # paging deeper than this is a mistake, and OFFSET must stay a 64-bit integer
 
 # Human names of the domains' fields, {"summary": "Краткое описание", …}, added by portal.wiring.
