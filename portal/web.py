@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from portal import i18n, policy, rendering
 from portal.accounts import security
@@ -26,6 +27,7 @@ class NavItem:
     key: str  # translation key
     url: str
     action: str | None = None  # policy action the reader needs; None: any signed-in user
+    group: str | None = None  # translation key of a drop-down that holds it (one visible item: a plain link)
 
 
 # Domains add their pages here when they land; the layout shows only what the reader may use.
@@ -37,19 +39,54 @@ NAV: list[NavItem] = [
     NavItem("nav.new_ticket", "/tickets/new", "ticket.create"),
     NavItem("nav.queue", "/tickets/queue", "ticket.queue"),
     NavItem("nav.sla_report", "/tickets/sla", "sla.report"),
-    NavItem("nav.catalogue", "/admin/catalogue", "catalogue.manage"),
-    NavItem("nav.packages", "/packages", "package.view"),
-    NavItem("nav.package_upload", "/packages/new", "package.manage"),
-    NavItem("nav.deliveries", "/deliveries", "delivery.record"),
-    NavItem("nav.users", "/admin/users", "user.manage"),
-    NavItem("nav.audit", "/admin/audit", "audit.read"),
-    NavItem("nav.intake", "/intake", "intake.assign"),
-    NavItem("nav.outbox", "/admin/outbox", "outbox.manage"),
-    NavItem("nav.jobs", "/admin/jobs", "jobs.manage"),
+    NavItem("nav.packages", "/packages", "package.view", "nav.group.packages"),
+    NavItem("nav.package_upload", "/packages/new", "package.manage", "nav.group.packages"),
+    NavItem("nav.deliveries", "/deliveries", "delivery.record", "nav.group.packages"),
+    NavItem("nav.intake", "/intake", "intake.assign", "nav.group.admin"),
+    NavItem("nav.catalogue", "/admin/catalogue", "catalogue.manage", "nav.group.admin"),
+    NavItem("nav.users", "/admin/users", "user.manage", "nav.group.admin"),
+    NavItem("nav.audit", "/admin/audit", "audit.read", "nav.group.admin"),
+    NavItem("nav.outbox", "/admin/outbox", "outbox.manage", "nav.group.admin"),
+    NavItem("nav.jobs", "/admin/jobs", "jobs.manage", "nav.group.admin"),
     NavItem("nav.notifications", "/account/notifications"),
     NavItem("nav.kb", "/kb/"),
     NavItem("nav.articles", "/articles", "article.write"),
 ]
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """One place in the menu row: a link, or a drop-down of links (so every role's menu is one row at 1366 px)."""
+    key: str
+    items: tuple[NavItem, ...]
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.items) > 1
+
+
+def nav_entries(items: list[NavItem]) -> list[NavEntry]:
+    """The reader's menu: items of one group gathered where its first item stands; a group with one item
+    left for this reader is shown as that item."""
+    entries: list[NavEntry] = []
+    groups: dict[str, list[NavItem]] = {}
+    for item in items:
+        if item.group is None:
+            entries.append(NavEntry(item.key, (item,)))
+        elif item.group in groups:
+            groups[item.group].append(item)
+        else:
+            groups[item.group] = [item]
+            entries.append(NavEntry(item.group, ()))
+    return [NavEntry(e.key, tuple(groups[e.key])) if e.key in groups else e for e in entries]
+
+
+def nav_current(path: str, items: list[NavItem]) -> str | None:
+    """The URL of the menu item this page belongs to: the longest one the path starts with (/tickets/new is
+    «Новая заявка», not «Заявки»)."""
+    matches = [item.url for item in items
+               if path == item.url or (item.url != "/" and path.startswith(item.url.rstrip("/") + "/"))]
+    return max(matches, key=len, default=None)
 
 
 def language(request: Request) -> str:
@@ -90,6 +127,66 @@ def _localtime(value: dt.datetime | None, fmt: str = "%d.%m.%Y %H:%M", *, tz: st
     return value.strftime(fmt.split(" ")[0])
 
 
+_SIZE_UNITS = {"ru": ("Б", "КБ", "МБ", "ГБ", "ТБ"), "en": ("B", "KB", "MB", "GB", "TB")}
+
+
+def _decimal(value: float, lang: str, digits: int = 1) -> str:
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if lang == "ru" else text
+
+
+def filesize(size: int | None, lang: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """A size as a person reads it: «512 Б», «2,9 МБ», «1,2 ГБ» (binary multiples, like sha256sum users'
+    tools show them); never «0.0 КБ» for a small file."""
+    if size is None:
+        return "—"
+    units = _SIZE_UNITS.get(lang, _SIZE_UNITS["ru"])
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    if unit == 0:
+        return f"{int(value)} {units[0]}"
+    return f"{_decimal(value, lang, 1 if value < 100 else 0)} {units[unit]}"
+
+
+# Russian nouns after a number: 1 минута, 2 минуты, 5 минут (one, few, many).
+_UNITS_WORDS = {
+    "ru": {"d": ("день", "дня", "дней"), "h": ("час", "часа", "часов"), "m": ("минута", "минуты", "минут"),
+           "s": ("секунда", "секунды", "секунд")},
+    "en": {"d": ("day", "days", "days"), "h": ("hour", "hours", "hours"), "m": ("minute", "minutes", "minutes"),
+           "s": ("second", "seconds", "seconds")},
+}
+
+
+def _plural(n: int, forms: tuple[str, str, str], lang: str) -> str:
+    if lang != "ru":
+        return forms[0] if n == 1 else forms[1]
+    if n % 10 == 1 and n % 100 != 11:
+        return forms[0]
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return forms[1]
+    return forms[2]
+
+
+def duration(value: dt.timedelta | float | int | None, lang: str = i18n.DEFAULT_LANGUAGE, *,
+             unit: str = "s") -> str:
+    """A duration in words, the two largest parts: «4 секунды», «1 час 30 минут», «2 дня 3 часа» — not
+    «4.5 s» or «1.0 ч». A number is read in ``unit`` ("s" seconds, "h" hours)."""
+    if value is None:
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value) * (
+        3600 if unit == "h" else 1)
+    seconds = round(abs(seconds))
+    words = _UNITS_WORDS.get(lang, _UNITS_WORDS["ru"])
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(n, key) for n, key in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    if not parts:
+        parts = [(0, "s")]
+    return " ".join(f"{n} {_plural(n, words[key], lang)}" for n, key in parts[:2])
+
+
 def make_templates(settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -97,6 +194,9 @@ def make_templates(settings) -> Jinja2Templates:
     env.globals["allows"] = policy.allows
     env.filters["prose"] = rendering.render_markdown  # a person's text (Markdown) as sanitised HTML
     env.filters["localtime"] = lambda value, fmt="%d.%m.%Y %H:%M": _localtime(value, fmt, tz=settings.timezone)
+    env.filters["filesize"] = pass_context(lambda ctx, size: filesize(size, ctx.get("lang", i18n.DEFAULT_LANGUAGE)))
+    env.filters["duration"] = pass_context(
+        lambda ctx, value, unit="s": duration(value, ctx.get("lang", i18n.DEFAULT_LANGUAGE), unit=unit))
     env.globals["portal_timezone"] = settings.timezone
     return templates
 
@@ -106,6 +206,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     """Render a page with the base context: user, language, translation, CSRF token, navigation."""
     user = getattr(request.state, "user", None)
     lang = language(request)
+    menu = [item for item in NAV if user is not None and (item.action is None or policy.allows(user, item.action))]
     ctx = {
         "request": request,
         "user": user,
@@ -113,7 +214,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "t": lambda key, **values: i18n.translate(key, lang, **values),
         "csrf_token": csrf_token(request),
         "csrf_field": CSRF_FIELD,
-        "nav": [item for item in NAV if user is not None and (item.action is None or policy.allows(user, item.action))],
+        "nav": nav_entries(menu),
+        "nav_current": nav_current(request.url.path, menu),
         "settings": request.app.state.settings,
     }
     ctx.update(context or {})

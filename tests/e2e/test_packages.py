@@ -28,6 +28,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     package_file.write_bytes(PAYLOAD)
 
     sign_in(page, "support")
+    page.get_by_role("navigation").locator("summary", has_text="Пакеты").click()  # the menu's drop-down
     page.get_by_role("navigation").get_by_role("link", name="Загрузить пакет").click()
     form = page.get_by_test_id("upload-form")
     form.get_by_label("Идентификатор").fill("primoart-5.2.1-hf3")
@@ -63,6 +64,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     sign_out(page)
 
     sign_in(page, "support")
+    page.get_by_role("navigation").locator("summary", has_text="Пакеты").click()  # the menu's drop-down
     page.get_by_role("navigation").get_by_role("link", name="Доставка исправлений").click()
     row = page.locator("tr[data-org=romashka]")
     assert row.get_by_test_id("delivery-status").inner_text() == "получение подтверждено заказчиком"

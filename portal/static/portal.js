@@ -1,0 +1,72 @@
+/* PrimoART support portal: small behaviours of every page. A static file (the CSP allows no inline script);
+   each page works without it. */
+(function () {
+  "use strict";
+
+  // Menu drop-downs (<details class="navgroup">): one open at a time, closed by a click elsewhere or Escape.
+  function closeMenus(except) {
+    document.querySelectorAll("details.navgroup[open]").forEach(function (d) {
+      if (d !== except) d.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest ? event.target.closest("details.navgroup") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
+  // Tables become cards on a narrow screen; each cell shows its column's heading there (CSS reads data-label).
+  function labelCells() {
+    document.querySelectorAll("table.grid").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (cell, i) {
+          if (heads[i] && !cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
+            cell.setAttribute("data-label", heads[i]);
+          }
+        });
+      });
+    });
+  }
+
+  // «Копировать» beside a value a person must compare (a package file's SHA-256).
+  function copyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        if (!source) return;
+        var text = source.textContent.trim();
+        var done = function () {
+          var label = button.getAttribute("data-copied") || "OK";
+          var original = button.textContent;
+          button.textContent = label;
+          button.setAttribute("aria-live", "polite");
+          window.setTimeout(function () { button.textContent = original; }, 2000);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, function () { selectText(source); });
+        } else {
+          selectText(source);  // plain HTTP: the value is selected for Ctrl+C
+          done();
+        }
+      });
+    });
+  }
+  function selectText(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    try { document.execCommand("copy"); } catch (e) { /* the selection stays for Ctrl+C */ }
+  }
+
+  function start() { labelCells(); copyButtons(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
