@@ -20,7 +20,8 @@ What is connected here, and why it matters:
 * ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
 * ``tickets.pages.NEW_TICKET_CITATIONS`` ← knowledge: «Не помогло? Создать заявку» on an article opens the
   new-ticket form with that article cited (tickets never importing knowledge);
-* ``dashboard.SECTIONS`` ← tickets, notify, releases;
+* ``dashboard.SECTIONS`` ← tickets, notify, releases, knowledge (what awaits the writer), and
+  ``knowledge.pages.SEARCH_GAPS`` ← search: the writer's home names the searches that found nothing;
 * ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
 * ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian;
 * ``storage.REFERENCES`` ← releases (package files), tickets (attachments), notify (intake messages): the
@@ -74,6 +75,8 @@ def wire() -> None:
         ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
                                releases_pages.dashboard_section)
+        dashboard.SECTIONS.add(knowledge_pages.writer_dashboard_section)
+        knowledge_pages.SEARCH_GAPS.add(search.zero_hit_queries)
 
         for declared in (accounts_jobs.JOBS, notify_jobs.JOBS, knowledge_jobs.JOBS, releases_jobs.JOBS,
                          housekeeping.JOBS):

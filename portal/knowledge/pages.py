@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -21,7 +21,8 @@ from portal.deps import (
     verify_csrf,
 )
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
-from portal.knowledge import articles, audiences, render, service, site, store
+from portal.knowledge import articles, audiences, render, service, site, store, tickets_link
+from portal.registry import Registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -154,9 +155,11 @@ def _new_page(request, *, form=None, errors=None, status_code=200):
 
 
 @router.get("/articles/new")
-def new_article_page(request: Request, user: CurrentUser, ticket_id: str = "", kind: str = "problem"):
+def new_article_page(request: Request, user: CurrentUser, ticket_id: str = "", kind: str = "problem",
+                     title: Annotated[str, Query(max_length=300)] = ""):
     policy.require(user, "article.write")
-    return _new_page(request, form={"kind": kind, "visibility": articles.DEFAULT_VISIBILITY, "ticket_id": ticket_id})
+    return _new_page(request, form={"kind": kind, "visibility": articles.DEFAULT_VISIBILITY, "ticket_id": ticket_id,
+                                    "title": title})
 
 
 @router.post("/articles/new")
@@ -339,3 +342,33 @@ def ticket_articles_section(request: Request, session, user, ticket):
         "kb_entries": entries, "kb_ticket": ticket, "kb_can_create": can_write and status in
         service.RESOLVED_TICKET_STATUSES, "kb_kinds": articles.KIND_NAMES,
         "kb_statuses": articles.STATUS_NAMES}
+
+
+# --- the writers' part of the start page -----------------------------------------------------------------
+
+class SearchGaps(Protocol):
+    """Search's most frequent queries that found nothing (objects with ``query`` and ``count``)."""
+
+    def __call__(self, *, session, user, days: int = 30, limit: int = 50) -> list: ...
+
+
+# Filled by the wiring with search's zero-hit queries: search sits above knowledge, which never imports it.
+SEARCH_GAPS: Registry[SearchGaps] = Registry("knowledge.search_gaps")
+HOME_LIMIT = 10
+
+
+def writer_dashboard_section(request: Request, session, user):
+    """dashboard.SECTIONS: what awaits the writer — resolved tickets without an article (oldest first), their
+    drafts, articles in review, the most frequent searches that found nothing — each with its next action."""
+    if not policy.allows(user, "article.write"):
+        return None
+    settings = request.app.state.settings
+    waiting, waiting_total = tickets_link.awaiting_articles(session=session, settings=settings, actor=user,
+                                                           limit=HOME_LIMIT)
+    entries = [(e, e.meta) for e in service.list_articles(settings=settings) if e.meta is not None]
+    drafts = [e for e, meta in entries if meta.status == "draft" and user.username in meta.authors]
+    in_review = [e for e, meta in entries if meta.status == "review"]
+    gaps = [gap for source in SEARCH_GAPS for gap in source(session=session, user=user, days=30, limit=HOME_LIMIT)]
+    return "knowledge/_dashboard_writer.html", {
+        "waiting": waiting, "waiting_total": waiting_total, "drafts": drafts[:HOME_LIMIT],
+        "in_review": in_review[:HOME_LIMIT], "gaps": gaps[:HOME_LIMIT], "kinds": articles.KIND_NAMES}

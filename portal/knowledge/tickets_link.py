@@ -6,16 +6,24 @@ The tickets domain owns tickets; this module only calls its published interface
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import intents
+from portal import intents, policy
+from portal.config import Settings
+from portal.content import ContentRepo
 from portal.errors import NotFound
-from portal.knowledge import audiences
+from portal.knowledge import audiences, store
 from portal.knowledge.articles import Article
 from portal.policy import Actor
 from portal.tickets import service as tickets_service
+from portal.tickets.models import Ticket
 
 KB_UPDATED = "kb_updated"
+RESOLVED_STATUSES = ("resolved", "closed")  # the tickets an article is written from
 
 
 def fetch_ticket(*, session: Session, ticket_id: str, actor: Actor):
@@ -58,3 +66,42 @@ def record_stage(*, session: Session, actor, tickets: list[str], title: str, slu
                                      details={"slug": slug, "commit": commit, "visibility": visibility})
         recorded.append(ticket_id)
     return recorded
+
+
+@dataclass(frozen=True)
+class AwaitingArticle:
+    """A resolved ticket no published article cites yet; ``draft`` is an unpublished article that does."""
+
+    ticket_id: str
+    summary: str
+    kind: str
+    resolved_at: dt.datetime | None
+    draft: store.Entry | None
+
+
+ARTICLE_KIND_OF_TICKET = {"problem": "problem", "consultation": "consultation"}  # others: a problem's article
+
+
+def awaiting_articles(*, session: Session, settings: Settings, actor: Actor,
+                      limit: int = 10) -> tuple[list[AwaitingArticle], int]:
+    """Resolved (and closed) tickets without a published article, oldest resolution first, and how many there
+    are: the writers' queue. A ticket leaves it when an article citing it is published."""
+    policy.require(actor, "article.write")
+    published: set[str] = set()
+    drafts: dict[str, store.Entry] = {}
+    for entry in store.catalogue(ContentRepo(settings)):
+        if entry.meta is None:
+            continue
+        for ticket_id in entry.meta.tickets:
+            if entry.meta.status == "published":
+                published.add(ticket_id.upper())
+            elif entry.meta.status in ("draft", "review"):
+                drafts.setdefault(ticket_id.upper(), entry)
+    rows = session.execute(
+        select(Ticket.id, Ticket.summary, Ticket.kind, Ticket.resolved_at)
+        .where(Ticket.status.in_(RESOLVED_STATUSES))
+        .order_by(Ticket.resolved_at.is_(None), Ticket.resolved_at, Ticket.id)).all()
+    waiting = [row for row in rows if row.id not in published]
+    return [AwaitingArticle(ticket_id=row.id, summary=row.summary,
+                            kind=ARTICLE_KIND_OF_TICKET.get(row.kind, "problem"), resolved_at=row.resolved_at,
+                            draft=drafts.get(row.id)) for row in waiting[:limit]], len(waiting)
