@@ -3,7 +3,9 @@
 
 The parser is our own and forgiving: nothing a person types reaches Whoosh's query language, so
 unbalanced quotes, lone operators, wildcards or control characters can neither fail nor blow up a
-query. Words are required (AND); the service falls back to any word (OR) when that finds nothing.
+query. Every word (concept) adds to the score; a candidate holds all words of one or two, all but one
+of three to five, all but two of more (index.ranking.minimum_should_match); any word when that finds
+nothing.
 """
 
 from __future__ import annotations

@@ -34,8 +34,28 @@ def candidates(searcher, reader: VersionReader, q: wq.Query, matched: set[int], 
     some = every | (anyone & matched)
     return some if len(some) >= want else matched
 
-def score(searcher, q: wq.Query, docs: set[int], limit: int) -> list[tuple[float, int]]:
-    """(score, docnum) of the best ``limit`` of ``docs``, moving the matchers only to those documents."""
+# Coordination: a document holding k of the query's n concepts has its BM25F score multiplied by
+# (k/n)^COORDINATION. Every concept already adds its own BM25F score, so more matched words rank higher
+# without it; on the man-page suite exponents 1 and 2 lost a top-3 hit or two (docs/search.md), so it is off.
+COORDINATION = 0.0
+
+
+def minimum_should_match(n: int) -> int:
+    """Concepts a document must hold to be a candidate: all of one or two, one fewer of three to five,
+    two fewer of more (readers add words the article does not use: "как", "другому", "нужного")."""
+    if n <= 2:
+        return n
+    return n - 1 if n <= 5 else n - 2
+
+
+def coordination(counts: dict[int, int], n: int) -> dict[int, float]:
+    return {doc: (k / n) ** COORDINATION for doc, k in counts.items()} if n > 1 else {}
+
+
+def score(searcher, q: wq.Query, docs: set[int], limit: int,
+          factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
+    """(score, docnum) of the best ``limit`` of ``docs``, moving the matchers only to those documents;
+    each score multiplied by the document's ``factor`` (coordination) when one is given."""
     ordered = sorted(docs)
     scored: list[tuple[float, int]] = []
     for sub, offset in searcher.leaf_searchers():
@@ -52,7 +72,8 @@ def score(searcher, q: wq.Query, docs: set[int], limit: int) -> list[tuple[float
                 if not matcher.is_active():
                     break
             if matcher.id() == local:
-                scored.append((matcher.score(), local + offset))
+                doc = local + offset
+                scored.append((matcher.score() * (factor.get(doc, 1.0) if factor else 1.0), doc))
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return scored[:limit]
 

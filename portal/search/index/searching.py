@@ -7,6 +7,7 @@ searcher and the version reader it came from, kept current with git) and the syn
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from typing import Any
 
 from whoosh import query as wq
@@ -76,6 +77,15 @@ class Searching:
                 q = wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True))
                 page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
                 page.matched = "fuzzy" if page.total else "none"
+        elif page.matched == "any":
+            # Candidates miss a word: when that word is a typo, the corrected query holding every word wins.
+            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms, self.mode)
+            if suggestion is not None:
+                fixed = self._attempt(searcher, reader, sq.parse(suggestion), allowed, request, synonyms,
+                                      require_all=True)
+                if fixed.matched == "all":
+                    fixed.suggestion, fixed.corrected = suggestion, True
+                    return fixed
         elif page.total < ranking.FEW_HITS:
             suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms,
                                              self.mode, known_total=page.total)
@@ -84,15 +94,30 @@ class Searching:
 
     def _attempt(self, searcher, reader: VersionReader, parsed: sq.Parsed, allowed: set[int], request: SearchRequest,
                  synonyms: sq.Synonyms, *, require_all: bool) -> SearchPage:
+        """Candidates hold at least ranking.minimum_should_match of the query's concepts (any one of them
+        when not ``require_all``); every concept adds to the score and coordination ranks fuller matches
+        higher. ``matched`` is "all" when some candidate holds every concept."""
         parts = sq.nodes(parsed, self.mode, synonyms)
-        q = sq.combine(parts, parsed, self.mode, require_all=require_all)
-        page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
-        page.matched = "all" if require_all else "any"
+        n = len(parts)
+        if n < 2:
+            q = sq.combine(parts, parsed, self.mode, require_all=True)
+            page = self._run(searcher, reader, q, allowed, request, parsed, synonyms)
+            page.matched = "all"
+            return page
+        counts: Counter[int] = Counter()
+        for part in parts:
+            counts.update(reader.docs(searcher, part) & allowed)
+        need = ranking.minimum_should_match(n) if require_all else 1
+        matched = {doc for doc, k in counts.items() if k >= need}
+        page = self._run(searcher, reader, wq.Or(parts), allowed, request, parsed, synonyms, matched=matched,
+                         factor=ranking.coordination(counts, n), tiers=wq.And(parts))
+        page.matched = "all" if any(counts[doc] == n for doc in matched) else "any"
         return page
 
     def _run(self, searcher, reader: VersionReader, q: wq.Query, allowed: set[int], request: SearchRequest,
-             parsed: sq.Parsed, synonyms: sq.Synonyms, sort: str | None = None) -> SearchPage:
-        matched = reader.docs(searcher, q) & allowed
+             parsed: sq.Parsed, synonyms: sq.Synonyms, sort: str | None = None, *, matched: set[int] | None = None,
+             factor: dict[int, float] | None = None, tiers: wq.Query | None = None) -> SearchPage:
+        matched = reader.docs(searcher, q) & allowed if matched is None else matched
         page = SearchPage(total=len(matched), hits=[], facets=ranking.facets(searcher, reader, matched))
         want = request.offset + request.limit
         if not matched or request.offset >= len(matched):
@@ -100,7 +125,8 @@ class Searching:
         if (sort or request.sort) == "date":
             top = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched).top_n
         else:
-            top = ranking.score(searcher, q, ranking.candidates(searcher, reader, q, matched, want), want)
+            top = ranking.score(searcher, q, ranking.candidates(searcher, reader, tiers or q, matched, want), want,
+                                factor)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
         for score, docnum in top[request.offset:want]:
             stored = searcher.stored_fields(docnum)
