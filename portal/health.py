@@ -1,21 +1,32 @@
-"""GET /healthz: database, data home and content repository, each checked; 503 names what fails."""
+"""GET /healthz and ``portal doctor``: every configured component checked; 503 (exit 1) names what fails.
+
+``/healthz`` checks what every request needs — database, data home, blob store (a probe written, read back and
+deleted), content repository. ``portal doctor`` adds what only some work needs and what is slow to ask — the
+content repository's remote, the search index, SMTP and IMAP — each with a short timeout.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from portal import migrate
+from portal import blobs, migrate
 from portal.content import ContentRepo
 
 router = APIRouter(tags=["health"])
 
 
 def check_all(app) -> dict[str, str]:
-    settings, db = app.state.settings, app.state.db
+    return check_parts(app.state.settings, app.state.db)
+
+
+def check_parts(settings, db) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         with db.engine.connect() as conn:
@@ -32,6 +43,11 @@ def check_all(app) -> dict[str, str]:
     else:
         checks["data_home"] = "ok"
     try:
+        blobs.probe(blobs.blob_store(settings))
+        checks["blob_store"] = "ok"
+    except Exception as exc:
+        checks["blob_store"] = f"fail: {exc}"
+    try:
         head = ContentRepo(settings).check()
         checks["content_repository"] = "ok"
         checks["content_head"] = head
@@ -40,9 +56,77 @@ def check_all(app) -> dict[str, str]:
     return checks
 
 
-@router.get("/healthz", summary="Health of the database, data home and content repository")
+@router.get("/healthz", summary="Health of the database, data home, blob store and content repository")
 def healthz(request: Request) -> JSONResponse:
     checks = check_all(request.app)
     failing = [name for name, state in checks.items() if state.startswith("fail")]
     body = {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}
     return JSONResponse(body, status_code=503 if failing else 200)
+
+
+TIMEOUT = 5.0
+
+
+def _remote(settings) -> str:
+    repo = ContentRepo(settings)
+    if not repo.has_remote():
+        return "нет (не настроен)"
+    done = subprocess.run(["git", "-C", str(settings.content_path), "ls-remote", "--heads"], capture_output=True,
+                          text=True, timeout=3 * TIMEOUT, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if done.returncode != 0:
+        raise OSError((done.stderr.strip() or f"git ls-remote: код {done.returncode}")[:300])
+    return "доступен"
+
+
+def _search(settings) -> str:
+    from portal.search import service
+
+    info = service.status(settings=settings)
+    if not info:
+        raise OSError("индекс не построен: выполните portal search rebuild")
+    return f"поколение {os.path.basename(str(info.get('path', '')))}"
+
+
+def _smtp(settings) -> str:
+    import smtplib
+
+    url = urlsplit(settings.smtp_url)
+    cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with cls(url.hostname or "", url.port or (465 if url.scheme == "smtps" else 587), timeout=TIMEOUT) as smtp:
+        smtp.noop()
+    return f"{url.hostname} отвечает"
+
+
+def _imap(settings) -> str:
+    import imaplib
+
+    url = urlsplit(settings.imap_url)
+    imap = imaplib.IMAP4_SSL(url.hostname or "", url.port or 993, timeout=TIMEOUT)
+    imap.logout()
+    return f"{url.hostname} отвечает"
+
+
+def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
+    """(component in Russian, fine, what was found) for every configured component."""
+    out: list[tuple[str, bool, str]] = []
+    quick = check_parts(app_settings, db)
+    names = {"database": "база данных", "data_home": "каталог данных", "blob_store": "хранилище файлов",
+             "content_repository": "репозиторий содержимого"}
+    details = {"blob_store": blobs.blob_store(app_settings).describe(), "data_home": str(app_settings.home_path),
+               "content_repository": quick.get("content_head", "")[:12]}
+    for key, label in names.items():
+        state = quick[key]
+        ok = state == "ok"
+        out.append((label, ok, details.get(key, "") if ok else state.removeprefix("fail: ")))
+    slow: list[tuple[str, Callable[[object], str]]] = [("удалённый репозиторий содержимого", _remote),
+                                                      ("поисковый индекс", _search)]
+    if app_settings.smtp_url:
+        slow.append(("SMTP", _smtp))
+    if app_settings.imap_url:
+        slow.append(("IMAP", _imap))
+    for label, check in slow:
+        try:
+            out.append((label, True, check(app_settings)))
+        except Exception as exc:  # every failure becomes one readable line
+            out.append((label, False, f"{type(exc).__name__}: {exc}"[:300]))
+    return out

@@ -10,6 +10,7 @@ from rich.table import Table
 from portal import wiring
 from portal.cli.accounts import org_app, user_app
 from portal.cli.common import console, database, err_console, handle_errors, settings
+from portal.cli.doctor import doctor_cmd
 from portal.cli.kb import kb_app
 from portal.cli.notify import intake_app, outbox_app
 from portal.cli.packages import package_app
@@ -26,6 +27,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(package_app, name="package")
+app.command("doctor")(doctor_cmd)
 
 
 @app.callback()

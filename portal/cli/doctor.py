@@ -1,0 +1,27 @@
+"""``portal doctor``: one line per configured component, exit code 1 when any fails."""
+
+from __future__ import annotations
+
+import typer
+
+from portal.cli.common import console, database, err_console, handle_errors
+
+
+@handle_errors
+def doctor_cmd():
+    """Check the database, data home, blob store, content repository and its remote, search index, SMTP and IMAP
+    (when configured); one line each, exit code 1 when anything fails."""
+    from portal import health
+
+    db = database(check=False)
+    failed = 0
+    for label, ok, detail in health.doctor(db.settings, db):
+        if ok:
+            console.print(f"[green]в порядке[/green]  {label}: {detail}")
+        else:
+            failed += 1
+            err_console.print(f"[red]ОШИБКА[/red]    {label}: {detail}")
+    if failed:
+        err_console.print(f"Неисправно компонентов: {failed}.")
+        raise typer.Exit(1)
+    console.print("Все компоненты в порядке.")
