@@ -3,12 +3,16 @@
 
     .venv/bin/python scripts/bench/search.py speed --sizes 1000 10000 [50000] [--queries 400]
     .venv/bin/python scripts/bench/search.py relevance
+    .venv/bin/python scripts/bench/search.py analyzers
 
 ``speed`` generates a Russian support corpus of each size into a fresh content repository (git),
 builds the index (time, size, articles/s, peak memory), measures query latency in-process and over
 HTTP (the portal under uvicorn on loopback, a bearer token, keep-alive), and runs SQLite FTS5 over
 the same articles and queries as the baseline; it prints p50/p95 and the ratios.
-``relevance`` compares the Russian analyzers (stem, lemma, hybrid) on the relevance suite of
+``relevance`` runs this portal, a plain Whoosh index (``LanguageAnalyzer('ru')``, OR queries), SQLite
+FTS5 and tantivy (its Russian stemmer) on the same real documents and queries — Debian's Russian man
+pages, tests/search/manpages.py — and prints strict top-1, top-3, MRR and query latency for each.
+``analyzers`` compares the Russian analyzers (stem, lemma, hybrid) on the fixture suite of
 tests/search/corpus.py: hits in the top 3, first places, MRR, index build time and query latency.
 
 It runs under ``nice`` and one process at a time, so other work on the machine keeps going.
@@ -241,11 +245,12 @@ def http_latencies(settings: Settings, texts: list[str]) -> list[float]:
     from portal import migrate
     from portal.accounts import service as accounts
     from portal.db import Database
+    from portal.policy import SystemActor
 
     db = Database(settings)
     migrate.upgrade(db)
     with db.session_scope() as s:
-        accounts.create_user(session=s, actor="bench", username="bench", role="support",
+        accounts.create_user(session=s, actor=SystemActor.operator("bench"), username="bench", role="support",
                              password="bench-password-123", organization=None, email="bench@example.test",
                              full_name="Bench")
     db.dispose()
@@ -322,7 +327,127 @@ def speed(sizes: list[int], n_queries: int, http: bool) -> None:
                   f"{w95 / f95:>14.1f}× | {h95 / f95:>12.1f}×", flush=True)
 
 
+# --- relevance on real text: the portal against plain baselines ------------------------------------
+
+
+def _whoosh_plain(articles: list[dict], path: Path):
+    """Whoosh as it comes: LanguageAnalyzer('ru'), title/summary/body fields, OR of the words, BM25F."""
+    from whoosh import fields, index, qparser
+    from whoosh.analysis import LanguageAnalyzer
+
+    ana = LanguageAnalyzer("ru")
+    schema = fields.Schema(slug=fields.ID(stored=True), title=fields.TEXT(analyzer=ana, field_boost=4.0),
+                           summary=fields.TEXT(analyzer=ana, field_boost=2.0), body=fields.TEXT(analyzer=ana))
+    path.mkdir()
+    ix = index.create_in(str(path), schema)
+    with ix.writer() as w:
+        for a in articles:
+            w.add_document(slug=a["path"].rsplit("/", 1)[1][:-3], title=a["title"], summary=a["summary"],
+                           body=a["body"])
+    parser = qparser.MultifieldParser(["title", "summary", "body"], schema, group=qparser.OrGroup)
+    searcher = ix.searcher()
+
+    def search(text: str) -> list[str]:
+        q = parser.parse(" ".join(analysis.code_tokens(text)))
+        return [hit["slug"] for hit in searcher.search(q, limit=10)]
+    return search
+
+
+def _fts5(articles: list[dict], path: Path):
+    """SQLite FTS5 with its default tokenizer (unicode61), OR of the words, bm25 with the same weights."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIRTUAL TABLE docs USING fts5(slug UNINDEXED, title, summary, body)")
+    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)",
+                     [(a["path"].rsplit("/", 1)[1][:-3], a["title"], a["summary"], a["body"]) for a in articles])
+    conn.commit()
+
+    def search(text: str) -> list[str]:
+        terms = [t for t in analysis.code_tokens(text) if t not in analysis.STOPWORDS]
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        sql = "SELECT slug FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 0, 4.0, 2.0, 1.0) LIMIT 10"
+        return [row[0] for row in conn.execute(sql, (match,))]
+    return search
+
+
+def _tantivy(articles: list[dict]):
+    """tantivy with its Russian Snowball stemmer (in memory), OR of the words, BM25 with field boosts."""
+    import tantivy
+
+    ru = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.lowercase())
+          .filter(tantivy.Filter.stemmer("russian")).build())
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("slug", stored=True, tokenizer_name="raw")
+    for name in ("title", "summary", "body"):
+        builder.add_text_field(name, tokenizer_name="ru_stem")
+    ix = tantivy.Index(builder.build())
+    ix.register_tokenizer("ru_stem", ru)
+    writer = ix.writer()
+    for a in articles:
+        writer.add_document(tantivy.Document(slug=a["path"].rsplit("/", 1)[1][:-3], title=a["title"],
+                                             summary=a["summary"], body=a["body"]))
+    writer.commit()
+    ix.reload()
+    searcher = ix.searcher()
+
+    def search(text: str) -> list[str]:
+        words = [t for t in analysis.code_tokens(text) if t not in analysis.STOPWORDS]
+        if not words:
+            return []
+        q = ix.parse_query(" ".join('"' + w.replace('"', "") + '"' for w in words), ["title", "summary", "body"],
+                           field_boosts={"title": 4.0, "summary": 2.0})
+        return [searcher.doc(address)["slug"][0] for _score, address in searcher.search(q, 10).hits]
+    return search
+
+
 def relevance() -> None:
+    """The portal and three baselines on the same real documents and queries (tests/search/manpages.py)."""
+    from tests.search import manpages
+
+    reason = manpages.available()
+    if reason:
+        sys.exit(reason)
+    articles = manpages.load()
+    print(f"{len(articles)} Russian man pages (manpages-ru, manpages-ru-dev) as articles, "
+          f"{len(manpages.QUERIES)} natural queries; strict ranks of the first attempt each engine makes")
+    print(f"{'engine':<34} {'top-1':>7} {'top-3':>7} {'MRR':>6} {'p50 ms':>7} {'p95 ms':>7} {'build s':>8}")
+    with tempfile.TemporaryDirectory(prefix="bench-relevance-") as tmp:
+        base = Path(tmp)
+
+        def portal_engine():
+            settings = make_home(articles, base / "portal")
+            index = WhooshIndex(settings, cache_pages=False)
+            index.rebuild()
+            return lambda text: [h.slug for h in index.search(SearchRequest(text=text, audiences=("public",),
+                                                                                limit=10)).hits]
+
+        engines = [("portal (Whoosh, hybrid, all but one)", portal_engine),
+                   ("Whoosh LanguageAnalyzer('ru'), OR", lambda: _whoosh_plain(articles, base / "whoosh")),
+                   ("SQLite FTS5 unicode61, OR", lambda: _fts5(articles, base / "fts.db"))]
+        try:
+            import tantivy  # noqa: F401
+            engines.append(("tantivy, Russian stemmer, OR", lambda: _tantivy(articles)))
+        except ImportError:
+            print("tantivy is not installed (pip install -e '.[test]'): its line is left out")
+        for name, make in engines:
+            started = time.perf_counter()
+            search = make()
+            build = time.perf_counter() - started
+            latencies: list[float] = []
+
+            def measured(text, search=search, latencies=latencies):
+                t0 = time.perf_counter()
+                out = search(text)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                return out
+            r = manpages.evaluate(measured)
+            n = r["n"]
+            print(f"{name:<34} {r['top1']:>3}/{n:<3} {r['top3']:>3}/{n:<3} {r['mrr']:>6.3f} "
+                  f"{percentile(latencies, 50):>7.1f} {percentile(latencies, 95):>7.1f} {build:>8.1f}", flush=True)
+
+
+def analyzers() -> None:
     from tests.search.corpus import ARTICLES, RELEVANCE
 
     print("top-3 / first / MRR: the expected article among the first three, first, reciprocal rank (with every "
@@ -375,13 +500,16 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     p.add_argument("--queries", type=int, default=400)
     p.add_argument("--no-http", action="store_true", help="skip the measurement over HTTP")
-    sub.add_parser("relevance", help="compare the Russian analyzers on the relevance suite")
+    sub.add_parser("relevance", help="the portal, plain Whoosh, SQLite FTS5 and tantivy on real man pages")
+    sub.add_parser("analyzers", help="compare the Russian analyzers on the fixture relevance suite")
     args = parser.parse_args()
     os.nice(10)
     if args.command == "speed":
         speed(args.sizes, args.queries, not args.no_http)
-    else:
+    elif args.command == "relevance":
         relevance()
+    else:
+        analyzers()
 
 
 if __name__ == "__main__":
