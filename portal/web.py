@@ -117,9 +117,17 @@ def set_cookie(request: Request, response, key: str, value: str, *, max_age: int
                         path="/")
 
 
-def _localtime(value: dt.datetime | None, fmt: str = "%d.%m.%Y %H:%M", *, tz: str) -> str:
-    if value is None:
+def _localtime(value: dt.datetime | dt.date | str | None, fmt: str = "%d.%m.%Y %H:%M", *, tz: str) -> str:
+    """A moment as people read it: in the portal's time zone, one format everywhere (UTC when stored without a
+    zone). Also takes the ISO text a moment becomes in an event's or audit row's JSON details."""
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        text = value
+        try:
+            value = dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
+        except ValueError:
+            return text  # not a moment: shown as it is
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -131,7 +139,9 @@ _SIZE_UNITS = {"ru": ("Б", "КБ", "МБ", "ГБ", "ТБ"), "en": ("B", "KB", "
 
 
 def _decimal(value: float, lang: str, digits: int = 1) -> str:
-    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text.replace(".", ",") if lang == "ru" else text
 
 

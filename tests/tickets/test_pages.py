@@ -141,3 +141,19 @@ def test_dashboards(client, api, make, db):
     login(client, "sergey")
     home = client.get("/")
     assert 'data-testid="dashboard-queue"' in home.text and tid in home.text
+
+
+def test_history_dates_in_portal_time_zone_one_format(client, api, make, db):
+    catalogue(db)
+    customer = make.user("customer", make.org("romashka"), username="anna")
+    support, developer = make.user("support"), make.user("developer")
+    tid = api.post(customer, "/api/v1/tickets", json=body()).json()["id"]
+    assert api.post(support, f"/api/v1/tickets/{tid}/status", json={"status": "escalated"}).status_code == 200
+    assert api.post(developer, f"/api/v1/tickets/{tid}/eta", json={"eta": "2031-03-15"}).status_code == 200
+    login(client, "anna")
+    page = client.get(f"/tickets/{tid}").text
+    history = page[page.index('data-testid="history"'):]
+    # The end of 15 March in Moscow, as in the ticket's header — not «2031-03-15 20:59» (ISO, UTC).
+    assert re.search(r'data-testid="event-eta">15\.03\.2031 23:59<', history)
+    assert "2031-03-15" not in page
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d", history)
