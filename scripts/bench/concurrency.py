@@ -48,7 +48,10 @@ from portal import bootstrap  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
 from portal.config import Settings  # noqa: E402
 from portal.db import Database  # noqa: E402
+from portal.policy import SystemActor  # noqa: E402
 from portal.tickets import service as tickets  # noqa: E402
+
+BENCH = SystemActor.operator("bench")  # the benchmark seeds its data as an operator would
 
 PASSWORD = "bench-password-123"
 CUSTOMERS = 20
@@ -192,13 +195,13 @@ def seed(settings: Settings) -> None:
     db = Database(settings)
     try:
         with db.session_scope() as s:
-            tickets.add_module(session=s, actor="bench", name=MODULE)
-            tickets.add_version(session=s, actor="bench", name=VERSION)
-            accounts.create_organization(session=s, actor="bench", slug="romashka", name="ООО Ромашка")
+            tickets.add_module(session=s, actor=BENCH, name=MODULE)
+            tickets.add_version(session=s, actor=BENCH, name=VERSION)
+            accounts.create_organization(session=s, actor=BENCH, slug="romashka", name="ООО Ромашка")
             for n in range(CUSTOMERS):
-                accounts.create_user(session=s, actor="bench", username=f"customer{n:02d}", role="customer",
+                accounts.create_user(session=s, actor=BENCH, username=f"customer{n:02d}", role="customer",
                                      password=PASSWORD, organization="romashka")
-            accounts.create_user(session=s, actor="bench", username="writer", role="writer", password=PASSWORD)
+            accounts.create_user(session=s, actor=BENCH, username="writer", role="writer", password=PASSWORD)
     finally:
         db.dispose()
 

@@ -42,6 +42,9 @@ from portal import bootstrap  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
 from portal.config import Settings  # noqa: E402
 from portal.db import Database  # noqa: E402
+from portal.policy import SystemActor  # noqa: E402
+
+BENCH = SystemActor.operator("bench")  # the benchmark seeds its data as an operator would
 
 MIB = 1024 * 1024
 PASSWORD = "bench-password-123"
@@ -193,10 +196,10 @@ def main() -> int:
         bootstrap.initialise(settings, admin_password=PASSWORD)
         db = Database(settings)
         with db.session_scope() as s:
-            accounts.create_organization(session=s, actor="bench", slug="romashka", name="ООО Ромашка")
-            accounts.create_user(session=s, actor="bench", username="bench-support", role="support",
+            accounts.create_organization(session=s, actor=BENCH, slug="romashka", name="ООО Ромашка")
+            accounts.create_user(session=s, actor=BENCH, username="bench-support", role="support",
                                  password=PASSWORD)
-            accounts.create_user(session=s, actor="bench", username="bench-customer", role="customer",
+            accounts.create_user(session=s, actor=BENCH, username="bench-customer", role="customer",
                                  password=PASSWORD, organization="romashka")
         db.dispose()
         source = work / "primoart-bench.tar.gz"

@@ -33,8 +33,11 @@ from portal.accounts import service as accounts  # noqa: E402
 from portal.accounts.models import User  # noqa: E402
 from portal.config import Settings  # noqa: E402
 from portal.db import Database, utcnow  # noqa: E402
+from portal.policy import SystemActor  # noqa: E402
 from portal.tickets import service  # noqa: E402
 from portal.tickets.models import OPEN_STATUSES, Status, Ticket, TicketCounter  # noqa: E402
+
+BENCH = SystemActor.operator("bench")  # the benchmark seeds its data as an operator would
 
 PASSWORD = "bench-password-123"
 MODULES = ["RUM-агент", "Синтетический мониторинг (STM)", "Панели и отчёты", "API и интеграции", "Администрирование"]
@@ -119,14 +122,14 @@ def main() -> None:
     try:
         migrate.upgrade(db)
         with db.session_scope() as s:
-            orgs = [accounts.create_organization(session=s, actor="bench", slug=f"org{i}", name=f"ООО Заказчик {i}").id
+            orgs = [accounts.create_organization(session=s, actor=BENCH, slug=f"org{i}", name=f"ООО Заказчик {i}").id
                     for i in range(20)]
-            accounts.create_user(session=s, actor="bench", username="support", role="support", password=PASSWORD)
-            accounts.create_user(session=s, actor="bench", username="anna", role="customer", password=PASSWORD,
+            accounts.create_user(session=s, actor=BENCH, username="support", role="support", password=PASSWORD)
+            accounts.create_user(session=s, actor=BENCH, username="anna", role="customer", password=PASSWORD,
                                  organization="org0", email="anna@example.test", full_name="Анна")
             for m in MODULES:
-                service.add_module(session=s, actor="bench", name=m)
-            service.add_version(session=s, actor="bench", name="5.2")
+                service.add_module(session=s, actor=BENCH, name=m)
+            service.add_version(session=s, actor=BENCH, name="5.2")
         seconds = fill(db, settings, args.tickets, orgs)
         if db.engine.dialect.name == "postgresql":
             # The steady state autovacuum keeps: statistics, and a visibility map for index-only scans.
