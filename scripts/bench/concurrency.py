@@ -50,6 +50,9 @@ from portal.config import Settings  # noqa: E402
 from portal.db import Database  # noqa: E402
 from portal.policy import SystemActor  # noqa: E402
 from portal.tickets import service as tickets  # noqa: E402
+from portal.wiring import wire  # noqa: E402
+
+wire()  # the hooks every portal process has: index updates, close guards, jobs, blob references
 
 BENCH = SystemActor.operator("bench")  # the benchmark seeds its data as an operator would
 

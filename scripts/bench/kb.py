@@ -60,7 +60,9 @@ def article_text(rng: random.Random, n: int) -> str:
 
 
 def run_one(size: int) -> dict:
-    import portal.search  # noqa: F401  (registers the index updater on the knowledge hooks)
+    from portal.wiring import wire
+
+    wire()  # the hooks every portal process has: the index updater on the knowledge hooks among them
     from portal.bootstrap import initialise
     from portal.config import Settings
     from portal.content import ContentRepo

@@ -41,6 +41,9 @@ from portal.content import ContentRepo  # noqa: E402
 from portal.knowledge.frontmatter import join  # noqa: E402
 from portal.search import analysis  # noqa: E402
 from portal.search.index import SearchRequest, WhooshIndex  # noqa: E402
+from portal.wiring import wire  # noqa: E402
+
+wire()  # the hooks every portal process has: index updates, close guards, jobs, blob references
 
 SECRET = "bench-secret-key-not-for-production"
 AUDIENCE = ("public", "customers")

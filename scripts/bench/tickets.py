@@ -36,6 +36,9 @@ from portal.db import Database, utcnow  # noqa: E402
 from portal.policy import SystemActor  # noqa: E402
 from portal.tickets import service  # noqa: E402
 from portal.tickets.models import OPEN_STATUSES, Status, Ticket, TicketCounter  # noqa: E402
+from portal.wiring import wire  # noqa: E402
+
+wire()  # the hooks every portal process has: index updates, close guards, jobs, blob references
 
 BENCH = SystemActor.operator("bench")  # the benchmark seeds its data as an operator would
 
