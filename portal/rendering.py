@@ -250,19 +250,24 @@ class _Timeout(Exception):
 
 
 def _worker_main(conn: Any) -> None:
+    try:
+        _serve_renders(conn)
+    except (BrokenPipeError, EOFError):
+        return  # the server went away (shut down, or replaced this worker): nothing is waiting for an answer
+
+
+def _serve_renders(conn: Any) -> None:
     try:  # import the extensions now, so the first text does not pay for it
         _convert("warm *up*", SITE_DEFAULT.extensions, SITE_DEFAULT.configs, SITE_DEFAULT.raw_html)
     finally:
         conn.send(("ready", ""))
     while True:
+        job = conn.recv()
         try:
-            job = conn.recv()
-        except EOFError:
-            return
-        try:
-            conn.send(("ok", _convert(*job)))
+            result = ("ok", _convert(*job))
         except Exception as exc:  # RecursionError on deep nesting, an extension's bug: the caller falls back
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            result = ("error", f"{type(exc).__name__}: {exc}")
+        conn.send(result)
 
 
 class _Worker:
