@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from typing import Annotated, Protocol
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -16,6 +17,7 @@ from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verif
 from portal.errors import Invalid, PortalError
 from portal.registry import Registry
 from portal.tickets import attachments as attachment_files
+from portal.tickets import queue as ticket_queue
 from portal.tickets import service, sla, workflow
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
@@ -102,9 +104,17 @@ def tickets_page(request: Request, user: CurrentUser, session: SessionDep, organ
 
 
 @router.get("/tickets/find")
-def find(request: Request, user: CurrentUser, session: SessionDep, id: Annotated[str, Query(max_length=40)] = ""):
-    ticket = service.get_ticket(session=session, ticket_id=id, user=user)
-    return web.redirect(f"/tickets/{ticket.id}")
+def find(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+         id: Annotated[str, Query(max_length=40)] = ""):
+    """A typed reference — the full ID, a bare number (this year's) or a part of an ID: one ticket opens, several
+    are listed; none (or only another organisation's) answers 404 like an unknown ID."""
+    year = dt.datetime.now(ZoneInfo(settings.timezone)).year
+    found = ticket_queue.find_tickets(session=session, user=user, query=id, prefix=settings.ticket_prefix, year=year)
+    if len(found) == 1:
+        return web.redirect(f"/tickets/{found[0].id}")
+    context = _list_context(request, session, user, service.TicketFilters(), 1, found)
+    context["found_query"] = id.strip()
+    return web.render(request, "tickets/list.html", context)
 
 
 @router.get("/tickets/queue")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
@@ -46,6 +47,43 @@ def get_ticket(*, session: Session, ticket_id: str, user) -> Ticket:
         raise _not_found(ticket_id)
     policy.require(user, "ticket.view", ticket)
     return ticket
+
+
+FIND_LIMIT = 20
+_FULL_ID = re.compile(r"^([A-Z]+)-(\d{4})-(\d{1,5})$")
+_YEAR_NUMBER = re.compile(r"^(\d{4})-(\d{1,5})$")
+_NUMBER = re.compile(r"^\d{1,5}$")
+
+
+def find_tickets(*, session: Session, user, query: str, prefix: str, year: int) -> list[Ticket]:
+    """Tickets the reader may see that a typed reference names, best first: a full ID (zeros optional,
+    «prm-2026-7»), «2026-7», a bare number (this year's ticket first, then that number of other years), or a part
+    of an ID («2026-000»). Another organisation's ticket is never among them, so «not found» looks the same
+    whether it exists or not."""
+    text = (query or "").strip().upper()
+    if not text:
+        raise Invalid.fields({"id": f"введите номер заявки: полностью ({prefix}-{year}-00042) или только число (42)"})
+    visible = _filtered(session, user, TicketFilters())
+    m = _FULL_ID.match(text) or _YEAR_NUMBER.match(text)
+    if m and int(m.groups()[-1]) > 0:
+        parts = m.groups()
+        prefix_typed, typed_year, number = parts if len(parts) == 3 else (prefix, *parts)
+        found = list(session.scalars(visible.where(Ticket.id == f"{prefix_typed}-{typed_year}-{int(number):05d}")))
+    elif _NUMBER.fullmatch(text) and int(text) > 0:
+        # This year's ticket with that number; failing that, the same number of other years, newest first.
+        suffix = f"-{int(text):05d}"
+        this_year = session.scalar(visible.where(Ticket.id == f"{prefix}-{year}{suffix}"))
+        if this_year is not None:
+            return [this_year]
+        stmt = visible.where(Ticket.id.like(f"%-____{suffix}")).order_by(Ticket.registered_at.desc())
+        found = list(session.scalars(stmt.limit(FIND_LIMIT)))
+    else:  # a part of an ID, as typed (LIKE's wildcards taken literally)
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = visible.where(Ticket.id.like(pattern, escape="\\")).order_by(Ticket.registered_at.desc())
+        found = list(session.scalars(stmt.limit(FIND_LIMIT)))
+    if not found:
+        raise _not_found(query.strip())
+    return found
 
 
 def history(*, session: Session, ticket: Ticket, user) -> list[TicketEvent]:

@@ -157,3 +157,36 @@ def test_history_dates_in_portal_time_zone_one_format(client, api, make, db):
     assert re.search(r'data-testid="event-eta">15\.03\.2031 23:59<', history)
     assert "2031-03-15" not in page
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d", history)
+
+
+def test_find_by_bare_number_or_part_of_id_never_reveals_another_organisation(client, api, make, db):
+    catalogue(db)
+    anna = make.user("customer", make.org("romashka"), username="anna")
+    petr = make.user("customer", make.org("vector"), username="petr")
+    first = api.post(anna, "/api/v1/tickets", json=body()).json()["id"]  # PRM-<year>-00001
+    foreign = api.post(petr, "/api/v1/tickets", json=body()).json()["id"]  # PRM-<year>-00002, Вектор's
+    third = api.post(anna, "/api/v1/tickets", json=body()).json()["id"]  # PRM-<year>-00003
+    year = first.split("-")[1]
+    assert (first, foreign, third) == (f"PRM-{year}-00001", f"PRM-{year}-00002", f"PRM-{year}-00003")
+    login(client, "anna")
+    html = {"accept": "text/html"}
+    for typed, ticket in (("1", first), (" 3 ", third), (f"prm-{year}-3", third), (f"{year}-00001", first),
+                          (first.lower(), first)):
+        r = client.get("/tickets/find", params={"id": typed}, headers=html)
+        assert r.status_code == 303 and r.headers["location"] == f"/tickets/{ticket}", (typed, r.status_code)
+    # A part of an ID lists the reader's tickets it matches — never Вектор's.
+    r = client.get("/tickets/find", params={"id": f"{year}-0000"}, headers=html)
+    assert r.status_code == 200 and first in r.text and third in r.text and foreign not in r.text
+    assert 'data-testid="found"' in r.text
+    # Вектор's ticket by number, by full ID or as the only match of a part answers exactly like a missing one.
+    for typed, missing in (("2", "9"), (foreign, f"PRM-{year}-00009"), (f"{year}-00002", f"{year}-00009")):
+        hidden = client.get("/tickets/find", params={"id": typed}, headers=html)
+        absent = client.get("/tickets/find", params={"id": missing}, headers=html)
+        assert hidden.status_code == absent.status_code == 404, (typed, hidden.status_code)
+        main = [r.text[r.text.index("<main>"):r.text.index("</main>")] for r in (hidden, absent)]
+        assert f"Заявка {typed} не найдена" in main[0]
+        assert main[0].replace(f"Заявка {typed} ", "Заявка X ") == main[1].replace(f"Заявка {missing} ", "Заявка X ")
+    assert client.get("/tickets/find", params={"id": "  "}, headers=html).status_code == 422
+    login(client, "petr")
+    r = client.get("/tickets/find", params={"id": "2"}, headers=html)
+    assert r.status_code == 303 and r.headers["location"] == f"/tickets/{foreign}"
