@@ -15,6 +15,16 @@ def test_readme_lists_every_setting():
     assert missing == []
 
 
+def test_readme_lists_the_variables_scripts_serve_reads():
+    import re
+
+    serve = (Path(__file__).parent.parent / "scripts" / "serve").read_text()
+    text = README.read_text()
+    read = set(re.findall(r"\$\{(PORTAL_[A-Z_]+):-", serve))
+    assert {"PORTAL_HOST", "PORTAL_PORT"} <= read
+    assert [name for name in sorted(read) if f"| `{name}` |" not in text] == []
+
+
 def test_readme_starts_with_the_two_commands():
     head = README.read_text()[:1500]
     assert "scripts/serve" in head and "scripts/test" in head
