@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if check_schema:
             migrate.check_schema(db)
-        from portal import housekeeping
+        from portal import housekeeping, rendering
+
+        rendering.warm_up()  # the render workers start with the server, not inside the first request's deadline
 
         # Leftovers of a killed process: temporary upload files nobody holds, operations cut off between git and
         # the database. Run in a thread: reconciling may wait for the content repository's lock.

@@ -54,6 +54,8 @@ RENDER_TIMEOUT = 1.5  # seconds for a worker's answer: the 2 s budget of a reque
 # A text is remembered as too costly only when a ready worker had at least this long for it.
 FAIR_TRIAL = 1.0
 POOL_SIZE = 2
+# How long a request waits for a render worker that is still starting, before the text's own RENDER_TIMEOUT.
+WORKER_START_WAIT = 10.0
 CACHE_BYTES = 32 * 1024 * 1024
 
 ALLOWED_TAGS = frozenset({
@@ -312,9 +314,13 @@ class _Pool:
                 worker = self._idle.pop() if self._idle else None
             if worker is None or not worker.process.is_alive():
                 worker = _Worker(self._ctx)
-            if not worker.wait_ready(deadline):  # still starting: it stays in the pool, the text is not to blame
-                raise _Timeout(ran=False)
-            given = deadline - time.monotonic()
+            # A worker still starting (the first requests after the server starts, or right after a replacement
+            # on a busy machine) is waited for apart from the text's own time: otherwise an ordinary text would
+            # be shown as raw Markdown just because the interpreter was slow to start.
+            started = time.monotonic()
+            if not worker.wait_ready(started + WORKER_START_WAIT):
+                raise _Timeout(ran=False)  # it stays in the pool; the text is not to blame
+            given = deadline + (time.monotonic() - started) - time.monotonic()  # the start-up is not counted
             worker.conn.send(job)
             if not worker.conn.poll(max(0.0, given)):
                 worker.kill()
@@ -344,6 +350,11 @@ class _Pool:
 
 _pool: _Pool | None = None
 _pool_lock = threading.Lock()
+
+
+def warm_up() -> None:
+    """Start the render workers now (the web process calls this at start-up, before the first request)."""
+    _get_pool()
 
 
 def _get_pool() -> _Pool:

@@ -118,3 +118,16 @@ def test_article_from_ticket_quotes_ticket_text():
     out = str(rendering.render_markdown(quoted, profile=rendering.SITE_DEFAULT))
     assert "&lt;img src=x onerror=alert(1)&gt;" in out and "<strong>важно</strong>" in out
     assert executable_markup(out) == []
+
+
+def test_a_worker_still_starting_is_waited_for_apart_from_the_texts_time(monkeypatch):
+    # Right after the server starts, the render workers are still importing Markdown. An ordinary long text
+    # must then be rendered once they are ready, not shown as raw Markdown because start-up ate its time.
+    fresh = rendering._Pool(1)
+    monkeypatch.setattr(rendering, "_pool", fresh)
+    text = "## Причина\n\n**Агент** загружал модуль через `eval()`.\n\n" + "Обычный абзац текста. " * 40
+    try:
+        html = rendering.render_markdown(text, timeout=0.3)  # far less than a worker's start-up
+    finally:
+        fresh.close()
+    assert "<h2>" in html and "<strong>Агент</strong>" in html and "<pre" not in html
