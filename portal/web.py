@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +120,35 @@ def set_cookie(request: Request, response, key: str, value: str, *, max_age: int
                         path="/")
 
 
+FLASH_COOKIE = "portal_flash"
+
+
+def _flash_signature(secret: bytes, text: str) -> str:
+    return hmac.new(secret, b"flash:" + text.encode(), hashlib.sha256).hexdigest()
+
+
+def flash(request: Request, response, text: str) -> None:
+    """Tell the next page the reader sees what their action did (after a redirect). Carried in a short-lived
+    cookie signed with the secret key, so only the portal's own words are ever shown; rendered escaped."""
+    encoded = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    value = f"{encoded}.{_flash_signature(request.app.state.settings.secret(), text)}"
+    set_cookie(request, response, FLASH_COOKIE, value, max_age=120)
+
+
+def _take_flash(request: Request) -> str | None:
+    value = request.cookies.get(FLASH_COOKIE)
+    if not value or "." not in value:
+        return None
+    encoded, signature = value.rsplit(".", 1)
+    try:
+        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not hmac.compare_digest(_flash_signature(request.app.state.settings.secret(), text), signature):
+        return None
+    return text
+
+
 def _localtime(value: dt.datetime | dt.date | str | None, fmt: str = "%d.%m.%Y %H:%M", *, tz: str) -> str:
     """A moment as people read it: in the portal's time zone, one format everywhere (UTC when stored without a
     zone). Also takes the ISO text a moment becomes in an event's or audit row's JSON details."""
@@ -197,6 +229,11 @@ def duration(value: dt.timedelta | float | int | None, lang: str = i18n.DEFAULT_
     return " ".join(f"{n} {_plural(n, words[key], lang)}" for n, key in parts[:2])
 
 
+def localtime_text(value: dt.datetime | dt.date | str | None, tz: str) -> str:
+    """The `localtime` filter for Python code (a message that names a moment)."""
+    return _localtime(value, tz=tz)
+
+
 def make_templates(settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -227,10 +264,13 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "nav": nav_entries(menu),
         "nav_current": nav_current(request.url.path, menu),
         "settings": request.app.state.settings,
+        "flash": _take_flash(request),
     }
     ctx.update(context or {})
     response = request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code,
                                                             headers=headers)
+    if FLASH_COOKIE in request.cookies:  # shown once
+        response.delete_cookie(FLASH_COOKIE, path="/")
     if getattr(request.state, "csrf_nonce_new", False):
         set_cookie(request, response, CSRF_COOKIE, request.state.csrf_nonce, samesite="strict")
     return response

@@ -282,8 +282,9 @@ def ticket_page(request: Request, user: CurrentUser, session: SessionDep, ticket
                         notice=i18n.translate("ticket.created_notice", web.language(request)) if created else None)
 
 
-def _act(request, session, user, ticket_id: str, form: dict, action):
-    """Run a page action on the ticket; on a refusal show the ticket page again with the message."""
+def _act(request, session, user, ticket_id: str, form: dict, action, done=None):
+    """Run a page action on the ticket; on a refusal show the ticket page again with the message; on success
+    go back to the ticket with a message saying what happened (``done(ticket, t)`` → text)."""
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     try:
         action(ticket)
@@ -293,7 +294,21 @@ def _act(request, session, user, ticket_id: str, form: dict, action):
         session.rollback()
         return _ticket_page(request, session, user, ticket_id, errors=web.form_errors(exc), form=form,
                             status_code=exc.status_code)
-    return web.redirect(f"/tickets/{ticket.id}")
+    response = web.redirect(f"/tickets/{ticket.id}")
+    if done is not None:
+        lang = web.language(request)
+        web.flash(request, response, done(ticket, lambda key, **values: i18n.translate(key, lang, **values)))
+    return response
+
+
+def _status_done(ticket, t) -> str:
+    return t("flash.status", id=ticket.id, status=t(f"status.{ticket.status}"))
+
+
+def _assignee_done(ticket, t) -> str:
+    if ticket.assignee is None:
+        return t("flash.unassigned", id=ticket.id)
+    return t("flash.assigned", id=ticket.id, name=ticket.assignee.display_name)
 
 
 @router.post("/tickets/{ticket_id}/status")
@@ -306,13 +321,14 @@ def status_submit(request: Request, user: CurrentUser, session: SessionDep, sett
     return _act(request, session, user, ticket_id, form, lambda ticket: service.change_status(
         session=session, settings=settings, ticket=ticket, actor=user, status=status, comment=comment,
         reason=defer_reason if status == Status.deferred else reason, cause=cause, solution=solution,
-        workaround=workaround, override=override))
+        workaround=workaround, override=override), done=_status_done)
 
 
 @router.post("/tickets/{ticket_id}/take")
 def take_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str):
     return _act(request, session, user, ticket_id, {}, lambda ticket: service.take(
-        session=session, settings=settings, ticket=ticket, actor=user))
+        session=session, settings=settings, ticket=ticket, actor=user),
+        done=lambda ticket, t: t("flash.taken", id=ticket.id, status=t(f"status.{ticket.status}")))
 
 
 @router.post("/tickets/{ticket_id}/priority")
@@ -320,7 +336,8 @@ def priority_submit(request: Request, user: CurrentUser, session: SessionDep, se
                     ticket_id: str, priority: Annotated[str, Form(max_length=20)] = "", reason: Text = ""):
     return _act(request, session, user, ticket_id, {"priority": priority, "priority_reason": reason},
                 lambda ticket: service.correct_priority(session=session, settings=settings, ticket=ticket,
-                                                        actor=user, priority=priority, reason=reason))
+                                                        actor=user, priority=priority, reason=reason),
+                done=lambda ticket, t: t("flash.priority", id=ticket.id, priority=t(f"priority.{ticket.priority}")))
 
 
 @router.post("/tickets/{ticket_id}/comments")
@@ -328,7 +345,8 @@ def comment_submit(request: Request, user: CurrentUser, session: SessionDep, set
                    ticket_id: str, body: Text = "", internal: Annotated[bool, Form()] = False):
     return _act(request, session, user, ticket_id, {"body": body, "internal": internal},
                 lambda ticket: service.add_comment(session=session, settings=settings, ticket=ticket, actor=user,
-                                                   body=body, public=not internal))
+                                                   body=body, public=not internal),
+                done=lambda ticket, t: t("flash.comment_internal" if internal else "flash.comment", id=ticket.id))
 
 
 @router.post("/tickets/{ticket_id}/eta")
@@ -339,14 +357,16 @@ def eta_submit(request: Request, user: CurrentUser, session: SessionDep, setting
         service.set_eta(session=session, ticket=ticket, actor=user, eta=service.parse_eta(eta, settings.timezone),
                         comment=eta_comment)
 
-    return _act(request, session, user, ticket_id, {"eta": eta, "eta_comment": eta_comment}, action)
+    return _act(request, session, user, ticket_id, {"eta": eta, "eta_comment": eta_comment}, action,
+                done=lambda ticket, t: t("flash.eta", id=ticket.id,
+                                         eta=web.localtime_text(ticket.eta, settings.timezone)))
 
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign_submit(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str,
                   assignee: Annotated[str, Form(max_length=150)] = ""):
     return _act(request, session, user, ticket_id, {}, lambda ticket: service.assign(
-        session=session, ticket=ticket, actor=user, assignee=assignee or None))
+        session=session, ticket=ticket, actor=user, assignee=assignee or None), done=_assignee_done)
 
 
 @router.post("/tickets/{ticket_id}/attachments")
@@ -370,7 +390,8 @@ def attach_submit(request: Request, user: CurrentUser, session: SessionDep, sett
         except PortalError as exc:
             return _ticket_page(request, session, user, ticket_id, errors=web.form_errors(exc), form={},
                                 status_code=exc.status_code)
-    return _act(request, session, user, ticket_id, {}, action)
+    return _act(request, session, user, ticket_id, {}, action,
+                done=lambda ticket, t: t("flash.attached", id=ticket.id, name=stored[0].filename))
 
 
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}")

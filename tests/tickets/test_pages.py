@@ -190,3 +190,45 @@ def test_find_by_bare_number_or_part_of_id_never_reveals_another_organisation(cl
     login(client, "petr")
     r = client.get("/tickets/find", params={"id": "2"}, headers=html)
     assert r.status_code == 303 and r.headers["location"] == f"/tickets/{foreign}"
+
+
+def _flash_after(client, url, data, files=None):
+    """POST an action, follow its redirect; the flash shown there (or None), and whether a reload shows it again."""
+    r = client.post(url, data=data, files=files)
+    assert r.status_code == 303, r.text[:500]
+    page = client.get(r.headers["location"]).text
+    found = re.search(r'<div class="alert ok" role="status" data-testid="flash">([^<]*)</div>', page)
+    again = 'data-testid="flash"' in client.get(r.headers["location"]).text
+    return (found.group(1) if found else None), again
+
+
+def test_every_ticket_action_says_what_happened_once_escaped_and_unforgeable(client, api, make, db):
+    catalogue(db)
+    make.user("customer", make.org("romashka"), username="anna")
+    make.user("support", username="support")
+    make.user("developer", username="dev", full_name="Дмитрий Разработчиков")
+    tid = api.post("anna", "/api/v1/tickets", json=body()).json()["id"]
+    login(client, "support")
+    csrf = csrf_of(client.get(f"/tickets/{tid}").text)
+    steps = [
+        ("take", {}, None, f"Вы взяли заявку {tid} в работу; её статус — «в анализе»."),
+        ("priority", {"priority": "low", "reason": "Есть обходной путь"}, None, f"Приоритет заявки {tid} исправлен: низкий"),
+        ("status", {"status": "awaiting_info", "comment": "Пришлите HAR-файл"}, None,
+         f"Статус заявки {tid} изменён: «ожидает информации от заказчика»"),
+        ("assign", {"assignee": "dev"}, None, f"Исполнитель заявки {tid}: Дмитрий Разработчиков."),
+        ("comments", {"body": "Проверим", "internal": "true"}, None, "Внутренний комментарий добавлен"),
+        ("comments", {"body": "Спасибо"}, None, f"Комментарий добавлен в историю заявки {tid}."),
+        ("attachments", {}, {"file": ("a&<b>.log", b"ERROR", "text/plain")}, "Файл «a&amp;&lt;b&gt;.log» приложен"),
+    ]
+    for action, data, files, expected in steps:
+        shown, again = _flash_after(client, f"/tickets/{tid}/{action}", {"csrf_token": csrf, **data}, files)
+        assert shown is not None and expected in shown, (action, shown)
+        assert not again, f"the message of {action} is shown once"
+    # A flash cookie the portal did not sign is never shown.
+    client.cookies.set("portal_flash", "PGI-0J7QvtC00LTQtdC70LrQsDwvYj4.0000", path="/")
+    assert 'data-testid="flash"' not in client.get(f"/tickets/{tid}").text
+    client.cookies.clear()
+    login(client, "dev")
+    csrf = csrf_of(client.get(f"/tickets/{tid}").text)
+    shown, _ = _flash_after(client, f"/tickets/{tid}/eta", {"csrf_token": csrf, "eta": "2031-03-15"})
+    assert shown == f"Плановая дата решения заявки {tid}: 15.03.2031 23:59. Заказчик видит её на странице заявки."
