@@ -35,7 +35,9 @@ from sqlalchemy import JSON, CursorResult, ForeignKey, Index, String, Text, sele
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import audit, faults, locks, policy
+from portal.accounts.models import User
 from portal.config import Settings
+from portal.content import WRITE_LOCK_NAME, ContentRepo
 from portal.db import Base, UTCDateTime, utcnow
 from portal.policy import Actor
 from portal.registry import Registry
@@ -205,8 +207,6 @@ def abandon(session: Session, started: Started | None, *, settings: Settings) ->
 
 
 def _write_lock(settings: Settings):
-    from portal.content import WRITE_LOCK_NAME
-
     # The content write lock itself (not ContentRepo.writing: no pull; a leftover index.lock does not stop reading).
     return locks.held(settings.locks_path, WRITE_LOCK_NAME, timeout=RECONCILE_LOCK_TIMEOUT,
                       what="Репозиторий содержимого")
@@ -214,8 +214,6 @@ def _write_lock(settings: Settings):
 
 def _load_actor(session: Session, intent: Intent) -> Actor:
     """The actor who began the operation; a removed user's intent finishes as the reconciliation job."""
-    from portal.accounts.models import User
-
     if intent.actor_id is not None:
         user = session.get(User, intent.actor_id)
         if user is not None:
@@ -259,8 +257,6 @@ def _after(settings: Settings, ctx: EffectContext) -> None:
 
 def find_commit(settings: Settings, intent: Intent) -> str | None:
     """The commit that wrote the intent's expected content, or None when git never got it."""
-    from portal.content import ContentRepo
-
     if not intent.expected:
         return None
     path, wanted = next(iter(intent.expected.items()))
@@ -351,8 +347,6 @@ def reconcile(*, settings: Settings, db) -> Summary:
         ids = pending_ids(session)
     if not ids:
         return summary
-    from portal.content import ContentRepo
-
     if not ContentRepo(settings).exists():
         return summary
     with _write_lock(settings):

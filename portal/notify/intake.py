@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import audit, blobs, policy
+from portal.accounts import service as accounts
 from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.db import Database, utcnow
@@ -48,6 +49,9 @@ from portal.errors import Conflict, Invalid, NotFound, PortalError
 from portal.notify.models import IntakeMessage, IntakeStatus
 from portal.notify.sender import from_address, tls_context
 from portal.policy import Actor, SystemActor
+from portal.tickets import actions, queue, registration
+from portal.tickets.attachments import add_attachment
+from portal.tickets.models import Channel, Kind, Priority, ProductModule
 
 log = logging.getLogger("portal.notify.intake")
 PROCESSED_FLAG = "$PortalProcessed"
@@ -219,8 +223,6 @@ def parse_fields(text: str) -> Fields:
 
 def _catalogue_module(session: Session, name: str) -> str:
     """The catalogue's spelling of a module named in a message (any case, or a unique partial match)."""
-    from portal.tickets.models import ProductModule
-
     name = name.strip()
     if not name:
         return ""
@@ -257,9 +259,6 @@ def register_from_email(*, session: Session, settings: Settings, actor: Actor, o
     ``actor`` is intake acting for the customer who wrote (their own organisation) or second line assigning a
     held message; either way through ``tickets.register``, the one registration path.
     """
-    from portal.tickets import registration
-    from portal.tickets.models import Channel, Kind, Priority
-
     fields = parse_fields(parsed.body)
     summary = parsed.subject or next((line.strip() for line in fields.rest.splitlines() if line.strip()), "")
     data = registration.TicketInput(
@@ -281,15 +280,12 @@ def register_from_email(*, session: Session, settings: Settings, actor: Actor, o
 
 def _attach(session: Session, settings: Settings, ticket, actor: Actor, parsed: ParsedMessage) -> list[str]:
     """Keep the message's attachments on the ticket; the problems of those that could not be kept."""
-    from portal.tickets import attachments
-
     problems = []
     for item in parsed.attachments:
         try:
             with session.begin_nested():
-                attachments.add_attachment(session=session, settings=settings, ticket=ticket, actor=actor,
-                                       filename=item.filename, stream=io.BytesIO(item.data),
-                                       content_type=item.content_type)
+                add_attachment(session=session, settings=settings, ticket=ticket, actor=actor,
+                               filename=item.filename, stream=io.BytesIO(item.data), content_type=item.content_type)
         except PortalError as exc:
             problems.append(f"{item.filename}: {exc.detail}")
     return problems
@@ -297,8 +293,6 @@ def _attach(session: Session, settings: Settings, ticket, actor: Actor, parsed: 
 
 def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetime | None = None) -> IntakeMessage:
     """Handle one message from the mailbox (once: a known Message-ID returns its earlier record)."""
-    from portal.tickets import actions, queue
-
     now = now or utcnow()
     intake = SystemActor.intake()
     policy.require(intake, "intake.hold")
@@ -397,8 +391,6 @@ def _held(session: Session, user, intake_id: int) -> IntakeMessage:
 def assign_held(*, session: Session, settings: Settings, actor: User, intake_id: int, organization: str,
                 now: dt.datetime | None = None):
     """Second line registers a held message as a ticket of the chosen organisation; the sender gets its ID."""
-    from portal.accounts import service as accounts
-
     now = now or utcnow()
     record = _held(session, actor, intake_id)
     org = accounts.get_organization(session=session, slug=organization)

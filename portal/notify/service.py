@@ -27,8 +27,13 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound
+from portal.knowledge import audiences
+from portal.knowledge import service as knowledge
 from portal.notify import templates
 from portal.notify.models import NotificationPreference, NotifyMark, OutboxMessage, OutboxStatus
+from portal.tickets import service as tickets
+from portal.tickets import sla
+from portal.tickets.models import Status, Ticket
 
 CATEGORIES = ("ticket_updates", "organization_tickets", "packages", "staff_alerts")
 STAFF_ALERT_ROLES = (Role.support.value,)
@@ -308,9 +313,6 @@ def notify_staff(*, session: Session, settings: Settings, ticket, kind: str, con
 
 def _articles_citing(settings: Settings, ticket_id: str) -> list[dict[str, str]]:
     """Published articles a customer may read that cite the ticket, with their knowledge-base links."""
-    from portal.knowledge import audiences
-    from portal.knowledge import service as knowledge
-
     if not (settings.content_path / ".git").exists():
         return []
     out = []
@@ -407,8 +409,6 @@ def _own_ticket_ids(session: Session, ticket_ids: list[str], organization_id: in
     """Of the package's tickets, only those of this organisation (a package may fix several customers' tickets)."""
     if not ticket_ids:
         return []
-    from portal.tickets.models import Ticket
-
     return sorted(session.scalars(select(Ticket.id).where(Ticket.id.in_(ticket_ids),
                                                           Ticket.organization_id == organization_id)))
 
@@ -481,10 +481,6 @@ def send_reminders(*, session: Session, settings: Settings, now: dt.datetime | N
     """
     from zoneinfo import ZoneInfo
 
-    from portal.tickets import service as tickets
-    from portal.tickets import sla
-    from portal.tickets.models import Status, Ticket
-
     now = now or utcnow()
     actor = policy.SystemActor.job("notify.reminders")
     policy.require(actor, "ticket.remind")
@@ -509,8 +505,6 @@ def _duration(delta: dt.timedelta) -> str:
 
 def scan_sla(*, session: Session, settings: Settings, now: dt.datetime | None = None) -> dict[str, int]:
     """Alert second line, once per ticket and deadline, when a reaction deadline approaches and when it passes."""
-    from portal.tickets.models import Ticket
-
     now = now or utcnow()
     warning = dt.timedelta(hours=settings.sla_warning_hours)
     counts = {"sla_approaching": 0, "sla_breached": 0}
