@@ -24,8 +24,9 @@ from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.policy import Actor
 from portal.releases import events
-from portal.releases.models import Channel, Delivery, DeliveryStatus, Package, PackageStatus
-from portal.releases.service import require
+from portal.releases.models import Channel, Delivery, DeliveryStatus, Download, Package, PackageStatus
+from portal.releases.service import packages_for_ticket, require
+from portal.tickets import service as tickets
 
 S = DeliveryStatus
 NOTE_MAX = 5000
@@ -181,8 +182,6 @@ def confirm(*, session: Session, actor, delivery_id: int, note: str = "") -> Del
 
 def _fix_delivered_events(session: Session, delivery: Delivery, actor) -> None:
     """The regulation's last stage «Передача исправления Заказчику» on the organisation's linked tickets."""
-    from portal.tickets import service as tickets
-
     for ticket_id in delivery.package.ticket_ids:
         ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
         if ticket.organization_id == delivery.organization_id:
@@ -212,8 +211,6 @@ def mark_overdue(*, session: Session, settings: Settings, now: dt.datetime | Non
 
 def received_by(*, session: Session, package: Package) -> list[Delivery]:
     """Deliveries of organisations that already downloaded or received the package (whom to tell on withdrawal)."""
-    from portal.releases.models import Download
-
     downloaded_orgs = set(session.scalars(select(Download.organization_id).where(
         Download.package_id == package.id, Download.organization_id.is_not(None), Download.bytes_sent > 0)))
     deliveries = session.scalars(select(Delivery).where(Delivery.package_id == package.id))
@@ -222,8 +219,6 @@ def received_by(*, session: Session, package: Package) -> list[Delivery]:
 
 def close_blocker(*, session: Session, ticket) -> str | None:
     """Tickets' CLOSE_GUARDS: a published fix not yet delivered and confirmed to the ticket's organisation."""
-    from portal.releases.service import packages_for_ticket
-
     waiting = []
     for package in packages_for_ticket(session=session, ticket_id=ticket.id):
         delivery = find_delivery(session=session, package_id=package.id, organization_id=ticket.organization_id)

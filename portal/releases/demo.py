@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal.policy import SystemActor
 from portal.releases import service
 from portal.releases.models import Package
+from portal.tickets.models import Ticket
 
 DEMO_ID = "primoart-5.2.1-hf1"
 README = """PrimoART 5.2.1-hf1 — демонстрационный пакет исправлений.
@@ -19,8 +20,6 @@ README = """PrimoART 5.2.1-hf1 — демонстрационный пакет �
 
 def seed_demo(*, session, settings, report) -> None:
     """Publish a small demo package for the first resolved ticket of the demo customers."""
-    from portal.tickets.models import Ticket
-
     if session.get(Package, DEMO_ID) is not None:
         return
     ticket = session.scalar(select(Ticket).where(Ticket.status == "resolved").order_by(Ticket.id))

@@ -20,12 +20,13 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, blobs, faults, intents, policy
+from portal import audit, blobs, faults, intents, policy, storage
 from portal.accounts.models import Organization
 from portal.config import Settings
 from portal.content import ContentRepo, author_of
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
+from portal.knowledge import service as knowledge
 from portal.policy import Actor
 from portal.releases import events, signing
 from portal.releases import notes as release_notes
@@ -38,6 +39,8 @@ from portal.releases.models import (
     PackageStatus,
     PackageTicket,
 )
+from portal.tickets import service as tickets
+from portal.tickets.models import Ticket
 
 log = logging.getLogger("portal.releases")
 
@@ -121,8 +124,6 @@ def discard_staged(*, session: Session, settings: Settings, staged: list[StagedF
     """After a failed upload: remove the blobs it created, unless the same bytes were stored again meanwhile
     (another upload, an attachment) or a row refers to them — never another writer's blob; whatever stays
     unreferenced is removed by the sweep after ``PORTAL_BLOB_GRACE_HOURS``."""
-    from portal import storage
-
     store = blobs.blob_store(settings)
     for item in staged:
         store.discard(item.blob, referenced=lambda sha256: storage.is_referenced(session, sha256))
@@ -167,8 +168,6 @@ def _actor_name(actor: Actor) -> str:
 
 
 def _resolve_links(session: Session, data: PackageInput, errors: dict[str, str]):
-    from portal.tickets import service as tickets
-
     found_tickets = []
     missing = []
     for ticket_id in data.ticket_ids:
@@ -243,8 +242,6 @@ def _add_files(session: Session, settings: Settings, package: Package, files: li
 
 def render_notes(*, session: Session, settings: Settings, package: Package) -> str:
     """Release notes from the template and the package's tickets."""
-    from portal.tickets import service as tickets
-
     linked = [tickets.get_ticket_unchecked(session=session, ticket_id=t) for t in package.ticket_ids]
     return release_notes.render(settings=settings, package=package_header(package), tickets=linked)
 
@@ -412,8 +409,6 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
     the git commit, the database changes are its effect, applied right after — or by the reconciliation when
     the process died in between. The caller's transaction is committed first; no transaction spans git.
     """
-    from portal.knowledge import service as knowledge
-
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     _check_publishable(package)
     now = utcnow()
@@ -536,8 +531,6 @@ def _guarded(session: Session, settings: Settings) -> Iterator[list]:
 
 
 def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str) -> None:
-    from portal.tickets import service as tickets
-
     for ticket_id in package.ticket_ids:
         ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
         tickets.record_event(session=session, ticket=ticket, actor=actor, kind=kind, comment=comment,
@@ -591,8 +584,6 @@ def visible_ticket_ids(*, session: Session, package: Package, user) -> list[str]
     """The package's tickets the reader may see: all for staff, their organisation's for a customer."""
     if user.is_staff:
         return package.ticket_ids
-    from portal.tickets.models import Ticket
-
     if not package.ticket_ids:
         return []
     return list(session.scalars(select(Ticket.id).where(Ticket.id.in_(package.ticket_ids),

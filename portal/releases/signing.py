@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from portal import locks
+from portal import blobs, locks
 from portal.config import Settings
 
 KEY_DIR = "signing"
@@ -84,8 +84,6 @@ def verify(settings: Settings, message: bytes, signature_b64: str) -> bool:
 
 def init_step(settings, db, report) -> None:
     """``portal init``: the signing key of fix packages; leftovers of uploads killed mid-way are swept."""
-    from portal import blobs
-
     if ensure_key(settings):
         report.done.append(f"generated the package signing key in {key_dir(settings)}")
     removed = blobs.blob_store(settings).sweep_temporary()  # only files no running writer holds
