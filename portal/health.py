@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from portal import blobs, migrate
 from portal.content import ContentRepo
+from portal.search import service as search_service
 
 router = APIRouter(tags=["health"])
 
@@ -79,9 +80,7 @@ def _remote(settings) -> str:
 
 
 def _search(settings) -> str:
-    from portal.search import service
-
-    info = service.status(settings=settings)
+    info = search_service.status(settings=settings)
     if not info:
         raise OSError("индекс не построен: выполните portal search rebuild")
     return f"поколение {os.path.basename(str(info.get('path', '')))}"

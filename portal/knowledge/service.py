@@ -26,7 +26,7 @@ from portal import audit, intents, jobs, policy
 from portal.config import Settings
 from portal.content import ContentRepo, author_of
 from portal.errors import Conflict, Invalid, NotFound
-from portal.knowledge import articles, audiences, site, store
+from portal.knowledge import articles, audiences, site, store, templates, tickets_link
 from portal.knowledge.articles import Article, FrontMatter
 from portal.policy import Actor
 
@@ -195,8 +195,6 @@ def _stale(content: ContentRepo, current: Article, base_commit: str) -> None:
 
 def _set_status(*, session: Session, settings: Settings, actor: Actor, slug: str, status: str, verb: str,
                 action: str, right: str) -> Article:
-    from portal.knowledge import tickets_link
-
     policy.require(actor, right)
     content = ContentRepo(settings)
     with _guarded(session, settings) as started, content.writing():
@@ -277,8 +275,6 @@ RESOLVED_TICKET_STATUSES = ("resolved", "closed")
 def create_from_ticket(*, session: Session, settings: Settings, actor: Actor, ticket_id: str, kind: str,
                        visibility: str | None = None, section: str | None = None) -> Article:
     """A draft rendered from a resolved ticket through the repository's template of ``kind``."""
-    from portal.knowledge import templates, tickets_link
-
     policy.require(actor, "article.from_ticket")
     templates.template_path(kind)
     if not (ticket_id or "").strip():

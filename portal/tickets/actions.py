@@ -26,6 +26,7 @@ from portal.tickets.models import (
     Ticket,
     TicketEvent,
 )
+from portal.timeutil import DateOutOfRange, parse_local
 
 
 def _is_support_staff(actor: Actor) -> bool:
@@ -193,8 +194,6 @@ def add_comment(*, session: Session, settings: Settings, ticket: Ticket, actor: 
 
 def parse_eta(text: str, tz: str) -> dt.datetime:
     """An ETA from ISO 8601; a bare date means the end of that day in the portal's time zone."""
-    from portal.timeutil import DateOutOfRange, parse_local
-
     try:
         value = parse_local(text, tz)
     except DateOutOfRange as exc:

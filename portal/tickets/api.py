@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
@@ -10,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from portal import blobs, openapi, policy
 from portal.db import utcnow
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.errors import NotFound
 from portal.tickets import attachments, service
 from portal.tickets.schemas import (
     AssignBody,
@@ -160,10 +162,6 @@ def download(ticket_id: str, attachment_id: RowId, user: CurrentUser, session: S
 
 def attachment_response(settings, attachment) -> Response:
     """The attachment's bytes streamed from the blob store (local disk or S3), never read whole."""
-    from urllib.parse import quote
-
-    from portal.errors import NotFound
-
     store = blobs.blob_store(settings)
     if not store.exists(attachment.sha256):
         raise NotFound("Файл вложения отсутствует в хранилище; сообщите администратору.")

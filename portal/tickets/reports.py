@@ -17,12 +17,11 @@ from portal.tickets.models import (
     Priority,
     Ticket,
 )
+from portal.timeutil import DateOutOfRange, parse_local
 
 
 def parse_period(since: str, until: str, tz: str) -> tuple[dt.datetime, dt.datetime]:
     """A report period from two dates (``until`` inclusive) in the portal's time zone."""
-    from portal.timeutil import DateOutOfRange, parse_local
-
     errors: dict[str, str] = {}
     bounds: dict[str, dt.datetime] = {}
     for name, text in (("since", since), ("until", until)):
