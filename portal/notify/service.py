@@ -27,8 +27,6 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound
-from portal.knowledge import audiences
-from portal.knowledge import service as knowledge
 from portal.notify import templates
 from portal.notify.models import NotificationPreference, NotifyMark, OutboxMessage, OutboxStatus
 from portal.tickets import service as tickets
@@ -313,6 +311,11 @@ def notify_staff(*, session: Session, settings: Settings, ticket, kind: str, con
 
 def _articles_citing(settings: Settings, ticket_id: str) -> list[dict[str, str]]:
     """Published articles a customer may read that cite the ticket, with their knowledge-base links."""
+    # Lazy: knowledge's service loads GitPython and the content repository (~0.25 s), which every ``portal``
+    # command would pay for at start through the notify commands; only a mail about a ticket needs it.
+    from portal.knowledge import audiences
+    from portal.knowledge import service as knowledge
+
     if not (settings.content_path / ".git").exists():
         return []
     out = []
