@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from portal import wiring
+from portal import audit, wiring
 from portal.cli.accounts import org_app, user_app
 from portal.cli.common import console, database, err_console, handle_errors, settings
 from portal.cli.doctor import doctor_cmd
@@ -16,6 +16,7 @@ from portal.cli.notify import intake_app, outbox_app
 from portal.cli.packages import package_app
 from portal.cli.search import search_app
 from portal.cli.tickets import catalogue_app, ticket_app
+from portal.timeutil import parse_local
 
 app = typer.Typer(help="PrimoART support portal.", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(org_app, name="org")
@@ -44,7 +45,7 @@ def init(
     admin_password: str | None = typer.Option(None, "--admin-password", help="Password of the admin account"),
 ):
     """Create the data home, database, secret key, content repository and admin account."""
-    from portal.bootstrap import initialise
+    from portal.bootstrap import initialise  # lazy: init alone needs bootstrap (every domain, Alembic)
 
     s = settings()
     report = initialise(s, demo=demo, admin_password=admin_password)
@@ -84,6 +85,7 @@ def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks
     """Run the background jobs in this process (set PORTAL_RUN_JOBS=false for the web workers)."""
     import signal
 
+    # lazy: only the worker runs the jobs; the other commands start without housekeeping and the scheduler
     from portal import housekeeping
     from portal.jobs import Scheduler
 
@@ -117,9 +119,6 @@ def audit_cmd(
     limit: int = typer.Option(100, "--limit"),
 ):
     """Print the audit log, newest first."""
-    from portal import audit
-    from portal.timeutil import parse_local
-
     s = settings()
     try:
         since_at = parse_local(since, s.timezone)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from portal.accounts import service
 from portal.accounts.models import Role
+from portal.accounts.security import generate_password
 from portal.cli.common import console, database, err_console, handle_errors, operator, read_password_stdin
 
 org_app = typer.Typer(help="Customer organisations.", no_args_is_help=True)
@@ -57,8 +58,6 @@ def user_add(
     if password_stdin:
         password = read_password_stdin()
     elif not password:
-        from portal.accounts.security import generate_password
-
         password, generated = generate_password(), True
     db = database()
     with db.session_scope() as session:

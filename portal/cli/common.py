@@ -40,6 +40,7 @@ def settings() -> Settings:
 
 
 def database(check: bool = True) -> Database:
+    # lazy: Alembic is loaded by the commands that open the database, not by --help
     from portal import migrate
 
     db = Database(settings())

@@ -11,7 +11,7 @@ from portal.cli.common import console, database, err_console, handle_errors
 def doctor_cmd():
     """Check the database, data home, blob store, content repository and its remote, search index, SMTP and IMAP
     (when configured); one line each, exit code 1 when anything fails."""
-    from portal import health
+    from portal import health  # lazy: the report loads every checked component (search, git, SMTP)
 
     db = database(check=False)
     failed = 0

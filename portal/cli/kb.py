@@ -6,6 +6,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from portal.accounts import service as accounts
 from portal.cli.common import console, database, err_console, handle_errors, operator
 
 kb_app = typer.Typer(help="Knowledge base: articles and the site.", no_args_is_help=True)
@@ -15,8 +16,6 @@ def _actor(session, username: str | None):
     """The writer the change is made as (commit author, their rights), or the operator at the console."""
     if not username:
         return operator()
-    from portal.accounts import service as accounts
-
     return accounts.get_user(session=session, username=username)
 
 
@@ -30,7 +29,7 @@ def new(
     as_user: str | None = typer.Option(None, "--as", help="Username of the writer (the commit's author)"),
 ):
     """Write a draft article from a resolved ticket through the template of its kind."""
-    from portal.knowledge import service
+    from portal.knowledge import service  # lazy: knowledge loads GitPython; kb commands only
 
     db = database()
     with db.session_scope() as session:
@@ -46,7 +45,7 @@ def new(
 @handle_errors
 def publish(slug: str, as_user: str | None = typer.Option(None, "--as", help="Username of the writer")):
     """Validate and publish an article; the site rebuilds in the background (or run `portal kb build`)."""
-    from portal.knowledge import service
+    from portal.knowledge import service  # lazy: knowledge loads GitPython; kb commands only
 
     db = database()
     with db.session_scope() as session:
@@ -62,7 +61,7 @@ def build(
     force: bool = typer.Option(True, "--force/--if-stale", help="Rebuild even when up to date"),
 ):
     """Build the site editions from the content repository's HEAD, with a progress bar."""
-    from portal.knowledge import site
+    from portal.knowledge import site  # lazy: kb commands only (site builds run MkDocs)
 
     db = database()
     editions = edition or list(site.EDITIONS)
@@ -91,7 +90,7 @@ def build(
 @handle_errors
 def check():
     """Check the front matter, the file names and the internal links of every article at HEAD."""
-    from portal.knowledge import service
+    from portal.knowledge import service  # lazy: knowledge loads GitPython; kb commands only
 
     db = database(check=False)
     report = service.check(settings=db.settings)

@@ -16,7 +16,9 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
+from portal import audit, blobs, storage
 from portal.cli.common import console, database, err_console, handle_errors, operator
+from portal.db import utcnow
 
 package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
 
@@ -48,7 +50,7 @@ def upload(
     publish: bool = typer.Option(False, "--publish", help="Publish right after the upload"),
 ):
     """Upload files as a draft package (with a progress bar); --publish publishes it too."""
-    from portal.releases import service
+    from portal.releases import service  # lazy: releases loads knowledge and GitPython; package commands only
 
     db = database()
     settings = db.settings
@@ -85,7 +87,7 @@ def upload(
 @handle_errors
 def list_packages(status: str | None = typer.Option(None, "--status", help="draft, published or withdrawn")):
     """List packages, newest first."""
-    from portal.releases.models import Package
+    from portal.releases.models import Package  # lazy: the releases domain is loaded by package commands only
 
     db = database()
     with db.session_scope(write=False) as session:
@@ -103,7 +105,7 @@ def list_packages(status: str | None = typer.Option(None, "--status", help="draf
 @handle_errors
 def publish_cmd(package_id: str):
     """Publish a draft package: deliveries for each entitled organisation, manifest committed."""
-    from portal.releases import service
+    from portal.releases import service  # lazy: releases loads knowledge and GitPython; package commands only
 
     db = database()
     with db.session_scope() as session:
@@ -116,7 +118,7 @@ def publish_cmd(package_id: str):
 @handle_errors
 def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", help="Shown to the customers")):
     """Withdraw a published package; downloads stop."""
-    from portal.releases import deliveries, service
+    from portal.releases import deliveries, service  # lazy: package commands only (GitPython)
 
     db = database()
     with db.session_scope() as session:
@@ -135,9 +137,7 @@ def verify_cmd():
     temporary files of uploads. Exit code 1 when anything is wrong."""
     import time
 
-    from portal import audit, blobs, storage
-    from portal.db import utcnow
-    from portal.releases.models import PackageFile
+    from portal.releases.models import PackageFile  # lazy: package commands only
 
     db = database()
     settings = db.settings

@@ -22,7 +22,7 @@ search_app = typer.Typer(help="The knowledge-base search index.", no_args_is_hel
 @handle_errors
 def rebuild():
     """Index every published article of the content repository's HEAD, then swap the new index in."""
-    from portal.search import service
+    from portal.search import service  # lazy: Whoosh is loaded by the search commands only
 
     s = settings()
     with Progress(TextColumn("[bold]Indexing articles"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -41,7 +41,7 @@ def rebuild():
 @handle_errors
 def status():
     """Where the index is, which commit it reflects and how big it is."""
-    from portal.search import service
+    from portal.search import service  # lazy: Whoosh is loaded by the search commands only
 
     info = service.status(settings=settings())
     if not info:
