@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
-
-if TYPE_CHECKING:
-    from portal.policy import Audited
+from portal.policy import Audited
 
 
 class AuditEntry(Base):
