@@ -206,6 +206,20 @@ def abandon(session: Session, started: Started | None, *, settings: Settings) ->
         log.exception("could not settle intent %s after a failed git step", started.id)
 
 
+@contextlib.contextmanager
+def guarded(session: Session, settings: Settings) -> Iterator[list[Started]]:
+    """Around a git-and-database operation (and its ``content.writing()``): the caller's transaction ends
+    before git is locked (a transaction never waits for git, nor git for a transaction), and an intent the
+    operation appended to the yielded list before failing is settled at once by what git has."""
+    end_caller_transaction(session)
+    started: list[Started] = []
+    try:
+        yield started
+    except BaseException:
+        abandon(session, started[0] if started else None, settings=settings)
+        raise
+
+
 def _write_lock(settings: Settings):
     # The content write lock itself (not ContentRepo.writing: no pull; a leftover index.lock does not stop reading).
     return locks.held(settings.locks_path, WRITE_LOCK_NAME, timeout=RECONCILE_LOCK_TIMEOUT,

@@ -13,10 +13,9 @@ git works: the caller's transaction is committed first.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,17 +92,6 @@ def _effects(action: str, slug: str, details: dict[str, Any], *, build: bool) ->
     return [*out, {"type": "build"}] if build else out
 
 
-@contextlib.contextmanager
-def _guarded(session: Session, settings: Settings) -> Iterator[list]:
-    """Around ``content.writing()``: the caller's transaction ends before git is locked (a transaction never
-    waits for git, nor git for a transaction), and an intent recorded before a failure is settled at once."""
-    intents.end_caller_transaction(session)
-    started: list[intents.Started] = []
-    try:
-        yield started
-    except BaseException:
-        intents.abandon(session, started[0] if started else None, settings=settings)
-        raise
 
 
 def _commit(session: Session, content: ContentRepo, started: list, *, operation: str, target: str, actor,
@@ -132,7 +120,7 @@ def _create_article(*, session: Session, settings: Settings, actor: Actor, front
     if section == articles.TEMPLATES_DIR:
         raise Invalid.fields({"section": "раздел templates отведён под шаблоны статей"})
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started:
+    with intents.guarded(session, settings) as started:
         with content.writing():
             wanted = articles.check_name(slug, what="slug") if slug else articles.slugify(fm.title)
             if slug and any(e.slug == slug for e in store.catalogue(content)):
@@ -155,7 +143,7 @@ def save_article(*, session: Session, settings: Settings, actor: Actor, slug: st
     if not base_commit:
         raise Invalid.fields({"base_commit": "укажите версию статьи, от которой сделана правка (поле commit)"})
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started, content.writing():
+    with intents.guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         meta = {**front_matter}
         meta.setdefault("status", current.meta.status)
@@ -197,7 +185,7 @@ def _set_status(*, session: Session, settings: Settings, actor: Actor, slug: str
                 action: str, right: str) -> Article:
     policy.require(actor, right)
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started, content.writing():
+    with intents.guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         fm = FrontMatter.model_validate({**_with_author(current.meta.as_dict(), actor), "status": status})
         if status == "published":
@@ -237,7 +225,7 @@ def restore_version(*, session: Session, settings: Settings, actor: Actor, slug:
     """Make an older version the current one, as a new commit (history is never rewritten)."""
     policy.require(actor, "article.write")
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started, content.writing():
+    with intents.guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
         full = store.in_history(content, current.path, commit)
         old = articles.parse(store.read_text(content, current.path, full), section=current.section, slug=slug)

@@ -8,13 +8,12 @@ the content repository, so the history of every release is in git.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import hmac
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import yaml
 from sqlalchemy import select
@@ -413,7 +412,7 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
     _check_publishable(package)
     now = utcnow()
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started, content.writing():
+    with intents.guarded(session, settings) as started, content.writing():
         session.refresh(package)  # another publisher may have been first while we waited for the lock
         _check_publishable(package)
         path = f"{MANIFEST_DIR}/{package.id}.md"
@@ -479,7 +478,7 @@ def withdraw_package(*, session: Session, settings: Settings, actor, package_id:
     check()
     now = utcnow()
     content = ContentRepo(settings)
-    with _guarded(session, settings) as started, content.writing():
+    with intents.guarded(session, settings) as started, content.writing():
         session.refresh(package)
         check()
         files = {f"{MANIFEST_DIR}/{package.id}.md": manifest(
@@ -517,17 +516,6 @@ def _apply_withdraw(session: Session, ctx: intents.EffectContext, eff: dict) -> 
 EFFECTS = (intents.Effect("package.publish", _apply_publish), intents.Effect("package.withdraw", _apply_withdraw))
 
 
-@contextlib.contextmanager
-def _guarded(session: Session, settings: Settings) -> Iterator[list]:
-    """Around ``content.writing()``: the caller's transaction ends before git is locked, and an intent recorded
-    before a failure is settled at once by what git has."""
-    intents.end_caller_transaction(session)
-    started: list[intents.Started] = []
-    try:
-        yield started
-    except BaseException:
-        intents.abandon(session, started[0] if started else None, settings=settings)
-        raise
 
 
 def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str) -> None:
