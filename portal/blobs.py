@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import io
 import os
 import re
 import tempfile
@@ -123,7 +124,7 @@ READ_CHUNK = 512 * 1024
 def probe(store: BlobStore) -> None:
     """Write, read back and delete a few random bytes; raises whatever the store answers when it cannot."""
     payload = b"portal probe " + os.urandom(16).hex().encode()
-    stored = store.put(_BytesReader(payload))
+    stored = store.put(io.BytesIO(payload))
     try:
         back = b"".join(store.read_range(stored.sha256, 0, len(payload) - 1))
         if back != payload:
@@ -132,14 +133,6 @@ def probe(store: BlobStore) -> None:
         store.remove(stored.sha256)  # random bytes: nobody else can have stored them
 
 
-class _BytesReader:
-    def __init__(self, data: bytes):
-        self._data, self._pos = data, 0
-
-    def read(self, n: int = -1, /) -> bytes:
-        end = len(self._data) if n < 0 else self._pos + n
-        out, self._pos = self._data[self._pos:end], min(end, len(self._data))
-        return out
 
 
 def _fsync_dir(path: Path) -> None:
@@ -148,6 +141,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_all(writer: BlobWriter, stream: Readable) -> StoredBlob:
+    """Feed ``stream`` to a store's writer and commit it; on any failure the writer leaves nothing behind."""
+    try:
+        while chunk := stream.read(CHUNK):
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.commit()
 
 
 class LocalBlobStore:
@@ -185,14 +189,7 @@ class LocalBlobStore:
 
     def put(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob:
         """Store the bytes read from ``stream``; PayloadTooLarge past ``max_bytes`` (nothing is kept)."""
-        writer = self.writer(max_bytes=max_bytes)
-        try:
-            while chunk := stream.read(CHUNK):
-                writer.write(chunk)
-        except BaseException:
-            writer.abort()
-            raise
-        return writer.commit()
+        return write_all(self.writer(max_bytes=max_bytes), stream)
 
     def writer(self, *, max_bytes: int | None = None) -> BlobWriter:
         """An incremental write, for bytes that arrive in pieces (a streamed multipart upload)."""

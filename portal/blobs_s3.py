@@ -41,6 +41,7 @@ from portal.blobs import (
     Readable,
     StoredBlob,
     Temporary,
+    write_all,
 )
 from portal.errors import NotFound, PayloadTooLarge
 
@@ -187,14 +188,7 @@ class S3BlobStore:
 
     # --- writing ----------------------------------------------------------------------------------------
     def put(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob:
-        writer = self.writer(max_bytes=max_bytes)
-        try:
-            while chunk := stream.read(CHUNK):
-                writer.write(chunk)
-        except BaseException:
-            writer.abort()
-            raise
-        return writer.commit()
+        return write_all(self.writer(max_bytes=max_bytes), stream)
 
     def writer(self, *, max_bytes: int | None = None) -> S3BlobWriter:
         return S3BlobWriter(self, max_bytes=max_bytes)

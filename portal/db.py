@@ -147,7 +147,9 @@ def _install_write_gate(engine: Engine, gate: WriteGate, wait_seconds: float) ->
     def info_of(dbapi_connection):
         try:
             return dbapi_connection.info
-        except (AttributeError, NotImplementedError):  # the engine's first connect passes a bare connection
+        except NotImplementedError:
+            # The dialect's first connect (initialize) rolls back through SQLAlchemy's ad-hoc proxy, which has no
+            # info: that connection never went through "begin", so it holds no slot.
             return None
 
     @event.listens_for(engine, "begin")

@@ -137,11 +137,14 @@ def _actor_fields(actor: Actor) -> tuple[str, int | None]:
     return actor.audit_name, actor.id
 
 
-@contextlib.contextmanager
-def short_transaction(session: Session) -> Iterator[Session]:
+def short_transaction(session: Session) -> contextlib.AbstractContextManager[Session]:
     """A write transaction of its own, on the caller's database, committed at once."""
-    bind = session.get_bind().execution_options(portal_write=True)
-    own = Session(bind=bind, expire_on_commit=False, info=dict(session.info))
+    return _own_transaction(session.get_bind(), info=dict(session.info))
+
+
+@contextlib.contextmanager
+def _own_transaction(bind, *, info: dict | None = None) -> Iterator[Session]:
+    own = Session(bind=bind.execution_options(portal_write=True), expire_on_commit=False, info=info or {})
     try:
         yield own
         own.commit()
@@ -315,11 +318,9 @@ def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
         probe.expunge(intent)
     commit = find_commit(settings, intent)
     label = f"{intent.operation} {intent.target}"
-    write_bind = bind.execution_options(portal_write=True)
-    own = Session(bind=write_bind, expire_on_commit=False)
     ctx = None
     outcome: str | None
-    try:
+    with _own_transaction(bind) as own:
         if commit:
             ctx = _apply(own, settings, intent_id, commit, recovered=True)
             outcome = "applied"
@@ -331,18 +332,12 @@ def _settle_one(settings: Settings, bind, intent_id: int) -> str | None:
             outcome = "dropped" if done.rowcount == 1 else None
         if outcome and (ctx is not None or outcome == "dropped"):
             intent = own.get_one(Intent, intent_id)  # there: this transaction has just updated it
-            audit.record(own, actor=policy.SystemActor.job("intents.reconcile"), action="intent.reconciled", object_type="intent",
-                         object_id=intent_id, details={"operation": intent.operation, "target": intent.target,
-                                                       "actor": intent.actor, "outcome": outcome,
-                                                       "commit": commit or None})
+            audit.record(own, actor=policy.SystemActor.job("intents.reconcile"), action="intent.reconciled",
+                         object_type="intent", object_id=intent_id,
+                         details={"operation": intent.operation, "target": intent.target, "actor": intent.actor,
+                                  "outcome": outcome, "commit": commit or None})
         else:
             outcome = None
-        own.commit()
-    except BaseException:
-        own.rollback()
-        raise
-    finally:
-        own.close()
     if ctx is not None:
         _after(settings, ctx)
     if outcome:

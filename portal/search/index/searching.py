@@ -6,6 +6,7 @@ searcher and the version reader it came from, kept current with git) and the syn
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections import Counter
 from typing import Any
@@ -18,15 +19,19 @@ from portal.search.index.protocol import Hit, SearchPage, SearchRequest
 from portal.search.index.reader import VersionReader
 
 
-class Searching:
+class Searching(abc.ABC):
+    """The reading half of a backend; the backend says where a searcher and a commit's synonyms come from."""
+
     mode: str
     cache_pages: bool
 
+    @abc.abstractmethod
     def searcher(self) -> contextlib.AbstractContextManager[tuple[Any, VersionReader]]:
-        raise NotImplementedError
+        """A searcher and the version reader it came from, kept current with git."""
 
+    @abc.abstractmethod
     def synonyms(self, commit: str) -> sq.Synonyms:
-        raise NotImplementedError
+        """The synonym groups of ``commit``'s kb/synonyms.txt."""
 
     # --- searching ------------------------------------------------------------------------------
     #
