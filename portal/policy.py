@@ -298,6 +298,9 @@ RULES: dict[str, Rule] = {
     "ticket.attach": _own_org_then(TICKET_WORKERS),
     "ticket.triage": _staff_only_hiding_org_objects(SECOND_LINE),
     "ticket.escalate": _staff_only_hiding_org_objects(SECOND_LINE),
+    # Third line hands an escalated ticket back to the second line (found it is not a defect, needs the
+    # customer, …); second line takes it back the same way.
+    "ticket.hand_back": _staff_only_hiding_org_objects(SECOND_LINE | {Role.developer}),
     "ticket.set_eta": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.developer})),
     "ticket.verify": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.support, Role.qa})),
     "ticket.resolve": _staff_only_hiding_org_objects(frozenset({Role.admin, Role.support, Role.qa})),

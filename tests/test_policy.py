@@ -41,6 +41,7 @@ EXPECTED_OWN = {
     "ticket.attach":          dict(admin=A, support=A, developer=A, qa=A, writer=D, customer=A),
     "ticket.triage":          dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "ticket.escalate":        dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
+    "ticket.hand_back":       dict(admin=A, support=A, developer=A, qa=D, writer=D, customer=D),
     "ticket.set_eta":         dict(admin=A, support=D, developer=A, qa=D, writer=D, customer=D),
     "ticket.verify":          dict(admin=A, support=A, developer=D, qa=A, writer=D, customer=D),
     "ticket.resolve":         dict(admin=A, support=A, developer=D, qa=A, writer=D, customer=D),

@@ -61,7 +61,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.awaiting_info, S.suspended, "ticket.triage", ("reason",)),
     Transition(S.awaiting_info, S.deferred, "ticket.triage", ("defer_reason",)),
     # Third line analyses and sets the ETA; second line takes the ticket back or asks the customer.
-    Transition(S.escalated, S.in_analysis, "ticket.escalate"),
+    Transition(S.escalated, S.in_analysis, "ticket.hand_back"),
     Transition(S.escalated, S.awaiting_info, "ticket.triage", ("comment",)),
     Transition(S.escalated, S.in_verification, "ticket.verify"),
     Transition(S.escalated, S.suspended, "ticket.triage", ("reason",)),
