@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -21,3 +22,83 @@ class SearchLogEntry(Base):
     normalized: Mapped[str] = mapped_column(String(500), index=True)
     hits: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(20))
+
+
+# --- the PostgreSQL search backend's index (portal.search.index.pg_backend) ----------------------------
+#
+# The same cache of git as the Whoosh index, kept in the database every node shares. On SQLite the tables
+# exist and stay empty (PORTAL_SEARCH_BACKEND=postgresql requires PostgreSQL); on PostgreSQL the word
+# columns are tsvectors with GIN indexes and the term maps jsonb.
+_TSVECTOR = Text().with_variant(TSVECTOR(), "postgresql")
+_JSONB = JSON().with_variant(JSONB(), "postgresql")
+_TEXTS = JSON().with_variant(ARRAY(Text()), "postgresql")
+
+
+class SearchGeneration(Base):
+    """One build of the index: ``building`` while it is written, then ``live`` (the one searched), then
+    ``retired`` until the next swap drops it. ``stamp`` grows with every incremental update, so each
+    node's caches of a generation know when they are stale."""
+
+    __tablename__ = "search_generations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    commit: Mapped[str] = mapped_column(String(40))
+    stamp: Mapped[int] = mapped_column(Integer, default=0)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))
+    articles: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    text_length: Mapped[int] = mapped_column(BigInteger, default=0)  # tokens of every document, for BM25's average
+    codes_length: Mapped[int] = mapped_column(BigInteger, default=0)
+    built_at: Mapped[float] = mapped_column(Float, default=0.0)
+    build_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SearchDocument(Base):
+    """One published article in one generation: filters, stored fields and its analysed words."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        UniqueConstraint("generation", "path", name="uq_search_documents_generation_path"),
+        Index("ix_search_documents_text", "text_vec", postgresql_using="gin"),
+        Index("ix_search_documents_codes", "codes_vec", postgresql_using="gin"),
+        Index("ix_search_documents_title", "title_vec", postgresql_using="gin"),
+        Index("ix_search_documents_words", "words_vec", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(500))
+    slug: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[str] = mapped_column(String(20))
+    module: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(50))
+    versions: Mapped[list[str]] = mapped_column(_TEXTS)
+    tags: Mapped[list[str]] = mapped_column(_TEXTS)
+    updated: Mapped[int] = mapped_column(BigInteger)
+    meta: Mapped[dict] = mapped_column(_JSONB)
+    body: Mapped[str] = mapped_column(Text)
+    # Indexed terms (analysis.py) with positions; weights A/B/D mark title, summary and body.
+    text_vec: Mapped[str] = mapped_column(_TSVECTOR)
+    codes_vec: Mapped[str] = mapped_column(_TSVECTOR)
+    title_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's terms: which matches hold a word in the title
+    words_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's words as written: completion
+    # term → its weighted frequency (a title word counts four, a summary word two): BM25F's tf.
+    text_tf: Mapped[dict] = mapped_column(_JSONB)
+    codes_tf: Mapped[dict] = mapped_column(_JSONB)
+    text_length: Mapped[int] = mapped_column(Integer)
+    codes_length: Mapped[int] = mapped_column(Integer)
+
+
+class SearchTerm(Base):
+    """Per generation and field, how many documents hold a term (``text``, ``codes``: BM25's idf), or how often
+    a word occurs in the articles of one visibility (``spell:<visibility>``: the "did you mean" dictionary)."""
+
+    __tablename__ = "search_terms"
+
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    field: Mapped[str] = mapped_column(String(20), primary_key=True)
+    term: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
