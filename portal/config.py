@@ -47,6 +47,23 @@ class Settings(BaseSettings):
         None,
         description="An existing git repository to use as the content repository instead of `<home>/content`.",
     )
+    content_remote: str = Field(
+        "",
+        description="Git URL or path of a bare repository every node's content repository follows (several "
+        "nodes): a write fetches, commits and pushes it under a lock that holds across nodes; a node behind "
+        "it catches up before answering. Empty: the content repository is this node's alone.",
+    )
+    node_name: str = Field(
+        "",
+        description="This node's name among several (per-node jobs such as the site build are leased under "
+        "it). Default: the host name and a short hash of the data home.",
+    )
+    accel_redirect: str = Field(
+        "",
+        description="URI prefix of an nginx `internal` location serving the blob store's directory, e.g. "
+        "`/_protected/`: package files and attachments are then authorised and logged by the portal and sent "
+        "by nginx (`X-Accel-Redirect`). Only with `PORTAL_BLOB_STORE=file`. Empty: the portal sends the bytes.",
+    )
     session_hours: int = Field(12, ge=1, description="Lifetime of a web session, in hours.")
     token_hours: int = Field(24, ge=1, description="Lifetime of a token from POST /api/v1/auth/token, in hours.")
     cookie_secure: Literal["auto", "always", "never"] = Field(
@@ -228,6 +245,30 @@ class Settings(BaseSettings):
         if url.scheme != "s3" or not url.hostname or url.query or url.fragment:
             raise ValueError(f"expected file or s3://BUCKET/PREFIX; got {value[:100]}")
         return value
+
+    @field_validator("accel_redirect")
+    @classmethod
+    def _accel_prefix(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith("/") or not value.endswith("/") or any(c in value for c in "?#% ")):
+            raise ValueError(f"expected a URI prefix such as /_protected/ (starting and ending with /); got {value[:100]}")
+        return value
+
+    @property
+    def node(self) -> str:
+        """This node's name: PORTAL_NODE_NAME, else the host name and a hash of the data home (two homes on
+        one host are two nodes)."""
+        if self.node_name.strip():
+            return self.node_name.strip()[:60]
+        import hashlib
+        import socket
+
+        digest = hashlib.sha1(str(self.home_path).encode(), usedforsecurity=False).hexdigest()[:8]
+        return f"{socket.gethostname()[:50]}-{digest}"
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.effective_database_url.startswith("postgresql")
 
     @property
     def s3_location(self) -> tuple[str, str] | None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import shutil
+import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,9 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import git
+from sqlalchemy import String, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import locks
 from portal.config import Settings
+from portal.db import Base, UTCDateTime, utcnow
 from portal.errors import Conflict, NotInitialised
 
 if TYPE_CHECKING:  # the policy imports the accounts' models; content needs only the type
@@ -35,6 +42,22 @@ WRITE_LOCK_TIMEOUT = 30.0
 WRITE_LOCK_NAME = "content-git"  # also held by the reconciliation of intents (portal/intents.py)
 # A git index.lock older than this with no portal write in progress was left by a killed process.
 STALE_INDEX_LOCK_SECONDS = 60.0
+REMOTE_NAME = "origin"  # the remote PORTAL_CONTENT_REMOTE is configured as
+BRANCH = "main"
+# How often a node asks the database whether another node pushed (a one-row read; git is touched only when behind).
+FOLLOW_CHECK_SECONDS = 1.0
+FOLLOW_LOCK_TIMEOUT = 10.0
+
+
+class ContentHead(Base):
+    """The commit the last writer pushed to the shared content remote: a node whose HEAD differs is behind."""
+
+    __tablename__ = "content_head"
+
+    branch: Mapped[str] = mapped_column(String(100), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(40))
+    node: Mapped[str] = mapped_column(String(120))
+    pushed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 def project_root() -> Path:
@@ -78,7 +101,60 @@ class ContentRepo:
         return (self.path / ".git").is_dir() or (self.path / "HEAD").is_file() and (self.path / "objects").is_dir()
 
     def ensure(self) -> bool:
-        """Create and seed the repository from the project's starter files; True when created."""
+        """Create and seed the repository from the project's starter files; True when created.
+
+        With ``PORTAL_CONTENT_REMOTE`` the repository follows it: cloned when the remote has the branch, else
+        seeded here and pushed (under the lock all nodes share, so two nodes starting at once seed it once).
+        """
+        if not self.settings.content_remote:
+            return self._ensure_local()
+        with self.write_lock():
+            created = False
+            if not self.exists():
+                if self._remote_has_branch():
+                    self._clone()
+                    return True
+                created = self._ensure_local()
+            self._configure_remote()
+            self.pull()
+            if not self.push():
+                raise NotInitialised(f"Could not push the content repository to PORTAL_CONTENT_REMOTE="
+                                     f"{self.settings.content_remote}; see the log.")
+            record_head(self.settings, self.head())
+            return created
+
+    def _git_env(self) -> dict[str, str]:
+        return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+
+    def _remote_has_branch(self) -> bool:
+        done = subprocess.run(["git", "ls-remote", "--heads", "--", self.settings.content_remote, BRANCH],
+                              capture_output=True, text=True, timeout=60, env=self._git_env())
+        if done.returncode != 0:
+            raise NotInitialised(f"PORTAL_CONTENT_REMOTE={self.settings.content_remote} does not answer: "
+                                 f"{done.stderr.strip()[:300]}")
+        return bool(done.stdout.strip())
+
+    def _clone(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.clone_from(self.settings.content_remote, self.path, branch=BRANCH, origin=REMOTE_NAME,
+                                   env=self._git_env())
+        try:
+            with repo.config_writer() as cfg:
+                cfg.set_value("user", "name", PORTAL_AUTHOR.name)
+                cfg.set_value("user", "email", PORTAL_AUTHOR.email)
+        finally:
+            repo.close()
+
+    def _configure_remote(self) -> None:
+        """Point the remote ``origin`` at PORTAL_CONTENT_REMOTE (the setting wins over the repository's own)."""
+        with self.repo() as repo:
+            names = [r.name for r in repo.remotes]
+            if REMOTE_NAME not in names:
+                repo.create_remote(REMOTE_NAME, self.settings.content_remote)
+            elif repo.remotes[REMOTE_NAME].url != self.settings.content_remote:
+                repo.git.remote("set-url", "--", REMOTE_NAME, self.settings.content_remote)
+
+    def _ensure_local(self) -> bool:
         if self.exists():
             return False
         if self.settings.content_repo is not None:
@@ -130,7 +206,7 @@ class ContentRepo:
     # --- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def write_lock(self, timeout: float = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
-        with locks.held(self.settings.locks_path, WRITE_LOCK_NAME, timeout=timeout, what="Репозиторий содержимого"):
+        with shared_lock(self.settings, timeout):
             self._refuse_stale_index_lock()
             yield
 
@@ -152,7 +228,8 @@ class ContentRepo:
         with self.write_lock(timeout):
             self.pull()
             yield
-            self.push()
+            if self.push() and self.settings.content_remote:
+                record_head(self.settings, self.head())
 
     # --- the remote (PORTAL_CONTENT_REPO with a remote) -------------------------------------
     @staticmethod
@@ -272,3 +349,89 @@ class ContentRepo:
             actor = author.actor() if author else PORTAL_AUTHOR
             commit = repo.index.commit(message, author=actor, committer=PORTAL_AUTHOR)
             return commit.hexsha
+
+
+# --- several nodes following one remote -----------------------------------------------------------------
+
+def shared_lock(settings: Settings, timeout: float = WRITE_LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
+    """The content repository's write lock: across nodes on PostgreSQL (advisory), across processes on SQLite.
+    The reconciliation of intents holds the same one."""
+    return locks.shared(settings, WRITE_LOCK_NAME, timeout=timeout, what="Репозиторий содержимого")
+
+
+def _upsert(settings: Settings):
+    return (postgresql.insert if settings.uses_postgresql else sqlite.insert)(ContentHead)
+
+
+def record_head(settings: Settings, commit: str) -> None:
+    """Say in the database which commit the remote now has (the writer holds the shared lock)."""
+    values = {"branch": BRANCH, "commit": commit, "node": settings.node, "pushed_at": utcnow()}
+    statement = _upsert(settings).values(**values)
+    statement = statement.on_conflict_do_update(index_elements=["branch"], set_={
+        k: v for k, v in values.items() if k != "branch"})
+    with Session(locks.engine(settings.effective_database_url)) as session, session.begin():
+        session.execute(statement)
+
+
+def recorded_head(settings: Settings) -> str | None:
+    with Session(locks.engine(settings.effective_database_url)) as session:
+        return session.scalar(select(ContentHead.commit).where(ContentHead.branch == BRANCH))
+
+
+def _local_head(path) -> str | None:
+    """HEAD's commit read from the files git keeps it in (no git process: this runs before requests)."""
+    git_dir = path / ".git"
+    try:
+        ref = (git_dir / "HEAD").read_text().strip()
+        if not ref.startswith("ref: "):
+            return ref
+        name = ref[5:]
+        loose = git_dir / name
+        if loose.exists():
+            return loose.read_text().strip()
+        for line in (git_dir / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + name):
+                return line.split(" ", 1)[0]
+    except OSError:
+        return None
+    return None
+
+
+_follow_checked: dict[str, float] = {}
+_follow_guard = threading.Lock()
+
+
+def follow(settings: Settings, *, force: bool = False) -> bool:
+    """Catch up with the shared remote when another node pushed: True when HEAD moved.
+
+    At most once a second per process (unless ``force``) the commit recorded by the last writer is read from
+    the database and compared with the local HEAD; only when they differ does the node take the shared lock,
+    fetch and fast-forward. The search index and the site editions notice the new HEAD themselves (the index
+    catches up on the next search, the site build is a per-node job every writer requests).
+    """
+    if not settings.content_remote:
+        return False
+    content = ContentRepo(settings)
+    key = str(content.path)
+    now = time.monotonic()
+    with _follow_guard:
+        if not force and now - _follow_checked.get(key, 0.0) < FOLLOW_CHECK_SECONDS:
+            return False
+        _follow_checked[key] = now
+    wanted = recorded_head(settings)
+    local = _local_head(content.path)
+    if not wanted or wanted == local or not content.exists():
+        return False
+    with content.repo() as repo:
+        try:
+            if repo.is_ancestor(wanted, local or "HEAD"):  # type: ignore[arg-type]  # ahead: our push is pending
+                return False
+        except git.GitCommandError:
+            pass  # the recorded commit is not here yet: fetch it
+    with shared_lock(settings, FOLLOW_LOCK_TIMEOUT):
+        content.pull()
+    moved = content.head() != local
+    if moved:
+        log.info("content repository caught up with %s: %s → %s", settings.content_remote, (local or "")[:10],
+                 content.head()[:10])
+    return moved

@@ -34,10 +34,10 @@ from typing import Any, Protocol, cast
 from sqlalchemy import JSON, CursorResult, ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal import audit, faults, locks, policy
+from portal import audit, faults, policy
 from portal.accounts.models import User
 from portal.config import Settings
-from portal.content import WRITE_LOCK_NAME, ContentRepo
+from portal.content import ContentRepo, shared_lock
 from portal.db import Base, UTCDateTime, utcnow
 from portal.policy import Actor
 from portal.registry import Registry
@@ -224,9 +224,9 @@ def guarded(session: Session, settings: Settings) -> Iterator[list[Started]]:
 
 
 def _write_lock(settings: Settings):
-    # The content write lock itself (not ContentRepo.writing: no pull; a leftover index.lock does not stop reading).
-    return locks.held(settings.locks_path, WRITE_LOCK_NAME, timeout=RECONCILE_LOCK_TIMEOUT,
-                      what="Репозиторий содержимого")
+    # The content write lock itself, across nodes on PostgreSQL (not ContentRepo.writing: no push; a leftover
+    # index.lock does not stop reading).
+    return shared_lock(settings, RECONCILE_LOCK_TIMEOUT)
 
 
 def _load_actor(session: Session, intent: Intent) -> Actor:
@@ -359,6 +359,10 @@ def reconcile(*, settings: Settings, db) -> Summary:
     if not ContentRepo(settings).exists():
         return summary
     with _write_lock(settings):
+        if settings.content_remote:
+            # Another node's operation cut off after its push is in the remote, not yet in this node's git:
+            # look at what the remote has before dropping anything as "never happened".
+            ContentRepo(settings).pull()
         for intent_id in ids:
             result = _settle_one(settings, db.engine, intent_id)
             if result and result.endswith("applied"):
