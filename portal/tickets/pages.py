@@ -14,11 +14,11 @@ from portal import csvexport, i18n, policy, web
 from portal.accounts import service as accounts
 from portal.db import utcnow
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
-from portal.errors import Invalid, PortalError
+from portal.errors import Invalid, PortalError, not_found
 from portal.registry import Registry
 from portal.tickets import attachments as attachment_files
 from portal.tickets import queue as ticket_queue
-from portal.tickets import service, sla, workflow
+from portal.tickets import service, sla, steps, workflow
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
 from portal.tickets.schemas import sla_breached
@@ -267,7 +267,7 @@ def _ticket_page(request, session, user, ticket_id: str, *, errors: dict | None 
         if policy.allows(user, "ticket.assign", ticket) else []
     return web.render(request, "tickets/view.html", {
         "ticket": ticket, "events": service.history(session=session, ticket=ticket, user=user),
-        "allowed": workflow.allowed_targets(ticket, user), "breached": sla_breached(ticket, now=now),
+        "offered": steps.offered(ticket, user), "breached": sla_breached(ticket, now=now),
         "paused": dt.timedelta(seconds=int(ticket.paused_total(now).total_seconds())),
         "duration": lambda delta: duration_text(delta, web.language(request)),
         "defer_reasons": [r.value for r in DeferReason], "priorities": [p.value for p in Priority],
@@ -301,27 +301,10 @@ def _act(request, session, user, ticket_id: str, form: dict, action, done=None):
     return response
 
 
-def _status_done(ticket, t) -> str:
-    return t("flash.status", id=ticket.id, status=t(f"status.{ticket.status}"))
-
-
 def _assignee_done(ticket, t) -> str:
     if ticket.assignee is None:
         return t("flash.unassigned", id=ticket.id)
     return t("flash.assigned", id=ticket.id, name=ticket.assignee.display_name)
-
-
-@router.post("/tickets/{ticket_id}/status")
-def status_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
-                  status: Annotated[str, Form(max_length=40)] = "", comment: Text = "", reason: Text = "",
-                  defer_reason: Annotated[str, Form(max_length=40)] = "", cause: Text = "", solution: Text = "",
-                  workaround: Text = "", override: Annotated[bool, Form()] = False):
-    form = {"status": status, "comment": comment, "reason": reason, "defer_reason": defer_reason, "cause": cause,
-            "solution": solution, "workaround": workaround}
-    return _act(request, session, user, ticket_id, form, lambda ticket: service.change_status(
-        session=session, settings=settings, ticket=ticket, actor=user, status=status, comment=comment,
-        reason=defer_reason if status == Status.deferred else reason, cause=cause, solution=solution,
-        workaround=workaround, override=override), done=_status_done)
 
 
 @router.post("/tickets/{ticket_id}/take")
@@ -329,6 +312,91 @@ def take_submit(request: Request, user: CurrentUser, session: SessionDep, settin
     return _act(request, session, user, ticket_id, {}, lambda ticket: service.take(
         session=session, settings=settings, ticket=ticket, actor=user),
         done=lambda ticket, t: t("flash.taken", id=ticket.id, status=t(f"status.{ticket.status}")))
+
+
+# --- one screen per step of the workflow ------------------------------------------------------------
+
+def _step_for(session, user, ticket_id: str, name: str):
+    """The ticket and the step called ``name`` from its status now (None when there is none now); a step the
+    portal does not know, or a ticket the reader may not see, is not there; one the reader may not take, 403."""
+    ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
+    if name not in steps.NAMES:
+        raise not_found("object")
+    step = steps.find(ticket, name)
+    if step is not None:
+        policy.require(user, step.transition.action, ticket)
+    return ticket, step
+
+
+def _step_gone(request, ticket, name: str):
+    """The ticket moved on since the page was opened (or the step never applied to this status): back to the
+    ticket, saying so, rather than an error page."""
+    lang = web.language(request)
+    response = web.redirect(f"/tickets/{ticket.id}")
+    web.flash(request, response, i18n.translate(
+        "flow.unavailable", lang, step=i18n.translate(f"flow.step.{name}", lang),
+        status=i18n.translate(f"status.{ticket.status}", lang)))
+    return response
+
+
+def _step_page(request, session, user, ticket, step, *, form: dict | None = None, errors: dict | None = None,
+               status_code: int = 200):
+    blockers = workflow.close_blockers(session=session, ticket=ticket) if step.name == "close" else []
+    staff = policy.allows(user, "ticket.view_internal", ticket)
+    form = dict(form or {})
+    if step.name == "defer" and not form.get("defer_reason") and ticket.version_unsupported:
+        form["defer_reason"] = DeferReason.unsupported_version.value
+    return web.render(request, "tickets/step.html", {
+        "ticket": ticket, "step": step, "form": form, "errors": errors or {}, "staff": staff,
+        "defer_reasons": [r.value for r in DeferReason], "blockers": blockers,
+        "may_override": bool(blockers) and policy.allows(user, "ticket.override_delivery", ticket),
+    }, status_code=status_code)
+
+
+@router.get("/tickets/{ticket_id}/act/{name}")
+def step_form(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str, name: str):
+    ticket, step = _step_for(session, user, ticket_id, name)
+    if step is None:
+        return _step_gone(request, ticket, name)
+    return _step_page(request, session, user, ticket, step)
+
+
+@router.post("/tickets/{ticket_id}/act/{name}")
+def step_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
+                name: str, comment: Text = "", reason: Text = "", defer_reason: Annotated[str, Form(max_length=40)] = "",
+                cause: Text = "", solution: Text = "", workaround: Text = "",
+                override: Annotated[bool, Form()] = False):
+    ticket, step = _step_for(session, user, ticket_id, name)
+    if step is None:
+        return _step_gone(request, ticket, name)
+    form = {"comment": comment, "reason": reason, "defer_reason": defer_reason, "cause": cause,
+            "solution": solution, "workaround": workaround, "override": override}
+    lang = web.language(request)
+    try:
+        if step.name == "defer" and defer_reason not in {r.value for r in DeferReason}:
+            raise Invalid.fields({"defer_reason": i18n.translate("flow.error.defer_reason", lang)})
+        if step.name == "take":
+            service.take(session=session, settings=settings, ticket=ticket, actor=user)
+        else:
+            service.change_status(session=session, settings=settings, ticket=ticket, actor=user, status=step.target,
+                                  comment=comment, reason=defer_reason if step.name == "defer" else reason,
+                                  cause=cause, solution=solution, workaround=workaround, override=override)
+    except PortalError as exc:
+        if exc.status_code in (401, 404):
+            raise
+        session.rollback()
+        errors = web.form_errors(exc)
+        if exc.extra.get("blockers"):  # the page lists them and says who can close anyway
+            errors = {"_": i18n.translate("flow.close.blocked", lang)}
+        elif step.name == "defer" and "reason" in errors:
+            errors["defer_reason"] = errors.pop("reason")
+        ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
+        return _step_page(request, session, user, ticket, step, form=form, errors=errors,
+                          status_code=exc.status_code)
+    response = web.redirect(f"/tickets/{ticket.id}")
+    web.flash(request, response, i18n.translate(f"flow.done.{step.name}", lang, id=ticket.id,
+                                                status=i18n.translate(f"status.{ticket.status}", lang)))
+    return response
 
 
 @router.post("/tickets/{ticket_id}/priority")
@@ -342,11 +410,45 @@ def priority_submit(request: Request, user: CurrentUser, session: SessionDep, se
 
 @router.post("/tickets/{ticket_id}/comments")
 def comment_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                   ticket_id: str, body: Text = "", internal: Annotated[bool, Form()] = False):
-    return _act(request, session, user, ticket_id, {"body": body, "internal": internal},
-                lambda ticket: service.add_comment(session=session, settings=settings, ticket=ticket, actor=user,
-                                                   body=body, public=not internal),
-                done=lambda ticket, t: t("flash.comment_internal" if internal else "flash.comment", id=ticket.id))
+                   database: DatabaseDep, ticket_id: str, body: Text = "", internal: Annotated[bool, Form()] = False,
+                   files: Annotated[list[UploadFile], File()] = []):  # noqa: B006 — FastAPI copies defaults
+    """A reply and its files in one form (a customer asked for a HAR file answers with it): the files go into
+    the blob store with no transaction open, then the comment and the attachments in one short transaction.
+    A refusal shows the page again with the reply as typed."""
+    form = {"body": body, "internal": internal}
+    uploads = [upload for upload in files if upload.filename]
+    if uploads:  # may this reader attach here, before any bytes are stored (a read transaction)
+        with database.session_scope(write=False) as reader:
+            ticket = service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
+            policy.require(user, "ticket.attach", ticket)
+    stored: list[tuple[attachment_files.StoredFile, str | None]] = []
+    try:
+        for upload in uploads:
+            stored.append((attachment_files.store_file(settings=settings, filename=upload.filename or "",
+                                                       stream=upload.file), upload.content_type))
+    except PortalError as exc:
+        errors = web.form_errors(exc)
+        errors = {"files": errors.get("filename") or errors.get("file") or errors.get("_") or exc.detail}
+        return _ticket_page(request, session, user, ticket_id, errors=errors, form=form,
+                            status_code=422 if exc.status_code == 413 else exc.status_code)
+
+    def action(ticket):
+        if body.strip() or not stored:
+            service.add_comment(session=session, settings=settings, ticket=ticket, actor=user, body=body,
+                                public=not internal)
+        for stored_file, content_type in stored:
+            service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
+                                   stored_file=stored_file, content_type=content_type)
+
+    def done(ticket, t) -> str:
+        names = ", ".join(f"«{stored_file.filename}»" for stored_file, _ in stored)
+        if stored and body.strip():
+            return t("flow.done.reply_with_files", id=ticket.id, names=names)
+        if stored:
+            return t("flow.done.files", id=ticket.id, names=names)
+        return t("flash.comment_internal" if internal else "flash.comment", id=ticket.id)
+
+    return _act(request, session, user, ticket_id, form, action, done=done)
 
 
 @router.post("/tickets/{ticket_id}/eta")
@@ -367,31 +469,6 @@ def assign_submit(request: Request, user: CurrentUser, session: SessionDep, tick
                   assignee: Annotated[str, Form(max_length=150)] = ""):
     return _act(request, session, user, ticket_id, {}, lambda ticket: service.assign(
         session=session, ticket=ticket, actor=user, assignee=assignee or None), done=_assignee_done)
-
-
-@router.post("/tickets/{ticket_id}/attachments")
-def attach_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                  database: DatabaseDep, ticket_id: str, file: Annotated[UploadFile | None, File()] = None):
-    # As in the API: may this reader attach here (a read transaction), then the bytes with no transaction
-    # open, then the rows in a short write transaction.
-    with database.session_scope(write=False) as reader:
-        service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
-    stored: list[attachment_files.StoredFile] = []
-
-    def action(ticket):
-        if file is None or not file.filename:
-            raise Invalid.fields({"file": "выберите файл"})
-        service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                               stored_file=stored[0], content_type=file.content_type)
-
-    if file is not None and file.filename:
-        try:
-            stored.append(attachment_files.store_file(settings=settings, filename=file.filename, stream=file.file))
-        except PortalError as exc:
-            return _ticket_page(request, session, user, ticket_id, errors=web.form_errors(exc), form={},
-                                status_code=exc.status_code)
-    return _act(request, session, user, ticket_id, {}, action,
-                done=lambda ticket, t: t("flash.attached", id=ticket.id, name=stored[0].filename))
 
 
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}")

@@ -45,8 +45,9 @@ def test_customer_files_support_takes_customer_sees_status_and_eta(browser, live
     row.get_by_role("button", name="Взять в работу").click()
     staff.wait_for_url(f"**/tickets/{ticket_id}")
     assert staff.get_by_test_id("ticket-status").inner_text() == "в анализе"
-    staff.get_by_test_id("status-form").get_by_label("Новый статус").select_option("escalated")
-    staff.get_by_role("button", name="Применить").click()
+    staff.get_by_test_id("ticket-actions").get_by_role("link", name="Передать на третью линию").click()
+    staff.get_by_role("button", name="Передать на третью линию").click()
+    staff.wait_for_url(f"**/tickets/{ticket_id}")
     assert staff.get_by_test_id("ticket-status").inner_text() == "передана на третью линию"
 
     dev = browser.new_context(base_url=live_server.url, locale="ru-RU").new_page()

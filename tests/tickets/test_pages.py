@@ -76,9 +76,9 @@ def test_support_takes_from_queue_then_illegal_move_shows_allowed(client, api, m
     assert r.status_code == 303
     page = client.get(f"/tickets/{tid}")
     assert "в анализе" in page.text
-    r = client.post(f"/tickets/{tid}/status", data={"csrf_token": csrf_of(page.text), "status": "closed"})
-    assert r.status_code == 409 and "Допустимо" in r.text
-    r = client.post(f"/tickets/{tid}/status", data={"csrf_token": csrf_of(page.text), "status": "awaiting_info"})
+    r = client.post(f"/tickets/{tid}/act/close", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303 and "недоступен" in client.get(r.headers["location"]).text
+    r = client.post(f"/tickets/{tid}/act/request_info", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 422 and 'data-field="comment"' in r.text
     r = client.post(f"/tickets/{tid}/comments", data={"csrf_token": csrf_of(page.text), "body": "Внутреннее",
                                                       "internal": "true"})
@@ -213,12 +213,12 @@ def test_every_ticket_action_says_what_happened_once_escaped_and_unforgeable(cli
     steps = [
         ("take", {}, None, f"Вы взяли заявку {tid} в работу; её статус — «в анализе»."),
         ("priority", {"priority": "low", "reason": "Есть обходной путь"}, None, f"Приоритет заявки {tid} исправлен: низкий"),
-        ("status", {"status": "awaiting_info", "comment": "Пришлите HAR-файл"}, None,
-         f"Статус заявки {tid} изменён: «ожидает информации от заказчика»"),
+        ("act/request_info", {"comment": "Пришлите HAR-файл"}, None,
+         f"Запрос отправлен: заявка {tid} ждёт информации от заказчика"),
         ("assign", {"assignee": "dev"}, None, f"Исполнитель заявки {tid}: Дмитрий Разработчиков."),
         ("comments", {"body": "Проверим", "internal": "true"}, None, "Внутренний комментарий добавлен"),
         ("comments", {"body": "Спасибо"}, None, f"Комментарий добавлен в историю заявки {tid}."),
-        ("attachments", {}, {"file": ("a&<b>.log", b"ERROR", "text/plain")}, "Файл «a&amp;&lt;b&gt;.log» приложен"),
+        ("comments", {}, {"files": ("a&<b>.log", b"ERROR", "text/plain")}, "Файлы «a&amp;&lt;b&gt;.log» приложены"),
     ]
     for action, data, files, expected in steps:
         shown, again = _flash_after(client, f"/tickets/{tid}/{action}", {"csrf_token": csrf, **data}, files)
