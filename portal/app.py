@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError as DBAPIDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import __version__, deps, migrate, openapi, web, wiring
+from portal import __version__, content, deps, i18n, migrate, openapi, web, wiring
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError, Unauthorized
@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         upload_prefixes=UPLOAD_PREFIXES,
     )
     app.add_middleware(SecurityHeaders)
+    if settings.content_remote:
+        app.add_middleware(_FollowContentRemote, settings=settings)
     return app
 
 
@@ -167,6 +169,7 @@ def wants_html(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, body: dict, headers: dict | None = None):
+    body = i18n.in_language(body, web.language(request))  # the message in the asker's language
     if wants_html(request):
         if status == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -182,7 +185,7 @@ def _error_response(request: Request, status: int, body: dict, headers: dict | N
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PortalError)
     async def portal_error(request: Request, exc: PortalError):
-        return _error_response(request, exc.status_code, exc.payload(), exc.headers)
+        return _error_response(request, exc.status_code, exc.payload(), exc.headers)  # worded for the asker there
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -193,9 +196,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail
         if exc.status_code == 404 and detail == "Not Found":
-            detail = "Страница или объект не найдены. Проверьте адрес."
+            detail = i18n.message("error.page_not_found")
         elif exc.status_code == 405:
-            detail = "Этот метод не поддерживается по данному адресу."
+            detail = i18n.message("error.method_not_allowed")
         return _error_response(request, exc.status_code, {"detail": detail}, getattr(exc, "headers", None))
 
     @app.exception_handler(DBAPIDataError)
@@ -203,9 +206,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # The database refused a value the declared checks let through (a NUL character in text on
         # PostgreSQL, a number out of the column's range): the input's fault, so a 422 that says so.
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
-        return _error_response(request, 422, {"detail": "Значение в запросе не может быть сохранено или найдено: "
-                                                        "уберите из него нулевые символы (NUL) и слишком большие "
-                                                        "числа.", "errors": []})
+        return _error_response(request, 422, {"detail": i18n.message("error.value_not_storable"), "errors": []})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
@@ -216,8 +217,24 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _unexpected_response(request: Request, exc: Exception):
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_response(request, 500, {"detail": "Внутренняя ошибка портала. Она записана в журнал сервера; "
-                                                    "сообщите администратору время запроса."})
+    return _error_response(request, 500, {"detail": i18n.message("error.internal")})
+
+
+class _FollowContentRemote:
+    """Several nodes: before a request is answered from git, this node catches up with the shared content remote
+    when another node pushed (``content.follow``: a one-row read at most once a second, git only when behind)."""
+
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            try:
+                await anyio.to_thread.run_sync(content.follow, self.settings)
+            except Exception:  # the local copy still answers; the next request tries again
+                log.exception("could not catch up with the content remote %s", self.settings.content_remote)
+        await self.app(scope, receive, send)
 
 
 class _AnswerUnexpected:

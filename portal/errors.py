@@ -1,4 +1,8 @@
-"""Domain exceptions carry their HTTP status; one handler in app.py renders them."""
+"""Domain exceptions carry their HTTP status; one handler in app.py renders them.
+
+A message is an ``i18n.Message`` (a key of ``portal/locales/*/errors*.yml`` and its values) or plain text; the
+handler reads it in the language of whoever asked (``payload(lang)``), forms show it through ``web.form_errors``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal.i18n import Joined, Message, in_language, message
 from portal.validation import FIELD_LABELS
 
 
@@ -19,12 +24,13 @@ class PortalError(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self, lang: str | None = None) -> dict[str, Any]:
+        """The answer's body; with ``lang``, every message in it read in that language."""
         body: dict[str, Any] = {"detail": self.detail}
         if self.errors:
             body["errors"] = self.errors
         body.update(self.extra)
-        return body
+        return in_language(body, lang) if lang else body
 
 
 class BadRequest(PortalError):
@@ -34,7 +40,7 @@ class BadRequest(PortalError):
 class Unauthorized(PortalError):
     status_code = 401
 
-    def __init__(self, detail: str = "Требуется вход в систему.", **kw):
+    def __init__(self, detail: str = message("error.sign_in_required"), **kw):
         kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(detail, **kw)
 
@@ -50,30 +56,23 @@ class NotFound(PortalError):
 # One way to say "not there" per kind of object. A missing object and one the reader may not learn of
 # (another organisation's, an internal article for a customer) must answer with the same status, body and
 # message, or the difference tells that it exists: both paths build their error here.
-_MISSING = {
-    "object": ("Объект", "не найден"),
-    "package": ("Пакет", "не найден"),
-    "file": ("Файл", "не найден"),
-    "delivery": ("Доставка", "не найдена"),
-    "article": ("Статья", "не найдена"),
-    "ticket": ("Заявка", "не найдена"),
-    "attachment": ("Вложение", "не найдено"),
-    "comment": ("Комментарий", "не найден"),
-    "organization": ("Организация", "не найдена"),
-    "token": ("Токен", "не найден"),
-}
+# The catalogues word each kind: error.missing.<kind> («Заявка не найдена.»), error.missing_number.<kind> and
+# error.missing_named.<kind> (with {ident}).
+MISSING_KINDS = ("object", "package", "file", "delivery", "article", "ticket", "attachment", "comment",
+                 "organization", "token")
 
 
 def not_found(kind: str, ident: object = None, *, hint: str = "") -> NotFound:
     """404 for an object of ``kind`` that is not there — or that the reader may not know of."""
-    noun, verb = _MISSING[kind]
+    if kind not in MISSING_KINDS:
+        raise ValueError(f"no wording for a missing {kind!r}")
     if ident is None or ident == "":
-        named = noun
+        said = message(f"error.missing.{kind}")
     elif isinstance(ident, int):
-        named = f"{noun} № {ident}"
+        said = message(f"error.missing_number.{kind}", ident=ident)
     else:
-        named = f"{noun} «{str(ident)[:200]}»"
-    return NotFound(f"{named} {verb}." + (f" {hint}" if hint else ""))
+        said = message(f"error.missing_named.{kind}", ident=str(ident)[:200])
+    return NotFound(Joined([said, " ", hint]) if hint else said)
 
 
 class Conflict(PortalError):
@@ -95,16 +94,23 @@ class Invalid(PortalError):
 
     @classmethod
     def fields(cls, errors: dict[str, str]) -> "Invalid":
-        """422 naming each field; a field's Russian label, when registered, is added and used in the detail."""
-        listed = []
+        """422 naming each field; a field's label, when registered, is added and used in the detail."""
+        listed: list[dict[str, Any]] = []
         for f, m in errors.items():
-            item = {"field": f, "message": m}
+            item: dict[str, Any] = {"field": f, "message": m}
             label = FIELD_LABELS.get(f)
             if label:
                 item["label"] = label
             listed.append(item)
-        summary = "; ".join(f"{e.get('label') or e['field']}: {e['message']}" for e in listed)
-        return cls(f"Проверьте поля — {summary}", errors=listed)
+        return cls(check_fields(listed), errors=listed)
+
+
+def check_fields(listed: list[dict[str, Any]]) -> Message:
+    """«Проверьте поля — Краткое описание: …; Контакт: …» for the listed field errors."""
+    parts: list[Any] = []
+    for e in listed:
+        parts += ["; " if parts else "", e.get("label") or e["field"], ": ", e["message"]]
+    return message("error.check_fields", summary=Joined(parts))
 
 
 class TooManyRequests(PortalError):
@@ -125,15 +131,17 @@ class NotInitialised(PortalError):
 
 class FieldErrorOut(BaseModel):
     field: str = Field(description="The field, dotted for nested ones (contact.email); body for the whole body")
-    message: str = Field(description="What is wrong with it, in Russian")
-    label: str | None = Field(default=None, description="The field's Russian name, when it has one")
+    message: str = Field(description="What is wrong with it, in the reader's language (Accept-Language; Russian "
+                                     "by default)")
+    label: str | None = Field(default=None, description="The field's name, when it has one")
 
 
 class ErrorOut(BaseModel):
-    """Every 4xx and 5xx answer of the API: a message a person can act on, in Russian. Some add fields:
-    a 409 of the ticket workflow lists the `allowed` statuses."""
+    """Every 4xx and 5xx answer of the API: a message a person can act on, in the reader's language
+    (Accept-Language: Russian by default, or English). Some add fields: a 409 of the ticket workflow lists the
+    `allowed` statuses."""
 
     model_config = ConfigDict(extra="allow", title="Error")
 
-    detail: str = Field(description="What went wrong and what to do, in Russian")
+    detail: str = Field(description="What went wrong and what to do, in the reader's language")
     errors: list[FieldErrorOut] | None = Field(default=None, description="422: each field that is wrong")

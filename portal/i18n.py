@@ -3,14 +3,24 @@
 Catalogues are YAML files ``portal/locales/<lang>/<domain>.yml`` mapping keys
 to text; every domain keeps its own file. ``tests/test_i18n.py`` checks that
 both languages have the same keys and that every key used in templates exists.
+
+Python code that words something a person reads — an error, a flash message, a job's report — says it as a
+``Message`` (``i18n.message("error.missing_named.ticket", ident=...)``): a key and its values, read in the language of
+whoever reads it. The page or API answer in hand sets that language (``using``); until then, and wherever a
+message is kept as plain text (logs, the database), it reads in Russian.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
+from markupsafe import escape
 
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = ("ru", "en")
@@ -35,6 +45,98 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, **values) -> str:
     if text is None:
         text = catalogue(DEFAULT_LANGUAGE).get(key, key)
     return text.format(**values) if values else text
+
+
+_reader_language: contextvars.ContextVar[str] = contextvars.ContextVar("portal_reader_language",
+                                                                     default=DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    """The language of whoever the text being rendered now is for (Russian outside a request)."""
+    return _reader_language.get()
+
+
+@contextlib.contextmanager
+def using(lang: str) -> Iterator[None]:
+    """Messages read in ``lang`` inside the block (a page being rendered, an error being answered)."""
+    token = _reader_language.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    try:
+        yield
+    finally:
+        _reader_language.reset(token)
+
+
+def _resolved(value: Any, lang: str) -> Any:
+    return value.in_language(lang) if isinstance(value, Message) else value
+
+
+class Message(str):
+    """Text for a person, kept as its key and values until it is read.
+
+    It *is* a ``str`` — its Russian text — so code and tests that compare, log or store it see Russian as
+    before; ``str()``, a template (``__html__``) and ``in_language`` read it in the reader's language. Values
+    may be messages themselves (a field's name inside a field's error).
+    """
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, /, **values: Any) -> "Message":
+        text = super().__new__(cls, translate(key, DEFAULT_LANGUAGE,
+                                              **{k: _resolved(v, DEFAULT_LANGUAGE) for k, v in values.items()}))
+        text.key, text.values = key, values
+        return text
+
+    def in_language(self, lang: str) -> str:
+        return translate(self.key, lang, **{k: _resolved(v, lang) for k, v in self.values.items()})
+
+    def __str__(self) -> str:
+        return self.in_language(current_language())
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __reduce__(self):  # copies and pickles keep the key, not just the Russian text
+        return (_rebuild, (type(self), self.key, self.values))
+
+
+def _rebuild(cls, key, values):
+    return cls(key, **values)
+
+
+class Joined(Message):
+    """Several pieces of text (messages or plain strings) read one after another, each in the reader's language."""
+
+    parts: tuple[Any, ...]
+    separator: str
+
+    def __new__(cls, parts: Iterable[Any], separator: str = "") -> "Joined":
+        parts = tuple(parts)
+        text = str.__new__(cls, separator.join(_resolved(p, DEFAULT_LANGUAGE) for p in parts))
+        text.key, text.values, text.parts, text.separator = "", {}, parts, separator
+        return text
+
+    def in_language(self, lang: str) -> str:
+        return self.separator.join(str(_resolved(p, lang)) for p in self.parts)
+
+    def __reduce__(self):
+        return (Joined, (self.parts, self.separator))
+
+
+def message(key: str, /, **values: Any) -> Message:
+    """A text for a person: ``key`` in the catalogues, formatted with ``values`` in the reader's language."""
+    return Message(key, **values)
+
+
+def in_language(value: Any, lang: str) -> Any:
+    """``value`` with every message in it read in ``lang`` (a JSON answer's body: dicts and lists walked)."""
+    if isinstance(value, Message):
+        return value.in_language(lang)
+    if isinstance(value, dict):
+        return {k: in_language(v, lang) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [in_language(v, lang) for v in value]
+    return value
 
 
 def pick_language(cookie: str | None, accept_language: str | None, user_language: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Turns pydantic's validation errors into 4xx answers a person can act on, in Russian."""
+"""Turns pydantic's validation errors into 4xx answers a person can act on, in the reader's language."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from portal.i18n import Message, message
+
 # Row IDs are INTEGER columns: 32-bit on PostgreSQL (64-bit on SQLite), so the common bound is 2³¹−1. A larger
 # number must be a 422 naming the range, not an overflow in the driver (PostgreSQL refuses it as out of range).
 MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2 147 483 647")]
 MAX_OFFSET = 10_000_000  # paging deeper than this is a mistake, and OFFSET must stay a 64-bit integer
 
-# Human names of the domains' fields, {"summary": "Краткое описание", …}, added by portal.wiring.
-FIELD_LABELS: dict[str, str] = {}
+# Human names of the domains' fields, {"summary": message("field.summary"), …}, added by portal.wiring.
+FIELD_LABELS: dict[str, Message] = {}
 
 
-def register_field_labels(labels: dict[str, str]) -> None:
+def register_field_labels(labels: dict[str, Message]) -> None:
     FIELD_LABELS.update(labels)
 
 
@@ -26,44 +28,35 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+# pydantic's error types → the key of their wording (portal/locales/*/errors.yml: error.input.<name>).
+_INPUT_KINDS = {
+    "missing": "missing", "extra_forbidden": "extra_forbidden", "string_type": "string", "str_type": "string",
+    "int_parsing_size": "int_too_long", "int_type": "int", "int_parsing": "int", "int_from_float": "int",
+    "bool_type": "bool", "bool_parsing": "bool", "float_type": "float", "float_parsing": "float",
+    "list_type": "list", "dict_type": "object", "model_type": "object", "model_attributes_type": "object",
+    "enum": "choice", "literal_error": "choice", "string_too_short": "too_short", "string_too_long": "too_long",
+    "greater_than_equal": "at_least", "greater_than": "at_least", "less_than_equal": "at_most",
+    "less_than": "at_most",
+}
+
+
 def _message(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "обязательное поле не заполнено"
-    if kind == "extra_forbidden":
-        return "неизвестное поле; уберите его из запроса"
-    if kind in ("string_type", "str_type"):
-        return "ожидается строка"
-    if kind == "int_parsing_size":
-        return "слишком длинное число"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "ожидается целое число"
-    if kind in ("bool_type", "bool_parsing"):
-        return "ожидается true или false"
-    if kind in ("float_type", "float_parsing"):
-        return "ожидается число"
-    if kind in ("list_type",):
-        return "ожидается список"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return "ожидается объект"
-    if kind in ("enum", "literal_error"):
-        return f"недопустимое значение; допустимы: {ctx.get('expected', '')}"
-    if kind == "string_too_short":
-        return f"слишком коротко: не меньше {ctx.get('min_length')} символов"
-    if kind == "string_too_long":
-        return f"слишком длинно: не больше {ctx.get('max_length')} символов"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"значение должно быть не меньше {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"значение должно быть не больше {ctx.get('le', ctx.get('lt'))}"
+    if kind in _INPUT_KINDS:
+        return message(f"error.input.{_INPUT_KINDS[kind]}", expected=ctx.get("expected", ""),
+                       min_length=ctx.get("min_length"), max_length=ctx.get("max_length"),
+                       bound=ctx.get("ge", ctx.get("gt")) if "greater" in kind else ctx.get("le", ctx.get("lt")))
     if kind.startswith(("datetime", "date")):
-        return "ожидается дата и время в формате ISO 8601, например 2026-12-01T18:00:00+03:00"
+        return message("error.input.datetime")
     if kind == "value_error":
-        return str(ctx.get("error") or err.get("msg", "")).removeprefix("Value error, ")
+        error = ctx.get("error")
+        if isinstance(error, ValueError) and error.args and isinstance(error.args[0], Message):
+            return error.args[0]  # a validator's own message, still to be worded for its reader
+        return str(error or err.get("msg", "")).removeprefix("Value error, ")
     if kind == "value_error.email" or "email" in kind:
-        return "адрес электронной почты выглядит неверно"
-    return err.get("msg", "неверное значение")
+        return message("error.input.email")
+    return err.get("msg") or message("error.input.wrong")
 
 
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, Any]]:
@@ -71,15 +64,15 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> tuple[int
     for err in errors:
         if err.get("type") == "json_invalid":
             reason = (err.get("ctx") or {}).get("error", "")
-            return 400, {"detail": f"Тело запроса не является корректным JSON ({reason}). "
-                                   "Проверьте кавычки, запятые и скобки."}
+            return 400, {"detail": message("error.input.not_json", reason=reason)}
     listed = []
     for err in errors:
         field = _field(tuple(err.get("loc", ())))
         if field == "body" and err.get("type") in ("model_attributes_type", "dict_type", "model_type"):
-            return 422, {"detail": "Тело запроса должно быть JSON-объектом с полями, описанными в /api/docs.",
-                         "errors": [{"field": "body", "message": "ожидается JSON-объект"}]}
+            return 422, {"detail": message("error.input.body_not_object"),
+                         "errors": [{"field": "body", "message": message("error.input.json_object")}]}
         label = FIELD_LABELS.get(field.split(".")[-1])
         listed.append({"field": field, "label": label, "message": _message(err)})
-    summary = "; ".join(f"{e['label'] or e['field']}: {e['message']}" for e in listed)
-    return 422, {"detail": f"Проверьте поля — {summary}", "errors": listed}
+    from portal.errors import check_fields  # errors imports this module's labels at its top
+
+    return 422, {"detail": check_fields(listed), "errors": listed}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
@@ -94,8 +95,9 @@ def nav_current(path: str, items: list[NavItem]) -> str | None:
 
 def language(request: Request) -> str:
     user = getattr(request.state, "user", None)
-    return i18n.pick_language(request.cookies.get("lang"), request.headers.get("accept-language"),
-                              user.language if user else None)
+    # Read without loading: answering an error after the request's session rolled back must not query again.
+    user_language = sqlalchemy.inspect(user).dict.get("language") if user is not None else None
+    return i18n.pick_language(request.cookies.get("lang"), request.headers.get("accept-language"), user_language)
 
 
 def csrf_nonce(request: Request) -> str:
@@ -129,7 +131,10 @@ def _flash_signature(secret: bytes, text: str) -> str:
 
 def flash(request: Request, response, text: str) -> None:
     """Tell the next page the reader sees what their action did (after a redirect). Carried in a short-lived
-    cookie signed with the secret key, so only the portal's own words are ever shown; rendered escaped."""
+    cookie signed with the secret key, so only the portal's own words are ever shown; rendered escaped.
+    A message is worded in the reader's language now, as the cookie holds text."""
+    if isinstance(text, i18n.Message):
+        text = text.in_language(language(request))
     encoded = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
     value = f"{encoded}.{_flash_signature(request.app.state.settings.secret(), text)}"
     set_cookie(request, response, FLASH_COOKIE, value, max_age=120)
@@ -267,8 +272,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "flash": _take_flash(request),
     }
     ctx.update(context or {})
-    response = request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code,
-                                                            headers=headers)
+    with i18n.using(lang):  # messages in the context (errors, reports) read in the reader's language
+        response = request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code,
+                                                                headers=headers)
     if FLASH_COOKIE in request.cookies:  # shown once
         response.delete_cookie(FLASH_COOKIE, path="/")
     if getattr(request.state, "csrf_nonce_new", False):
@@ -278,7 +284,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 def form_errors(exc: PortalError) -> dict[str, str]:
     """A refusal as a form shows it: each field's message keyed like the form's input (contact.name →
-    contact_name), or the whole message under "_" when no field is named."""
+    contact_name), or the whole message under "_" when no field is named. Messages stay messages: the page
+    reads them in its reader's language when it renders."""
     if exc.errors:
         return {e["field"].replace(".", "_"): e["message"] for e in exc.errors}
     return {"_": exc.detail}

@@ -50,3 +50,73 @@ def test_partials_are_imported_with_context():
     offenders = [str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html")
                  if re.search(r'{%\s*from\s+"_partials.html"\s+import(?:(?!%}).)*(?<!with context )%}', p.read_text())]
     assert offenders == []
+
+
+# --- messages worded in the reader's language --------------------------------------------------------
+
+def test_a_message_is_its_russian_text_until_read_in_another_language():
+    said = i18n.message("error.missing_named.ticket", ident="PRM-2026-000007")
+    assert said == "Заявка «PRM-2026-000007» не найдена."  # code, logs and the database see Russian
+    assert said.in_language("en") == "Ticket “PRM-2026-000007” not found."
+    with i18n.using("en"):
+        assert str(said) == f"{said}" == "Ticket “PRM-2026-000007” not found."
+        assert said.__html__() == "Ticket “PRM-2026-000007” not found."
+    assert str(said) == "Заявка «PRM-2026-000007» не найдена."
+
+
+def test_messages_inside_messages_and_joined_text_follow_the_reader():
+    from portal.errors import Invalid
+    from portal.validation import register_field_labels
+
+    register_field_labels({"summary": i18n.message("field.summary")})
+    refusal = Invalid.fields({"summary": i18n.message("error.input.missing"), "no_label": "<b>x</b>"})
+    assert refusal.detail == "Проверьте поля — Краткое описание: обязательное поле не заполнено; no_label: <b>x</b>"
+    english = refusal.payload("en")
+    assert english["detail"] == "Check the fields — Summary: this field is required; no_label: <b>x</b>"
+    assert english["errors"][0] == {"field": "summary", "message": "this field is required", "label": "Summary"}
+    with i18n.using("en"):
+        assert "&lt;b&gt;" in refusal.detail.__html__()  # a person's text inside a message is still escaped
+
+
+def test_every_message_key_used_in_python_exists_in_both_languages():
+    """message("a.b") and message(f"a.{x}") in portal/**/*.py: a literal key exists; a key built from a prefix
+    has keys under that prefix."""
+    ru, en = i18n.catalogue("ru"), i18n.catalogue("en")
+    literal, prefixes = set(), set()
+    for path in (TEMPLATES.parent).rglob("*.py"):
+        text = path.read_text()
+        literal |= set(re.findall(r"""\bmessage\(\s*["']([a-z0-9_.]+)["']""", text))
+        prefixes |= set(re.findall(r"""\bmessage\(\s*f["']([a-z0-9_.]+)\{""", text))
+    assert len(literal) > 5, "no keys found: the pattern is wrong"
+    assert sorted(literal - set(ru)) == [] and sorted(literal - set(en)) == []
+    for prefix in prefixes:
+        assert any(k.startswith(prefix) for k in ru), prefix
+
+
+def test_api_errors_answer_in_the_askers_language(client, api, make, db):
+    from sqlalchemy import update
+
+    from portal.accounts.models import User
+
+    # A visitor: the Accept-Language header chooses.
+    assert client.get("/api/v1/tickets").json()["detail"] == "Требуется вход в систему."
+    assert client.get("/api/v1/tickets", headers={"Accept-Language": "en-GB,en;q=0.9"}).json()["detail"] == \
+        "Please sign in."
+
+    # A signed-in reader: the language chosen in their account.
+    customer, english = make.user("customer"), make.user("customer")
+    with db.session_scope() as session:
+        session.execute(update(User).where(User.id == english.id).values(language="en"))
+    ru = api.get(customer, "/api/v1/tickets/PRM-2026-999999")
+    en = api.get(english, "/api/v1/tickets/PRM-2026-999999")
+    assert ru.status_code == en.status_code == 404
+    assert ru.json()["detail"] == "Заявка «PRM-2026-999999» не найдена. Проверьте номер (например, PRM-2026-00042)."
+    assert en.json()["detail"] == "Ticket “PRM-2026-999999” not found. Check the number (for example, PRM-2026-00042)."
+
+    bad = api.post(english, "/api/v1/tickets", json={"summary": 5})
+    assert bad.status_code == 422
+    body = bad.json()
+    assert body["detail"].startswith("Check the fields — ")
+    by_field = {e["field"]: e for e in body["errors"]}
+    assert by_field["summary"]["message"] == "a string is expected" and by_field["summary"]["label"] == "Summary"
+    assert not re.search("[А-Яа-яЁё]", str(body)), body

@@ -103,7 +103,7 @@ def test_closing_an_undelivered_fix_is_refused_in_a_process_that_imported_only_t
     wired = _python(CLOSE_IN_A_TICKETS_ONLY_PROCESS, *args, "wire", env=env)
     assert wired["other_domains_before_wiring"] == []  # nothing but tickets (and below) was imported
     assert wired["closed"] is False
-    assert len(wired["blockers"]) == 1 and "pkg-w (pending)" in wired["blockers"][0]
+    assert len(wired["blockers"]) == 1 and "pkg-w" in wired["blockers"][0] and "«ожидает передачи»" in wired["blockers"][0]
 
     # The same process without the wiring has no guard at all: the refusal above is the wiring's doing.
     unwired = _python(CLOSE_IN_A_TICKETS_ONLY_PROCESS, *args, "bare", env=env)

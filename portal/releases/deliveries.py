@@ -22,6 +22,7 @@ from portal.accounts.models import Organization, User
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
+from portal.i18n import Joined, Message, message
 from portal.policy import Actor
 from portal.releases import events
 from portal.releases.models import Channel, Delivery, DeliveryStatus, Download, Package, PackageStatus
@@ -219,15 +220,17 @@ def received_by(*, session: Session, package: Package) -> list[Delivery]:
 
 def close_blocker(*, session: Session, ticket) -> str | None:
     """Tickets' CLOSE_GUARDS: a published fix not yet delivered and confirmed to the ticket's organisation."""
-    waiting = []
+    waiting: list[Message] = []
     for package in packages_for_ticket(session=session, ticket_id=ticket.id):
         delivery = find_delivery(session=session, package_id=package.id, organization_id=ticket.organization_id)
         if delivery is not None and delivery.status != S.confirmed:
-            waiting.append(f"{package.id} ({delivery.status})")
+            # What is missing and who does it next, for the delivery's step: handing over, then confirming.
+            step = "hand_over" if delivery.status == S.pending else "confirm"
+            waiting.append(message(f"errors_releases.close_blocked.{step}", package=package.id,
+                                   state=message(f"delivery_status.{delivery.status}")))
     if not waiting:
         return None
-    return ("Опубликованное исправление ещё не передано организации или передача не подтверждена второй линией: "
-            f"пакет {', '.join(waiting)}.")
+    return Joined(waiting, " ")
 
 
 CSV_COLUMNS = ("delivery_id", "package", "package_title", "organization", "organization_name", "status", "overdue",

@@ -25,6 +25,7 @@ from portal.config import Settings
 from portal.content import ContentRepo, author_of
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
+from portal.i18n import message
 from portal.knowledge import service as knowledge
 from portal.policy import Actor
 from portal.releases import events, signing
@@ -51,12 +52,9 @@ ALL_CUSTOMERS = ("all", "*")
 MANIFEST_DIR = "releases"
 
 # Human names of the fields, for 422 answers (``portal.wiring`` hands them to ``portal.validation``).
-FIELD_LABELS = {
-    "id": "Идентификатор пакета", "title": "Название", "version": "Версия пакета",
-    "product_versions": "Версии продукта", "modules": "Модули", "ticket_ids": "Заявки",
-    "organizations": "Организации", "file": "Файл", "notes": "Примечания к выпуску", "reason": "Причина",
-    "sha256": "SHA-256",
-}
+FIELD_LABELS = {name: message(f"field.{name}") for name in (
+    "id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "file", "notes", "reason",
+    "sha256")}
 
 
 def split_list(value: str | list[str] | None) -> list[str]:

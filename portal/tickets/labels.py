@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-from portal.tickets.models import (
-    DeferReason,
-)
+from portal.i18n import message
+from portal.tickets.models import DeferReason, Status
 
 # Human names of the fields, for 422 answers (``portal.wiring`` hands them to ``portal.validation``).
-FIELD_LABELS = {
-    "kind": "Вид обращения",
-    "module": "Модуль",
-    "product_version": "Версия продукта",
-    "summary": "Краткое описание",
-    "description": "Описание",
-    "steps_to_reproduce": "Шаги воспроизведения",
-    "priority": "Приоритет",
-    "contact": "Контакты",
-    "contact.name": "Контактное лицо",
-    "contact.email": "Электронная почта",
-    "contact.phone": "Телефон",
-    "organization": "Организация",
-    "channel": "Канал обращения",
-    "status": "Статус",
-    "comment": "Комментарий",
-    "reason": "Причина",
-    "solution": "Решение",
-    "workaround": "Обходной путь",
-    "body": "Текст",
-    "eta": "Плановая дата решения",
-    "assignee": "Исполнитель",
-    "filename": "Имя файла",
-    "file": "Файл",
-}
+FIELD_LABELS = {name: message(f"field.{name}") for name in (
+    "kind", "module", "product_version", "summary", "description", "steps_to_reproduce", "priority", "contact",
+    "contact.name", "contact.email", "contact.phone", "organization", "channel", "status", "comment", "reason",
+    "solution", "workaround", "body", "eta", "assignee", "filename", "file")}
 
-STATUS_NAMES = {
-    "new": "новая", "in_analysis": "в анализе", "awaiting_info": "ожидает информации от заказчика",
-    "escalated": "передана на третью линию", "in_verification": "на проверке", "resolved": "решена",
-    "closed": "закрыта", "suspended": "приостановлена", "deferred": "отложена",
-}
+STATUS_NAMES = {status.value: message(f"status.{status.value}") for status in Status}
 # «Ограничения поддержки»: the regulation's words for each reason of deferral.
 DEFER_REASONS = {
     DeferReason.cannot_reproduce.value: "невозможно повторить описанную проблему на аналогичной конфигурации "

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 from portal import policy
 from portal.accounts.models import Organization, User
 from portal.db import utcnow
-from portal.errors import Invalid, NotFound
+from portal.errors import Invalid, NotFound, not_found
+from portal.i18n import message
 from portal.tickets.labels import choices as _choices
 from portal.tickets.models import (
     Priority,
@@ -23,7 +24,7 @@ from portal.tickets.models import (
 
 
 def _not_found(ticket_id: str) -> NotFound:
-    return NotFound(f"Заявка {ticket_id} не найдена. Проверьте номер (например, PRM-2026-00042).")
+    return not_found("ticket", ticket_id, hint=message("errors_tickets.check_number"))
 
 
 def get_ticket_unchecked(*, session: Session, ticket_id: str) -> Ticket:

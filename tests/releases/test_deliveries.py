@@ -142,7 +142,7 @@ def test_ticket_cannot_close_until_the_fix_is_confirmed(db, settings, world, pub
         with pytest.raises(Conflict) as exc:
             tickets.change_status(session=s, settings=settings, ticket=ticket, actor=load(s, world.ivanova),
                                   status="closed")
-        assert "pkg-r (pending)" in exc.value.extra["blockers"][0]
+        assert "Исправление pkg-r опубликовано, но ещё не передано" in exc.value.extra["blockers"][0]
     with db.session_scope() as s:
         d = _delivery(s, published, world.romashka)
         deliveries.acknowledge(session=s, actor=load(s, world.ivanova), delivery_id=d.id)
