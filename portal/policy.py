@@ -267,6 +267,11 @@ def article_visible(user, obj):
     return ALLOW if reads(audience(user), visibility) else HIDE
 
 
+def signed_in_reader(user, obj):
+    """A signed-in reader of the article (votes on it): anonymous readers of the public edition answer no one."""
+    return DENY if _role(user) is None else article_visible(user, obj)
+
+
 def package_entitled(user, obj):
     """Fix packages: staff always; a customer only when their organisation is entitled."""
     role = _role(user)
@@ -318,6 +323,8 @@ RULES: dict[str, Rule] = {
     "article.publish": roles(WRITERS),
     "article.from_ticket": roles(WRITERS | SECOND_LINE),
     "kb.build": roles(WRITERS),
+    "article.vote": signed_in_reader,
+    "article.feedback": roles(WRITERS),
     "search.use": signed_in,
     "search.insights": roles(WRITERS),
     # --- fix packages and deliveries ---

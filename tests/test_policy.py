@@ -57,6 +57,8 @@ EXPECTED_OWN = {
     "article.publish":        dict(admin=A, support=D, developer=D, qa=D, writer=A, customer=D),
     "article.from_ticket":    dict(admin=A, support=A, developer=D, qa=D, writer=A, customer=D),
     "kb.build":               dict(admin=A, support=D, developer=D, qa=D, writer=A, customer=D),
+    "article.vote":           dict(admin=A, support=A, developer=A, qa=A, writer=A, customer=A),
+    "article.feedback":       dict(admin=A, support=D, developer=D, qa=D, writer=A, customer=D),
     "search.use":             dict(admin=A, support=A, developer=A, qa=A, writer=A, customer=A),
     "search.insights":        dict(admin=A, support=D, developer=D, qa=D, writer=A, customer=D),
     "package.view":           dict(admin=A, support=A, developer=A, qa=A, writer=A, customer=A),
@@ -75,7 +77,7 @@ ORG_SCOPED = {a for a in EXPECTED_OWN if a.startswith(("ticket.", "delivery."))}
 def own_object(action):
     if action.startswith("package."):
         return SimpleNamespace(entitled_organization_ids={OWN_ORG})
-    if action == "article.read":
+    if action in ("article.read", "article.vote"):
         return SimpleNamespace(visibility="customers")
     return SimpleNamespace(organization_id=OWN_ORG)
 
@@ -115,6 +117,15 @@ def test_staff_decisions_do_not_depend_on_the_organisation(role, action):
 def test_article_visibility(visibility, role, expected):
     reader = user(role) if role else None
     assert policy.decide(reader, "article.read", SimpleNamespace(visibility=visibility)) is expected
+
+
+@pytest.mark.parametrize("visibility,role,expected", [
+    ("public", None, D), ("customers", None, D), ("public", "customer", A), ("internal", "customer", H),
+    ("internal", "writer", A),
+])
+def test_a_vote_is_a_signed_in_readers(visibility, role, expected):
+    reader = user(role) if role else None
+    assert policy.decide(reader, "article.vote", SimpleNamespace(visibility=visibility)) is expected
 
 
 def test_anonymous_and_disabled_users_are_denied():

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from portal import policy
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import not_found
-from portal.knowledge import render, service, site, store
+from portal.knowledge import feedback_api, render, service, site, store
 from portal.knowledge.articles import Article
 from portal.knowledge.schemas import (
     ArticleCreate,
@@ -135,3 +135,7 @@ def request_build(user: CurrentUser, session: SessionDep, db: DatabaseDep):
     policy.require(user, "kb.build")
     service.request_build(session=session, actor=user)
     return {"detail": "Сборка запрошена; состояние — GET /api/v1/kb/builds."}
+
+
+# The readers' side of an article on /kb/ (votes, «Исправлено в пакете …», searches that led there).
+router.include_router(feedback_api.api_router)

@@ -14,6 +14,7 @@ from portal import i18n, policy, web
 from portal.deps import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    CSRF_HEADER,
     CurrentUser,
     OptionalUser,
     SessionDep,
@@ -21,7 +22,7 @@ from portal.deps import (
     verify_csrf,
 )
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
-from portal.knowledge import articles, audiences, render, service, site, store, tickets_link
+from portal.knowledge import articles, audiences, feedback, feedback_api, render, service, site, store, tickets_link
 from portal.registry import Registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -108,6 +109,7 @@ def site_header(request: Request, user: OptionalUser, page: Annotated[str, Query
         data["logout"] = {"url": "/logout", "field": CSRF_FIELD, "token": web.csrf_token(request),
                           "label": i18n.translate("nav.logout", lang)}
         data["can_create_ticket"] = policy.allows(user, "ticket.create")
+        data["csrf"] = {"header": CSRF_HEADER, "token": data["logout"]["token"]}  # the theme's votes, searches
     response = JSONResponse(data, headers={"Cache-Control": "no-store", "Vary": "Cookie"})
     if getattr(request.state, "csrf_nonce_new", False):  # sign-out needs the cookie its token was made for
         web.set_cookie(request, response, CSRF_COOKIE, request.state.csrf_nonce, samesite="strict")
@@ -369,6 +371,13 @@ def writer_dashboard_section(request: Request, session, user):
     drafts = [e for e, meta in entries if meta.status == "draft" and user.username in meta.authors]
     in_review = [e for e, meta in entries if meta.status == "review"]
     gaps = [gap for source in SEARCH_GAPS for gap in source(session=session, user=user, days=30, limit=HOME_LIMIT)]
+    unhelpful = (feedback.unhelpful_articles(session=session, actor=user, limit=HOME_LIMIT)
+                 if policy.allows(user, "article.feedback") else [])
     return "knowledge/_dashboard_writer.html", {
         "waiting": waiting, "waiting_total": waiting_total, "drafts": drafts[:HOME_LIMIT],
-        "in_review": in_review[:HOME_LIMIT], "gaps": gaps[:HOME_LIMIT], "kinds": articles.KIND_NAMES}
+        "in_review": in_review[:HOME_LIMIT], "gaps": gaps[:HOME_LIMIT], "unhelpful": unhelpful,
+        "unhelpful_days": feedback.UNHELPFUL_DAYS, "kinds": articles.KIND_NAMES}
+
+
+# The writers' pages of readers' votes (feedback_api.py).
+router.include_router(feedback_api.pages_router)

@@ -5,7 +5,7 @@
 (function () {
   "use strict"
   var region = document.querySelector("[data-portal-header]")
-  if (!region || !window.fetch) return
+  if (!region || !window.fetch) { window.portalReader = Promise.resolve(null); return }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag)
@@ -51,13 +51,17 @@
     }
   }
 
-  fetch("/api/v1/me/header?page=" + encodeURIComponent(location.pathname), {
+  // The reader as the portal sees them, for the theme's other scripts (search.js, article.js): null outside
+  // the portal.
+  window.portalReader = fetch("/api/v1/me/header?page=" + encodeURIComponent(location.pathname), {
     credentials: "same-origin", headers: { Accept: "application/json" }
   }).then(function (response) {
     var type = response.headers.get("content-type") || ""
     if (!response.ok || type.indexOf("application/json") !== 0) return null
     return response.json()
   }).then(function (data) {
-    if (data && data.portal === "primoart-support") fill(data)
-  }).catch(function () { /* no portal here: the edition is hosted elsewhere */ })
+    if (!data || data.portal !== "primoart-support") return null
+    fill(data)
+    return data
+  }).catch(function () { return null /* no portal here: the edition is hosted elsewhere */ })
 })()

@@ -1,0 +1,111 @@
+// What an article page on /kb/ shows one reader (theme main.html): «Исправлено в пакете …» for the packages
+// this reader may see (entitled organisation, or staff), and «Помогла ли статья? Да / Нет» with an optional
+// comment — from GET/PUT /api/v1/kb/articles/{slug}/reader|vote. The built page is the same file for every
+// reader of an edition, so it names no package; outside the portal both regions stay hidden.
+(function () {
+  "use strict"
+  var page = document.querySelector("[data-portal-article]")
+  if (!page || !window.fetch || !window.portalReader) return
+  var slug = page.getAttribute("data-portal-article")
+  var base = "/api/v1/kb/articles/" + encodeURIComponent(slug)
+  var fixed = document.querySelector("[data-portal-fixed]")
+  var box = document.querySelector("[data-portal-feedback]")
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag)
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]) })
+    if (text) node.textContent = text
+    return node
+  }
+
+  function path(url) {
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null
+  }
+
+  function showFixed(packages) {
+    if (!fixed || !packages || !packages.length) return
+    var list = fixed.querySelector("[data-portal-fixed-list]")
+    list.textContent = ""
+    packages.forEach(function (pkg, i) {
+      var href = path(pkg.url)
+      if (!href) return
+      if (list.childNodes.length) list.appendChild(document.createTextNode(", "))
+      var link = el("a", { href: href }, pkg.title && pkg.title !== pkg.id ? pkg.id + " — " + pkg.title : pkg.id)
+      list.appendChild(link)
+    })
+    var heading = document.querySelector(".md-content__inner h1")
+    if (heading) heading.after(fixed)  // under the title, where a reader looks first
+    fixed.hidden = false
+  }
+
+  function feedback(reader, view) {
+    if (!box || !view.can_vote || !reader || !reader.csrf) return
+    var buttons = box.querySelectorAll("[data-vote]")
+    var form = box.querySelector("[data-portal-feedback-form]")
+    var comment = form.querySelector("textarea")
+    var status = box.querySelector("[data-portal-feedback-status]")
+    var current = view.vote
+
+    function pressed() {
+      buttons.forEach(function (button) {
+        var yes = button.getAttribute("data-vote") === "yes"
+        button.setAttribute("aria-pressed", String(!!current && current.helpful === yes))
+      })
+    }
+
+    function send(helpful, text) {
+      var headers = { "Content-Type": "application/json", Accept: "application/json" }
+      headers[reader.csrf.header] = reader.csrf.token
+      status.textContent = "Сохраняем…"
+      return fetch(base + "/vote", {
+        method: "PUT", credentials: "same-origin", headers: headers,
+        body: JSON.stringify({ helpful: helpful, comment: text })
+      }).then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body } })
+      }).then(function (answer) {
+        if (!answer.ok) {
+          var errors = answer.body && answer.body.errors
+          status.textContent = (errors && errors.length && errors[0].message) || answer.body.detail ||
+            "Не удалось сохранить ответ; попробуйте ещё раз."
+          return
+        }
+        current = answer.body.vote
+        pressed()
+        status.textContent = current.comment ? "Спасибо! Ответ и комментарий сохранены." :
+          (current.helpful ? "Спасибо! Рады, что статья помогла." : "Спасибо! Напишите, чего не хватило, — статью поправят.")
+        form.hidden = !!current.comment
+      }).catch(function () { status.textContent = "Портал не ответил; попробуйте ещё раз." })
+    }
+
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        send(button.getAttribute("data-vote") === "yes", current && current.comment ? current.comment : null)
+      })
+    })
+    form.addEventListener("submit", function (event) {
+      event.preventDefault()
+      if (!current) return
+      send(current.helpful, comment.value)
+    })
+    if (current) {
+      status.textContent = "Вы уже ответили: " + (current.helpful ? "да" : "нет") + ". Можно изменить ответ."
+      comment.value = current.comment || ""
+      form.hidden = !!current.comment
+    } else {
+      form.hidden = true
+    }
+    pressed()
+    box.hidden = false
+  }
+
+  window.portalReader.then(function (reader) {
+    if (!reader) return null
+    return fetch(base + "/reader", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null })
+      .then(function (view) {
+        if (!view) return
+        showFixed(view.fixed_in)
+        feedback(reader, view)
+      })
+  }).catch(function () { /* the page reads fine without them */ })
+})()
