@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from jinja2 import pass_context
 
 from portal import i18n, policy, rendering
 from portal.accounts import security
+from portal.accounts.models import User
 from portal.deps import CSRF_COOKIE, CSRF_FIELD
 from portal.errors import PortalError
 
@@ -234,6 +236,115 @@ def duration(value: dt.timedelta | float | int | None, lang: str = i18n.DEFAULT_
     return " ".join(f"{n} {_plural(n, words[key], lang)}" for n, key in parts[:2])
 
 
+# --- people and recorded values, as a person reads them ---------------------------------------------------
+
+def _people_names(request: Request) -> dict[str, str]:
+    """Login → the person's name, read once per page (the users of a support portal are a short list)."""
+    names = getattr(request.state, "people_names", None)
+    if names is None:
+        with request.app.state.db.session_scope(write=False) as session:
+            names = {login: full_name for login, full_name in session.execute(
+                sqlalchemy.select(User.username, User.full_name)) if full_name}
+        request.state.people_names = names
+    return names
+
+
+def person_name(who: Any, lang: str, names: dict[str, str]) -> str:
+    """Who did something, by name: a user's full name (their login when they have none), the portal's own
+    actors in words («Фоновое задание «Отправка писем»», «Администратор сервера (root)»)."""
+    if who is None or who == "":
+        return "—"
+    if isinstance(who, User):
+        return who.display_name
+    text = str(who)
+    kind, _, rest = text.partition(":")
+    if text in ("init", "intake", "anonymous"):
+        return i18n.translate(f"people.{text}", lang)
+    if kind == "job" and rest:
+        return i18n.translate("people.job", lang, job=_catalogued(f"job.{rest}", rest, lang))
+    if kind == "cli" and rest:
+        return i18n.translate("people.operator", lang, name=rest)
+    if kind == "intake":
+        return i18n.translate("people.intake", lang)
+    return names.get(text, text)
+
+
+def _catalogued(key: str, fallback: str, lang: str) -> str:
+    return i18n.translate(key, lang) if key in i18n.catalogue(i18n.DEFAULT_LANGUAGE) else fallback
+
+
+# A recorded code (a status, a priority, a role …) is read through the first of these catalogue prefixes that
+# knows it; fields that name a person are shown by name.
+_VALUE_PREFIXES = {
+    "from": ("status.", "priority."), "to": ("status.", "priority."), "priority": ("priority.",),
+    "status": ("status.", "delivery_status.", "package_status."), "kind": ("kind.",), "channel": ("channel.",),
+    "role": ("role.",), "reason": ("defer.",), "via": ("via.",),
+}
+_PERSON_FIELDS = ("assignee", "by", "actor", "downloaded_by", "delivered_by", "confirmed_by", "acknowledged_by")
+_MOMENT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def recorded_value(key: str, value: Any, lang: str, tz: str, names: dict[str, str]) -> str:
+    """One value of an audit row's or event's details in words: no None/True, no Python lists, no codes."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return i18n.translate("common.yes" if value else "common.no", lang)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(recorded_value(key, v, lang, tz, names) for v in value)
+    if isinstance(value, dict):
+        if "name" in value:
+            size = value.get("size")
+            return str(value["name"]) + (f" ({filesize(size, lang)})" if isinstance(size, int) else "")
+        return "; ".join(f"{_field_label(k, lang)}: {recorded_value(k, v, lang, tz, names)}" for k, v in value.items())
+    if key == "size" and isinstance(value, int):
+        return filesize(value, lang)
+    text = str(value)
+    for prefix in _VALUE_PREFIXES.get(key, ()):
+        if prefix + text in i18n.catalogue(i18n.DEFAULT_LANGUAGE):
+            return i18n.translate(prefix + text, lang)
+    if key in _PERSON_FIELDS:
+        return person_name(text, lang, names)
+    if _MOMENT_RE.match(text):
+        return _localtime(text, tz=tz)
+    return text
+
+
+def _field_label(key: str, lang: str) -> str:
+    # A key without a name of its own still reads as words, never as a snake_case code.
+    return _catalogued(f"audit.field.{key}", key.replace("_", " "), lang)
+
+
+def audit_object(object_type: str, object_id: str, lang: str, names: dict[str, str]) -> str:
+    """What an audit row is about: «Заявка PRM-2026-00001», «Пользователь Анна Иванова»."""
+    ident = person_name(object_id, lang, names) if object_type == "user" else object_id
+    return f"{_catalogued(f'audit.object_kind.{object_type}', '', lang)} {ident}".strip()
+
+
+def audit_lines(action: str, details: dict[str, Any], lang: str, tz: str,
+                names: dict[str, str]) -> list[tuple[str, str]]:
+    """An audit row's details as «поле: значение» lines, a change as «поле: было → стало»."""
+    details = dict(details or {})
+    lines: list[tuple[str, str]] = []
+    if "from" in details and "to" in details:
+        before, after = details.pop("from"), details.pop("to")
+        changed = "priority" if action.endswith(".priority") else "status"
+        if before is not None or after is not None:  # an event that changed no status records neither
+                lines.append((_field_label(changed, lang), f"{recorded_value('from', before, lang, tz, names)} → "
+                                                       f"{recorded_value('to', after, lang, tz, names)}"))
+    if "previous" in details:
+        previous = details.pop("previous")
+        field = next((k for k in ("eta", "assignee", "priority", "status") if k in details), None)
+        if field:
+            after = details.pop(field)
+            lines.append((_field_label(field, lang), f"{recorded_value(field, previous, lang, tz, names)} → "
+                                                     f"{recorded_value(field, after, lang, tz, names)}"))
+        else:
+            details["previous"] = previous
+    lines += [(_field_label(k, lang), recorded_value(k, v, lang, tz, names)) for k, v in details.items()]
+    return lines
+
+
 def localtime_text(value: dt.datetime | dt.date | str | None, tz: str) -> str:
     """The `localtime` filter for Python code (a message that names a moment)."""
     return _localtime(value, tz=tz)
@@ -249,6 +360,21 @@ def make_templates(settings) -> Jinja2Templates:
     env.filters["filesize"] = pass_context(lambda ctx, size: filesize(size, ctx.get("lang", i18n.DEFAULT_LANGUAGE)))
     env.filters["duration"] = pass_context(
         lambda ctx, value, unit="s": duration(value, ctx.get("lang", i18n.DEFAULT_LANGUAGE), unit=unit))
+    env.filters["person"] = pass_context(
+        lambda ctx, who: person_name(who, ctx.get("lang", i18n.DEFAULT_LANGUAGE), _people_names(ctx["request"])))
+    env.filters["audit_action"] = pass_context(
+        lambda ctx, action: _catalogued(f"audit.action.{action}", action, ctx.get("lang", i18n.DEFAULT_LANGUAGE)))
+    env.filters["audit_object"] = pass_context(
+        lambda ctx, entry: audit_object(entry.object_type, entry.object_id, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
+                                        _people_names(ctx["request"])))
+    env.filters["audit_lines"] = pass_context(
+        lambda ctx, entry: audit_lines(entry.action, entry.details, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
+                                       settings.timezone, _people_names(ctx["request"])))
+    env.filters["recorded"] = pass_context(
+        lambda ctx, value, key="": recorded_value(key, value, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
+                                                  settings.timezone, _people_names(ctx["request"])))
+    # A job's recorded failure without the exception's class name (the server log keeps the traceback).
+    env.filters["failure_text"] = lambda text: re.sub(r"^[A-Za-z_][\w.]*(?:Error|Exception|NotSent): ", "", text or "")
     env.globals["portal_timezone"] = settings.timezone
     return templates
 

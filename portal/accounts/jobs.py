@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, delete, or_
 
 from portal.accounts.models import ApiToken, LoginThrottle, WebSession
+from portal.i18n import message
 from portal.jobs import Job, JobContext
 
 KEEP_REVOKED_TOKENS = dt.timedelta(days=30)
@@ -31,7 +32,7 @@ def purge_expired(ctx: JobContext) -> str:
             LoginThrottle.window_start <= now - window,
             or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
         )))
-    return f"removed {sessions} sessions, {tokens} login tokens, {throttles} throttle counters"
+    return message("job_report.purged", sessions=sessions, tokens=tokens, throttles=throttles)
 
 
 # Added to the scheduler's registry by portal.wiring.

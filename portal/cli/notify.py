@@ -67,7 +67,7 @@ def outbox_send():
         raise typer.Exit(2)
     report = sender.deliver_due(settings=db.settings, db=db, owner=f"cli:{socket.gethostname()}:{os.getpid()}",
                                 now=utcnow())
-    console.print(report.summary())
+    console.print(report.summary().in_language("en"))  # the command line speaks English
     for error in report.errors:
         err_console.print(f"  • {error}")
     if report.errors:

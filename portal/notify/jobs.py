@@ -7,35 +7,44 @@ import os
 import socket
 import uuid
 
+from portal.i18n import message
 from portal.jobs import Job, JobContext
 from portal.notify import intake, sender, service
+
+
+class MailNotSent(RuntimeError):
+    """The outbox job could not send what waits: recorded as the job's failure, not as a success."""
 
 
 def send_outbox(ctx: JobContext) -> str:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     if not ctx.settings.smtp_url:
-        return "PORTAL_SMTP_URL is not set: messages wait in the outbox"
+        with ctx.db.session_scope(write=False) as session:
+            waiting = service.outbox_counts(session=session)["pending"]
+        if waiting:  # e-mails wait unsent: the admin page must say so, not «успешно»
+            raise MailNotSent(message("notify.job_report.smtp_missing", count=waiting))
+        return message("notify.job_report.smtp_missing_nothing_waits")
     report = sender.deliver_due(settings=ctx.settings, db=ctx.db, owner=owner, now=ctx.now)
     if report.errors:  # shown on the jobs page; the messages themselves carry their own errors
-        raise RuntimeError(f"{report.summary()}; {report.errors[0]}")
+        raise MailNotSent(f"{report.summary()}; {report.errors[0]}")
     return report.summary()
 
 
 def send_reminders(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         count = service.send_reminders(session=session, settings=ctx.settings, now=ctx.now)
-    return f"reminded {count} tickets"
+    return message("notify.job_report.reminded", count=count)
 
 
 def scan_sla(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         counts = service.scan_sla(session=session, settings=ctx.settings, now=ctx.now)
-    return f"approaching {counts['sla_approaching']}, breached {counts['sla_breached']}"
+    return message("notify.job_report.sla", approaching=counts["sla_approaching"], breached=counts["sla_breached"])
 
 
 def poll_intake(ctx: JobContext) -> str:
     if not ctx.settings.imap_url:
-        return "PORTAL_IMAP_URL is not set: e-mail intake is off"
+        return message("notify.job_report.imap_missing")
     return intake.poll(settings=ctx.settings, db=ctx.db, now=ctx.now).summary()
 
 

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import CursorResult, and_, or_, select, update
 
+from portal import i18n
 from portal.config import Settings
 from portal.db import Database
 from portal.notify.models import OutboxMessage, OutboxStatus
@@ -134,8 +135,8 @@ class SendReport:
     failed: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
 
-    def summary(self) -> str:
-        return f"sent {self.sent}, to retry {self.retrying}, failed {self.failed}"
+    def summary(self) -> i18n.Message:
+        return i18n.message("notify.job_report.sent", sent=self.sent, retrying=self.retrying, failed=self.failed)
 
 
 def _due(now: dt.datetime):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from portal.i18n import message
 from portal.jobs import Job, JobContext
 from portal.releases import deliveries
 
@@ -11,7 +12,7 @@ from portal.releases import deliveries
 def mark_overdue(ctx: JobContext) -> str:
     with ctx.db.session_scope() as session:
         count = deliveries.mark_overdue(session=session, settings=ctx.settings, now=ctx.now)
-    return f"marked {count} deliveries overdue"
+    return message("job_report.overdue", count=count)
 
 
 # Added to the scheduler's registry by portal.wiring.
