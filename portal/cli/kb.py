@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -84,6 +86,21 @@ def build(
         err_console.print(f"[red]{r.edition} failed:[/red]\n{r.error}")
     if failed:
         raise typer.Exit(1)
+
+
+@kb_app.command("export")
+@handle_errors
+def export(
+    target: str = typer.Argument(..., help="A new or empty directory to write the static site into"),
+    edition: str = typer.Option("public", "--edition", help="public, customers or staff"),
+):
+    """Export a built edition as a static site to host elsewhere, with Material's own Russian search."""
+    from portal.knowledge import export as kb_export  # lazy: knowledge loads GitPython; kb commands only
+
+    db = database(check=False)
+    done = kb_export.export_edition(settings=db.settings, edition=edition, target=Path(target))
+    console.print(f"Edition [bold]{done.edition}[/bold]: {done.pages} pages, {done.files} files in {done.target}. "
+                  "Serve it with any static web server; its search box searches the exported pages.")
 
 
 @kb_app.command("check")

@@ -399,8 +399,8 @@ def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, e
         facts.append(f"**Модуль:** {md_text(fm.module)}")
     if fm.product_versions:
         facts.append(f"**Версии:** {md_text(', '.join(fm.product_versions))}")
-    if fm.fixed_in:
-        facts.append(f"**Исправлено в пакетах:** {md_text(', '.join(fm.fixed_in))}")
+    # No package is named in the built page: whether a reader may know of one depends on their organisation's
+    # entitlement, so «Исправлено в пакете …» comes per reader from the portal (theme article.js, feedback.py).
     if fm.tickets:
         if edition == "staff":
             facts.append("**Заявки:** " + ", ".join(f"[{md_text(t)}](/tickets/{quote(t)})" for t in fm.tickets))
