@@ -139,6 +139,30 @@ def in_language(value: Any, lang: str) -> Any:
     return value
 
 
+# How the portal's own actors were named where a name was stored as text (a ticket event's author).
+_STORED_ACTOR_NAMES = {"portal init": "init", "приём почты": "intake"}
+_STORED_ACTOR_PREFIXES = {"задание ": "job:", "оператор ": "cli:"}
+
+
+def actor_words(name: str, lang: str = DEFAULT_LANGUAGE) -> str | None:
+    """The portal's own actors in words — «Фоновое задание «Отправка писем»», «Администратор сервера (root)» —
+    from their audit name (``init``, ``job:notify.outbox``, ``cli:root``, ``intake``) or the text an older
+    ticket event stored; None for a person."""
+    name = _STORED_ACTOR_NAMES.get(name, name)
+    for stored, prefix in _STORED_ACTOR_PREFIXES.items():
+        if name.startswith(stored):
+            name = prefix + name.removeprefix(stored)
+    kind, _, rest = name.partition(":")
+    if name in ("init", "intake", "anonymous") or (kind == "intake" and rest):
+        return translate(f"people.{kind}", lang)
+    if kind == "job" and rest:
+        job_key = f"job.{rest}"
+        return translate("people.job", lang, job=translate(job_key, lang) if job_key in catalogue(lang) else rest)
+    if kind == "cli" and rest:
+        return translate("people.operator", lang, name=rest)
+    return None
+
+
 def pick_language(cookie: str | None, accept_language: str | None, user_language: str | None = None) -> str:
     for candidate in (cookie, user_language):
         if candidate in LANGUAGES:

@@ -257,16 +257,7 @@ def person_name(who: Any, lang: str, names: dict[str, str]) -> str:
     if isinstance(who, User):
         return who.display_name
     text = str(who)
-    kind, _, rest = text.partition(":")
-    if text in ("init", "intake", "anonymous"):
-        return i18n.translate(f"people.{text}", lang)
-    if kind == "job" and rest:
-        return i18n.translate("people.job", lang, job=_catalogued(f"job.{rest}", rest, lang))
-    if kind == "cli" and rest:
-        return i18n.translate("people.operator", lang, name=rest)
-    if kind == "intake":
-        return i18n.translate("people.intake", lang)
-    return names.get(text, text)
+    return i18n.actor_words(text, lang) or names.get(text, text)
 
 
 def _catalogued(key: str, fallback: str, lang: str) -> str:

@@ -70,3 +70,26 @@ def test_every_audited_action_and_object_kind_has_words_in_both_languages():
         cat = i18n.catalogue(lang)
         assert sorted(a for a in actions if f"audit.action.{a}" not in cat) == [], lang
         assert sorted(k for k in kinds if f"audit.object_kind.{k}" not in cat) == [], lang
+
+
+def test_the_portals_own_actors_in_ticket_history_read_as_words(db, settings, make):
+    """«portal init event.fix_published» in a customer's history: the event's author is stored in words, and
+    older rows that stored «portal init» or «задание …» read as words too."""
+    from portal import i18n
+    from portal.policy import SystemActor
+    from portal.tickets import service as tickets
+    from tests.tickets.helpers import catalogue, register
+
+    catalogue(db)
+    ticket_id = register(db, settings, make.user("customer"))
+    with db.session_scope() as session:
+        ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        event = tickets.record_event(session=session, ticket=ticket, actor=SystemActor.init(), kind="fix_published")
+        assert event.actor_name == "Портал (начальная настройка)"
+        event = tickets.record_event(session=session, ticket=ticket, actor=SystemActor.job("notify.reminders"),
+                                     kind="info_reminder")
+        assert event.actor_name == "Фоновое задание «Напоминания заказчикам»"
+    assert i18n.actor_words("portal init", "en") == "Portal (initial setup)"
+    assert i18n.actor_words("задание notify.outbox") == "Фоновое задание «Отправка писем»"
+    assert i18n.actor_words("Анна Иванова") is None
+

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from portal import audit
+from portal import audit, i18n
 from portal.db import utcnow
 from portal.policy import Actor
 from portal.registry import Registry
@@ -36,7 +36,9 @@ def record_event(*, session: Session, ticket: Ticket, actor: Actor, kind: str, c
     person = actor.person
     event = TicketEvent(
         ticket_id=ticket.id, at=now, actor_id=person.id if person is not None else None,
-        actor_name=actor.display_name, actor_is_staff=actor.is_staff, kind=kind, from_status=from_status,
+        # the portal's own actors in words («Фоновое задание «Напоминания заказчикам»», not «задание notify…»)
+        actor_name=(person.display_name if person is not None else
+                    i18n.actor_words(actor.audit_name) or actor.display_name), actor_is_staff=actor.is_staff, kind=kind, from_status=from_status,
         to_status=to_status, comment=comment or "", public=public, details=audit._jsonable(details or {}),
     )
     session.add(event)
