@@ -10,6 +10,13 @@ Three Russian morphologies were measured on the relevance suite (``docs/search.m
 Latin words get the Porter2 English stemmer in every mode. Codes (ticket IDs, error codes,
 versions, hex numbers) are kept whole and unstemmed in separate ``exact`` fields.
 
+Word families: beside each Russian word's form the index holds, at the same position, its *family*
+(``family``: the form with derivational and aspect suffixes cut, prefixed by ``FAMILY_MARK``), so a noun
+meets its verb and an aspect pair meets ("изменение"/"изменяет" → ``~измен``, "создание"/"создаёт"/
+"создать" → ``~созд``, "переименовать"/"переименовывает" → ``~переимен``). A query asks for the word's
+form and, weighed less, its family. Stop words are indexed as written (for quoted phrases), never
+stemmed, so "после" does not meet "послать".
+
 Analyzers are pickled into the Whoosh schema, so they hold no pymorphy object: the analyzer
 of the process is a module-level singleton.
 """
@@ -82,12 +89,43 @@ def hybrid(word: str) -> str:
 
 _RUSSIAN = {"stem": stem, "lemma": lemma, "hybrid": hybrid}
 
+FAMILY_MARK = "~"  # family terms share the field with forms; the mark keeps them apart
+# Derivational and aspect suffixes of a form, cut one per round, the first that fits, while the root keeps
+# FAMILY_ROOT letters: -ыва-/-ива- (imperfective: переименовывать), -ова-/-ева-, -ава- after д/н/т
+# (создавать, узнавать, вставать), -ени-/-ани- (deverbal nouns and participles: изменение), -ац-/-ир-
+# (синхронизация/синхронизировать), -к- (отправка), -н- (доступный/доступ), л after a labial (отправлять).
+FAMILY_SUFFIXES = re.compile(r"(?:овыв|ивыв|ыв|ив|ов|ев|(?<=[днт])ав|ен|ан|ян|ац|ир|к|н|(?<=[бвмпф])л)$")
+FAMILY_ROOT = 4
+FAMILY_ROUNDS = 3
+
+
+@functools.lru_cache(maxsize=200_000)
+def family(form: str) -> str:
+    """The family of an indexed Russian form: its derivational and aspect suffixes cut; "" for anything else."""
+    if not form.isalpha() or not _CYRILLIC.search(form) or form in STOPWORDS:
+        return ""
+    root = form
+    for _ in range(FAMILY_ROUNDS):
+        cut = FAMILY_SUFFIXES.search(root)
+        if cut is None or cut.start() < FAMILY_ROOT:
+            break
+        root = root[:cut.start()]
+    return FAMILY_MARK + root
+
+
+def is_stopword(word: str) -> bool:
+    """A stop word, or a form of one ("другому" of "другой", "было" of "быть"): queries leave them out."""
+    if word in STOPWORDS:
+        return True
+    return word.isalpha() and bool(_CYRILLIC.search(word)) and _analyzer().word_is_known(word) \
+        and lemma(word) in STOPWORDS
+
 
 def normalise(word: str, mode: str = DEFAULT_MODE) -> str:
     """The indexed form of one lower-case word."""
     word = word.replace("ё", "е")
     if _CYRILLIC.search(word):
-        if word.isalpha():
+        if word.isalpha() and word not in STOPWORDS:
             return _RUSSIAN[mode](word)
         return word
     if _LATIN.match(word) and len(word) > 2:
@@ -161,7 +199,8 @@ class YoFilter(Filter):
 
 
 class MorphologyFilter(Filter):
-    """Russian words by the chosen mode, Latin words by the English stemmer, the rest as they are."""
+    """Russian words by the chosen mode, each followed at its position by its family; Latin words by the
+    English stemmer; the rest as they are."""
 
     def __init__(self, mode: str = DEFAULT_MODE):
         if mode not in MODES:
@@ -176,6 +215,10 @@ class MorphologyFilter(Filter):
         for t in tokens:
             t.text = normalise(t.text, mode)
             yield t
+            kin = family(t.text)
+            if kin:
+                t.text = kin
+                yield t
 
 
 def text_analyzer(mode: str = DEFAULT_MODE):
@@ -229,5 +272,5 @@ def code_tokens(text: str) -> list[str]:
 
 
 def analyse(text: str, mode: str = DEFAULT_MODE) -> list[str]:
-    """Indexed forms of a text's prose words (stop words included, as in the index)."""
-    return [t.text for t in text_analyzer(mode)(text)]
+    """Indexed forms of a text's prose words (stop words included, as in the index; families left out)."""
+    return [t.text for t in text_analyzer(mode)(text) if not t.text.startswith(FAMILY_MARK)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from markupsafe import Markup, escape
 from whoosh import query as wq
@@ -27,6 +28,11 @@ MAX_FUZZY_CHARS = 30  # longer words are not corrected (the edit-distance automa
 # in the index itself: see analysis.SectionTokenizer.)
 CODE_BOOST = 3.0
 SYNONYM_WEIGHT = 0.8
+# A word's family (analysis.family) counts less than its own form, so the article using the reader's word
+# still ranks above one using only a relative of it.
+FAMILY_WEIGHT = 0.8
+# A word of the title, scored in its own short field (index.reader's BM25F parameters), on top of the text.
+TITLE_WEIGHT = 1.0
 
 ANY_VERSION = "*"  # indexed for articles that name no product version: they apply to every version
 OPERATORS = frozenset({"AND", "OR", "NOT", "И", "ИЛИ", "НЕ"})
@@ -95,7 +101,7 @@ def parse(text: str) -> Parsed:
     units.extend(_loose_units(text[pos:].replace('"', " ")))  # an unbalanced quote is ignored
     seen, unique = set(), []
     for u in units:
-        if u.kind == "word" and u.text in analysis.STOPWORDS:
+        if u.kind == "word" and analysis.is_stopword(u.text):
             continue
         if u not in seen:
             seen.add(u)
@@ -112,6 +118,7 @@ class Synonyms:
 
     groups: list[list[tuple[str, ...]]] = field(default_factory=list)
     index: dict[tuple[str, ...], int] = field(default_factory=dict)
+    families: dict[str, int] = field(default_factory=dict)  # a one-word entry's family: "удаление" meets "удалить"
     longest: int = 1
 
     @classmethod
@@ -134,7 +141,26 @@ class Synonyms:
             for key in group:
                 syn.index.setdefault(key, number)
                 syn.longest = max(syn.longest, len(key))
+                kin = analysis.family(key[0]) if len(key) == 1 else ""
+                if kin:
+                    syn.families.setdefault(kin, number)
         return syn
+
+    def group_of(self, key: tuple[str, ...]) -> int | None:
+        """The group holding ``key``, or for one word the group holding a word of its family."""
+        if key in self.index:
+            return self.index[key]
+        return self.families.get(analysis.family(key[0])) if len(key) == 1 else None
+
+
+# Common support verbs and nouns of Russian (and a few English equivalents), for every knowledge base.
+BUILTIN_SYNONYMS = Path(__file__).with_name("synonyms.ru.txt")
+
+
+def synonyms(project_text: str, mode: str) -> Synonyms:
+    """The content repository's kb/synonyms.txt (the product's terms, first: they win a shared word) and the
+    built-in dictionary of common words."""
+    return Synonyms.parse(f"{project_text or ''}\n{BUILTIN_SYNONYMS.read_text(encoding='utf-8')}", mode)
 
 
 def entry_key(text: str, mode: str) -> tuple[str, ...]:
@@ -151,9 +177,18 @@ def _unit_key(unit: Unit, mode: str) -> str:
 
 
 def _word_query(norm: str, boost: float = 1.0, fuzzy: bool = False) -> wq.Query:
+    """A word in the text and, on top, in the title; in each its own form and, weighed less, its family."""
     if fuzzy and 4 <= len(norm) <= MAX_FUZZY_CHARS:
         return wq.FuzzyTerm("text", norm, boost=boost, maxdist=1 if len(norm) <= 6 else 2, prefixlength=1)
-    return wq.Term("text", norm, boost=boost)
+    kin = analysis.family(norm)
+    fields = [("text", boost)] + ([("title_terms", boost * TITLE_WEIGHT)] if TITLE_WEIGHT else [])
+    options: list[wq.Query] = []
+    for fieldname, weight in fields:
+        own = wq.Term(fieldname, norm, boost=weight)
+        options.append(own)
+        if kin:
+            options.append(wq.Term(fieldname, kin, boost=weight * FAMILY_WEIGHT))
+    return wq.Or(options) if len(options) > 1 else options[0]
 
 
 def _code_query(code: str, boost: float = 1.0) -> wq.Query:
@@ -196,8 +231,9 @@ def nodes(parsed: Parsed, mode: str, synonyms: Synonyms | None = None, *, fuzzy:
                 if any(u.kind == "phrase" for u in run):
                     continue
                 key = tuple(_unit_key(u, mode) for u in run)
-                if key in synonyms.index:
-                    matched = (length, key, synonyms.groups[synonyms.index[key]])
+                number = synonyms.group_of(key)
+                if number is not None:
+                    matched = (length, key, synonyms.groups[number])
                     break
         if matched is None:
             out.append(_unit_query(units[i], mode, fuzzy))
@@ -234,7 +270,7 @@ def restriction(audiences: tuple[str, ...], filters: dict[str, str | None]) -> w
 
 
 def match_forms(parsed: Parsed, mode: str, synonyms: Synonyms | None) -> tuple[set[str], set[str]]:
-    """(normalised words, codes as written) to highlight."""
+    """(normalised words and their families, codes as written) to highlight."""
     words, codes = set(), set()
     for u in parsed.units:
         if u.kind == "code":
@@ -250,19 +286,27 @@ def match_forms(parsed: Parsed, mode: str, synonyms: Synonyms | None) -> tuple[s
                 for alt in synonyms.groups[number]:
                     for part in alt:
                         (codes if analysis.is_code(part) else words).add(part)
+    words |= {kin for kin in map(analysis.family, words) if kin}
     return words, codes
 
 
 SNIPPET_CHARS = 240
-SCAN_CHARS = 30_000
+SCAN_CHARS = 12_000  # the passage is looked for in the first characters of long articles
 
 
 def _spans(text: str, words: set[str], codes: set[str], mode: str) -> list[tuple[int, int]]:
     spans = []
-    for m in _WORD.finditer(text):
-        token = m.group(0).lower()
-        if token not in analysis.STOPWORDS and analysis.normalise(token, mode) in words:
-            spans.append((m.start(), m.end()))
+    matches = list(_WORD.finditer(text))
+    # Each distinct word of the text analysed once: long articles repeat their words.
+    found = set()
+    for token in {m.group(0).lower() for m in matches}:
+        if token in analysis.STOPWORDS:
+            continue
+        norm = analysis.normalise(token, mode)
+        if norm in words or analysis.family(norm) in words:
+            found.add(token)
+    if found:
+        spans = [(m.start(), m.end()) for m in matches if m.group(0).lower() in found]
     if codes:
         for m in _CODE.finditer(text):
             if m.group(0).lower().replace("ё", "е") in codes:

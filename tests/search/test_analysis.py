@@ -49,3 +49,38 @@ def test_only_published_articles_are_searchable_and_index_pages_link_to_their_fo
     assert source.parse("kb/rum/a.md", "---\n: [broken\n---\ntext") is None
     # An invalid field (here an unknown visibility) is not indexed at all; `portal kb check` names it.
     assert source.parse("kb/rum/a.md", article_text({**spec, "visibility": "secret"})) is None
+
+
+@pytest.mark.parametrize("words", [
+    ("изменение", "изменяет", "изменить", "изменённый"),
+    ("создание", "создаёт", "создать", "создавать", "созданный"),
+    ("смена", "сменить", "сменяет"),
+    ("ожидание", "ожидает", "ожидать"),
+    ("переименовать", "переименовывает", "переименование"),
+    ("отправка", "отправить", "отправляет"),
+    ("блокировка", "блокировать", "блокирует"),
+    ("синхронизация", "синхронизировать"),
+])
+def test_word_families_meet(words):
+    families = {analysis.family(analysis.normalise(w)) for w in words}
+    assert len(families) == 1 and families != {""}, {w: analysis.family(analysis.normalise(w)) for w in words}
+
+
+def test_families_stay_apart_where_words_differ():
+    family = lambda word: analysis.family(analysis.normalise(word))  # noqa: E731
+    assert family("создать") != family("сдать")
+    assert family("изменить") != family("заменить")
+    assert family("процесс") != family("прогресс")
+    # Stop words are indexed as written: "после" is not a form of "послать".
+    assert analysis.normalise("после") == "после" and family("послать") != "после"
+    assert analysis.family("connection") == "" and analysis.family("5.2.1") == ""
+
+
+def test_the_index_holds_each_word_and_its_family_at_one_position():
+    tokens = [(t.text, t.pos) for t in analysis.text_analyzer()("создание каталога", positions=True)]
+    assert tokens == [("создан", 0), ("~созд", 0), ("каталог", 1), ("~каталог", 1)]
+    assert analysis.analyse("создание каталога") == ["создан", "каталог"]  # phrases ask for the forms
+
+
+def test_forms_of_stop_words_are_left_out_of_queries():
+    assert [u.text for u in sq.parse("как послать сигнал другому процессу").units] == ["послать", "сигнал", "процессу"]

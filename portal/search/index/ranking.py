@@ -147,7 +147,7 @@ def to_title(q: wq.Query) -> wq.Query:
         return wq.Term("title_terms", q.text)
     if isinstance(q, wq.Phrase) and q.fieldname == "text":
         return wq.And([wq.Term("title_terms", w) for w in q.words])
-    if isinstance(q, (wq.And, wq.Or)):
+    if isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
         return type(q)([to_title(sub) for sub in q.subqueries])
     if isinstance(q, wq.AndMaybe):
         return to_title(q.a)

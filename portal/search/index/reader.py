@@ -26,10 +26,11 @@ PAGE_CACHE_SIZE = 1024  # answered searches kept per index version (a new versio
 # the man-page suite, docs/search.md): the section weights, not the length, put a titled page first.
 BM25_B = 0.3
 BM25_K1 = 1.2
+TITLE_B = 0.3
 
 
 def ranking_weighting():
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1, title_terms_B=TITLE_B)
 
 class VersionReader:
     """One version of the index as this process reads it: a pool of searchers, and caches of document sets.
@@ -131,7 +132,7 @@ class VersionReader:
                 if not out:
                     break
             return out
-        if isinstance(q, wq.Or):
+        if isinstance(q, (wq.Or, wq.DisjunctionMax)):
             out = set()
             for sub in q.subqueries:
                 out = out | self.docs(searcher, sub)

@@ -10,7 +10,7 @@ from portal.search import analysis
 from portal.search import query as sq
 from portal.search.source import Article, plain_text
 
-SCHEMA_VERSION = 6  # 6: invalid articles are no longer indexed (knowledge's parser)
+SCHEMA_VERSION = 7  # 7: word families beside the forms, stop words unstemmed
 FACET_FIELDS = ("module", "kind", "version", "tag")
 AUDIENCE_SPELL_FIELD = {"public": "spell_public", "customers": "spell_customers", "internal": "spell_internal"}
 

@@ -274,7 +274,7 @@ class WhooshIndex(Searching):
         if cached is not None and cached[0] == commit:
             return cached[1]
         text = self.source.read(commit, SYNONYMS_PATH) or ""
-        parsed = sq.Synonyms.parse(text, self.mode)
+        parsed = sq.synonyms(text, self.mode)
         self._synonyms = (commit, parsed)
         return parsed
 
