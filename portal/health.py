@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from portal import blobs, migrate
+from portal import blobs, jobs, migrate, policy
 from portal.content import ContentRepo
 from portal.search import service as search_service
 
@@ -129,3 +129,21 @@ def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
         except Exception as exc:  # every failure becomes one readable line
             out.append((label, False, f"{type(exc).__name__}: {exc}"[:300]))
     return out
+
+
+# The components of /healthz the administrator's home lists, in this order.
+COMPONENTS = ("database", "data_home", "blob_store", "content_repository")
+
+
+def dashboard_section(request: Request, session, user):
+    """dashboard.SECTIONS: the administrator's home — the state of each component (the same checks as
+    /healthz) and the jobs whose last run failed."""
+    if not policy.allows(user, "jobs.manage"):
+        return None
+    settings = request.app.state.settings
+    checks = check_parts(settings, request.app.state.db)
+    parts = [(key, checks[key] == "ok", checks[key].removeprefix("fail: ")) for key in COMPONENTS]
+    registry = jobs.REGISTRY.by_name()
+    failed = [(state, registry.get(state.name.split(jobs.NODE_SEPARATOR)[0]))
+              for state in jobs.states(session) if state.last_status == "error"]
+    return "dashboard/_admin.html", {"parts": parts, "failed_jobs": failed, "smtp": bool(settings.smtp_url)}

@@ -14,15 +14,14 @@ What is connected here, and why it matters:
   route (an event of the domain, a listener of notify), releases never importing notify;
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
 * ``search.service.PACKAGE_LOOKUPS`` ← releases: hits name the published package that fixes them;
-* ``knowledge.feedback.FIXED_IN_PACKAGES`` ← releases: an article on /kb/ says «Исправлено в пакете …» to the
-  readers the package's entitlement lets see it;
 * ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
   whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
   told to the knowledge hooks (and so to search) without the core importing knowledge;
 * ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
 * ``tickets.pages.NEW_TICKET_CITATIONS`` ← knowledge: «Не помогло? Создать заявку» on an article opens the
   new-ticket form with that article cited (tickets never importing knowledge);
-* ``dashboard.SECTIONS`` ← tickets, notify, releases, knowledge (what awaits the writer), and
+* ``dashboard.SECTIONS`` ← tickets, notify, releases, knowledge (what awaits the writer), the health report
+  (the administrator's: each component, failed jobs), and
   ``knowledge.pages.SEARCH_GAPS`` ← search: the writer's home names the searches that found nothing;
 * ``jobs.REGISTRY`` ← the jobs of accounts, notify, knowledge, releases and the housekeeping;
 * ``validation.FIELD_LABELS`` ← tickets, releases: 422 answers name fields in Russian;
@@ -40,9 +39,8 @@ _lock = threading.Lock()
 
 def wire() -> None:
     """Add every domain's hooks to the registries of the others (idempotent: a second call changes nothing)."""
-    from portal import dashboard, housekeeping, intents, jobs, storage, validation
+    from portal import dashboard, health, housekeeping, intents, jobs, storage, validation
     from portal.accounts import jobs as accounts_jobs
-    from portal.knowledge import feedback as knowledge_feedback
     from portal.knowledge import hooks as knowledge_hooks
     from portal.knowledge import jobs as knowledge_jobs
     from portal.knowledge import pages as knowledge_pages
@@ -53,7 +51,6 @@ def wire() -> None:
     from portal.notify import pages as notify_pages
     from portal.notify import service as notify
     from portal.releases import deliveries, events
-    from portal.releases import fixed_in as releases_fixed_in
     from portal.releases import jobs as releases_jobs
     from portal.releases import models as releases_models
     from portal.releases import pages as releases_pages
@@ -73,11 +70,11 @@ def wire() -> None:
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
         intents.AFTER_REINDEX.add(knowledge_hooks.articles_changed)
         search.PACKAGE_LOOKUPS.add(releases.published_titles)
-        knowledge_feedback.FIXED_IN_PACKAGES.add(releases_fixed_in.readable_published)
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
         ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
+        dashboard.SECTIONS.add(health.dashboard_section)  # the administrator's first: is everything working
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
                                releases_pages.dashboard_section)
         dashboard.SECTIONS.add(knowledge_pages.writer_dashboard_section)

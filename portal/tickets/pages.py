@@ -18,7 +18,7 @@ from portal.errors import Invalid, PortalError, not_found
 from portal.registry import Registry
 from portal.tickets import attachments as attachment_files
 from portal.tickets import queue as ticket_queue
-from portal.tickets import service, sla, steps, workflow
+from portal.tickets import service, sla, steps, workflow, worklists
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
 from portal.tickets.schemas import sla_breached
@@ -531,14 +531,22 @@ def catalogue_version_support(request: Request, user: CurrentUser, session: Sess
 # --- the dashboard ---------------------------------------------------------------------------------
 
 def dashboard_section(request, session, user):
-    """Customers see their organisation's latest tickets; those who work tickets, a queue summary."""
-    lang = web.language(request)
+    """The reader's work on tickets: the customer's tickets that ask something of them; second line's
+    tickets waiting for a reaction (most urgent first) and for their answer; the third line's escalated
+    tickets (no planned date first); QA's tickets awaiting verification."""
+    lang, now = web.language(request), utcnow()
     if policy.allows(user, "ticket.queue"):
-        oldest = service.queue(session=session, user=user, limit=5)
-        return "tickets/_dashboard_queue.html", {"summary": service.queue_summary(session=session),
-                                                 "rows": _rows(oldest, lang, utcnow())}
+        context: dict = {"summary": None, "reaction": [], "answer": [], "escalated": [], "verification": []}
+        if policy.allows(user, "ticket.triage"):
+            context.update(summary=service.queue_summary(session=session),
+                           reaction=_rows(worklists.awaiting_reaction(session=session, user=user), lang, now),
+                           answer=_rows(worklists.awaiting_my_answer(session=session, user=user), lang, now))
+        elif policy.allows(user, "ticket.set_eta"):
+            context["escalated"] = worklists.in_status(session=session, user=user, status=Status.escalated.value)
+        elif policy.allows(user, "ticket.verify"):
+            context["verification"] = worklists.in_status(session=session, user=user,
+                                                          status=Status.in_verification.value)
+        return "tickets/_dashboard_queue.html", context
     if policy.allows(user, "ticket.view") and not policy.allows(user, "ticket.view_internal"):
-        latest = service.list_tickets(session=session, user=user, limit=10)
-        return "tickets/_dashboard_customer.html", {"rows": _rows(latest, lang, utcnow())}
+        return "tickets/_dashboard_customer.html", {"tickets": worklists.customer_tickets(session=session, user=user)}
     return None
-

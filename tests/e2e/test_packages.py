@@ -48,7 +48,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     sign_in(page, "ivanova")
     page.get_by_role("navigation").get_by_role("link", name="Пакеты исправлений").click()
     page.get_by_test_id("packages").get_by_role("link", name="primoart-5.2.1-hf3").click()
-    assert page.get_by_test_id("own-delivery-status").inner_text() == "ожидает передачи"
+    assert page.get_by_test_id("own-delivery-status").inner_text() == "можно скачать — скачайте пакет и подтвердите получение"
     with page.expect_download() as info:
         page.get_by_test_id("download-link").click()
     download = info.value
@@ -56,11 +56,12 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     assert hashlib.sha256(open(download.path(), "rb").read()).hexdigest() == hashlib.sha256(PAYLOAD).hexdigest()
     assert downloads_logged(db)
     page.reload()
-    assert page.get_by_test_id("own-delivery-status").inner_text() == "скачан заказчиком"
+    assert page.get_by_test_id("own-delivery-status").inner_text() == "скачан вашей организацией — подтвердите установку"
     page.get_by_test_id("acknowledge-form").get_by_label("Комментарий").fill("Установили на стенде")
     page.get_by_role("button", name="Подтвердить получение").click()
     page.wait_for_url("**/packages/primoart-5.2.1-hf3?done=acknowledged")
-    assert page.get_by_test_id("own-delivery-status").inner_text() == "получение подтверждено заказчиком"
+    assert page.get_by_test_id("own-delivery-status").inner_text() == "вы подтвердили получение"
+    assert "«Установили на стенде»" in page.get_by_test_id("own-ack").inner_text()
     sign_out(page)
 
     sign_in(page, "support")
@@ -68,6 +69,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     page.get_by_role("navigation").get_by_role("link", name="Доставка исправлений").click()
     row = page.locator("tr[data-org=romashka]")
     assert row.get_by_test_id("delivery-status").inner_text() == "получение подтверждено заказчиком"
+    assert "Установили на стенде" in row.get_by_test_id("ack-note").inner_text()
     row.get_by_role("button", name="Подтвердить доставку").click()
     page.wait_for_url("**/deliveries")
     assert page.locator("tr[data-org=romashka]").get_by_test_id("delivery-status").inner_text() == \

@@ -170,7 +170,7 @@ def test_ticket_page_shows_the_fix_delivery(api, world, published):
     page = api.get("ivanova", f"/tickets/{world.t_romashka}")
     assert page.status_code == 200
     assert 'data-testid="ticket-fix-delivery"' in page.text and "pkg-r" in page.text
-    assert "ожидает передачи" in page.text
+    assert "можно скачать — скачайте пакет и подтвердите получение" in page.text  # the customer's words
     other = api.get("petrov", f"/tickets/{world.t_vector}")
     assert "ticket-fix-delivery" not in other.text
 

@@ -55,10 +55,11 @@ def test_customer_pages_show_only_their_packages_and_acknowledge(live_server, wo
         assert c.get("/packages/pkg-v", headers=HTML).status_code == 404
         assert c.get("/deliveries", headers=HTML).status_code == 403
         page = c.get("/packages/pkg-r", headers=HTML)
-        assert "ожидает передачи" in page.text and "Вектор" not in page.text
+        assert "можно скачать" in page.text and "ожидает передачи" not in page.text and "Вектор" not in page.text
         ack = c.post("/packages/pkg-r/acknowledge", data={"csrf_token": csrf_of(page.text), "note": "Получили"})
         assert ack.status_code == 303
-        assert "получение подтверждено заказчиком" in c.get("/packages/pkg-r", headers=HTML).text
+        page = c.get("/packages/pkg-r", headers=HTML).text
+        assert "вы подтвердили получение" in page and "«Получили»" in page  # the note, not only in the audit log
     with db.session_scope(write=False) as s:
         assert s.query(Delivery).filter_by(package_id="pkg-r").one().acknowledge_note == "Получили"
 
