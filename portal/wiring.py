@@ -14,6 +14,8 @@ What is connected here, and why it matters:
   route (an event of the domain, a listener of notify), releases never importing notify;
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
 * ``search.service.PACKAGE_LOOKUPS`` ← releases: hits name the published package that fixes them;
+* ``knowledge.feedback.FIXED_IN_PACKAGES`` ← releases: an article on /kb/ says «Исправлено в пакете …» to the
+  readers the package's entitlement lets see it;
 * ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
   whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
   told to the knowledge hooks (and so to search) without the core importing knowledge;
@@ -41,6 +43,7 @@ def wire() -> None:
     """Add every domain's hooks to the registries of the others (idempotent: a second call changes nothing)."""
     from portal import dashboard, health, housekeeping, intents, jobs, storage, validation
     from portal.accounts import jobs as accounts_jobs
+    from portal.knowledge import feedback as knowledge_feedback
     from portal.knowledge import hooks as knowledge_hooks
     from portal.knowledge import jobs as knowledge_jobs
     from portal.knowledge import pages as knowledge_pages
@@ -51,6 +54,7 @@ def wire() -> None:
     from portal.notify import pages as notify_pages
     from portal.notify import service as notify
     from portal.releases import deliveries, events
+    from portal.releases import fixed_in as releases_fixed_in
     from portal.releases import jobs as releases_jobs
     from portal.releases import models as releases_models
     from portal.releases import pages as releases_pages
@@ -70,6 +74,7 @@ def wire() -> None:
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
         intents.AFTER_REINDEX.add(knowledge_hooks.articles_changed)
         search.PACKAGE_LOOKUPS.add(releases.published_titles)
+        knowledge_feedback.FIXED_IN_PACKAGES.add(releases_fixed_in.readable_published)
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
