@@ -65,6 +65,11 @@ class Job:
     run: Callable[[JobContext], str | None]  # returns a short summary for the admin page
     lease: dt.timedelta = dt.timedelta(minutes=30)
     description: str = ""
+    # Work each node does for itself (building this node's site editions): leased per node, as «name@node».
+    per_node: bool = False
+
+    def lease_name(self, settings: Settings) -> str:
+        return f"{self.name}{NODE_SEPARATOR}{settings.node}" if self.per_node else self.name
 
 
 class Registry(_Registry[Job]):
@@ -84,6 +89,7 @@ class Registry(_Registry[Job]):
 
 
 REGISTRY = Registry()
+NODE_SEPARATOR = "@"
 
 
 def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
@@ -100,8 +106,16 @@ def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
 
 
 def request_run(session: Session, name: str, *, now: dt.datetime | None = None) -> None:
-    """Ask for the job to run as soon as a scheduler is free, in the caller's transaction."""
+    """Ask for the job to run as soon as a scheduler is free, in the caller's transaction; a per-node job is
+    asked of every node that has run it (a node new to it runs it when its scheduler first sees it)."""
     now = now or utcnow()
+    job = REGISTRY.get(name)
+    if job is not None and job.per_node:
+        session.execute(
+            update(JobState).where(JobState.name.like(f"{name}{NODE_SEPARATOR}%"))
+            .values(next_run_at=now, requested=JobState.requested + 1)
+            .execution_options(synchronize_session=False))
+        return
     row = _ensure_row(session, name, now)
     row.next_run_at = min(row.next_run_at, now)
     row.requested = (row.requested or 0) + 1
@@ -125,11 +139,12 @@ class Scheduler:
     def claim(self, job: Job) -> bool:
         """Take the job's lease if it is due and nobody holds a live lease; one UPDATE decides."""
         now = self.clock()
+        name = job.lease_name(self.settings)
         with self.db.session_scope() as session:
-            _ensure_row(session, job.name, now)
+            _ensure_row(session, name, now)
             result: CursorResult = session.execute(  # type: ignore[assignment]  # DML answers a CursorResult
                 update(JobState)
-                .where(JobState.name == job.name, JobState.next_run_at <= now,
+                .where(JobState.name == name, JobState.next_run_at <= now,
                        or_(JobState.lease_until.is_(None), JobState.lease_until < now))
                 .values(lease_owner=self.owner, lease_until=now + job.lease, last_started_at=now, requested=0)
                 .execution_options(synchronize_session=False)
@@ -150,7 +165,7 @@ class Scheduler:
             log.debug("%s", traceback.format_exc())
         finished = self.clock()
         with self.db.session_scope() as session:
-            row = session.get_one(JobState, job.name)
+            row = session.get_one(JobState, job.lease_name(self.settings))
             row.last_finished_at = finished
             row.last_status = status
             row.runs = (row.runs or 0) + 1

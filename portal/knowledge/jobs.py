@@ -12,14 +12,35 @@ from portal.knowledge import site
 log = logging.getLogger("portal.knowledge")
 
 
+RECONCILE_ROUNDS = 20  # a stream of publishes postpones the full builds at most this many times per run
+
+
 def build_sites(ctx: jobs.JobContext) -> str:
+    """Bring this node's editions to HEAD, fast, then make each a full build.
+
+    First the stale editions are built incrementally (only what changed is rendered; seconds), so a publish
+    is live at once. Then each edition served from an incremental build is replaced by a full build of the
+    same commit (minutes at thousands of articles); a new commit meanwhile abandons it, is built
+    incrementally first, and the full build starts again. A crash at any point leaves the edition on its last
+    swapped build, incremental or not; the next run sees it stale or unreconciled and finishes the work."""
     content = ContentRepo(ctx.settings)
     if content.has_remote():
         with content.writing():
             pass  # pull before, push after: brings in other nodes' commits and sends ours that are pending
-    results = site.build(settings=ctx.settings, db=ctx.db, trigger="job")
-    done = [f"{r.edition}: {r.status}" for r in results if r.status != "skipped"]
-    failed = [r for r in results if r.status == "failed"]
+    done: list[str] = []
+    failed: list[site.BuildResult] = []
+    for _ in range(RECONCILE_ROUNDS):
+        results = site.build(settings=ctx.settings, db=ctx.db, trigger="job")
+        head = content.head()
+        pending = site.unreconciled(ctx.settings, head)
+        if pending:
+            results += site.build(settings=ctx.settings, db=ctx.db, editions=pending, force=True,
+                                  incremental=False, trigger="job:reconcile",
+                                  cancel=lambda: content.head() != head)
+        done += [f"{r.edition}: {r.status} ({r.mode})" for r in results if r.status not in ("skipped", "cancelled")]
+        failed += [r for r in results if r.status == "failed"]
+        if not any(r.status == "cancelled" for r in results) and content.head() == head:
+            break
     for r in failed:
         log.error("knowledge-base edition %s failed to build at %s: %s", r.edition, r.commit[:12], r.error)
     if failed:
@@ -30,7 +51,9 @@ def build_sites(ctx: jobs.JobContext) -> str:
 
 # Added to the scheduler's registry by portal.wiring.
 JOBS = (
+    # Per node: every node serves its own <home>/site, so each builds the editions it lacks.
     jobs.Job(site.BUILD_JOB, run=build_sites, every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=60),
-             description="Pull the content repository from its remote and rebuild the site editions that "
-                         "are missing or older than git HEAD."),
+             description="Pull the content repository from its remote, build the site editions that "
+                         "are missing or older than git HEAD (incrementally: only what changed), then replace "
+                         "each incremental build by a full one.", per_node=True),
 )
