@@ -66,7 +66,42 @@
     try { document.execCommand("copy"); } catch (e) { /* the selection stays for Ctrl+C */ }
   }
 
-  function start() { labelCells(); copyButtons(); }
+  // A form shown again with errors: each message is tied to its field (aria-describedby, aria-invalid) so a
+  // screen reader reads it with the field, and the focus goes to the first field in error (or to the form's
+  // message when no field is named), so nobody has to hunt for what to fix.
+  function fieldOf(error) {
+    var label = error.closest("label");
+    var field = label && label.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) return field;
+    var form = error.closest("form");
+    var name = error.getAttribute("data-field");
+    if (form && name) {
+      field = form.querySelector("[name='" + name.replace(/'/g, "") + "']:not([type=hidden])");
+      if (field) return field;
+    }
+    var previous = error.previousElementSibling;
+    return previous && /^(INPUT|SELECT|TEXTAREA)$/.test(previous.tagName) ? previous : null;
+  }
+  function tieErrors() {
+    var first = null;
+    document.querySelectorAll("main .field-error").forEach(function (error, i) {
+      var field = fieldOf(error);
+      if (!field) return;
+      if (!error.id) error.id = "field-error-" + i;
+      var described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      if (described.indexOf(error.id) < 0) described.push(error.id);
+      field.setAttribute("aria-describedby", described.join(" "));
+      field.setAttribute("aria-invalid", "true");
+      if (!first) first = field;
+    });
+    if (!first) {
+      first = document.querySelector("main .alert.error");
+      if (first && !first.hasAttribute("tabindex")) first.setAttribute("tabindex", "-1");
+    }
+    if (first && !document.querySelector("[autofocus]:focus")) first.focus();
+  }
+
+  function start() { labelCells(); copyButtons(); tieErrors(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
