@@ -187,6 +187,11 @@ class LocalBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def accel_uri(self, sha256: str, prefix: str) -> str:
+        """The URI of the blob under an nginx ``internal`` location aliased to this store's root
+        (``PORTAL_ACCEL_REDIRECT``): the portal answers with it and nginx sends the bytes."""
+        return prefix + self.path(sha256).relative_to(self.root).as_posix()
+
     def put(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob:
         """Store the bytes read from ``stream``; PayloadTooLarge past ``max_bytes`` (nothing is kept)."""
         return write_all(self.writer(max_bytes=max_bytes), stream)
@@ -422,6 +427,14 @@ class LocalBlobWriter:
         if not self._out.closed:
             self._out.close()
         self._unlink_tmp()
+
+
+def accel_uri(settings, store: BlobStore, sha256: str) -> str | None:
+    """Where nginx finds the blob when downloads are handed to it (``X-Accel-Redirect``); None when the portal
+    sends the bytes itself (no PORTAL_ACCEL_REDIRECT, or a store nginx cannot read from disk)."""
+    if not settings.accel_redirect or not isinstance(store, LocalBlobStore):
+        return None
+    return store.accel_uri(sha256, settings.accel_redirect)
 
 
 def blob_store(settings) -> BlobStore:

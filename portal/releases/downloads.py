@@ -10,6 +10,11 @@ corrupt and never served. ``portal package verify`` re-hashes everything regardl
 
 Every download (GET with a body) is logged when the stream ends: user, organisation, file, range,
 bytes sent, complete or not. A complete download by a customer marks the delivery downloaded.
+
+With ``PORTAL_ACCEL_REDIRECT`` (the local store on a disk nginx reads) the portal authorises, checks and logs
+exactly as above and answers with ``X-Accel-Redirect``: nginx sends the bytes, with Range, If-Range and
+sendfile. The log row then records the hand-over (the range asked for, handed over whole); what reached the
+client is in nginx's access log. S3 objects always stream through the portal (see docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -253,6 +258,12 @@ def download_response(*, db: Database, settings, package: Package, file: Package
     # Plain values: the response finishes after the request's session has closed.
     package_id, file_id, file_name = package.id, file.id, file.name
     user_id, username, organization_id = user.id, user.username, user.organization_id
+    accel = blobs.accel_uri(settings, store, file.sha256)
+    if accel is not None:
+        handed = HandedOver(file=file, byte_range=byte_range, uri=accel)
+        log_download(db=db, started=started, response=handed, complete=True, package_id=package_id, file_id=file_id,
+                     file_name=file_name, user_id=user_id, username=username, organization_id=organization_id)
+        return handed
 
     def finish(response: PackageFileResponse, complete: bool) -> None:
         log_download(db=db, started=started, response=response, complete=complete, package_id=package_id,
@@ -262,7 +273,21 @@ def download_response(*, db: Database, settings, package: Package, file: Package
     return PackageFileResponse(store=store, file=file, byte_range=byte_range, head=False, on_finish=finish)
 
 
-def log_download(*, db: Database, started: dt.datetime, response: PackageFileResponse, complete: bool,
+class HandedOver(Response):
+    """``X-Accel-Redirect``: the portal has authorised the download and nginx sends the bytes from the blob
+    store's directory (Range, If-Range and sendfile by nginx; the headers set here go out with them)."""
+
+    def __init__(self, *, file: PackageFile, byte_range: ByteRange | None, uri: str):
+        self.size = file.size
+        self.range = byte_range or ByteRange(0, file.size - 1)
+        self.bytes_sent = self.range.length  # handed over: what nginx is to send (its access log has the rest)
+        super().__init__(status_code=206 if byte_range is not None else 200, media_type="application/octet-stream",
+                         headers={**file_headers(file), "X-Accel-Redirect": quote(uri)})
+        # nginx sets the length and the range of what it sends; a body length of ours would contradict it.
+        del self.headers["content-length"]
+
+
+def log_download(*, db: Database, started: dt.datetime, response: PackageFileResponse | HandedOver, complete: bool,
                  package_id: str, file_id: int, file_name: str, user_id: int, username: str,
                  organization_id: int | None) -> None:
     """Write the download's log row; a complete download to the file's end marks the delivery downloaded."""

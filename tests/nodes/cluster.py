@@ -156,10 +156,25 @@ http {{
 """
 
 
+# nginx passes only a few of the portal's headers on after an X-Accel-Redirect (Content-Type, -Disposition,
+# Cache-Control …): the checksum, the signature and the portal's ETag are added back from the upstream's answer,
+# and nginx's own ETag is off so that If-Range compares with the portal's.
+ACCEL_LOCATION = """\
+    location {prefix} {{
+      internal;
+      alias {blobs}/;
+      etag off;
+      add_header ETag $upstream_http_etag always;
+      add_header X-Checksum-SHA256 $upstream_http_x_checksum_sha256 always;
+      add_header X-Signature-Ed25519 $upstream_http_x_signature_ed25519 always;
+      add_header X-Content-Type-Options nosniff always;
+    }}
+"""
+
+
 def accel_location(prefix: str, blobs_dir: Path) -> str:
     """The ``internal`` location X-Accel-Redirect answers point into: the blob store's directory."""
-    return (f"    location {prefix} {{\n      internal;\n      alias {blobs_dir}/;\n"
-            f"      add_header Cache-Control \"private, no-transform\";\n    }}\n")
+    return ACCEL_LOCATION.format(prefix=prefix, blobs=blobs_dir)
 
 
 def disk_location(prefix: str, folder: Path) -> str:
