@@ -27,6 +27,10 @@ files, so ``/kb/`` is served with a CSP that runs no inline script (``SITE_CSP``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import logging
 import os
 import re
 import shutil
@@ -38,7 +42,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +59,8 @@ from portal.errors import Invalid
 from portal.knowledge import articles, audiences, frontmatter
 from portal.knowledge.models import SiteBuild
 
+log = logging.getLogger("portal.knowledge")
+
 BUILD_JOB = "kb.build"  # the job that builds stale editions; a build is asked for by requesting it to run
 # edition → the visibilities it carries (audiences.py asks the policy)
 EDITIONS: dict[str, frozenset[str]] = {e: audiences.edition_visibilities(e) for e in audiences.EDITION_AUDIENCES}
@@ -70,6 +76,10 @@ DEFAULT_MARKDOWN_EXTENSIONS = ["admonition", "pymdownx.details", "pymdownx.super
                                "attr_list"]
 MODULE_FALLBACK = "Общее"
 HOOKS_FILE = Path(__file__).with_name("mkdocs_hooks.py")
+INCREMENTAL_FILE = Path(__file__).with_name("site_incremental.py")
+# Where the hooks write a full build's manifest (mkdocs_hooks.MANIFEST_ENV; not imported: it loads MkDocs).
+MANIFEST_ENV = "PORTAL_KB_MANIFEST"
+TEMPLATE_CACHE_ENV, TEMPLATE_CACHE_DIR = "PORTAL_KB_TEMPLATE_CACHE", "jinja-cache"  # compiled theme templates
 THEME_DIR = Path(__file__).with_name("theme")
 # Sent with every /kb/ response. Material's own scripts are files (the bundle, the search worker, the
 # theme layer's replacements of its inline scripts); its styles and the icons' SVG need inline styles.
@@ -131,16 +141,69 @@ def edition_dir(settings: Settings, edition: str) -> Path:
     return settings.site_path / edition
 
 
+# --- this node's editions ---------------------------------------------------------------------------
+#
+# Which commit each edition is on is node-local: a manifest beside each build directory
+# (``.builds/<edition>-<commit>-<id>.json``) and the symlink ``site/<edition>`` that points at the build. Each
+# portal node keeps its own ``$PORTAL_HOME/site`` while sharing the database and the content remote, so a
+# database row could say only what *some* node built; the file is swapped in by the same rename as the pages
+# it describes, so what a node serves and what it believes it serves never disagree, also after a crash.
+# ``SiteBuild`` rows remain the log of attempts (for the builds page and the API).
+
+def _manifest_path(build_dir: Path) -> Path:
+    return build_dir.with_name(build_dir.name + ".json")
+
+
+@dataclass(frozen=True)
+class Served:
+    """The build an edition is served from on this node."""
+    directory: Path
+    commit: str
+    mode: str  # full | incremental (incremental: a full build of the same commit is still to replace it)
+    config_key: str  # configuration, theme and hooks: an incremental build needs the same
+    manifest: dict[str, Any]
+
+
+def served(settings: Settings, edition: str) -> Served | None:
+    """What ``site/<edition>`` serves on this node; None when nothing is (or it was built before manifests)."""
+    link = edition_dir(settings, edition)
+    if not link.is_symlink():
+        return None
+    target = link.resolve()
+    try:
+        data = json.loads(_manifest_path(target).read_text(encoding="utf-8"))
+        return Served(target, data["commit"], data["mode"], data["config_key"], data)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def is_stale(session: Session, settings: Settings, edition: str, head: str) -> bool:
-    """True when the edition's site is missing or was built from another commit than ``head``."""
+    """True when this node's edition is missing or was built from another commit than ``head``."""
     last = latest(session, edition)
-    if last is not None and last.commit == head:
-        if last.status == "building" and utcnow() - last.started_at < dt.timedelta(seconds=MKDOCS_TIMEOUT):
-            return False  # another process is building it now
-        if last.status == "failed" and last.finished_at and utcnow() - last.finished_at < FAILED_RETRY_AFTER:
-            return False  # failed on this very commit: retry later, or at once on a new commit or a forced build
-    built = latest_built(session, edition)
-    return built is None or built.commit != head or not (edition_dir(settings, edition) / "index.html").exists()
+    if last is not None and last.commit == head and last.status == "failed" and last.finished_at \
+            and utcnow() - last.finished_at < FAILED_RETRY_AFTER:
+        return False  # failed on this very commit: retry later, or at once on a new commit or a forced build
+    current = served(settings, edition)
+    return current is None or current.commit != head or not (current.directory / "index.html").exists()
+
+
+def unreconciled(settings: Settings, head: str) -> list[str]:
+    """Editions served at ``head`` from an incremental build, which a full build is still to replace."""
+    return [e for e in EDITIONS if (s := served(settings, e)) is not None and s.commit == head
+            and s.mode == "incremental"]
+
+
+def commits_behind(content: ContentRepo, commit: str | None, head: str) -> int | None:
+    """How many commits ``commit`` is behind ``head`` (None: never built, or not in this history)."""
+    if not commit:
+        return None
+    if commit == head:
+        return 0
+    try:
+        with content.repo() as repo:
+            return int(repo.git.rev_list("--count", f"{commit}..{head}"))
+    except Exception:  # a commit this node's repository does not have (yet): unknown distance
+        return None
 
 
 # --- building -------------------------------------------------------------------------------------
@@ -149,16 +212,28 @@ def is_stale(session: Session, settings: Settings, edition: str, head: str) -> b
 class BuildResult:
     edition: str
     commit: str
-    status: str  # built | failed | skipped
+    status: str  # built | failed | skipped | cancelled
     pages: int = 0
     seconds: float = 0.0
     error: str = ""
     peak_rss_kib: int = 0  # of the MkDocs process
+    mode: str = "full"  # full | incremental
+    rendered: int = 0  # pages rendered (incremental: only the changed ones)
+    timings: dict[str, float] = field(default_factory=dict)  # where the time went
+
+
+Cancel = Callable[[], bool]  # asked while a build runs: True abandons it (a newer commit arrived)
 
 
 def build(*, settings: Settings, db: Database, editions: list[str] | None = None, force: bool = False,
-          trigger: str = "job", progress: Progress | None = None) -> list[BuildResult]:
-    """Build the stale (or, with ``force``, all requested) editions from the content repository's HEAD."""
+          trigger: str = "job", progress: Progress | None = None, incremental: bool = True,
+          cancel: Cancel | None = None) -> list[BuildResult]:
+    """Build the stale (or, with ``force``, all requested — in full) editions from the content repository's HEAD.
+
+    An edition served from a build with the same configuration and theme is built incrementally (only what
+    changed is rendered, ``site_incremental.py``), unless ``incremental`` is false or ``force`` is given;
+    otherwise in full. ``cancel`` is asked while MkDocs runs: true abandons the build (status cancelled)."""
+    incremental = incremental and not force
     content = ContentRepo(settings)
     head = content.head()
     wanted = editions or list(EDITIONS)
@@ -183,6 +258,7 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
         try:
             source = _export(content, head, work / "source")
             dates = _revision_dates(content, head, settings.timezone)
+            epoch = _commit_epoch(content, head)
             config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
                                  if (source / "mkdocs.yml").exists() else "")
         except Exception as exc:  # nothing to build from: every edition fails with the reason
@@ -192,7 +268,8 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
             if progress:
                 progress(edition, "prepare")
             result = _build_edition(settings=settings, edition=edition, commit=head, source=source,
-                                    config=config, dates=dates, work=work / edition)
+                                    config=config, dates=dates, epoch=epoch, work=work / edition,
+                                    incremental=incremental, cancel=cancel)
             if progress:
                 progress(edition, result.status)
             return _finish(db, rows[edition], result)
@@ -205,14 +282,22 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
 def _finish(db: Database, row_id: int, result: BuildResult) -> BuildResult:
     with db.session_scope() as session:
         row = session.get_one(SiteBuild, row_id)  # there: build() added it, and build rows are never deleted
-        row.status = result.status
+        row.status = "failed" if result.status == "cancelled" else result.status
         row.finished_at = utcnow()
         row.duration_ms = int(result.seconds * 1000)
         row.pages = result.pages
-        row.error = result.error[-8000:] or None
+        row.error = ("abandoned for a newer commit" if result.status == "cancelled" else result.error)[-8000:] \
+            or None
+        if result.mode == "incremental" and result.status == "built":
+            row.trigger = f"{row.trigger[:28]}:incremental"
     return result
 
 
+def _commit_epoch(content: ContentRepo, commit: str) -> int:
+    """The commit's time: MkDocs' build date (``SOURCE_DATE_EPOCH``), so a build of a commit is the same
+    whenever it runs — the sitemap's dates, the gzip header — and an incremental build equals a full one."""
+    with content.repo() as repo:
+        return int(repo.commit(commit).committed_date)
 def _export(content: ContentRepo, commit: str, target: Path) -> Path:
     """The commit's mkdocs.yml and kb/ as plain files (git archive), outside any repository."""
     target.mkdir(parents=True)
@@ -252,46 +337,147 @@ class _Page:
     kind: str = ""
 
 
+def config_key(config: dict[str, Any]) -> str:
+    """What every page of an edition depends on: the generated configuration less what changes with each
+    commit (docs, output, navigation — the navigation is a fragment of its own), the portal's theme layer and
+    hooks, and the versions of MkDocs and Material. An incremental build is made only onto a build with the
+    same key; anything else is built in full."""
+    digest = hashlib.sha256()
+    stable = {k: v for k, v in config.items() if k not in ("docs_dir", "site_dir", "nav")}
+    digest.update(json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+    for path in sorted(p for p in THEME_DIR.rglob("*") if p.is_file()) + [HOOKS_FILE, INCREMENTAL_FILE]:
+        digest.update(path.relative_to(THEME_DIR.parent).as_posix().encode("utf-8"))
+        digest.update(path.read_bytes())
+    for package in ("mkdocs", "mkdocs-material", "pymdown-extensions", "markdown"):
+        try:
+            digest.update(f"{package}={importlib.metadata.version(package)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()
+
+
 def _build_edition(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
-                   dates: dict[str, str], work: Path) -> BuildResult:
+                   dates: dict[str, str], epoch: int, work: Path, incremental: bool = True,
+                   cancel: Cancel | None = None) -> BuildResult:
     started = time.monotonic()
+    timings: dict[str, float] = {}
     docs = work / "docs"
     docs.mkdir(parents=True)
     pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition)
     builds = settings.site_path / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     out = builds / f"{edition}-{commit[:12]}-{uuid.uuid4().hex[:8]}"
+    generated = _edition_config(settings, config, docs, out, pages, edition)
+    key = config_key(generated)
     config_file = work / "mkdocs.yml"
-    config_file.write_text(yaml.safe_dump(_edition_config(settings, config, docs, out, pages, edition),
-                                          allow_unicode=True, sort_keys=False), encoding="utf-8")
-    proc, peak = run_mkdocs(["build", "--quiet", "--config-file", str(config_file)], cwd=work)
+    config_file.write_text(yaml.safe_dump(generated, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    timings["prepare_docs"] = round(time.monotonic() - started, 3)
+    env = {"SOURCE_DATE_EPOCH": str(epoch), MANIFEST_ENV: str(_manifest_path(out)),
+           TEMPLATE_CACHE_ENV: str(builds / TEMPLATE_CACHE_DIR)}
+    current = served(settings, edition) if incremental else None
+    mode = "incremental" if current is not None and current.config_key == key else "full"
+    rendered, pages_built = 0, len(pages)
+    if mode == "incremental":
+        assert current is not None
+        mark = time.monotonic()
+        _link_tree(current.directory, out)
+        previous = work / "previous-manifest.json"
+        previous.write_text(json.dumps(current.manifest, ensure_ascii=False), encoding="utf-8")
+        timings["link_copy"] = round(time.monotonic() - mark, 3)
+        proc, peak = run_module("portal.knowledge.site_incremental",
+                                ["--config-file", str(config_file), "--previous-manifest", str(previous),
+                                 "--manifest", str(_manifest_path(out))], cwd=work, env=env, cancel=cancel)
+        if proc.returncode == 0:
+            report = json.loads(proc.stdout.strip().splitlines()[-1])
+            rendered, pages_built = len(report["rendered"]), report["pages"]
+            timings.update({f"incremental.{k}": v for k, v in report["timings"].items()})
+        elif proc.returncode != _CANCELLED:  # an incremental build that fails is made again in full
+            _discard(out)
+            log.error("incremental build of %s at %s failed, building in full: %s", edition, commit[:12],
+                      _mkdocs_error(proc))
+            mode = "full"
+    if mode == "full":
+        mark = time.monotonic()
+        proc, peak = run_module("mkdocs", ["build", "--quiet", "--config-file", str(config_file)], cwd=work, env=env,
+                                cancel=cancel)
+        rendered = pages_built = len(pages)
+        timings["mkdocs_build"] = round(time.monotonic() - mark, 3)
     seconds = time.monotonic() - started
-    if proc.returncode != 0 or not (out / "index.html").exists():
-        shutil.rmtree(out, ignore_errors=True)
-        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc), peak_rss_kib=peak)
+    if proc.returncode == _CANCELLED:
+        _discard(out)
+        return BuildResult(edition, commit, "cancelled", seconds=seconds, mode=mode, peak_rss_kib=peak)
+    if proc.returncode != 0 or not (out / "index.html").exists() or not _manifest_path(out).exists():
+        _discard(out)
+        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc), peak_rss_kib=peak,
+                           mode=mode)
+    manifest = json.loads(_manifest_path(out).read_text(encoding="utf-8"))
+    manifest.update(commit=commit, mode=mode, config_key=key)
+    _write_atomically(_manifest_path(out), json.dumps(manifest, ensure_ascii=False, sort_keys=True))
+    mark = time.monotonic()
     _swap(settings, edition, out)
-    return BuildResult(edition, commit, "built", pages=len(pages), seconds=time.monotonic() - started,
-                       peak_rss_kib=peak)
+    timings["swap"] = round(time.monotonic() - mark, 3)
+    return BuildResult(edition, commit, "built", pages=pages_built, seconds=time.monotonic() - started,
+                       peak_rss_kib=peak, mode=mode, rendered=rendered, timings=timings)
 
 
-def run_mkdocs(args: list[str], *, cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
-    """Run MkDocs in a child process; (the finished process, its peak resident memory in KiB)."""
-    proc = subprocess.run([sys.executable, "-c", _MKDOCS_RUNNER, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=MKDOCS_TIMEOUT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+def _link_tree(source: Path, target: Path) -> None:
+    """A copy of a build made of hard links: instant, and the builds write each changed file as a new inode."""
+    for root, dirs, files in os.walk(source):
+        base = target / Path(root).relative_to(source)
+        base.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(root) / name, base / name)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _discard(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    _manifest_path(out).unlink(missing_ok=True)
+
+
+_CANCELLED = -15  # a build abandoned for a newer commit: its process was terminated
+
+
+def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+               cancel: Cancel | None = None) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``python -m module`` in a child process; (the finished process, its peak resident memory in KiB).
+    With ``cancel``, asked twice a second: when it says so, the process is stopped (return code -15)."""
+    proc = subprocess.Popen([sys.executable, "-c", _RUNNER, module, *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})})
+    deadline = time.monotonic() + MKDOCS_TIMEOUT
+    while True:
+        try:
+            stdout, stderr = proc.communicate(timeout=0.5 if cancel else MKDOCS_TIMEOUT)
+            break
+        except subprocess.TimeoutExpired:
+            if (cancel is not None and cancel()) or time.monotonic() > deadline:
+                proc.terminate()
+                stdout, stderr = proc.communicate()
+                break
     peak, kept = 0, []
-    for line in (proc.stderr or "").splitlines():
+    for line in (stderr or "").splitlines():
         if line.startswith(_PEAK_MARK):
             peak = int(line[len(_PEAK_MARK):])
         else:
             kept.append(line)
-    proc.stderr = "\n".join(kept)
-    return proc, peak
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "\n".join(kept)), peak
+
+
+def run_mkdocs(args: list[str], *, cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
+    """Run MkDocs in a child process; (the finished process, its peak resident memory in KiB)."""
+    return run_module("mkdocs", args, cwd=cwd)
 
 
 _PEAK_MARK = "portal-mkdocs-peak-rss-kib="
-# `python -m mkdocs`, reporting its own peak memory on the way out (the build's cost, for the benchmark):
+# `python -m <module>`, reporting its own peak memory on the way out (the build's cost, for the benchmark):
 # VmHWM of the process's own address space (ru_maxrss would include the parent's size from before exec).
-_MKDOCS_RUNNER = (
+_RUNNER = (
     "import atexit, re, resource, runpy, sys\n"
     "def _peak():\n"
     "    try:\n"
@@ -299,8 +485,9 @@ _MKDOCS_RUNNER = (
     "    except (OSError, AttributeError):\n"
     "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
     f"atexit.register(lambda: sys.stderr.write('\\n{_PEAK_MARK}%d\\n' % _peak()))\n"
-    "sys.argv = ['mkdocs'] + sys.argv[1:]\n"
-    "runpy.run_module('mkdocs', run_name='__main__', alter_sys=True)\n"
+    "module = sys.argv[1]\n"
+    "sys.argv = [module] + sys.argv[2:]\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
 )
 
 
@@ -318,9 +505,10 @@ def _swap(settings: Settings, edition: str, out: Path) -> None:
     tmp_link = link.with_name(f".{edition}-{uuid.uuid4().hex[:8]}")
     os.symlink(os.path.relpath(out, link.parent), tmp_link)
     os.replace(tmp_link, link)
-    previous = sorted((p for p in out.parent.glob(f"{edition}-*") if p != out), key=lambda p: p.stat().st_mtime)
+    previous = sorted((p for p in out.parent.glob(f"{edition}-*") if p != out and p.is_dir()),
+                      key=lambda p: p.stat().st_mtime)
     for old in previous[:-1]:
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(old)
 
 
 def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[str, str],

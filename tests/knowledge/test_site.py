@@ -63,8 +63,13 @@ def test_editions_from_one_commit_and_internal_articles_stay_out(writer, write_a
     assert 'class="admonition success"' in html and "Решение" in html
     assert "md-source-file" in html
     assert "PRM-2026-00042" in html and 'href="/tickets/PRM' not in html  # no link to the ticket page
-    assert "RUM-агент" in html  # module: a navigation group inside the section
-    assert "Работа со службой поддержки" in html  # section title from kb/support/index.md
+    # The navigation is one fragment of the edition, which every page's placeholder loads (nav.js).
+    assert 'data-portal-nav="../../portal-nav.html"' in html and "portal/nav.js" in html
+    assert "RUM-агент" in html  # the article's facts
+    navigation = (customers / "portal-nav.html").read_text()
+    assert "Коллектор" in (staff / "portal-nav.html").read_text()  # modules: groups inside a section
+    assert "Работа со службой поддержки" in navigation  # section title from kb/support/index.md
+    assert public.slug in navigation and internal.slug not in navigation
     assert (customers / "tags" / "index.html").exists()
     assert "fonts.googleapis" not in html
     assert json.loads((customers / "search" / "search_index.json").read_text())["config"]["lang"] == ["ru", "en"]

@@ -28,8 +28,7 @@ def test_section_titles_and_dates_are_russian(writer, write_article, db, setting
     root = site.edition_dir(settings, "customers")
 
     html = (root / "problems" / problem.slug / "index.html").read_text()
-    nav = re.search(r'<nav class="md-nav md-nav--primary".*?</nav>\s*</div>\s*</div>', html, re.S)
-    nav_text = re.sub(r"<[^>]+>", " ", nav.group(0) if nav else html)
+    nav_text = re.sub(r"<[^>]+>", " ", (root / "portal-nav.html").read_text())  # the edition's navigation
     for russian in ("Решения проблем", "Известные проблемы", "Инструкции", "Работа со службой поддержки"):
         assert russian in nav_text, russian
     for english in ("Problems", "Integrations", "Network", "problems", "integrations"):
