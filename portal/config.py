@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.errors import NotInitialised
@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         "`http://127.0.0.1:8333`; empty: Amazon S3 itself.",
     )
     s3_region: str = Field("", description="The S3 region (empty: the client's default, `us-east-1`).")
+    search_backend: Literal["whoosh", "postgresql"] = Field(
+        "whoosh", description="Where the search index lives: `whoosh` — files in the data home (one node); "
+        "`postgresql` — tables in the portal's database, shared by every node (requires a PostgreSQL "
+        "`PORTAL_DATABASE_URL`). Either is rebuilt from git by `portal search rebuild`.",
+    )
     run_jobs: bool = Field(
         True,
         description="Run background jobs (reminders, SLA scan, outbox, site builds) inside each web process. "
@@ -234,6 +239,13 @@ class Settings(BaseSettings):
         if url.scheme not in schemes or not url.hostname:
             raise ValueError(f"expected {' or '.join(s + '://user:pass@host:port' for s in schemes)}; got {url.scheme}://…")
         return value
+
+    @model_validator(mode="after")
+    def _search_backend_has_its_database(self) -> Settings:
+        if self.search_backend == "postgresql" and not self.uses_postgresql:
+            raise ValueError("PORTAL_SEARCH_BACKEND=postgresql keeps the search index in the database, so "
+                             "PORTAL_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://user@host/dbname)")
+        return self
 
     @field_validator("blob_store")
     @classmethod

@@ -49,8 +49,8 @@ class SearchGeneration(Base):
     mode: Mapped[str] = mapped_column(String(10))
     articles: Mapped[int] = mapped_column(Integer, default=0)
     files: Mapped[int] = mapped_column(Integer, default=0)
-    text_length: Mapped[int] = mapped_column(BigInteger, default=0)  # tokens of every document, for BM25's average
-    codes_length: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Tokens of every document per scored field ({"text": …, "codes": …}), for BM25's average length.
+    lengths: Mapped[dict] = mapped_column(_JSONB)
     built_at: Mapped[float] = mapped_column(Float, default=0.0)
     build_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
@@ -85,15 +85,14 @@ class SearchDocument(Base):
     codes_vec: Mapped[str] = mapped_column(_TSVECTOR)
     title_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's terms: which matches hold a word in the title
     words_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's words as written: completion
-    # term → its weighted frequency (a title word counts four, a summary word two): BM25F's tf.
-    text_tf: Mapped[dict] = mapped_column(_JSONB)
-    codes_tf: Mapped[dict] = mapped_column(_JSONB)
-    text_length: Mapped[int] = mapped_column(Integer)
-    codes_length: Mapped[int] = mapped_column(Integer)
+    # Per scored field, term → its weighted frequency (a title word counts four, a summary word two in
+    # ``text``): BM25F's tf; and the field's length in tokens.
+    tf: Mapped[dict] = mapped_column(_JSONB)
+    lengths: Mapped[dict] = mapped_column(_JSONB)
 
 
 class SearchTerm(Base):
-    """Per generation and field, how many documents hold a term (``text``, ``codes``: BM25's idf), or how often
+    """Per generation and field, how many documents hold a term (a scored field: BM25's idf), or how often
     a word occurs in the articles of one visibility (``spell:<visibility>``: the "did you mean" dictionary)."""
 
     __tablename__ = "search_terms"

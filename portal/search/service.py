@@ -139,7 +139,7 @@ def on_articles_changed(*, settings: Settings, commit: str, slugs: list[str]) ->
     """Knowledge-base hook: bring the index up to the new commit. A failure leaves the index stale, never
     the publish undone: the next search notices HEAD moved and catches up."""
     index = backend(settings)
-    if index.store.current() is None:
+    if not index.info().get("commit"):
         return  # no index yet: the first search builds it from HEAD, this commit included
     try:
         index.catch_up(wait=True)

@@ -1,14 +1,26 @@
-"""Search fixtures: the fixture corpus committed into a real content repository, a real index on disk."""
+"""Search fixtures: the fixture corpus committed into a real content repository, a real index on disk or in
+PostgreSQL.
+
+Index fixtures are parametrised over both backends. The PostgreSQL one runs on every test run: in the
+PostgreSQL run on its server, in the SQLite run on the server at 127.0.0.1:5432 (a database per index,
+created from a migrated template and dropped at the end of the session).
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from portal import migrate
 from portal.config import Settings
 from portal.content import ContentRepo
-from portal.search.index import WhooshIndex
+from portal.db import Database
+from portal.search.index import PgIndex, WhooshIndex
 from tests.conftest import TEST_SECRET
 from tests.search.corpus import ARTICLES, article_text
 
@@ -51,8 +63,59 @@ def corpus_settings(tmp_path_factory) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="module")
-def corpus_index(corpus_settings) -> WhooshIndex:
-    index = WhooshIndex(corpus_settings)
+BACKENDS = ("whoosh", "postgresql")
+SEARCH_PG_SERVER = os.environ.get("PORTAL_TEST_POSTGRES") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+class SearchDatabases:
+    """PostgreSQL databases for search indexes: copies of one migrated template, all dropped at the end."""
+
+    def __init__(self, tmp_path_factory):
+        self.server = make_url(SEARCH_PG_SERVER)
+        self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
+        self.template = f"portal_search_tpl_{uuid.uuid4().hex[:8]}"
+        self.names = [self.template]
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        db = Database(Settings(home=tmp_path_factory.mktemp("search-pg-template"), database_url=self.url(self.template)))
+        migrate.upgrade(db)
+        db.dispose()
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def create(self) -> str:
+        name = f"portal_search_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        self.names.append(name)
+        return self.url(name)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in reversed(self.names):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def search_databases(tmp_path_factory):
+    databases = SearchDatabases(tmp_path_factory)
+    yield databases
+    databases.drop_all()
+
+
+def index_of(backend: str, settings: Settings, databases: SearchDatabases) -> WhooshIndex | PgIndex:
+    """A fresh index of ``backend`` over this data home's content repository (PostgreSQL: its own database)."""
+    if backend == "whoosh":
+        return WhooshIndex(settings)
+    pg = settings.model_copy(update={"database_url": databases.create(), "search_backend": "postgresql"})
+    return PgIndex(pg)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus_index(request, corpus_settings, search_databases) -> WhooshIndex | PgIndex:
+    index = index_of(request.param, corpus_settings, search_databases)
     index.rebuild()
-    return index
+    yield index
+    index.close()

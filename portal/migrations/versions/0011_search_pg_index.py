@@ -34,10 +34,8 @@ def upgrade() -> None:
     sa.Column('codes_vec', sa.Text().with_variant(postgresql.TSVECTOR(), 'postgresql'), nullable=False),
     sa.Column('title_vec', sa.Text().with_variant(postgresql.TSVECTOR(), 'postgresql'), nullable=False),
     sa.Column('words_vec', sa.Text().with_variant(postgresql.TSVECTOR(), 'postgresql'), nullable=False),
-    sa.Column('text_tf', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('codes_tf', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('text_length', sa.Integer(), nullable=False),
-    sa.Column('codes_length', sa.Integer(), nullable=False),
+    sa.Column('tf', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('lengths', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_search_documents')),
     sa.UniqueConstraint('generation', 'path', name='uq_search_documents_generation_path')
     )
@@ -56,8 +54,7 @@ def upgrade() -> None:
     sa.Column('mode', sa.String(length=10), nullable=False),
     sa.Column('articles', sa.Integer(), nullable=False),
     sa.Column('files', sa.Integer(), nullable=False),
-    sa.Column('text_length', sa.BigInteger(), nullable=False),
-    sa.Column('codes_length', sa.BigInteger(), nullable=False),
+    sa.Column('lengths', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('built_at', sa.Float(), nullable=False),
     sa.Column('build_seconds', sa.Float(), nullable=False),
     sa.Column('updated_at', sa.Float(), nullable=False),

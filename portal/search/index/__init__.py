@@ -25,8 +25,13 @@ The package, bottom up (each module imports only those above it in this list):
     ranking.py         which matches are scored, facets, the spelling correction, hits
     searching.py       searches, completions and similar articles over a reader
     whoosh_backend.py  WhooshIndex: opening, catching up with git, writing, rebuilding; backend()
+    pg_documents.py    an article as rows of the PostgreSQL index (the same analysis, as tsvectors)
+    pg_backend.py      PgIndex: the same protocol over tables in the shared PostgreSQL database
+
+``backend(settings)`` below picks the one ``PORTAL_SEARCH_BACKEND`` names.
 """
 
+from portal.config import Settings
 from portal.search.index.generations import CURRENT_FILE, META_FILE, IndexStore
 from portal.search.index.protocol import Hit, Progress, SearchBackend, SearchPage, SearchRequest
 from portal.search.index.ranking import FEW_HITS, SCORE_LIMIT
@@ -49,12 +54,21 @@ from portal.search.index.whoosh_backend import (
     WRITE_LOCK_TIMEOUT,
     WRITER_LIMIT_MB,
     WhooshIndex,
-    backend,
 )
+from portal.search.index import pg_backend, whoosh_backend
+from portal.search.index.pg_backend import PgIndex
+
+
+def backend(settings: Settings) -> WhooshIndex | PgIndex:
+    """The process's search backend for this data home, as ``PORTAL_SEARCH_BACKEND`` chooses."""
+    if settings.search_backend == "postgresql":
+        return pg_backend.backend(settings)
+    return whoosh_backend.backend(settings)
+
 
 __all__ = [
     "AUDIENCE_SPELL_FIELD", "CURRENT_FILE", "FACET_FIELDS", "FEW_HITS", "HEAD_CHECK_SECONDS", "INCREMENTAL_LIMIT",
-    "MAX_BACKENDS", "META_FILE", "PAGE_CACHE_SIZE", "POOL_SIZE", "REBUILD_LOCK", "REBUILD_LOCK_TIMEOUT",
+    "MAX_BACKENDS", "META_FILE", "PgIndex", "PAGE_CACHE_SIZE", "POOL_SIZE", "REBUILD_LOCK", "REBUILD_LOCK_TIMEOUT",
     "SCHEMA_VERSION", "SCORE_LIMIT", "SET_CACHE_SIZE", "WHOOSH_LOCK_TIMEOUT", "WRITER_LIMIT_MB", "WRITE_LOCK",
     "WRITE_LOCK_TIMEOUT", "Hit", "IndexStore", "Progress", "SearchBackend", "SearchPage", "SearchRequest",
     "VersionReader", "WhooshIndex", "backend", "build_schema", "document",

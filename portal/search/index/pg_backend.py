@@ -1,0 +1,898 @@
+"""The PostgreSQL implementation of the search backend (``PORTAL_SEARCH_BACKEND=postgresql``).
+
+The index lives in the database every node shares (``portal.search.models``): one row per published
+article and generation, its analysed terms as tsvectors with GIN indexes, its weighted term frequencies,
+and per generation the document counts of every term (idf) and the spelling dictionary of each
+visibility. It is still a cache of git: ``rebuild`` writes a new generation while the live one answers,
+then swaps the ``live`` mark in one transaction; ``catch_up`` re-indexes the articles a diff names inside
+the live generation, in one transaction, and bumps its ``stamp``. Writers of all nodes take turns through
+PostgreSQL advisory locks.
+
+Searching follows the Whoosh backend step by step (``searching.Searching``): the same parsed query and
+synonyms (``query.nodes``), the same candidates (minimum-should-match of the concepts), the same BM25F
+with the section weights in the term frequencies (``reader.BM25_B``/``BM25_K1``), the same tiers by the
+title above ``ranking.SCORE_LIMIT`` matches, the same spelling correction, snippets and hits. The
+documents holding a term come from the GIN indexes (one query per term, cached per index version in
+each process); visibility and the filters are sets of documents applied inside the search, so a hidden
+article never contributes to hits, counts, facets, suggestions or corrections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from whoosh import query as wq
+
+from portal.config import Settings
+from portal.db import make_engine
+from portal.errors import Conflict, Unavailable
+from portal.search import analysis
+from portal.search import query as sq
+from portal.search.index import ranking
+from portal.search.index.pg_documents import SCORED_FIELDS, SPELL_FIELDS, VECTOR_OF, Analyzers, TermCounts, lexeme
+from portal.search.index.protocol import Hit, Progress, SearchPage, SearchRequest
+from portal.search.index.reader import ranking_weighting
+from portal.search.index.schema import FACET_FIELDS, SCHEMA_VERSION
+from portal.search.source import SYNONYMS_PATH, Source
+
+log = logging.getLogger("portal.search")
+
+WRITE_LOCK = "search-index"
+REBUILD_LOCK = "search-rebuild"
+WRITE_LOCK_TIMEOUT = 60.0
+REBUILD_LOCK_TIMEOUT = 30 * 60.0
+LOCK_POLL_SECONDS = 0.05
+HEAD_CHECK_SECONDS = 1.0
+INCREMENTAL_LIMIT = 500
+BATCH = 200  # documents per INSERT during a rebuild
+SET_CACHE_SIZE = 4096
+PAGE_CACHE_SIZE = 1024
+MAX_BACKENDS = 8
+SNIPPET_SCAN = sq.SCAN_CHARS
+
+_DOCS = "search_documents"
+
+
+def _advisory_key(name: str) -> int:
+    """The lock's name as PostgreSQL's 64-bit advisory key, the same on every node."""
+    return int.from_bytes(hashlib.sha256(f"portal:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _advisory(engine: Engine, name: str, *, timeout: float, what: str) -> Iterator[None]:
+    """A PostgreSQL advisory lock held on a connection of its own: every node sees it, and it ends with
+    the connection if the holder dies."""
+    key = _advisory_key(name)
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            if time.monotonic() >= deadline:
+                raise Conflict(f"{what} уже идёт в другом процессе; повторите позже.")
+            time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+@dataclass
+class Generation:
+    id: int
+    state: str
+    commit: str
+    stamp: int
+    schema_version: int
+    mode: str
+    articles: int
+    files: int
+    lengths: dict[str, int]
+    built_at: float
+    build_seconds: float
+    updated_at: float
+
+    def meta(self) -> dict[str, Any]:
+        return {"backend": "postgresql", "generation": self.id, "commit": self.commit, "schema": self.schema_version,
+                "mode": self.mode, "articles": self.articles, "files": self.files, "built_at": self.built_at,
+                "build_seconds": self.build_seconds, "updated_at": self.updated_at}
+
+
+_GENERATION_COLUMNS = ("id, state, commit, stamp, schema_version, mode, articles, files, lengths, "
+                       "built_at, build_seconds, updated_at")
+
+
+def _live(conn: Connection) -> Generation | None:
+    row = conn.execute(text(f"SELECT {_GENERATION_COLUMNS} FROM search_generations WHERE state = 'live' "
+                            "ORDER BY id DESC LIMIT 1")).first()
+    return Generation(*row) if row is not None else None
+
+
+@dataclass
+class Scored:
+    """What scoring one candidate needs: per scored field its length and the weighted frequencies of the
+    query's terms."""
+
+    lengths: dict[str, int]
+    tf: dict[str, dict[str, float]]
+
+
+class PgReader:
+    """One version (generation and stamp) of the index as this process reads it: the documents' filter values
+    in memory, and caches of term document sets, document frequencies and answered pages."""
+
+    def __init__(self, engine: Engine, generation: Generation):
+        self.engine = engine
+        self.generation = generation
+        self.commit = generation.commit
+        self.key = (generation.id, generation.stamp)
+        self.facets: dict[str, dict[str, set[int]]] = {f: {} for f in FACET_FIELDS}
+        self.visibility: dict[str, set[int]] = {}
+        self.updated: dict[int, int] = {}
+        self._sets: OrderedDict[Any, frozenset[int]] = OrderedDict()
+        self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT id, visibility, module, kind, versions, tags, updated FROM {_DOCS} "
+                                     "WHERE generation = :g"), {"g": generation.id})
+            for doc, visibility, module, kind, versions, tags, updated in rows:
+                self.visibility.setdefault(visibility, set()).add(doc)
+                self.facets["module"].setdefault(module, set()).add(doc)
+                self.facets["kind"].setdefault(kind, set()).add(doc)
+                for v in versions:
+                    self.facets["version"].setdefault(v, set()).add(doc)
+                for t in tags:
+                    self.facets["tag"].setdefault(t, set()).add(doc)
+                self.updated[doc] = updated
+        self.all = frozenset(self.updated)
+        self.n = max(1, generation.articles)
+        self.avg = {f: max(1.0, (generation.lengths or {}).get(f, 0) / self.n) for f in SCORED_FIELDS}
+
+    # --- caches -------------------------------------------------------------------------------
+    def _cached(self, key, compute: Callable[[], frozenset[int]]) -> frozenset[int]:
+        with self._lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+                return found
+        found = compute()
+        with self._lock:
+            self._sets[key] = found
+            while len(self._sets) > SET_CACHE_SIZE:
+                self._sets.popitem(last=False)
+        return found
+
+    def page(self, key) -> SearchPage | None:
+        with self._lock:
+            return self._pages.get(key)
+
+    def keep_page(self, key, page: SearchPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > PAGE_CACHE_SIZE:
+                self._pages.popitem(last=False)
+
+    # --- documents of a query -----------------------------------------------------------------
+    def _matching(self, condition: str, params: dict[str, Any]) -> frozenset[int]:
+        with self.engine.connect() as conn:
+            # The GIN index, never a scan of every row: checking a tsvector row by row reads it whole.
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            rows = conn.execute(text(f"SELECT id FROM {_DOCS} WHERE generation = :g AND {condition}"),
+                                {"g": self.generation.id, **params})
+            return frozenset(r[0] for r in rows)
+
+    def _vector(self, fieldname: str, tsquery: str) -> frozenset[int]:
+        column = VECTOR_OF[fieldname]
+        return self._cached((column, tsquery), lambda: self._matching(f"{column} @@ CAST(:q AS tsquery)",
+                                                                      {"q": tsquery}))
+
+    def docs(self, q: wq.Query) -> frozenset[int]:
+        """The documents of this version matching a query built by query.py (or ranking.to_title)."""
+        if isinstance(q, wq.FuzzyTerm):  # a Term in Whoosh's classes; the Scorer expands it before it gets here
+            return frozenset()
+        if isinstance(q, wq.Term):
+            if q.fieldname in VECTOR_OF:
+                return self._vector(q.fieldname, lexeme(q.text))
+            if q.fieldname == "visibility":
+                return frozenset(self.visibility.get(q.text, ()))
+            if q.fieldname in self.facets:
+                return frozenset(self.facets[q.fieldname].get(q.text, ()))
+            if q.fieldname == "slug":
+                return self._cached(("slug", q.text), lambda: self._matching("slug = :slug", {"slug": q.text}))
+            return frozenset()
+        if isinstance(q, wq.Phrase):
+            words = [w for w in q.words if w]
+            if not words:
+                return frozenset()
+            return self._vector(q.fieldname, " <-> ".join(lexeme(w) for w in words))
+        if isinstance(q, wq.Prefix):
+            return self._vector(q.fieldname, lexeme(q.text) + ":*")
+        if isinstance(q, wq.And):
+            sets = [self.docs(sub) for sub in q.subqueries]
+            return frozenset.intersection(*sets) if sets else frozenset()
+        if isinstance(q, (wq.Or, wq.DisjunctionMax)):
+            out: set[int] = set()
+            for sub in q.subqueries:
+                out |= self.docs(sub)
+            return frozenset(out)
+        if isinstance(q, wq.ConstantScoreQuery):
+            return self.docs(q.child)
+        if isinstance(q, wq.Every):
+            return self.all
+        return frozenset()  # NullQuery and anything query.py does not build
+
+    # --- term statistics -----------------------------------------------------------------------
+    def count(self, fieldname: str, term: str) -> int:
+        key = (fieldname, term)
+        found = self._counts.get(key)
+        if found is None:
+            with self.engine.connect() as conn:
+                found = conn.execute(text("SELECT count FROM search_terms WHERE generation = :g AND field = :f "
+                                          "AND term = :t"), {"g": self.generation.id, "f": fieldname, "t": term}
+                                     ).scalar() or 0
+            with self._lock:
+                if len(self._counts) > SET_CACHE_SIZE * 4:
+                    self._counts.clear()
+                self._counts[key] = found
+        return found
+
+    def near(self, fieldname: str, word: str, maxdist: int, prefix: int) -> list[tuple[str, int]]:
+        """(term, count) of a field's terms within ``maxdist`` edits of ``word`` sharing its first ``prefix``
+        letters (Whoosh's terms_within)."""
+        params: dict[str, Any] = {"g": self.generation.id, "f": fieldname, "lo": max(1, len(word) - maxdist),
+                                  "hi": len(word) + maxdist}
+        condition = ""
+        if prefix:
+            start = word[:prefix]
+            params.update(start=start, stop=start[:-1] + chr(ord(start[-1]) + 1))
+            condition = "AND term >= :start AND term < :stop"
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT term, count FROM search_terms WHERE generation = :g AND field = :f "
+                                     f"AND length(term) BETWEEN :lo AND :hi {condition}"), params).all()
+        return [(term, n) for term, n in rows if within(word, term, maxdist)]
+
+    def scored(self, docs: list[int], terms: dict[str, list[str]]) -> dict[int, Scored]:
+        """Lengths and term frequencies of ``docs`` for the given terms of each scored field (only those
+        values leave the database)."""
+        if not docs:
+            return {}
+        params: dict[str, Any] = {"ids": docs}
+        picks: list[str] = []
+        keys: list[tuple[str, str]] = []
+        for fieldname, found in terms.items():
+            for term in found:
+                i = len(keys)
+                params[f"f{i}"], params[f"t{i}"] = fieldname, term
+                picks.append(f"tf -> :f{i} -> :t{i}")
+                keys.append((fieldname, term))
+        columns = ", ".join(picks) if picks else "NULL"
+        out: dict[int, Scored] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(text(f"SELECT id, lengths, {columns} FROM {_DOCS} WHERE id = ANY(:ids)"), params):
+                tf: dict[str, dict[str, float]] = {f: {} for f in terms}
+                for (fieldname, term), value in zip(keys, row[2:]):
+                    if value is not None:
+                        tf[fieldname][term] = float(value)
+                out[row[0]] = Scored(row[1], tf)
+        return out
+
+    def stored(self, docs: list[int]) -> dict[int, tuple[dict[str, Any], str]]:
+        """(meta, the start of the body) of the documents of a page."""
+        if not docs:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT id, meta, left(body, :n) FROM {_DOCS} WHERE id = ANY(:ids)"),
+                                {"ids": docs, "n": SNIPPET_SCAN})
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    def facet_counts(self, docs: frozenset[int] | set[int]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for fieldname in FACET_FIELDS:
+            counts: list[dict[str, Any]] = []
+            if docs:
+                for value, ids in self.facets[fieldname].items():
+                    if value == sq.ANY_VERSION or not value:
+                        continue
+                    n = len(ids & docs) if len(ids) < len(docs) else len(docs & ids)
+                    if n:
+                        counts.append({"value": value, "count": n})
+            counts.sort(key=lambda c: (-c["count"], c["value"]))
+            out[fieldname] = counts
+        return out
+
+
+def within(a: str, b: str, maxdist: int) -> bool:
+    """Levenshtein distance of a and b at most ``maxdist``, giving up on a row that already exceeds it."""
+    if abs(len(a) - len(b)) > maxdist:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > maxdist:
+            return False
+        previous = current
+    return previous[-1] <= maxdist
+
+
+class Scorer:
+    """BM25F of a query.py query over candidate documents, as Whoosh's BM25F scores it: a term's weighted
+    frequency against its field's average length (B per field, as ``reader.ranking_weighting`` sets it), idf as
+    log(N/(df+1))+1, the query's boosts; an Or or And adds its matching parts, a DisjunctionMax takes the best;
+    a phrase scores as its words when the document holds the phrase."""
+
+    weighting = ranking_weighting()
+
+    def __init__(self, reader: PgReader, q: wq.Query):
+        self.reader = reader
+        self.q = self._expanded(q)
+        self.terms: dict[str, list[str]] = {}
+        self._collect(self.q)
+
+    def _expanded(self, q: wq.Query) -> wq.Query:
+        """Fuzzy terms become the Or of the index's terms within their distance (Whoosh does the same)."""
+        if isinstance(q, wq.FuzzyTerm):
+            prefix = min(q.prefixlength, len(q.text))
+            found = [wq.Term(q.fieldname, term, boost=q.boost)
+                     for term, _n in self.reader.near(q.fieldname, q.text, q.maxdist, prefix)]
+            return wq.Or(found) if found else wq.NullQuery
+        if isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
+            return type(q)([self._expanded(sub) for sub in q.subqueries], boost=q.boost)
+        return q
+
+    def _collect(self, q: wq.Query) -> None:
+        if isinstance(q, wq.Term) and q.fieldname in SCORED_FIELDS:
+            found = self.terms.setdefault(q.fieldname, [])
+            if q.text not in found:
+                found.append(q.text)
+        elif isinstance(q, wq.Phrase):
+            for w in q.words:
+                self._collect(wq.Term(q.fieldname, w))
+        elif isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
+            for sub in q.subqueries:
+                self._collect(sub)
+
+    def idf(self, fieldname: str, term: str) -> float:
+        return math.log(self.reader.n / (self.reader.count(fieldname, term) + 1)) + 1
+
+    def _bm25(self, fieldname: str, term: str, s: Scored, boost: float) -> float | None:
+        tf = s.tf.get(fieldname, {}).get(term)
+        if tf is None:
+            return None
+        b = self.weighting._field_B.get(fieldname, self.weighting.B)
+        k1 = self.weighting.K1
+        length = (s.lengths or {}).get(fieldname, 0)
+        return self.idf(fieldname, term) * (tf * (k1 + 1)) / (
+            tf + k1 * ((1 - b) + b * length / self.reader.avg[fieldname])) * boost
+
+    def _score(self, q: wq.Query, doc: int, s: Scored) -> float | None:
+        if isinstance(q, wq.Term):
+            if q.fieldname in SCORED_FIELDS:
+                return self._bm25(q.fieldname, q.text, s, q.boost)
+            return q.boost if doc in self.reader.docs(q) else None
+        if isinstance(q, wq.Phrase):
+            if doc not in self.reader.docs(q):
+                return None
+            return sum(self._bm25(q.fieldname, w, s, 1.0) or 0.0 for w in q.words) * q.boost
+        if isinstance(q, wq.Prefix):
+            return q.boost if doc in self.reader.docs(q) else None
+        if isinstance(q, (wq.Or, wq.DisjunctionMax)):
+            parts = [p for p in (self._score(sub, doc, s) for sub in q.subqueries) if p is not None]
+            if not parts:
+                return None
+            return (max(parts) if isinstance(q, wq.DisjunctionMax) else sum(parts)) * q.boost
+        if isinstance(q, wq.And):
+            total = 0.0
+            for sub in q.subqueries:
+                part = self._score(sub, doc, s)
+                if part is None:
+                    return None
+                total += part
+            return total * q.boost
+        return None
+
+    def top(self, docs: set[int] | frozenset[int], limit: int, factor: dict[int, float] | None = None
+            ) -> list[tuple[float, int]]:
+        stats = self.reader.scored(sorted(docs), self.terms)
+        scored = []
+        for doc, s in stats.items():
+            value = self._score(self.q, doc, s)
+            if value is not None:
+                scored.append((value * (factor.get(doc, 1.0) if factor else 1.0), doc))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return scored[:limit]
+
+
+class PgIndex:
+    """The search backend over the shared PostgreSQL index."""
+
+    def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE, *, cache_pages: bool = True,
+                 engine: Engine | None = None):
+        self.settings = settings
+        self.mode = mode
+        self.cache_pages = cache_pages
+        self.engine = engine or make_engine(settings.effective_database_url, connections=8)
+        self.source = Source(settings)
+        self._lock = threading.RLock()
+        self._reader: PgReader | None = None
+        self._head_checked = 0.0
+        self._synonyms: tuple[str, sq.Synonyms] | None = None
+        self._rebuilding: threading.Thread | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+    def _usable(self, generation: Generation | None) -> bool:
+        return generation is not None and generation.schema_version == SCHEMA_VERSION and generation.mode == self.mode
+
+    def live(self) -> Generation | None:
+        with self.engine.connect() as conn:
+            return _live(conn)
+
+    def _current(self) -> PgReader:
+        with self._lock:
+            generation = self.live()
+            if not self._usable(generation):
+                log.log(logging.WARNING if generation else logging.INFO, "search index in the database is %s: "
+                        "rebuilding", "of another schema" if generation else "missing")
+                self.rebuild(force=False)
+                generation = self.live()
+            if generation is None:
+                raise Unavailable("Поисковый индекс в базе данных не построился.")
+            now = time.monotonic()
+            if now - self._head_checked >= HEAD_CHECK_SECONDS:
+                self._head_checked = now
+                try:
+                    head = self.source.head()
+                except Exception:
+                    head = generation.commit
+                if head != generation.commit and self.catch_up(wait=False):
+                    generation = self.live() or generation
+            reader = self._reader
+            if reader is None or reader.key != (generation.id, generation.stamp):
+                reader = self._reader = PgReader(self.engine, generation)
+            return reader
+
+    def _behind_us(self, commit: str) -> bool:
+        """The index holds a commit this node's repository does not know: another node published it and
+        this node's git has not caught up yet, so the index is ahead, not stale."""
+        with self.source.content.repo() as repo:
+            try:
+                repo.commit(commit)
+                return False
+            except Exception:
+                return True
+
+    def catch_up(self, *, wait: bool) -> str | None:
+        """Bring the live generation to HEAD from the diff; a full rebuild when the diff cannot be followed."""
+        need_rebuild = False
+        try:
+            with _advisory(self.engine, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT if wait else 0,
+                           what="Обновление поискового индекса"):
+                generation = self.live()
+                if not self._usable(generation):
+                    need_rebuild = True
+                else:
+                    assert generation is not None
+                    head = self.source.head()
+                    if generation.commit == head:
+                        return head
+                    changed = self.source.changed_paths(generation.commit, head)
+                    if changed is None and self._behind_us(generation.commit):
+                        return None
+                    if changed is None or len(changed) > INCREMENTAL_LIMIT:
+                        need_rebuild = True
+                    else:
+                        self._apply(generation.id, changed, head)
+                        return head
+        except Conflict:
+            if wait:
+                raise
+            return None
+        if need_rebuild:
+            if wait:
+                return self.rebuild(force=True)["commit"]
+            self._rebuild_in_background()
+        return None
+
+    def _rebuild_in_background(self) -> None:
+        with self._lock:
+            if self._rebuilding is not None and self._rebuilding.is_alive():
+                return
+
+            def run():
+                try:
+                    self.rebuild(force=True)
+                except Exception:
+                    log.exception("background rebuild of the search index failed")
+
+            self._rebuilding = threading.Thread(target=run, name="portal-search-rebuild", daemon=True)
+            self._rebuilding.start()
+
+    def _write_counts(self, conn: Connection, generation: int, counts: TermCounts) -> None:
+        rows = [{"g": generation, "f": f, "t": t, "n": n} for (f, t), n in counts.counts.items() if n]
+        for start in range(0, len(rows), 5000):
+            conn.execute(text("INSERT INTO search_terms (generation, field, term, count) VALUES (:g, :f, :t, :n) "
+                              "ON CONFLICT (generation, field, term) DO UPDATE "
+                              "SET count = search_terms.count + excluded.count"), rows[start:start + 5000])
+        conn.execute(text("DELETE FROM search_terms WHERE generation = :g AND count <= 0"), {"g": generation})
+        lengths = conn.execute(text("SELECT lengths FROM search_generations WHERE id = :g FOR UPDATE"),
+                               {"g": generation}).scalar() or {}
+        lengths = {f: lengths.get(f, 0) + counts.lengths.get(f, 0) for f in set(lengths) | set(counts.lengths)}
+        conn.execute(text("UPDATE search_generations SET articles = articles + :a, lengths = CAST(:l AS jsonb) "
+                          "WHERE id = :g"), {"a": counts.articles, "l": json.dumps(lengths), "g": generation})
+
+    _INSERT = text(f"INSERT INTO {_DOCS} (generation, path, slug, visibility, module, kind, versions, tags, updated, "
+                   "meta, body, text_vec, codes_vec, title_vec, words_vec, tf, lengths) "
+                   "VALUES (:generation, :path, :slug, :visibility, :module, :kind, :versions, :tags, :updated, "
+                   "CAST(:meta AS jsonb), :body, CAST(:text_vec AS tsvector), CAST(:codes_vec AS tsvector), "
+                   "CAST(:title_vec AS tsvector), CAST(:words_vec AS tsvector), CAST(:tf AS jsonb), "
+                   "CAST(:lengths AS jsonb))")
+
+    def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._INSERT, [dict(r, meta=json.dumps(r["meta"], ensure_ascii=False),
+                                             tf=json.dumps(r["tf"], ensure_ascii=False),
+                                             lengths=json.dumps(r["lengths"])) for r in rows])
+
+    def _apply(self, generation: int, paths: list[str], commit: str) -> None:
+        """Re-index the given article files at ``commit`` inside generation ``generation`` in one transaction;
+        the caller holds the write lock."""
+        analyzers = Analyzers(self.mode)
+        counts = TermCounts()
+        rows = []
+        for _path, article in self.source.articles(commit, paths) if paths else []:
+            if article is not None:
+                analysed = analyzers.article(article, generation)
+                counts.add_article(analysed)
+                rows.append(analysed.row)
+        with self.engine.begin() as conn:
+            if paths:
+                old = conn.execute(text(
+                    f"SELECT meta, body, lengths, tf FROM {_DOCS} WHERE generation = :g AND path = ANY(:paths)"),
+                    {"g": generation, "paths": paths})
+                for meta, body, lengths, tf in old:
+                    counts.add({f: set(tf.get(f, {})) for f in SCORED_FIELDS}, lengths,
+                               SPELL_FIELDS[meta["visibility"]], analyzers.stored_spelling(meta, body), sign=-1)
+                conn.execute(text(f"DELETE FROM {_DOCS} WHERE generation = :g AND path = ANY(:paths)"),
+                             {"g": generation, "paths": paths})
+                self._insert(conn, rows)
+                self._write_counts(conn, generation, counts)
+            conn.execute(text("UPDATE search_generations SET commit = :c, stamp = stamp + 1, updated_at = :t "
+                              "WHERE id = :g"), {"c": commit, "t": time.time(), "g": generation})
+        log.info("search index caught up to %s (%d article files)", commit[:10], len(paths))
+
+    def rebuild(self, *, progress: Progress | None = None, force: bool = True) -> dict[str, Any]:
+        """Index every published article of HEAD into a new generation and swap it in."""
+        with _advisory(self.engine, REBUILD_LOCK, timeout=REBUILD_LOCK_TIMEOUT, what="Перестроение поискового индекса"):
+            live = self.live()
+            if not force and self._usable(live):
+                assert live is not None
+                return live.meta()
+            started = time.monotonic()
+            commit = self.source.head()
+            with self.engine.begin() as conn:
+                generation = conn.execute(text(
+                    "INSERT INTO search_generations (state, commit, stamp, schema_version, mode, articles, files, "
+                    "lengths, built_at, build_seconds, updated_at) "
+                    "VALUES ('building', :c, 0, :s, :m, 0, 0, '{}', 0, 0, 0) RETURNING id"),
+                    {"c": commit, "s": SCHEMA_VERSION, "m": self.mode}).scalar_one()
+            try:
+                self._build(generation, commit, progress, started)
+            except BaseException:
+                with self.engine.begin() as conn:
+                    self._drop(conn, [generation])
+                raise
+            built = self.live()
+            assert built is not None
+            log.info("search index rebuilt: %d articles at %s in %.1f s", built.articles, commit[:10],
+                     time.monotonic() - started)
+            return built.meta()
+
+    def _build(self, generation: int, commit: str, progress: Progress | None, started: float) -> None:
+        analyzers = Analyzers(self.mode)
+        counts = TermCounts()
+        total = self.source.count(commit)
+        done = 0
+        batch: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for _path, article in self.source.articles(commit):
+                if article is not None:
+                    analysed = analyzers.article(article, generation)
+                    counts.add_article(analysed)
+                    batch.append(analysed.row)
+                    if len(batch) >= BATCH:
+                        self._insert(conn, batch)
+                        conn.commit()
+                        batch = []
+                done += 1
+                if progress:
+                    progress(done, total)
+            self._insert(conn, batch)
+            self._write_counts(conn, generation, counts)
+            conn.execute(text("UPDATE search_generations SET files = :f, built_at = :b, build_seconds = :s "
+                              "WHERE id = :g"), {"f": total, "b": time.time(),
+                                                 "s": round(time.monotonic() - started, 3), "g": generation})
+            conn.commit()
+        with self.engine.connect() as conn:  # the planner's statistics of the new rows (GIN or not)
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"ANALYZE {_DOCS}"))
+        with _advisory(self.engine, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT, what="Обновление поискового индекса"):
+            head = self.source.head()
+            if head != commit:
+                changed = self.source.changed_paths(commit, head)
+                if changed is not None:
+                    self._apply(generation, changed, head)
+            with self.engine.begin() as conn:
+                previous = _live(conn)
+                conn.execute(text("UPDATE search_generations SET state = 'retired' WHERE state = 'live'"))
+                conn.execute(text("UPDATE search_generations SET state = 'live' WHERE id = :g"), {"g": generation})
+                keep = {generation} | ({previous.id} if previous else set())
+                stale = [g for (g,) in conn.execute(text("SELECT id FROM search_generations")) if g not in keep]
+                self._drop(conn, stale)
+
+    @staticmethod
+    def _drop(conn: Connection, generations: list[int]) -> None:
+        if generations:
+            params = {"gs": generations}
+            conn.execute(text(f"DELETE FROM {_DOCS} WHERE generation = ANY(:gs)"), params)
+            conn.execute(text("DELETE FROM search_terms WHERE generation = ANY(:gs)"), params)
+            conn.execute(text("DELETE FROM search_generations WHERE id = ANY(:gs)"), params)
+
+    def info(self) -> dict[str, Any]:
+        generation = self.live()
+        if generation is None:
+            return {}
+        meta = generation.meta()
+        with self.engine.connect() as conn:
+            meta["bytes"] = conn.execute(text(f"SELECT pg_total_relation_size('{_DOCS}') + "
+                                              "pg_total_relation_size('search_terms')")).scalar()
+        return meta
+
+    def close(self) -> None:
+        with self._lock:
+            self._reader = None
+        self.engine.dispose()
+
+    def synonyms(self, commit: str) -> sq.Synonyms:
+        cached = self._synonyms
+        if cached is not None and cached[0] == commit:
+            return cached[1]
+        parsed = sq.synonyms(self.source.read(commit, SYNONYMS_PATH) or "", self.mode)
+        self._synonyms = (commit, parsed)
+        return parsed
+
+    # --- searching (searching.Searching, step by step) ------------------------------------------
+    def _allowed(self, reader: PgReader, audiences: tuple[str, ...], filters: dict[str, str | None]) -> frozenset[int]:
+        return reader.docs(sq.restriction(audiences, filters))
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        reader = self._current()
+        key = (request.text, request.audiences, tuple(request.filters().items()), request.sort, request.limit,
+               request.offset, reader.commit)
+        page = reader.page(key) if self.cache_pages else None
+        if page is None:
+            page = self._search(reader, request)
+            if self.cache_pages:
+                reader.keep_page(key, page)
+        return page
+
+    def _search(self, reader: PgReader, request: SearchRequest) -> SearchPage:
+        parsed = sq.parse(request.text)
+        browsing = parsed.empty and any(request.filters().values())
+        if parsed.empty and not browsing:
+            return SearchPage(total=0, hits=[], facets={}, matched="none")
+        allowed = self._allowed(reader, request.audiences, request.filters())
+        synonyms = self.synonyms(reader.commit)
+        if browsing:
+            return self._run(reader, wq.Every(), allowed, request, parsed, synonyms, sort="date")
+        page = self._attempt(reader, parsed, allowed, request, synonyms, require_all=True)
+        suggestion = None
+        if page.total == 0:
+            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms)
+            if suggestion is not None:
+                page = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
+                page.suggestion, page.corrected = suggestion, True
+                return page
+            if len(parsed.units) > 1:
+                page = self._attempt(reader, parsed, allowed, request, synonyms, require_all=False)
+                page.matched = "any"
+            if page.total == 0:
+                q = wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True))
+                page = self._run(reader, q, allowed, request, parsed, synonyms)
+                page.matched = "fuzzy" if page.total else "none"
+        elif page.matched == "any":
+            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms)
+            if suggestion is not None:
+                fixed = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
+                if fixed.matched == "all":
+                    fixed.suggestion, fixed.corrected = suggestion, True
+                    return fixed
+        elif page.total < ranking.FEW_HITS:
+            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms, known_total=page.total)
+        page.suggestion = suggestion
+        return page
+
+    def _attempt(self, reader: PgReader, parsed: sq.Parsed, allowed: frozenset[int], request: SearchRequest,
+                 synonyms: sq.Synonyms, *, require_all: bool) -> SearchPage:
+        parts = [Scorer(reader, part).q for part in sq.nodes(parsed, self.mode, synonyms)]
+        n = len(parts)
+        if n < 2:
+            q = sq.combine(parts, parsed, self.mode, require_all=True)
+            page = self._run(reader, q, allowed, request, parsed, synonyms)
+            page.matched = "all"
+            return page
+        counts: Counter[int] = Counter()
+        for part in parts:
+            counts.update(reader.docs(part) & allowed)
+        need = ranking.minimum_should_match(n) if require_all else 1
+        matched = frozenset(doc for doc, k in counts.items() if k >= need)
+        page = self._run(reader, wq.Or(parts), allowed, request, parsed, synonyms, matched=matched,
+                         factor=ranking.coordination(counts, n), tiers=wq.And(parts))
+        page.matched = "all" if any(counts[doc] == n for doc in matched) else "any"
+        return page
+
+    def _candidates(self, reader: PgReader, q: wq.Query, matched: frozenset[int], want: int) -> frozenset[int]:
+        """ranking.candidates over this reader: above SCORE_LIMIT matches, the tiers by the title."""
+        if len(matched) <= ranking.SCORE_LIMIT:
+            return matched
+        titled = ranking.to_title(q)
+        concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
+        every = reader.docs(titled) & matched
+        if len(every) >= want:
+            return every
+        anyone: set[int] = set()
+        for concept in concepts:
+            anyone |= reader.docs(concept)
+        some = every | (anyone & matched)
+        return some if len(some) >= want else matched
+
+    def _run(self, reader: PgReader, q: wq.Query, allowed: frozenset[int], request: SearchRequest, parsed: sq.Parsed,
+             synonyms: sq.Synonyms, sort: str | None = None, *, matched: frozenset[int] | None = None,
+             factor: dict[int, float] | None = None, tiers: wq.Query | None = None) -> SearchPage:
+        scorer = Scorer(reader, q)
+        matched = reader.docs(scorer.q) & allowed if matched is None else matched
+        page = SearchPage(total=len(matched), hits=[], facets=reader.facet_counts(matched))
+        want = request.offset + request.limit
+        if not matched or request.offset >= len(matched):
+            return page
+        if (sort or request.sort) == "date":
+            top = [(0.0, d) for d in sorted(matched, key=lambda d: (-reader.updated.get(d, 0), d))[:want]]
+        else:
+            top = scorer.top(self._candidates(reader, tiers or scorer.q, matched, want), want, factor)
+        words, codes = sq.match_forms(parsed, self.mode, synonyms)
+        shown = top[request.offset:want]
+        stored = reader.stored([d for _s, d in shown])
+        for score, doc in shown:
+            meta, body = stored[doc]
+            snippet = sq.snippet([body or "", meta.get("summary", "")], words, codes, self.mode)
+            page.hits.append(ranking.hit(meta, score=round(float(score or 0.0), 4), snippet=str(snippet)))
+        return page
+
+    def _correction(self, reader: PgReader, parsed: sq.Parsed, audiences: tuple[str, ...], allowed: frozenset[int],
+                    synonyms: sq.Synonyms, known_total: int = 0) -> str | None:
+        """ranking.correction over this reader: each audience's own spelling dictionary, so no word of an
+        article the reader may not see is ever suggested."""
+        fields = [SPELL_FIELDS[a] for a in audiences]
+        changed = False
+        units = []
+        for unit in parsed.units:
+            word = unit.text
+            if unit.kind != "word" or not 4 <= len(word) <= sq.MAX_FUZZY_CHARS or not word.isalpha():
+                units.append(unit)
+                continue
+            norm = analysis.normalise(word, self.mode)
+            if any(reader.count(f, word) for f in fields) or reader.count("text", norm):
+                units.append(unit)
+                continue
+            best = None
+            maxdist = 1 if len(word) <= 5 else 2
+            for fieldname in fields:
+                for prefix in (1, 0):
+                    found = reader.near(fieldname, word, maxdist, prefix)
+                    for candidate, n in found:
+                        key = (ranking.distance(word, candidate), -n, candidate)
+                        if best is None or key < best:
+                            best = key
+                    if found:
+                        break
+            if best is None:
+                units.append(unit)
+            else:
+                units.append(sq.Unit("word", best[2]))
+                changed = True
+        if not changed:
+            return None
+        fixed = sq.Parsed(units)
+        q = sq.combine(sq.nodes(fixed, self.mode, synonyms), fixed, self.mode, require_all=True)
+        if len(reader.docs(Scorer(reader, q).q) & allowed) <= known_total:
+            return None
+        return fixed.text()
+
+    # --- suggestions and similar articles -----------------------------------------------------
+    def suggest(self, text: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
+        cleaned = sq.clean(text or "")
+        parsed = sq.parse(cleaned)
+        if parsed.empty:
+            return []
+        last = parsed.units[-1]
+        complete = sq.Parsed(parsed.units[:-1])
+        reader = self._current()
+        synonyms = self.synonyms(reader.commit)
+        allowed = self._allowed(reader, audiences, {})
+        parts = sq.nodes(complete, self.mode, synonyms) if not complete.empty else []
+        prefix_options = [sq.nodes(sq.Parsed([last]), self.mode, synonyms)[0]]
+        if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
+            prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
+            if last.kind == "code":
+                prefix_options.append(wq.Prefix("codes", last.text))
+        parts.append(wq.Or(prefix_options))
+        hits: list[Hit] = []
+        for require_all in (True, False):
+            scorer = Scorer(reader, wq.And(parts) if require_all else wq.Or(parts))
+            matched = reader.docs(scorer.q) & allowed
+            if matched:
+                top = scorer.top(self._candidates(reader, scorer.q, matched, limit), limit)
+                stored = reader.stored([d for _s, d in top])
+                hits = [ranking.hit(stored[d][0], score=round(float(sc), 4), snippet="") for sc, d in top]
+            if hits or len(parts) < 2:
+                break
+        return hits
+
+    def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
+        """Articles sharing the most telling words of this one (its terms by weighted frequency × idf)."""
+        reader = self._current()
+        allowed = self._allowed(reader, audiences, {})
+        own = sorted(reader.docs(wq.Term("slug", slug)) & allowed)
+        if not own:
+            return []
+        docnum = own[0]
+        with self.engine.connect() as conn:
+            row = conn.execute(text(f"SELECT tf -> 'text', meta FROM {_DOCS} WHERE id = :id"), {"id": docnum}).first()
+        if row is None:
+            return []
+        tf, meta = row
+        probe = Scorer(reader, wq.NullQuery)
+        weights = sorted(((w * probe.idf("text", t), t) for t, w in tf.items()
+                          if len(t) > 2 and t[0].isalpha() and t not in analysis.STOPWORDS), reverse=True)[:15]
+        if not weights:
+            return []
+        likeness = wq.Or([wq.Term("text", t, boost=w) for w, t in weights]
+                         + [wq.Term("tag", t) for t in meta.get("tags", [])])
+        counts: Counter[int] = Counter()
+        for sub in likeness.subqueries:
+            counts.update((reader.docs(sub) & allowed) - {docnum})
+        if not counts:
+            return []
+        pool = {d for d, _k in counts.most_common(ranking.SCORE_LIMIT)}
+        top = Scorer(reader, likeness).top(pool, limit)
+        stored = reader.stored([d for _s, d in top])
+        return [ranking.hit(stored[d][0], score=round(float(sc), 4), snippet="") for sc, d in top]
+
+
+_BACKENDS: dict[tuple[str, str], PgIndex] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def backend(settings: Settings) -> PgIndex:
+    """The process's PostgreSQL index object for this database and content repository (shared, so its
+    caches are reused)."""
+    key = (settings.effective_database_url, str(settings.content_path))
+    with _BACKENDS_LOCK:
+        found = _BACKENDS.pop(key, None)
+        if found is None:
+            found = PgIndex(settings)
+        _BACKENDS[key] = found
+        while len(_BACKENDS) > MAX_BACKENDS:
+            _BACKENDS.pop(next(iter(_BACKENDS))).close()
+        return found
