@@ -13,7 +13,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -54,7 +54,7 @@ class WhooshIndex(Searching):
         self._reader: VersionReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
-        self._rebuilding: threading.Thread | None = None
+        self._background: dict[str, threading.Thread] = {}  # catch-up, rebuild: one of each at a time
 
     # --- life cycle -----------------------------------------------------------------------------
     def _usable(self, gen: Path | None) -> TypeGuard[Path]:
@@ -94,7 +94,9 @@ class WhooshIndex(Searching):
         return VersionReader(gen, ix, (self.store.meta(gen) or {})["commit"])
 
     def _current(self) -> VersionReader:
-        """The reader of the live index version; now and then HEAD is compared with the index's commit."""
+        """The reader of the live index version. Now and then HEAD is compared with the index's commit; when
+        it moved, the catch-up runs in the background and this search answers from the version it has: a
+        reader never waits for a writer (a catch-up of many articles, a rebuild)."""
         with self._lock:
             reader = self._reopened()
             now = time.monotonic()
@@ -105,12 +107,15 @@ class WhooshIndex(Searching):
                 head = self.source.head()
             except Exception:
                 return reader
-            if head == reader.commit:
-                return reader
-            self.catch_up(wait=False)
-            reader = self._reopened()
-            reader.commit = (self.store.meta(reader.gen) or {}).get("commit", reader.commit)
+            if head != reader.commit:  # a catch-up that changed no article leaves the same files, a new commit
+                reader.commit = (self.store.meta(reader.gen) or {}).get("commit", reader.commit)
+            if head != reader.commit:
+                self._in_background("catch-up", self._catch_up_behind)
             return reader
+
+    def _catch_up_behind(self) -> None:
+        self.catch_up(wait=False)
+        self._head_checked = 0.0  # the next search takes the new commit (and its synonyms) at once
 
     def _reopened(self) -> VersionReader:
         """The current reader, replaced when ``CURRENT`` or the index's own generation changed."""
@@ -173,18 +178,29 @@ class WhooshIndex(Searching):
 
     def _rebuild_in_background(self) -> None:
         """A full rebuild in a thread while the live index keeps answering (one at a time per process)."""
+        self._in_background("rebuild", lambda: self.rebuild(force=True))
+
+    def _in_background(self, what: str, work: Callable[[], object]) -> None:
+        """``work`` in a thread of its own, unless the same work of this process is still running."""
         with self._lock:
-            if self._rebuilding is not None and self._rebuilding.is_alive():
+            running = self._background.get(what)
+            if running is not None and running.is_alive():
                 return
 
             def run():
                 try:
-                    self.rebuild(force=True)
+                    work()
                 except Exception:
-                    log.exception("background rebuild of the search index failed")
+                    log.exception("%s of the search index failed", what)
 
-            self._rebuilding = threading.Thread(target=run, name="portal-search-rebuild", daemon=True)
-            self._rebuilding.start()
+            thread = threading.Thread(target=run, name=f"portal-search-{what}", daemon=True)
+            self._background[what] = thread
+            thread.start()
+
+    def settle(self) -> None:
+        """Wait for this process's background catch-up and rebuild to finish (the command line, tests)."""
+        for thread in list(self._background.values()):
+            thread.join()
 
     def _apply(self, gen: Path, paths: list[str], commit: str) -> None:
         """Re-index the given article files at ``commit`` in generation ``gen``; the caller holds the write lock."""

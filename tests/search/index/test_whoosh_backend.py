@@ -8,6 +8,7 @@ import time
 
 import pytest
 from filelock import FileLock
+from whoosh import index as windex
 
 from portal.errors import Conflict
 from portal.knowledge import hooks
@@ -69,9 +70,35 @@ def test_a_commit_without_the_hook_is_noticed_from_head(settings, content_repo, 
     assert slugs(index, "вкладки") == []
     commit(content_repo, new_article())  # e.g. `git pull` of a remote, or another process without search
     fresh = WhooshIndex(settings)  # a new process: its first search compares the index with HEAD
+    assert slugs(fresh, "вкладки") == []  # answered at once from the index as it is; the catch-up runs behind
+    fresh.settle()
     assert slugs(fresh, "вкладки") == ["beacon-loss"]
     index._head_checked = 0.0  # the old one notices on its next periodic look at HEAD
+    slugs(index, "вкладки")
+    index.settle()
     assert slugs(index, "вкладки") == ["beacon-loss"]
+
+
+def test_a_search_during_a_long_catch_up_answers_from_the_version_it_has(settings, content_repo, kb):
+    index = WhooshIndex(settings)
+    assert slugs(index, "капча") == ["captcha"]
+    sha = commit(content_repo, {"kb/stm/captcha.md": None, **new_article()})
+    events = []
+    # Another writer holds Whoosh's own lock of the live index: the catch-up started by the search below waits
+    # for it (up to WHOOSH_LOCK_TIMEOUT) inside its thread.
+    held = windex.open_dir(str(IndexStore(settings.index_path).current())).writer()
+    try:
+        index._head_checked = 0.0
+        found = slugs(index, "капча")
+        events.append(("search answered", found))
+        assert index.info()["commit"] == kb  # the catch-up has not got through yet
+        events.append(("other writer done", None))
+    finally:
+        held.cancel()
+    index.settle()
+    events.append(("caught up", index.info()["commit"]))
+    assert events == [("search answered", ["captcha"]), ("other writer done", None), ("caught up", sha)]
+    assert slugs(index, "капча") == [] and slugs(index, "вкладки") == ["beacon-loss"]
 
 
 def test_rebuilds_after_the_index_is_deleted_or_corrupted(settings, kb):
@@ -200,6 +227,8 @@ def test_synonyms_come_from_the_content_repository(settings, content_repo, kb):
     assert slugs(index, "квакозябра") == []
     commit(content_repo, {"kb/synonyms.txt": "квакозябра, капча\n"})
     index._head_checked = 0.0
+    slugs(index, "квакозябра")  # notices HEAD moved; the catch-up runs in the background
+    index.settle()
     assert slugs(index, "квакозябра") == ["captcha"]
 
 
