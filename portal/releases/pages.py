@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from portal import i18n, policy, web
@@ -50,19 +50,52 @@ def new_package_page(request: Request, user: CurrentUser, session: SessionDep):
     return _new_form(request, session)
 
 
+FIELDS = ("id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "notes")
+
+
+def _typed(values) -> dict[str, str]:
+    """The form's fields as the person typed them (lists joined back), to show them again after a refusal."""
+    return {name: ", ".join(v for v in values(name) if v) for name in FIELDS}
+
+
+@router.get("/packages/new/check")
+def new_package_check(request: Request, user: CurrentUser, session: SessionDep,
+                      id: Annotated[str, Query(max_length=200)] = "", title: Annotated[str, Query(max_length=300)] = "",
+                      version: Annotated[str, Query(max_length=100)] = "",
+                      product_versions: Annotated[str, Query(max_length=1000)] = "",
+                      modules: Annotated[str, Query(max_length=2000)] = "",
+                      ticket_ids: Annotated[str, Query(max_length=2000)] = "",
+                      organizations: Annotated[str, Query(max_length=2000)] = ""):
+    """The upload page asks this as the person types and before the file is sent: what is wrong with the fields
+    (``{"errors": {field: message}}``), so a mistyped ticket number never costs an upload."""
+    data = service.PackageInput(id=id, title=title, version=version,
+                                product_versions=service.split_list([product_versions]),
+                                modules=service.split_list([modules]), ticket_ids=service.split_list([ticket_ids]),
+                                organizations=service.split_list([organizations]))
+    errors = service.check_input(session=session, actor=user, data=data)
+    lang = web.language(request)
+    return {"errors": {field: i18n.in_language(message, lang) for field, message in errors.items()}}
+
+
 @upload_router.post("/packages/new")
 async def new_package_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                              db: DatabaseDep):
     from starlette.concurrency import run_in_threadpool
 
+    typed: dict[str, str] = {}
     try:
-        package = await upload.create_from_upload(request, user=user, session=session, settings=settings, db=db)
+        form = await upload.receive_package_form(request, user=user, session=session, settings=settings, db=db)
+        typed = _typed(form.values)
+        package = await run_in_threadpool(lambda: upload.create_from_form(form, user=user, session=session,
+                                                                          settings=settings))
     except PortalError as exc:
         if exc.status_code in (401, 403) and not exc.errors:
             raise
         errors, status_code = web.form_errors(exc), exc.status_code
-        return await run_in_threadpool(lambda: _new_form(request, session, errors=errors, status_code=status_code))
-    return web.redirect(f"/packages/{package.id}?created=1")
+        return await run_in_threadpool(lambda: _new_form(request, session, form=typed, errors=errors,
+                                                         status_code=status_code))
+    response = web.redirect(f"/packages/{package.id}?created=1")
+    return response
 
 
 # --- the package page ----------------------------------------------------------------------------------
@@ -91,6 +124,8 @@ def package_page(request: Request, user: CurrentUser, session: SessionDep, packa
 
 
 def _act(request, session, user, package_id, action, done: str):
+    """Run a package action; a refusal shows the package page with the message, success says what happened and
+    what follows (``flow.package_done.<done>``)."""
     try:
         action()
     except PortalError as exc:
@@ -98,7 +133,19 @@ def _act(request, session, user, package_id, action, done: str):
             raise
         session.rollback()
         return _package_page(request, session, user, package_id, errors=web.form_errors(exc), status_code=exc.status_code)
-    return web.redirect(f"/packages/{package_id}?done={done}")
+    response = web.redirect(f"/packages/{package_id}?done={done}")
+    web.flash(request, response, i18n.translate(f"flow.package_done.{done}", web.language(request), id=package_id))
+    return response
+
+
+def _confirm(request, session, user, package_id: str, *, step: str, fields: dict[str, str], details: list[str]):
+    """The step before an irreversible package action: what it does and to whom, and one button that does it."""
+    package = service.get_package(session=session, package_id=package_id, user=user, action="package.manage")
+    t = lambda key, **values: i18n.translate(key, web.language(request), **values)  # noqa: E731
+    return web.render(request, "confirm.html", {"confirm": {
+        "title": t(f"flow.package_confirm.{step}_title", id=package.id), "lead": t(f"flow.package_confirm.{step}_lead"),
+        "details": details, "action": f"/packages/{package.id}/{step}", "fields": fields,
+        "button": t(f"flow.package_confirm.{step}_button"), "cancel": f"/packages/{package.id}", "danger": True}})
 
 
 @router.post("/packages/{package_id}/notes")
@@ -110,14 +157,27 @@ def package_notes(request: Request, user: CurrentUser, session: SessionDep, sett
 
 @router.post("/packages/{package_id}/publish")
 def package_publish(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                    package_id: str):
+                    package_id: str, confirmed: Annotated[bool, Form()] = False):
+    if not confirmed:
+        package = service.get_package(session=session, package_id=package_id, user=user, action="package.manage")
+        lang = web.language(request)
+        orgs = service.entitled_organizations(session=session, package=package)
+        details = [i18n.translate("flow.package_confirm.files", lang, names=", ".join(f.name for f in package.files)),
+                   i18n.translate("flow.package_confirm.orgs", lang,
+                                  names=", ".join(o.name for o in orgs) or "—")]
+        return _confirm(request, session, user, package_id, step="publish", fields={}, details=details)
     return _act(request, session, user, package_id, lambda: service.publish_package(
         session=session, settings=settings, actor=user, package_id=package_id), "published")
 
 
 @router.post("/packages/{package_id}/withdraw")
 def package_withdraw(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-                     package_id: str, reason: Annotated[str, Form(max_length=5000)] = ""):
+                     package_id: str, reason: Annotated[str, Form(max_length=5000)] = "",
+                     confirmed: Annotated[bool, Form()] = False):
+    if not confirmed and reason.strip():  # without a reason the service refuses under the field
+        lang = web.language(request)
+        return _confirm(request, session, user, package_id, step="withdraw", fields={"reason": reason},
+                        details=[i18n.translate("flow.package_confirm.reason", lang, reason=reason.strip())])
     return _act(request, session, user, package_id, lambda: service.withdraw_package(
         session=session, settings=settings, actor=user, package_id=package_id, reason=reason), "withdrawn")
 

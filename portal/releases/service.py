@@ -248,13 +248,29 @@ def package_header(package: Package) -> dict:
             "product_versions": package.product_version_list, "modules": package.module_list}
 
 
+def _normalised(data: PackageInput) -> PackageInput:
+    return dataclasses.replace(data, id=(data.id or "").strip(), title=(data.title or "").strip(),
+                               version=(data.version or "").strip(), ticket_ids=[t.upper() for t in data.ticket_ids])
+
+
+def check_input(*, session: Session, actor, data: PackageInput) -> dict[str, str]:
+    """What is wrong with a package's fields, asked before any file is sent (the upload page checks as the person
+    types and before the upload starts): the same checks as ``create_package`` except the files'."""
+    require(actor, "package.manage")
+    data = _normalised(data)
+    errors: dict[str, str] = {}
+    _validate(data, errors)
+    _resolve_links(session, data, errors)
+    if "id" not in errors and session.get(Package, data.id) is not None:
+        errors["id"] = f"пакет «{data.id}» уже существует: новая сборка — новый идентификатор (например, …-hf4)"
+    return errors
+
+
 def create_package(*, session: Session, settings: Settings, actor, data: PackageInput,
                    files: list[StagedFile]) -> Package:
     """A draft package with its files, tickets and entitled organisations; notes rendered unless given."""
     require(actor, "package.manage")
-    data = dataclasses.replace(data, id=(data.id or "").strip(), title=(data.title or "").strip(),
-                               version=(data.version or "").strip(),
-                               ticket_ids=[t.upper() for t in data.ticket_ids])
+    data = _normalised(data)
     errors: dict[str, str] = {}
     _validate(data, errors)
     found_tickets, named, all_customers = _resolve_links(session, data, errors)

@@ -229,13 +229,21 @@ def package_input(form: UploadForm) -> service.PackageInput:
     )
 
 
-async def create_from_upload(request: Request, *, user, session, settings: Settings, db: Database) -> service.Package:
-    """The API's and the upload page's part: stream the files in, then hand them to ``service.upload_package``."""
+async def receive_package_form(request: Request, *, user, session, settings: Settings, db: Database) -> UploadForm:
+    """Stream a package's form in (fields and staged files), after checking the uploader's right."""
     policy.require(user, "package.manage")
     # Release the database (SQLite's write lock) while the body streams; the package is written after.
     await run_in_threadpool(session.commit)
     csrf_ok, check = csrf_checker(request)
-    form = await receive_form(request, settings=settings, db=db, csrf_ok=csrf_ok, check_csrf=check)
-    return await run_in_threadpool(lambda: service.upload_package(
-        session=session, settings=settings, actor=user, data=package_input(form), files=form.files,
-        expected_sha256=service.split_list(form.values("sha256"))))
+    return await receive_form(request, settings=settings, db=db, csrf_ok=csrf_ok, check_csrf=check)
+
+
+def create_from_form(form: UploadForm, *, user, session, settings: Settings) -> service.Package:
+    return service.upload_package(session=session, settings=settings, actor=user, data=package_input(form),
+                                  files=form.files, expected_sha256=service.split_list(form.values("sha256")))
+
+
+async def create_from_upload(request: Request, *, user, session, settings: Settings, db: Database) -> service.Package:
+    """The API's and the upload page's part: stream the files in, then hand them to ``service.upload_package``."""
+    form = await receive_package_form(request, user=user, session=session, settings=settings, db=db)
+    return await run_in_threadpool(lambda: create_from_form(form, user=user, session=session, settings=settings))

@@ -34,14 +34,22 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     form.get_by_label("Идентификатор").fill("primoart-5.2.1-hf3")
     form.get_by_label("Версия пакета").fill("5.2.1-hf3")
     form.get_by_label("Название").fill("Исправление выгрузки отчётов")
-    form.get_by_label("Заявки").fill(world.t_romashka)
+    form.get_by_label("Заявки").fill("PRM-2026-44444")  # mistyped: said under the field as it is typed
+    assert "PRM-2026-44444" in page.locator('.field-error[data-field="ticket_ids"]').inner_text()
     form.locator("input[type=file]").set_input_files(str(package_file))
+    form.get_by_role("button", name="Загрузить").click()  # checked before the upload: nothing is sent
+    assert page.get_by_test_id("upload-errors").is_visible() and "/packages/new" in page.url
+    assert form.locator("input[type=file]").evaluate("input => input.files[0].name") == "primoart-5.2.1-hf3.tar.gz"
+    form.get_by_label("Заявки").fill(world.t_romashka)
     form.get_by_role("button", name="Загрузить").click()
     page.wait_for_url("**/packages/primoart-5.2.1-hf3?created=1")
     assert "Отчёт не выгружается в Excel" in page.get_by_test_id("release-notes").inner_text()
     assert hashlib.sha256(PAYLOAD).hexdigest() in page.get_by_test_id("package-files").inner_text()
     page.get_by_test_id("publish").click()
+    assert "Публикацию нельзя отменить" in page.get_by_test_id("confirm").inner_text()
+    page.get_by_role("button", name="Опубликовать окончательно").click()
     page.wait_for_url("**/packages/primoart-5.2.1-hf3?done=published")
+    assert "опубликован" in page.get_by_test_id("flash").inner_text()
     assert page.get_by_test_id("package-status").inner_text() == "опубликован"
     sign_out(page)
 

@@ -34,13 +34,25 @@ def test_upload_form_streams_and_checks_csrf(live_server, world, db):
                                   [("fix.bin", b"bytes" * 100)])
         invalid = c.post("/packages/new", content=body, headers={**headers, **HTML})
         assert invalid.status_code == 422 and "PRM-2026-44444" in invalid.text
+        # Everything typed comes back (the file must be chosen again, and the page says so).
+        assert 'value="Через форму"' in invalid.text and 'value="PRM-2026-44444"' in invalid.text
+        assert 'value="pkg-form"' in invalid.text and 'data-testid="file-again"' in invalid.text
+        # The page asks the same questions before any file is sent.
+        asked = c.get("/packages/new/check", params={**fields, "ticket_ids": "PRM-2026-44444"}, headers=HTML)
+        assert asked.status_code == 200 and "PRM-2026-44444" in asked.json()["errors"]["ticket_ids"]
+        assert c.get("/packages/new/check", params=fields, headers=HTML).json() == {"errors": {}}
         body, headers = multipart({"csrf_token": token, **fields}, [("fix.bin", b"bytes" * 100)])
         done = c.post("/packages/new", content=body, headers={**headers, **HTML})
         assert done.status_code == 303 and done.headers["location"] == "/packages/pkg-form?created=1"
         page = c.get(done.headers["location"], headers=HTML)
         assert "Черновик пакета создан" in page.text and world.t_romashka in page.text
-        published = c.post("/packages/pkg-form/publish", data={"csrf_token": csrf_of(page.text)})
+        confirm = c.post("/packages/pkg-form/publish", data={"csrf_token": csrf_of(page.text)})
+        assert confirm.status_code == 200 and "Публикацию нельзя отменить" in confirm.text and "ООО Ромашка" in confirm.text
+        with db.session_scope(write=False) as s:
+            assert s.get(Package, "pkg-form").status == "draft"  # nothing happens before the confirmation
+        published = c.post("/packages/pkg-form/publish", data={"csrf_token": csrf_of(page.text), "confirmed": "true"})
         assert published.status_code == 303
+        assert "Пакет pkg-form опубликован." in c.get(published.headers["location"], headers=HTML).text
     with db.session_scope(write=False) as s:
         assert s.get(Package, "pkg-form").status == "published"
 
@@ -89,7 +101,10 @@ def test_board_filters_record_confirm_and_csv(live_server, world, db, settings):
         assert lines[0].startswith("delivery_id,package,") and len(lines) == 3
         assert any("vector" in line and "confirmed" in line and "По телефону" in line for line in lines)
         assert c.get("/deliveries/export.csv?since=garbage").status_code == 422
-        withdraw = c.post("/packages/pkg-r/withdraw", data={"csrf_token": token, "reason": "Регрессия"})
+        confirm = c.post("/packages/pkg-r/withdraw", data={"csrf_token": token, "reason": "Регрессия"})
+        assert confirm.status_code == 200 and "Отзыв нельзя отменить" in confirm.text and "Регрессия" in confirm.text
+        withdraw = c.post("/packages/pkg-r/withdraw", data={"csrf_token": token, "reason": "Регрессия",
+                                                            "confirmed": "true"})
         assert withdraw.status_code == 303
         page = c.get("/packages/pkg-r", headers=HTML)
         assert 'data-testid="withdrawn-notice"' in page.text and "АО Вектор" in page.text
