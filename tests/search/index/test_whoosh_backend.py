@@ -278,3 +278,47 @@ def test_filters_facets_sort_and_pages(settings, kb):
 def test_malformed_queries_never_fail(settings, kb, text):
     page = WhooshIndex(settings).search(SearchRequest(text=text, audiences=CUSTOMER))
     assert page.total >= 0
+
+
+def _articles(content_repo, specs) -> None:
+    files = {}
+    for path, title, summary, body in specs:
+        files.update(new_article(path=path, title=title, body=body))
+        files[path] = files[path].replace("Часть сеансов обрывается.", summary)
+    commit(content_repo, files)
+
+
+def test_a_short_exactly_titled_article_beats_a_long_one_mentioning_the_words(settings, content_repo, kb):
+    filler = " ".join(f"Раздел {n}: параметры очереди, журнал и порты коллектора." for n in range(300))
+    _articles(content_repo, [
+        ("kb/x/long.md", "Журнал коллектора: справочник", "Ротация журнала коллектора, порты и очередь.",
+         f"{filler} Ротация журнала коллектора: журнал коллектора ротируется, ротация журнала по размеру. {filler}"),
+        ("kb/x/exact.md", "Ротация журнала коллектора", "Как настроить.", "Задайте размер файла."),
+    ])
+    assert slugs(WhooshIndex(settings), "ротация журнала коллектора")[:2] == ["exact", "long"]
+
+
+def test_every_word_helps_and_one_missing_word_of_five_still_finds(settings, content_repo, kb):
+    _articles(content_repo, [
+        ("kb/x/four.md", "Коллектор теряет пакеты", "Очередь коллектора переполнена под нагрузкой.", "Текст."),
+        ("kb/x/five.md", "Коллектор теряет пакеты", "Очередь переполнена при пиковой нагрузке.", "Текст."),
+        ("kb/x/two.md", "Коллектор теряет данные", "Очередь переполнена.", "Текст."),
+    ])
+    page = WhooshIndex(settings).search(SearchRequest(text="коллектор теряет пакеты при пиковой нагрузке",
+                                                      audiences=STAFF))
+    # Five words: the article holding all five first, the one missing "пиковой" still found, two words are too few.
+    assert [h.slug for h in page.hits] == ["five", "four"] and page.matched == "all"
+
+
+def test_a_noun_finds_the_verb_and_an_aspect_pair_meets(settings, content_repo, kb):
+    _articles(content_repo, [
+        ("kb/x/owner.md", "Агент изменяет владельца каталога", "После обновления.",
+         "Агент при запуске изменяет владельца каталога данных."),
+        ("kb/x/queue.md", "Коллектор создаёт очередь", "При запуске.", "Текст."),
+    ])
+    index = WhooshIndex(settings)
+    assert slugs(index, "изменение владельца каталога")[:1] == ["owner"]
+    assert slugs(index, "создание очереди")[:1] == ["queue"]
+    assert slugs(index, "создать очередь")[:1] == ["queue"]
+    page = index.search(SearchRequest(text="изменение владельца", audiences=STAFF))
+    assert "<mark>изменяет</mark> <mark>владельца</mark>" in page.hits[0].snippet  # relatives are highlighted too
