@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from portal import policy
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import not_found
-from portal.knowledge import feedback_api, render, service, site, store
+from portal.knowledge import feedback_api, render, service, site, site_api, store
 from portal.knowledge.articles import Article
 from portal.knowledge.schemas import (
     ArticleCreate,
@@ -139,3 +139,4 @@ def request_build(user: CurrentUser, session: SessionDep, db: DatabaseDep):
 
 # The readers' side of an article on /kb/ (votes, «Исправлено в пакете …», searches that led there).
 router.include_router(feedback_api.api_router)
+router.include_router(site_api.router)  # is an article live in each edition (the article page polls it)

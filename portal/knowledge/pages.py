@@ -22,7 +22,18 @@ from portal.deps import (
     verify_csrf,
 )
 from portal.errors import Conflict, Invalid, NotFound, PortalError, not_found
-from portal.knowledge import articles, audiences, feedback, feedback_api, render, service, site, store, tickets_link
+from portal.knowledge import (
+    articles,
+    audiences,
+    feedback,
+    feedback_api,
+    render,
+    service,
+    site,
+    site_status,
+    store,
+    tickets_link,
+)
 from portal.registry import Registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -147,6 +158,7 @@ def articles_page(request: Request, user: CurrentUser, session: SessionDep, sett
         "entries": entries, "invalid": service.invalid_articles(settings=settings),
         "status": status, "statuses": articles.STATUS_NAMES,
         "builds": site.states(session), "editions": site.EDITION_NAMES,
+        "served": site_status.editions(session, settings),
         "kinds": articles.KIND_NAMES, "visibilities": articles.VISIBILITY_NAMES})
 
 
@@ -212,7 +224,8 @@ def article_page(slug: str, request: Request, user: CurrentUser, session: Sessio
     policy.require(user, "article.read", article, missing=not_found("article", slug))
     return web.render(request, "knowledge/article.html", {
         "article": article, "html": render.article_html(settings=settings, body=article.body),
-        "builds": site.states(session), "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,
+        "builds": site.states(session), "served": site_status.editions(session, settings),
+        "editions": site.EDITION_NAMES, "kinds": articles.KIND_NAMES,
         "visibilities": articles.VISIBILITY_NAMES, "statuses": articles.STATUS_NAMES,
         "site_url": article.url})
 
