@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.db import Base, UTCDateTime, utcnow
 
 
@@ -31,6 +32,8 @@ class ArticleVote(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    reader: Mapped[User] = relationship(lazy="joined", viewonly=True)  # who to ask about a comment
 
 
 class ArticleSearch(Base):

@@ -93,7 +93,7 @@ def test_a_too_long_comment_is_refused_with_a_reason_and_nothing_is_stored(db, s
 
 
 def test_the_writer_sees_which_searches_led_to_an_article(db, settings, make, writer, published, api):
-    ivanova = make.user("customer", make.org("romashka"), username="ivanova")
+    ivanova = make.user("customer", make.org("romashka", "ООО Ромашка"), username="ivanova")
     for query in ("приоретет", "Приоретет ", "время реакции"):
         r = api.post(ivanova, f"/api/v1/kb/articles/{published.slug}/searches", json={"query": query})
         assert r.status_code == 204, r.text
@@ -108,6 +108,7 @@ def test_the_writer_sees_which_searches_led_to_an_article(db, settings, make, wr
     page = api.get(writer, f"/articles/{published.slug}/feedback")
     assert page.status_code == 200
     assert "приоретет" in page.text.lower() and "Нет примера" in page.text
+    assert "ivanova · ООО Ромашка" in page.text  # whom to ask about the comment
     assert "<script>alert(1)</script>" not in page.text  # a reader's comment is never markup
     assert api.get(ivanova, f"/articles/{published.slug}/feedback").status_code == 403
     home = api.get(writer, "/")
