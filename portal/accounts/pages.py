@@ -142,7 +142,15 @@ def users_create(
         session.rollback()
         errors = {e["field"]: e["message"] for e in exc.errors or []} or {"_": exc.detail}
         return _users_page(request, session, status_code=exc.status_code, form=form, errors=errors)
-    return web.redirect("/admin/users")
+    return _users_done(request, "flow.users.created", username=username.strip(),
+                       role=i18n.translate(f"role.{role}", web.language(request)))
+
+
+def _users_done(request, key: str, **values):
+    """Back to the users page, saying what the change did."""
+    response = web.redirect("/admin/users")
+    web.flash(request, response, i18n.translate(key, web.language(request), **values))
+    return response
 
 
 @router.post("/admin/organizations")
@@ -156,21 +164,31 @@ def organizations_create(request: Request, user: CurrentUser, session: SessionDe
         errors = {f"org_{e['field']}": e["message"] for e in exc.errors or []} or {"org": exc.detail}
         return _users_page(request, session, status_code=exc.status_code, errors=errors,
                            org_form={"slug": slug, "name": name})
-    return web.redirect("/admin/users")
+    return _users_done(request, "flow.users.org_created", name=name.strip())
 
 
 @router.post("/admin/users/{username}/disable")
-def users_disable(username: str, user: CurrentUser, session: SessionDep):
+def users_disable(request: Request, username: str, user: CurrentUser, session: SessionDep,
+                  confirmed: Annotated[bool, Form()] = False):
     policy.require(user, "user.manage")
-    service.disable_user(session=session, actor=user, username=username)
-    return web.redirect("/admin/users")
+    if not confirmed:  # first say what disabling does, and to whom
+        person = service.get_user(session=session, username=username)
+        lang = web.language(request)
+        t = lambda key, **values: i18n.translate(key, lang, **values)  # noqa: E731
+        return web.render(request, "confirm.html", {"confirm": {
+            "title": t("flow.users.disable_title", name=person.display_name), "lead": t("flow.users.disable_lead"),
+            "details": [t("flow.users.disable_who", username=person.username, role=t(f"role.{person.role}"))],
+            "action": f"/admin/users/{person.username}/disable", "fields": {},
+            "button": t("flow.users.disable_button"), "cancel": "/admin/users", "danger": True}})
+    person = service.disable_user(session=session, actor=user, username=username)
+    return _users_done(request, "flow.users.disabled", name=person.display_name)
 
 
 @router.post("/admin/users/{username}/enable")
-def users_enable(username: str, user: CurrentUser, session: SessionDep):
+def users_enable(request: Request, username: str, user: CurrentUser, session: SessionDep):
     policy.require(user, "user.manage")
-    service.enable_user(session=session, actor=user, username=username)
-    return web.redirect("/admin/users")
+    person = service.enable_user(session=session, actor=user, username=username)
+    return _users_done(request, "flow.users.enabled", name=person.display_name)
 
 
 @router.get("/admin/audit")

@@ -126,3 +126,27 @@ def test_customer_cannot_open_admin_pages(client, make):
     login(client, "cust")
     r = client.get("/admin/audit", headers={"accept": "text/html"})
     assert r.status_code == 403 and "Недостаточно прав" in r.text
+
+
+def test_new_user_form_preselects_no_role_and_disabling_asks_first_then_says_what_it_did(client, make):
+    make.user("admin", username="root3")
+    make.user("support", username="sveta", full_name="Светлана Опорная")
+    login(client, "root3")
+    page = client.get("/admin/users", headers={"accept": "text/html"}).text
+    select = page[page.index('<select name="role"'):]
+    select = select[:select.index("</select>")]
+    assert re.findall(r'<option value="([a-z]*)"[^>]*selected', select) == [""]  # never «администратор» by default
+    csrf = csrf_of(page)
+    no_role = client.post("/admin/users", data={"username": "newbie", "password": "longenough", "csrf_token": csrf})
+    assert no_role.status_code == 422 and 'value="newbie"' in no_role.text
+    ask = client.post("/admin/users/sveta/disable", data={"csrf_token": csrf})
+    assert ask.status_code == 200 and 'data-testid="confirm"' in ask.text and "Светлана Опорная" in ask.text
+    # Nothing happened yet: she is still active (her row still offers «Отключить», not «Включить»).
+    assert 'action="/admin/users/sveta/disable"' in client.get("/admin/users", headers={"accept": "text/html"}).text
+    done = client.post("/admin/users/sveta/disable", data={"csrf_token": csrf, "confirmed": "true"})
+    assert done.status_code == 303
+    listing = client.get(done.headers["location"], headers={"accept": "text/html"}).text
+    assert "Светлана Опорная отключён(а): войти больше нельзя" in listing
+    assert 'action="/admin/users/sveta/enable"' in listing
+    enabled = client.post("/admin/users/sveta/enable", data={"csrf_token": csrf})
+    assert "Светлана Опорная снова может входить" in client.get(enabled.headers["location"]).text
