@@ -32,7 +32,7 @@ def _violations(axe: Axe, page) -> list[str]:
 
 
 @pytest.mark.parametrize("username", ROLES)
-def test_no_serious_violation_on_any_page_of_each_role(demo, browser, live_server, username):
+def test_no_serious_violation_on_any_page_of_each_role(demo, browser, live_server, username):  # noqa: F811
     context = browser.new_context(base_url=live_server.url, locale="ru-RU", viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -52,7 +52,7 @@ def test_no_serious_violation_on_any_page_of_each_role(demo, browser, live_serve
     assert problems == {}, f"{username}: " + "\n".join(f"{k}: {v}" for k, v in problems.items())
 
 
-def test_sign_in_and_error_pages_have_no_serious_violation(demo, browser, live_server):
+def test_sign_in_and_error_pages_have_no_serious_violation(demo, browser, live_server):  # noqa: F811
     context = browser.new_context(base_url=live_server.url, locale="ru-RU", viewport={"width": 390, "height": 900})
     page = context.new_page()
     axe = Axe()
@@ -69,7 +69,7 @@ def test_sign_in_and_error_pages_have_no_serious_violation(demo, browser, live_s
     context.close()
 
 
-def test_a_form_error_is_tied_to_its_field_focused_and_announced(demo, browser, live_server):
+def test_a_form_error_is_tied_to_its_field_focused_and_announced(demo, browser, live_server):  # noqa: F811
     context = browser.new_context(base_url=live_server.url, locale="ru-RU", viewport={"width": 1366, "height": 900})
     page = context.new_page()
     _sign_in(page, "admin")

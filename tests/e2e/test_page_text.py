@@ -25,7 +25,8 @@ VISIBLE_TEXT_JS = """() => {
 
 KEY_PREFIXES = sorted({key.split(".")[0] for key in i18n.catalogue("ru")})
 # A catalogue key shown as it is: «event.fix_published», «audit.action.auth.login».
-KEY_RE = re.compile(r"(?<![\w@./-])(?:%s)\.[a-z0-9_]+(?:\.[a-z0-9_]+)*(?![\w@/-])" % "|".join(map(re.escape, KEY_PREFIXES)))
+KEY_RE = re.compile(r"(?<![\w@./-])(?:" + "|".join(map(re.escape, KEY_PREFIXES))
+                    + r")\.[a-z0-9_]+(?:\.[a-z0-9_]+)*(?![\w@/-])")
 SNAKE_RE = re.compile(r"(?<![\w@./-])[a-z][a-z0-9]*_[a-z0-9_]+(?![\w@/-])")
 LITERAL_RE = re.compile(r"\b(?:None|True|False)\b|\[\s*['\"\d]|['\"]\s*\]")
 
@@ -44,7 +45,7 @@ def test_the_patterns_find_what_they_should():
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 @pytest.mark.parametrize("username", ROLES)
-def test_no_page_shows_a_key_a_code_or_a_python_literal(demo, browser, live_server, username, lang):
+def test_no_page_shows_a_key_a_code_or_a_python_literal(demo, browser, live_server, username, lang):  # noqa: F811
     context = browser.new_context(base_url=live_server.url, locale="ru-RU", viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
