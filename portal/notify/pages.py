@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from portal import jobs, policy, web
+from portal import i18n, jobs, policy, web
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
-from portal.errors import PortalError
+from portal.errors import PortalError, not_found
 from portal.notify import intake, service
 from portal.notify.models import OutboxStatus
 from portal.validation import RowId
@@ -57,18 +57,33 @@ def outbox_page(request: Request, user: CurrentUser, session: SessionDep, status
     })
 
 
+def _said(request, url: str, key: str, **values):
+    """Back to ``url`` with a message saying what the action did and what follows (mail: whether it can go)."""
+    lang = web.language(request)
+    text = i18n.translate(key, lang, **values)
+    if not request.app.state.settings.smtp_url:
+        text += " " + i18n.translate("flow.mail.no_smtp", lang)
+    response = web.redirect(url)
+    web.flash(request, response, text)
+    return response
+
+
 @router.post("/admin/outbox/{message_id}/retry")
-def outbox_retry(message_id: RowId, user: CurrentUser, session: SessionDep):
+def outbox_retry(request: Request, message_id: RowId, user: CurrentUser, session: SessionDep):
     policy.require(user, "outbox.manage")
-    service.retry(session=session, actor=user, message_id=message_id)
-    return web.redirect("/admin/outbox")
+    message = service.retry(session=session, actor=user, message_id=message_id)
+    return _said(request, "/admin/outbox", "flow.mail.retried", to=message.recipient)
 
 
 @router.post("/admin/outbox/retry-failed")
-def outbox_retry_failed(user: CurrentUser, session: SessionDep):
+def outbox_retry_failed(request: Request, user: CurrentUser, session: SessionDep):
     policy.require(user, "outbox.manage")
-    service.retry_all_failed(session=session, actor=user)
-    return web.redirect("/admin/outbox?status=pending")
+    count = service.retry_all_failed(session=session, actor=user)
+    if not count:
+        response = web.redirect("/admin/outbox")
+        web.flash(request, response, i18n.translate("flow.mail.retried_none", web.language(request)))
+        return response
+    return _said(request, "/admin/outbox?status=pending", "flow.mail.retried_all", count=count)
 
 
 @router.get("/admin/jobs")
@@ -80,11 +95,16 @@ def jobs_page(request: Request, user: CurrentUser, session: SessionDep):
 
 
 @router.post("/admin/jobs/{name}/run")
-def jobs_run(name: str, user: CurrentUser, session: SessionDep):
+def jobs_run(request: Request, name: str, user: CurrentUser, session: SessionDep):
     policy.require(user, "jobs.manage")
-    if name in jobs.REGISTRY:
-        jobs.request_run(session, name)
-    return web.redirect("/admin/jobs")
+    if name not in jobs.REGISTRY:
+        raise not_found("object")
+    jobs.request_run(session, name)
+    response = web.redirect("/admin/jobs")
+    job = jobs.REGISTRY[name]
+    web.flash(request, response, i18n.translate("flow.jobs.requested", web.language(request),
+                                                job=job.description or name))
+    return response
 
 
 @router.get("/intake")
