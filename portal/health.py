@@ -1,14 +1,18 @@
 """GET /healthz and ``portal doctor``: every configured component checked; 503 (exit 1) names what fails.
 
 ``/healthz`` checks what every request needs — database, data home, blob store (a probe written, read back and
-deleted), content repository. ``portal doctor`` adds what only some work needs and what is slow to ask — the
-content repository's remote, the search index, SMTP and IMAP — each with a short timeout.
+deleted; a success is trusted for ``BLOB_PROBE_SECONDS``, so a load balancer polling every second does not write
+an object a second), content repository and, with several nodes, whether this node is at the commit the last
+writer pushed. ``portal doctor`` probes afresh and adds what only some work needs and what is slow to ask — the
+content repository's remote (``git ls-remote``), the search index, SMTP and IMAP — each with a short timeout.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -16,18 +20,45 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from portal import blobs, jobs, migrate, policy
+from portal import blobs, content, jobs, migrate, policy
 from portal.content import ContentRepo
 from portal.search import service as search_service
 
 router = APIRouter(tags=["health"])
 
 
+BLOB_PROBE_SECONDS = 30.0
+_probed_ok: dict[str, float] = {}  # the blob store's description → when its probe last succeeded (monotonic)
+_probed_lock = threading.Lock()
+
+
+def probe_blob_store(settings, *, max_age: float = 0.0) -> None:
+    """Write, read back and delete a probe; a success younger than ``max_age`` seconds stands in for a new one."""
+    store = blobs.blob_store(settings)
+    key = store.describe()
+    with _probed_lock:
+        last = _probed_ok.get(key)
+    if max_age and last is not None and time.monotonic() - last < max_age:
+        return
+    blobs.probe(store)
+    with _probed_lock:
+        _probed_ok[key] = time.monotonic()
+
+
 def check_all(app) -> dict[str, str]:
-    return check_parts(app.state.settings, app.state.db)
+    return check_parts(app.state.settings, app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
 
 
-def check_parts(settings, db) -> dict[str, str]:
+def _remote_state(settings, head: str) -> str:
+    """Several nodes: is this node at the commit the last writer pushed? Behind is no failure (the next request
+    catches up), an unreadable record is."""
+    recorded = content.recorded_head(settings)
+    if not recorded or recorded == head:
+        return "ok"
+    return f"ok: behind, catching up to {recorded[:12]} (at {head[:12]})"
+
+
+def check_parts(settings, db, *, blob_probe_max_age: float = 0.0) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         with db.engine.connect() as conn:
@@ -44,7 +75,7 @@ def check_parts(settings, db) -> dict[str, str]:
     else:
         checks["data_home"] = "ok"
     try:
-        blobs.probe(blobs.blob_store(settings))
+        probe_blob_store(settings, max_age=blob_probe_max_age)
         checks["blob_store"] = "ok"
     except Exception as exc:
         checks["blob_store"] = f"fail: {exc}"
@@ -54,6 +85,12 @@ def check_parts(settings, db) -> dict[str, str]:
         checks["content_head"] = head
     except Exception as exc:
         checks["content_repository"] = f"fail: {exc}"
+        head = ""
+    if settings.content_remote:
+        try:
+            checks["content_remote"] = _remote_state(settings, head)
+        except Exception as exc:
+            checks["content_remote"] = f"fail: {exc}"
     return checks
 
 
@@ -71,6 +108,9 @@ TIMEOUT = 5.0
 def _remote(settings) -> str:
     repo = ContentRepo(settings)
     if not repo.has_remote():
+        if settings.content_remote:
+            raise OSError(f"PORTAL_CONTENT_REMOTE={settings.content_remote} задан, но у репозитория "
+                          f"{settings.content_path} нет удалённого: выполните portal init")
         return "нет (не настроен)"
     done = subprocess.run(["git", "-C", str(settings.content_path), "ls-remote", "--heads"], capture_output=True,
                           text=True, timeout=3 * TIMEOUT, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
@@ -113,10 +153,15 @@ def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
              "content_repository": "репозиторий содержимого"}
     details = {"blob_store": blobs.blob_store(app_settings).describe(), "data_home": str(app_settings.home_path),
                "content_repository": quick.get("content_head", "")[:12]}
+    if "content_remote" in quick:
+        names["content_remote"] = f"узел {app_settings.node} и общий репозиторий"
+        details["content_remote"] = "на последнем отправленном коммите"
     for key, label in names.items():
         state = quick[key]
-        ok = state == "ok"
-        out.append((label, ok, details.get(key, "") if ok else state.removeprefix("fail: ")))
+        ok = state == "ok" or state.startswith("ok:")
+        found = (details.get(key, "") if state == "ok" else state.removeprefix("ok: ")) if ok else \
+            state.removeprefix("fail: ")
+        out.append((label, ok, found))
     slow: list[tuple[str, Callable[[object], str]]] = [("удалённый репозиторий содержимого", _remote),
                                                       ("поисковый индекс", _search)]
     if app_settings.smtp_url:
@@ -141,7 +186,7 @@ def dashboard_section(request: Request, session, user):
     if not policy.allows(user, "jobs.manage"):
         return None
     settings = request.app.state.settings
-    checks = check_parts(settings, request.app.state.db)
+    checks = check_parts(settings, request.app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
     parts = [(key, checks[key] == "ok", checks[key].removeprefix("fail: ")) for key in COMPONENTS]
     registry = jobs.REGISTRY.by_name()
     failed = [(state, registry.get(state.name.split(jobs.NODE_SEPARATOR)[0]))
