@@ -66,8 +66,13 @@ class Step:
         return tuple(fields)
 
     def required(self, field: str) -> bool:
-        needs = self.transition.requires
-        return (field in needs or (field == "solution" and "resolution" in needs))
+        """The field must be filled in by itself (the browser checks it too)."""
+        return field in self.transition.requires
+
+    def optional(self, field: str) -> bool:
+        """The field may stay empty (a resolution needs a solution or a workaround: neither is optional alone)."""
+        either = ("solution", "workaround")
+        return not self.required(field) and not (field in either and "resolution" in self.transition.requires)
 
 
 def _name(source: str, transition: workflow.Transition) -> str:
