@@ -22,6 +22,7 @@ from portal.content import ContentRepo
 from portal.db import Database
 from portal.search.index import PgIndex, WhooshIndex
 from tests.conftest import TEST_SECRET
+from tests.search import manpages
 from tests.search.corpus import ARTICLES, article_text
 
 PROJECT_SYNONYMS = Path(__file__).resolve().parents[2] / "kb" / "synonyms.txt"
@@ -119,3 +120,32 @@ def corpus_index(request, corpus_settings, search_databases) -> WhooshIndex | Pg
     index.rebuild()
     yield index
     index.close()
+
+
+@pytest.fixture(scope="session")
+def man_articles() -> list[dict]:
+    """Debian's Russian man pages as articles (tests/search/manpages.py), once per test session (groff over
+    ~400 pages takes a while).
+
+    No skip when the packages are missing: scripts/test installs them, as it installs Chromium and dovecot,
+    and a relevance floor that quietly stops being checked guards nothing."""
+    missing = manpages.available()
+    if missing is not None:
+        pytest.fail(missing)
+    return manpages.load()
+
+
+@pytest.fixture(scope="session")
+def man_indexes(tmp_path_factory, man_articles, search_databases) -> dict[str, WhooshIndex | PgIndex]:
+    """The man pages in one content repository, indexed once per session by each backend."""
+    home = tmp_path_factory.mktemp("man-home")
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'unused.db'}", secret_key=TEST_SECRET,
+                        run_jobs=False)
+    repo = ContentRepo(settings)
+    repo.ensure()
+    publish_corpus(repo, man_articles)
+    indexes = {}
+    for backend in BACKENDS:
+        indexes[backend] = index_of(backend, settings, search_databases)
+        indexes[backend].rebuild()
+    return indexes

@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from portal.config import Settings
-from portal.content import ContentRepo
-from portal.search.index import SearchRequest, WhooshIndex
-from tests.conftest import TEST_SECRET
+from portal.search.index import PgIndex, SearchRequest, WhooshIndex
 from tests.search import manpages
-from tests.search.conftest import publish_corpus
+from tests.search.conftest import BACKENDS
 
 # The floor reached (docs/search.md): the suite fails when the portal finds fewer in its top three.
 TOP3_FLOOR = 81
 TOP1_FLOOR = 68
 
-@pytest.fixture(scope="session")
-def man_articles() -> list[dict]:
-    """The converted pages, once per test session (groff over ~400 pages takes a while).
 
-    No skip when the packages are missing: scripts/test installs them, as it installs Chromium and dovecot,
-    and a relevance floor that quietly stops being checked guards nothing."""
-    missing = manpages.available()
-    if missing is not None:
-        pytest.fail(missing)
-    return manpages.load()
+@pytest.fixture(scope="module", params=BACKENDS)
+def man_index(request, man_indexes) -> WhooshIndex | PgIndex:
+    """The suite runs against each search backend (tests/search/conftest.py)."""
+    return man_indexes[request.param]
 
 
-@pytest.fixture(scope="module")
-def man_index(tmp_path_factory, man_articles) -> WhooshIndex:
-    home = tmp_path_factory.mktemp("man-home")
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'unused.db'}", secret_key=TEST_SECRET,
-                        run_jobs=False)
-    repo = ContentRepo(settings)
-    repo.ensure()
-    publish_corpus(repo, man_articles)
-    index = WhooshIndex(settings)
-    index.rebuild()
-    return index
-
-
-def _slugs(index: WhooshIndex, text: str) -> list[str]:
+def _slugs(index: WhooshIndex | PgIndex, text: str) -> list[str]:
     return [h.slug for h in index.search(SearchRequest(text=text, audiences=("public",), limit=10)).hits]
 
 
@@ -55,8 +34,7 @@ def test_the_corpus_is_real_and_large_enough(man_articles):
 
 def test_every_page_is_indexed(man_index, man_articles):
     assert _slugs(man_index, "kill")[:1] == ["kill-2"]
-    with man_index.searcher() as (searcher, _reader):
-        assert searcher.doc_count() == len(man_articles)
+    assert man_index.info()["articles"] == len(man_articles)
 
 
 def test_top_three_stays_at_the_floor(man_index):

@@ -32,7 +32,9 @@ The package, bottom up (each module imports only those above it in this list):
 """
 
 from portal.config import Settings
+from portal.search.index import pg_backend, whoosh_backend
 from portal.search.index.generations import CURRENT_FILE, META_FILE, IndexStore
+from portal.search.index.pg_backend import PgIndex
 from portal.search.index.protocol import Hit, Progress, SearchBackend, SearchPage, SearchRequest
 from portal.search.index.ranking import FEW_HITS, SCORE_LIMIT
 from portal.search.index.reader import PAGE_CACHE_SIZE, POOL_SIZE, SET_CACHE_SIZE, VersionReader
@@ -55,8 +57,6 @@ from portal.search.index.whoosh_backend import (
     WRITER_LIMIT_MB,
     WhooshIndex,
 )
-from portal.search.index import pg_backend, whoosh_backend
-from portal.search.index.pg_backend import PgIndex
 
 
 def backend(settings: Settings) -> WhooshIndex | PgIndex:

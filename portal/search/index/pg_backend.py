@@ -41,7 +41,14 @@ from portal.errors import Conflict, Unavailable
 from portal.search import analysis
 from portal.search import query as sq
 from portal.search.index import ranking
-from portal.search.index.pg_documents import SCORED_FIELDS, SPELL_FIELDS, VECTOR_OF, Analyzers, TermCounts, lexeme
+from portal.search.index.pg_documents import (
+    SCORED_FIELDS,
+    SPELL_FIELDS,
+    VECTOR_OF,
+    Analyzers,
+    TermCounts,
+    lexeme,
+)
 from portal.search.index.protocol import Hit, Progress, SearchPage, SearchRequest
 from portal.search.index.reader import ranking_weighting
 from portal.search.index.schema import FACET_FIELDS, SCHEMA_VERSION
@@ -269,20 +276,26 @@ class PgReader:
         if not docs:
             return {}
         params: dict[str, Any] = {"ids": docs}
+        maps: list[str] = []
         picks: list[str] = []
         keys: list[tuple[str, str]] = []
-        for fieldname, found in terms.items():
+        for number, (fieldname, found) in enumerate(terms.items()):
+            params[f"f{number}"] = fieldname
+            maps.append(f"tf -> :f{number} AS m{number}")
             for term in found:
                 i = len(keys)
-                params[f"f{i}"], params[f"t{i}"] = fieldname, term
-                picks.append(f"tf -> :f{i} -> :t{i}")
+                params[f"t{i}"] = term
+                picks.append(f"m{number} -> :t{i}")
                 keys.append((fieldname, term))
+        # Each field's map is taken out of the stored value once per row (the inner query, kept apart by
+        # OFFSET 0); reading every term straight from the column would fetch and decompress it once per term.
+        inner = f"SELECT id, lengths{''.join(', ' + m for m in maps)} FROM {_DOCS} WHERE id = ANY(:ids) OFFSET 0"
         columns = ", ".join(picks) if picks else "NULL"
         out: dict[int, Scored] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(text(f"SELECT id, lengths, {columns} FROM {_DOCS} WHERE id = ANY(:ids)"), params):
+            for row in conn.execute(text(f"SELECT id, lengths, {columns} FROM ({inner}) AS maps"), params):
                 tf: dict[str, dict[str, float]] = {f: {} for f in terms}
-                for (fieldname, term), value in zip(keys, row[2:]):
+                for (fieldname, term), value in zip(keys, row[2:], strict=True):
                     if value is not None:
                         tf[fieldname][term] = float(value)
                 out[row[0]] = Scored(row[1], tf)
@@ -430,7 +443,7 @@ class PgIndex:
         self._reader: PgReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
-        self._rebuilding: threading.Thread | None = None
+        self._background: dict[str, threading.Thread] = {}
 
     # --- life cycle ---------------------------------------------------------------------------
     def _usable(self, generation: Generation | None) -> bool:
@@ -457,8 +470,8 @@ class PgIndex:
                     head = self.source.head()
                 except Exception:
                     head = generation.commit
-                if head != generation.commit and self.catch_up(wait=False):
-                    generation = self.live() or generation
+                if head != generation.commit:  # a reader never waits for a writer: this search answers as is
+                    self._in_background("catch-up", self._catch_up_behind)
             reader = self._reader
             if reader is None or reader.key != (generation.id, generation.stamp):
                 reader = self._reader = PgReader(self.engine, generation)
@@ -506,19 +519,33 @@ class PgIndex:
             self._rebuild_in_background()
         return None
 
+    def _catch_up_behind(self) -> None:
+        self.catch_up(wait=False)
+        self._head_checked = 0.0  # the next search takes the new version at once
+
     def _rebuild_in_background(self) -> None:
+        self._in_background("rebuild", lambda: self.rebuild(force=True))
+
+    def _in_background(self, name: str, work: Callable[[], Any]) -> None:
+        """``work`` in a thread while the live generation keeps answering (one of each name at a time)."""
         with self._lock:
-            if self._rebuilding is not None and self._rebuilding.is_alive():
+            running = self._background.get(name)
+            if running is not None and running.is_alive():
                 return
 
             def run():
                 try:
-                    self.rebuild(force=True)
+                    work()
                 except Exception:
-                    log.exception("background rebuild of the search index failed")
+                    log.exception("search index %s in the background failed", name)
 
-            self._rebuilding = threading.Thread(target=run, name="portal-search-rebuild", daemon=True)
-            self._rebuilding.start()
+            thread = self._background[name] = threading.Thread(target=run, name=f"portal-search-{name}", daemon=True)
+            thread.start()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for this process's background catch-up or rebuild to finish (tests, a clean shutdown)."""
+        for thread in list(self._background.values()):
+            thread.join(timeout)
 
     def _write_counts(self, conn: Connection, generation: int, counts: TermCounts) -> None:
         rows = [{"g": generation, "f": f, "t": t, "n": n} for (f, t), n in counts.counts.items() if n]
