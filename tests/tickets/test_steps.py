@@ -208,6 +208,8 @@ def test_each_role_finds_its_work_on_its_home_page(client, api, make, db):
         return section[:section.index("</section>")]
 
     customer = home("anna", "dashboard-tickets")
+    footer = client.get("/").text
+    assert '<a href="/kb/support/">регламент поддержки в базе знаний</a>' in footer[footer.index("<footer"):]
     assert customer.index(asked) < customer.index(fresh)  # what is asked of them first
     assert "Поддержка ждёт от вас информацию" in customer and "Пришлите HAR-файл" in customer
     developer = home("dev", "dashboard-escalated")
