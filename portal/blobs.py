@@ -35,8 +35,9 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
+from urllib.parse import quote
 
-from portal.errors import Invalid, NotFound, PayloadTooLarge
+from portal.errors import Invalid, NotFound, PayloadTooLarge, RangeNotSatisfiable
 
 CHUNK = 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -447,3 +448,70 @@ def blob_store(settings) -> BlobStore:
     bucket, prefix = location
     return blobs_s3.store(bucket=bucket, prefix=prefix, endpoint_url=settings.s3_endpoint_url or None,
                           region=settings.s3_region or None)
+
+
+# --- byte ranges of a stored file, as HTTP asks for them (package downloads and ticket attachments) -------
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The one range asked for, or None for the whole file; 416 for anything malformed or unsatisfiable.
+
+    Several ranges (``bytes=0-1,5-9``) are refused: resuming needs one, and multipart/byteranges answers
+    cost memory and give nothing here.
+    """
+    if header is None:
+        return None
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}
+    value = header.strip().replace(" ", "")
+    if "," in value:
+        raise RangeNotSatisfiable("Запрошено несколько диапазонов байтов; поддерживается один (bytes=начало-конец).",
+                                  headers=unsatisfiable)
+    match = RANGE_RE.match(value)
+    if match is None or match.group(1) == match.group(2) == "":
+        raise RangeNotSatisfiable(f"Заголовок Range «{header[:100]}» не понят; ожидается bytes=начало-конец, "
+                                  "bytes=начало- или bytes=-длина.", headers=unsatisfiable)
+    first, last = _position(match.group(1)), _position(match.group(2))
+    if first == "":
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiable("Диапазон bytes=-0 пуст.", headers=unsatisfiable)
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        raise RangeNotSatisfiable(f"В диапазоне {header[:100]} конец раньше начала.", headers=unsatisfiable)
+    if start >= size:
+        raise RangeNotSatisfiable(f"Диапазон начинается за концом файла (размер {size} байт).", headers=unsatisfiable)
+    return ByteRange(start, min(end, size - 1))
+
+
+def _position(digits: str) -> str:
+    """A byte position as written, without leading zeros and capped: any number longer than 19 digits is past
+    the end of every file, and Python refuses to convert strings of more than 4300 digits at all."""
+    digits = digits.lstrip("0") or ("0" if digits else "")
+    return digits if len(digits) <= 19 else "9" * 19
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the real name in RFC 5987 encoding (Cyrillic survives)."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%;' else "_" for c in name) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    return "*" in candidates or etag in candidates

@@ -142,3 +142,55 @@ def test_s3_writer_in_flight_is_never_swept_by_its_process(s3_server, s3_bucket,
     assert store.sweep_temporary() == 0
     stored = writer.commit()
     assert store.verify(stored.sha256) and store.temporary_files() == []
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_attachments_resume_with_range_over_http_on_both_stores(kind, request, settings, content_repo, make, db):
+    """A ticket attachment (a HAR file, a long log) is downloaded in ranges through a real HTTP server, with the
+    stored file on disk or in S3 — as package files are."""
+    import httpx
+
+    from portal.app import create_app
+    from tests.conftest import LiveServer
+    from tests.factories import ApiHelper
+    from tests.tickets.helpers import body, catalogue
+
+    if kind == "s3":
+        server = request.getfixturevalue("s3_env")
+        settings = settings.model_copy(update={
+            "blob_store": f"s3://{request.getfixturevalue('s3_bucket')}/{request.getfixturevalue('s3_prefix')}",
+            "s3_endpoint_url": server.endpoint_url, "s3_region": "us-east-1"})
+    live = LiveServer(create_app(settings))
+    live.start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as client:
+            api = ApiHelper(client)
+            catalogue(db)
+            customer, stranger = make.user("customer"), make.user("customer")
+            tid = api.post(customer, "/api/v1/tickets", json=body()).json()["id"]
+            data = os.urandom(6 * MIB + 5)
+            att = api.post(customer, f"/api/v1/tickets/{tid}/attachments",
+                           files={"file": ("сеть.har", data, "application/json")}).json()
+            assert blobs.blob_store(settings).exists(att["sha256"])
+            whole = api.get(customer, att["url"])
+            assert whole.status_code == 200 and whole.content == data
+            assert whole.headers["accept-ranges"] == "bytes"
+            assert "filename*=UTF-8''%D1%81%D0%B5%D1%82%D1%8C.har" in whole.headers["content-disposition"]
+            etag = whole.headers["etag"]
+
+            def fetch(user, **headers):
+                return client.get(att["url"], headers={**api.headers(user), **headers})
+
+            part = fetch(customer, Range="bytes=5242870-5242899")
+            assert part.status_code == 206 and part.content == data[5242870:5242900]
+            assert part.headers["content-range"] == f"bytes 5242870-5242899/{len(data)}"
+            tail = fetch(customer, Range="bytes=-10", **{"If-Range": etag})
+            assert tail.status_code == 206 and tail.content == data[-10:]
+            changed = fetch(customer, Range="bytes=0-9", **{"If-Range": '"sha256-0"'})
+            assert changed.status_code == 200 and changed.content == data
+            assert fetch(customer, **{"If-None-Match": etag}).status_code == 304
+            beyond = fetch(customer, Range=f"bytes={len(data)}-")
+            assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
+            assert fetch(stranger, Range="bytes=0-9").status_code == 404
+    finally:
+        live.stop()

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Generator
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import anyio
@@ -32,15 +30,16 @@ from starlette.types import Receive, Scope, Send
 
 from portal import audit, blobs, policy
 from portal.accounts.models import User
+from portal.blobs import ByteRange, content_disposition, etag_matches, parse_range
 from portal.db import Database, utcnow
-from portal.errors import NotFound, PortalError, RangeNotSatisfiable
+from portal.errors import NotFound, PortalError, not_found
+from portal.i18n import message
 from portal.releases import deliveries, service
 from portal.releases.models import Download, Package, PackageFile, PackageStatus
 
 log = logging.getLogger("portal.releases.downloads")
 
 READ_CHUNK = 512 * 1024
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 class Gone(PortalError):
@@ -51,86 +50,24 @@ class CorruptFile(PortalError):
     status_code = 503
 
 
-@dataclass(frozen=True)
-class ByteRange:
-    start: int
-    end: int  # inclusive
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
-
-
-def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """The one range asked for, or None for the whole file; 416 for anything malformed or unsatisfiable.
-
-    Several ranges (``bytes=0-1,5-9``) are refused: resuming needs one, and multipart/byteranges answers
-    cost memory and give nothing here.
-    """
-    if header is None:
-        return None
-    unsatisfiable = {"Content-Range": f"bytes */{size}"}
-    value = header.strip().replace(" ", "")
-    if "," in value:
-        raise RangeNotSatisfiable("Запрошено несколько диапазонов байтов; поддерживается один (bytes=начало-конец).",
-                                  headers=unsatisfiable)
-    match = RANGE_RE.match(value)
-    if match is None or match.group(1) == match.group(2) == "":
-        raise RangeNotSatisfiable(f"Заголовок Range «{header[:100]}» не понят; ожидается bytes=начало-конец, "
-                                  "bytes=начало- или bytes=-длина.", headers=unsatisfiable)
-    first, last = _position(match.group(1)), _position(match.group(2))
-    if first == "":
-        suffix = int(last)
-        if suffix == 0:
-            raise RangeNotSatisfiable("Диапазон bytes=-0 пуст.", headers=unsatisfiable)
-        return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
-        raise RangeNotSatisfiable(f"В диапазоне {header[:100]} конец раньше начала.", headers=unsatisfiable)
-    if start >= size:
-        raise RangeNotSatisfiable(f"Диапазон начинается за концом файла (размер {size} байт).", headers=unsatisfiable)
-    return ByteRange(start, min(end, size - 1))
-
-
-def _position(digits: str) -> str:
-    """A byte position as written, without leading zeros and capped: any number longer than 19 digits is past
-    the end of every file, and Python refuses to convert strings of more than 4300 digits at all."""
-    digits = digits.lstrip("0") or ("0" if digits else "")
-    return digits if len(digits) <= 19 else "9" * 19
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII fallback and the real name in RFC 5987 encoding (Cyrillic survives)."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%;' else "_" for c in name) or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
 def etag_of(file: PackageFile) -> str:
     return f'"sha256-{file.sha256}"'
-
-
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
-    return "*" in candidates or etag in candidates
 
 
 def find_file(package: Package, name: str) -> PackageFile:
     for file in package.files:
         if file.name == name:
             return file
-    raise NotFound(f"В пакете «{package.id}» нет файла «{name[:200]}».")
+    raise NotFound(message("errors_releases.no_such_file", id=package.id, name=name[:200]))
 
 
 def check_servable(*, db: Database, settings, package: Package, file: PackageFile, user) -> None:
     """Refuse withdrawn packages and files whose bytes no longer match their SHA-256."""
     if package.status == PackageStatus.withdrawn:
-        raise Gone(f"Пакет «{package.id}» отозван {package.withdrawn_at:%d.%m.%Y}: {package.withdraw_reason} "
-                   "Скачивание остановлено.")
+        raise Gone(message("errors_releases.withdrawn_download", id=package.id,
+                           date=f"{package.withdrawn_at:%d.%m.%Y}", reason=package.withdraw_reason))
     if package.status == PackageStatus.draft and not user.is_staff:
-        raise NotFound("Пакет не найден.")
+        raise not_found("package")
     if file.corrupt_at is not None:
         raise CorruptFile(_corrupt_message(file))
     store = blobs.blob_store(settings)
@@ -141,7 +78,7 @@ def check_servable(*, db: Database, settings, package: Package, file: PackageFil
     with db.session_scope() as session:
         row = session.get(PackageFile, file.id)
         if row is None:  # its draft was deleted meanwhile
-            raise NotFound(f"В пакете «{package.id}» нет файла «{file.name[:200]}».")
+            raise NotFound(message("errors_releases.no_such_file", id=package.id, name=file.name[:200]))
         if ok:
             row.verified_stat = store.stat_key(file.sha256) or ""
             return
@@ -156,8 +93,7 @@ def check_servable(*, db: Database, settings, package: Package, file: PackageFil
 
 
 def _corrupt_message(file: PackageFile) -> str:
-    return (f"Файл «{file.name}» в хранилище повреждён или отсутствует (его байты не совпадают с SHA-256 "
-            f"{file.sha256}), поэтому не выдаётся. Сообщите второй линии: файл нужно восстановить.")
+    return message("errors_releases.file_corrupt", name=file.name, sha256=file.sha256)
 
 
 def file_headers(file: PackageFile) -> dict[str, str]:
@@ -246,7 +182,7 @@ def download_response(*, db: Database, settings, package: Package, file: Package
     """The answer to GET or HEAD of a package file (the caller checked the entitlement)."""
     check_servable(db=db, settings=settings, package=package, file=file, user=user)
     etag = etag_of(file)
-    if _etag_matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "X-Checksum-SHA256": file.sha256})
     if if_range is not None and if_range.strip() != etag:
         range_header = None  # the client's partial copy is of something else: send the whole file

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
 
-from portal import blobs, openapi, policy
+from portal import openapi, policy
 from portal.db import utcnow
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
-from portal.errors import NotFound
 from portal.tickets import attachments, service
 from portal.tickets.schemas import (
     AssignBody,
@@ -151,27 +149,20 @@ def attach(ticket_id: str, file: Annotated[UploadFile, File()], user: CurrentUse
     return attachment_out(ticket, attachment)
 
 
-@router.get("/tickets/{ticket_id}/attachments/{attachment_id}", summary="Download an attachment",
+@router.get("/tickets/{ticket_id}/attachments/{attachment_id}", summary="Download an attachment (Range, ETag)",
             response_class=Response, responses=openapi.binary_responses())
-def download(ticket_id: str, attachment_id: RowId, user: CurrentUser, session: SessionDep,
+def download(ticket_id: str, attachment_id: RowId, request: Request, user: CurrentUser, session: SessionDep,
              settings: SettingsDep) -> Response:
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,
-                                                                attachment_id=attachment_id))
+                                                                attachment_id=attachment_id), request)
 
 
-def attachment_response(settings, attachment) -> Response:
-    """The attachment's bytes streamed from the blob store (local disk or S3), never read whole."""
-    store = blobs.blob_store(settings)
-    if not store.exists(attachment.sha256):
-        raise NotFound("Файл вложения отсутствует в хранилище; сообщите администратору.")
-    quoted = quote(attachment.filename)
-    disposition = (f'attachment; filename="{attachment.filename}"' if quoted == attachment.filename
-                   else f"attachment; filename*=utf-8''{quoted}")
-    return StreamingResponse(store.read_range(attachment.sha256, 0, attachment.size - 1),
-                             media_type="application/octet-stream",
-                             headers={"Content-Disposition": disposition, "Content-Length": str(attachment.size),
-                                      "ETag": f'"sha256-{attachment.sha256}"', "X-Content-Type-Options": "nosniff"})
+def attachment_response(settings, attachment, request: Request) -> Response:
+    """The attachment's bytes from the blob store, one byte range at most (``attachments.download_response``)."""
+    asked = request.headers
+    return attachments.download_response(settings=settings, attachment=attachment, range_header=asked.get("range"),
+                                         if_none_match=asked.get("if-none-match"), if_range=asked.get("if-range"))
 
 
 # --- the catalogue --------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
+from starlette.responses import Response, StreamingResponse
 
 from portal import blobs, policy
 from portal.config import Settings
 from portal.db import utcnow
-from portal.errors import Invalid, not_found
+from portal.errors import Invalid, NotFound, not_found
 from portal.policy import Actor
 from portal.tickets.history import record_event
 from portal.tickets.models import (
@@ -84,3 +85,37 @@ def get_attachment(*, session: Session, ticket: Ticket, attachment_id: int) -> T
     if attachment is None or attachment.ticket_id != ticket.id:
         raise not_found("attachment", attachment_id)
     return attachment
+
+
+def download_response(*, settings: Settings, attachment: TicketAttachment, range_header: str | None = None,
+                      if_none_match: str | None = None, if_range: str | None = None) -> Response:
+    """The attachment's bytes (the caller checked who may read the ticket): one byte range at most, streamed
+    from the blob store (local disk or S3) and never read whole, or handed to nginx with ``X-Accel-Redirect``.
+
+    A HAR file or a log of hundreds of megabytes over a poor line is resumed (Range, If-Range) like a package.
+    """
+    store = blobs.blob_store(settings)
+    sha256 = attachment.sha256
+    if not store.exists(sha256):
+        raise NotFound("Файл вложения отсутствует в хранилище; сообщите администратору.")
+    etag = f'"sha256-{sha256}"'
+    headers = {"Content-Disposition": blobs.content_disposition(attachment.filename), "ETag": etag,
+               "Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-transform"}
+    if blobs.etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None  # the client's partial copy is of something else: send the whole file
+    asked = blobs.parse_range(range_header, attachment.size)
+    accel = blobs.accel_uri(settings, store, sha256)
+    if accel is not None:  # nginx answers the Range itself
+        handed = Response(status_code=200, media_type="application/octet-stream",
+                          headers={**headers, "X-Accel-Redirect": accel})
+        del handed.headers["content-length"]
+        return handed
+    byte_range = asked or blobs.ByteRange(0, attachment.size - 1)
+    headers["Content-Length"] = str(byte_range.length)
+    if asked is not None:
+        headers["Content-Range"] = f"bytes {asked.start}-{asked.end}/{attachment.size}"
+    return StreamingResponse(store.read_range(sha256, byte_range.start, byte_range.end),
+                             status_code=206 if asked is not None else 200, media_type="application/octet-stream",
+                             headers=headers)

@@ -472,11 +472,11 @@ def assign_submit(request: Request, user: CurrentUser, session: SessionDep, tick
 
 
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
-def attachment_download(user: CurrentUser, session: SessionDep, settings: SettingsDep, ticket_id: str,
-                        attachment_id: RowId):
+def attachment_download(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                        ticket_id: str, attachment_id: RowId):
     ticket = service.get_ticket(session=session, ticket_id=ticket_id, user=user)
     return attachment_response(settings, service.get_attachment(session=session, ticket=ticket,
-                                                                attachment_id=attachment_id))
+                                                                attachment_id=attachment_id), request)
 
 
 # --- the catalogue -----------------------------------------------------------------------------------

@@ -79,3 +79,23 @@ def test_nginx_sends_the_bytes_the_portal_authorised_and_logged(behind_nginx):
         logged = [(row.range_start, row.range_end, row.bytes_sent, row.status_code) for row in rows]
     assert logged[:3] == [(0, len(data) - 1, len(data), 200), (1000000, 1000999, 1000, 206),
                           (3000000, len(data) - 1, len(data) - 3000000, 206)]
+
+
+def test_attachments_are_handed_to_nginx_too(behind_nginx):
+    node, proxy, _ = behind_nginx
+    customer = node.token("ivanova", DEMO_PASSWORD)
+    module = httpx.get(f"{proxy.url}/api/v1/catalogue/modules", headers=customer, timeout=30).json()[0]["name"]
+    version = httpx.get(f"{proxy.url}/api/v1/catalogue/versions", headers=customer, timeout=30).json()[0]["name"]
+    ticket = httpx.post(f"{proxy.url}/api/v1/tickets", headers=customer, timeout=60, json={
+        "kind": "consultation", "module": module, "product_version": version, "priority": "low",
+        "summary": "Журнал агента", "description": "Прикладываю журнал.",
+        "contact": {"name": "Анна Иванова", "email": "ivanova@romashka.example", "phone": ""}})
+    assert ticket.status_code == 201, ticket.text
+    data = os.urandom(2 * 1024 * 1024 + 3)
+    att = httpx.post(f"{proxy.url}/api/v1/tickets/{ticket.json()['id']}/attachments", headers=customer, timeout=60,
+                     files={"file": ("agent.har", data, "application/json")}).json()
+    whole = httpx.get(proxy.url + att["url"], headers=customer, timeout=60)
+    assert whole.status_code == 200 and whole.content == data and "x-accel-redirect" not in whole.headers
+    part = httpx.get(proxy.url + att["url"], headers={**customer, "Range": "bytes=100-199", "If-Range": whole.headers["etag"]},
+                     timeout=60)
+    assert part.status_code == 206 and part.content == data[100:200]
