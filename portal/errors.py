@@ -6,6 +6,7 @@ handler reads it in the language of whoever asked (``payload(lang)``), forms sho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,7 +94,7 @@ class Invalid(PortalError):
     status_code = 422
 
     @classmethod
-    def fields(cls, errors: dict[str, str]) -> "Invalid":
+    def fields(cls, errors: Mapping[str, str]) -> "Invalid":
         """422 naming each field; a field's label, when registered, is added and used in the detail."""
         listed: list[dict[str, Any]] = []
         for f, m in errors.items():

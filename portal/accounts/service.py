@@ -16,6 +16,7 @@ from portal.accounts.models import ApiToken, LoginThrottle, Organization, Role, 
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized, not_found
+from portal.i18n import message
 from portal.policy import Actor
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -31,13 +32,13 @@ def create_organization(*, session: Session, actor: Actor, slug: str, name: str)
     policy.require(actor, "org.manage")
     errors = {}
     if not SLUG_RE.match(slug or ""):
-        errors["slug"] = "латинские строчные буквы, цифры и дефис, до 63 символов (например, romashka)"
+        errors["slug"] = message("errors_accounts.slug_format")
     if not (name or "").strip():
-        errors["name"] = "укажите название организации"
+        errors["name"] = message("errors_accounts.org_name_missing")
     if errors:
         raise Invalid.fields(errors)
     if session.scalar(select(Organization).where(Organization.slug == slug)):
-        raise Conflict(f"Организация «{slug}» уже существует.")
+        raise Conflict(message("errors_accounts.org_exists", slug=slug))
     org = Organization(slug=slug, name=name.strip())
     session.add(org)
     session.flush()
@@ -49,7 +50,7 @@ def create_organization(*, session: Session, actor: Actor, slug: str, name: str)
 def get_organization(*, session: Session, slug: str) -> Organization:
     org = session.scalar(select(Organization).where(Organization.slug == slug))
     if org is None:
-        raise NotFound(f"Организация «{slug}» не найдена. Список: portal org list.")
+        raise not_found("organization", slug)
     return org
 
 
@@ -61,7 +62,7 @@ def list_organizations(*, session: Session) -> list[Organization]:
 
 def _check_password(password: str) -> None:
     if len(password) < security.MIN_PASSWORD_LENGTH:
-        raise Invalid.fields({"password": f"пароль должен быть не короче {security.MIN_PASSWORD_LENGTH} символов"})
+        raise Invalid.fields({"password": message("errors_accounts.password_short", min=security.MIN_PASSWORD_LENGTH)})
 
 
 def create_user(
@@ -79,20 +80,20 @@ def create_user(
     policy.require(actor, "user.manage")
     errors: dict[str, str] = {}
     if not USERNAME_RE.match(username or ""):
-        errors["username"] = "латинские буквы, цифры и . _ @ -, начиная с буквы или цифры"
+        errors["username"] = message("errors_accounts.username_format")
     try:
         role_enum = Role(role)
     except ValueError:
         role_enum = None
-        errors["role"] = f"неизвестная роль «{role}»; возможные: {', '.join(r.value for r in Role)}"
+        errors["role"] = message("errors_accounts.role_unknown", role=role, roles=", ".join(r.value for r in Role))
     if role_enum is Role.customer and not organization:
-        errors["organization"] = "пользователь-заказчик должен принадлежать организации (--org SLUG)"
+        errors["organization"] = message("errors_accounts.customer_needs_org")
     if role_enum is not None and role_enum.is_staff and organization:
-        errors["organization"] = "сотрудники поддержки не принадлежат организации заказчика"
+        errors["organization"] = message("errors_accounts.staff_no_org")
     if email and ("@" not in email or len(email) > 254):
-        errors["email"] = "адрес электронной почты выглядит неверно"
+        errors["email"] = message("error.input.email")
     if len(password or "") < security.MIN_PASSWORD_LENGTH:
-        errors["password"] = f"пароль должен быть не короче {security.MIN_PASSWORD_LENGTH} символов"
+        errors["password"] = message("errors_accounts.password_short", min=security.MIN_PASSWORD_LENGTH)
     if errors:
         raise Invalid.fields(errors)
     assert role_enum is not None  # an unknown role is in the errors raised above
@@ -100,7 +101,7 @@ def create_user(
     password_hash = security.hash_password(password)
     org = get_organization(session=session, slug=organization) if organization else None
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
-        raise Conflict(f"Пользователь «{username}» уже существует.")
+        raise Conflict(message("errors_accounts.user_exists", username=username))
     user = User(
         username=username,
         role=role_enum.value,
@@ -120,7 +121,7 @@ def create_user(
 def get_user(*, session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"Пользователь «{username}» не найден.")
+        raise NotFound(message("errors_accounts.user_missing", username=username))
     return user
 
 
@@ -217,8 +218,7 @@ def _minutes_left(until: dt.datetime) -> int:
 
 
 def locked_message(until: dt.datetime) -> str:
-    return (f"Слишком много неудачных попыток входа. Вход для этой учётной записи или адреса "
-            f"временно закрыт; повторите через {_minutes_left(until)} мин.")
+    return message("errors_accounts.locked", minutes=_minutes_left(until))
 
 
 @dataclass
@@ -293,8 +293,8 @@ def record_login(*, session: Session, settings: Settings, check: PasswordCheck) 
     if locked_until:
         raise TooManyRequests(locked_message(locked_until))
     if user is not None and check.ok and not user.is_active:
-        raise Unauthorized("Учётная запись отключена. Обратитесь к администратору портала.")
-    raise Unauthorized("Неверное имя пользователя или пароль.")
+        raise Unauthorized(message("errors_accounts.account_disabled"))
+    raise Unauthorized(message("errors_accounts.wrong_credentials"))
 
 
 def authenticate(*, session: Session, settings: Settings, username: str, password: str, ip: str | None) -> User:
@@ -394,9 +394,9 @@ def create_personal_token(*, session: Session, user: User, name: str, days: int)
     """A named personal token the user manages; shown once, stored hashed."""
     errors = {}
     if not (name or "").strip() or len(name) > 100:
-        errors["name"] = "укажите название токена (до 100 символов), чтобы потом узнать его в списке"
+        errors["name"] = message("errors_accounts.token_name_missing")
     if not 1 <= days <= MAX_PERSONAL_TOKEN_DAYS:
-        errors["days"] = f"срок действия — от 1 до {MAX_PERSONAL_TOKEN_DAYS} дней"
+        errors["days"] = message("errors_accounts.token_days", max=MAX_PERSONAL_TOKEN_DAYS)
     if errors:
         raise Invalid.fields(errors)
     return issue_token(session=session, user=user, kind="personal", name=name.strip(),
@@ -425,11 +425,11 @@ def user_for_token(*, session: Session, token: str) -> User:
     """The owner of a valid bearer token, or 401 saying why."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == security.token_digest(token)))
     if row is None:
-        raise Unauthorized("Токен доступа неизвестен. Получите новый: POST /api/v1/auth/token.")
+        raise Unauthorized(message("errors_accounts.token_unknown"))
     if row.revoked_at is not None:
-        raise Unauthorized("Токен доступа отозван. Получите новый: POST /api/v1/auth/token.")
+        raise Unauthorized(message("errors_accounts.token_revoked"))
     if row.expires_at <= utcnow():
-        raise Unauthorized("Срок действия токена истёк. Получите новый: POST /api/v1/auth/token.")
+        raise Unauthorized(message("errors_accounts.token_expired"))
     if not row.user.is_active:
-        raise Unauthorized("Учётная запись отключена. Обратитесь к администратору портала.")
+        raise Unauthorized(message("errors_accounts.account_disabled"))
     return row.user

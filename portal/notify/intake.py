@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import audit, blobs, policy
+from portal import audit, blobs, i18n, policy
 from portal.accounts import service as accounts
 from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
@@ -356,7 +356,7 @@ def list_intake(*, session: Session, user, status: str | None = IntakeStatus.hel
     stmt = select(IntakeMessage)
     if status:
         if status not in IntakeStatus.__members__:
-            raise Invalid.fields({"status": f"допустимы: {', '.join(IntakeStatus)}"})
+            raise Invalid.fields({"status": i18n.message("errors_notify.allowed", values=", ".join(IntakeStatus))})
         stmt = stmt.where(IntakeMessage.status == status)
     return list(session.scalars(stmt.order_by(IntakeMessage.received_at.desc(), IntakeMessage.id.desc())
                                 .limit(limit)))
@@ -371,7 +371,7 @@ def get_intake(*, session: Session, user, intake_id: int) -> IntakeMessage:
     policy.require(user, "intake.assign")
     record = session.get(IntakeMessage, intake_id)
     if record is None:
-        raise NotFound(f"Письма №{intake_id} нет среди полученных.")
+        raise NotFound(i18n.message("errors_notify.intake_missing", id=intake_id))
     return record
 
 
@@ -383,7 +383,8 @@ def read_original(*, settings: Settings, record: IntakeMessage) -> ParsedMessage
 def _held(session: Session, user, intake_id: int) -> IntakeMessage:
     record = get_intake(session=session, user=user, intake_id=intake_id)
     if record.status != IntakeStatus.held:
-        raise Conflict(f"Письмо №{record.id} уже обработано (статус «{record.status}»).",
+        raise Conflict(i18n.message("errors_notify.intake_done", id=record.id,
+                                    status=i18n.message(f"notify.intake.status_{record.status}")),
                        extra={"status": record.status})
     return record
 

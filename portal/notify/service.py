@@ -22,7 +22,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import audit, policy
+from portal import audit, i18n, policy
 from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.db import utcnow
@@ -87,7 +87,7 @@ def set_preferences(*, session: Session, actor: User, user: User, **choices: boo
         policy.require(actor, "user.manage")
     unknown = set(choices) - set(CATEGORIES)
     if unknown:
-        raise Invalid.fields({name: "неизвестная настройка уведомлений" for name in sorted(unknown)})
+        raise Invalid.fields({name: i18n.message("errors_notify.unknown_setting") for name in sorted(unknown)})
     row = session.get(NotificationPreference, user.id)
     if row is None:
         row = NotificationPreference(user_id=user.id, **dataclasses.asdict(Preferences()))
@@ -149,7 +149,7 @@ def list_outbox(*, session: Session, status: str | None = None, limit: int = 100
     stmt = select(OutboxMessage)
     if status:
         if status not in OutboxStatus.__members__:
-            raise Invalid.fields({"status": f"допустимы: {', '.join(OutboxStatus)}"})
+            raise Invalid.fields({"status": i18n.message("errors_notify.allowed", values=", ".join(OutboxStatus))})
         stmt = stmt.where(OutboxMessage.status == status)
     return list(session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit).offset(offset)))
 
@@ -162,7 +162,7 @@ def outbox_counts(*, session: Session) -> dict[str, int]:
 def get_message(*, session: Session, message_id: int) -> OutboxMessage:
     message = session.get(OutboxMessage, message_id)
     if message is None:
-        raise NotFound(f"Письма №{message_id} нет в очереди отправки. Список: portal outbox list.")
+        raise NotFound(i18n.message("errors_notify.outbox_missing", id=message_id))
     return message
 
 
@@ -171,8 +171,9 @@ def retry(*, session: Session, actor, message_id: int, now: dt.datetime | None =
     policy.require(actor, "outbox.manage")
     message = get_message(session=session, message_id=message_id)
     if message.status not in (OutboxStatus.failed, OutboxStatus.pending):
-        raise Conflict(f"Письмо №{message.id} в статусе «{message.status}»: повторить можно только неотправленное "
-                       "(failed или pending).", extra={"status": message.status})
+        raise Conflict(i18n.message("errors_notify.retry_only_unsent", id=message.id,
+                                    status=i18n.message(f"notify.status.{message.status}")),
+                       extra={"status": message.status})
     before = message.status
     message.status, message.attempts = OutboxStatus.pending.value, 0
     message.next_attempt_at = now or utcnow()

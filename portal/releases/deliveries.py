@@ -53,15 +53,15 @@ def _audit(session: Session, actor, delivery: Delivery, action: str, **details) 
 def _note(note: str | None, *, required: bool = False, what: str = "note") -> str:
     note = (note or "").strip()
     if required and not note:
-        raise Invalid.fields({what: "добавьте примечание: что сделано и кем подтверждено"})
+        raise Invalid.fields({what: message("errors_releases.note_missing")})
     if len(note) > NOTE_MAX:
-        raise Invalid.fields({what: f"не длиннее {NOTE_MAX} символов"})
+        raise Invalid.fields({what: message("errors_releases.too_long", max=NOTE_MAX)})
     return note
 
 
 def _open(delivery: Delivery) -> None:
     if delivery.package.status == PackageStatus.withdrawn:
-        raise Conflict(f"Пакет «{delivery.package_id}» отозван; его доставка больше не меняется.")
+        raise Conflict(message("errors_releases.delivery_of_withdrawn", id=delivery.package_id))
 
 
 def get_delivery(*, session: Session, delivery_id: int, user, action: str = "delivery.view") -> Delivery:
@@ -88,7 +88,7 @@ def list_deliveries(*, session: Session, user, package: str | None = None, organ
     stmt = select(Delivery).join(Organization, Organization.id == Delivery.organization_id)
     if status:
         if status not in S.__members__:
-            raise Invalid.fields({"status": f"допустимы: {', '.join(S)}"})
+            raise Invalid.fields({"status": message("errors_releases.allowed", values=", ".join(S))})
         stmt = stmt.where(Delivery.status == status)
     if package:
         stmt = stmt.where(Delivery.package_id == package)
@@ -128,17 +128,18 @@ def record_handover(*, session: Session, actor, package_id: str, organization: s
     require(actor, "delivery.record")  # customers are refused before any organisation is looked up
     org = session.scalar(select(Organization).where(Organization.slug == (organization or "").strip()))
     if org is None:
-        raise Invalid.fields({"organization": f"организации «{organization}» нет"})
+        raise Invalid.fields({"organization": message("errors_releases.organization_unknown", slug=organization)})
     require(actor, "delivery.record", org, missing=not_found("organization", organization))
     if channel not in CHANNELS:
-        raise Invalid.fields({"channel": f"канал передачи: {', '.join(sorted(CHANNELS))}"})
+        raise Invalid.fields({"channel": message("errors_releases.channel_allowed", values=", ".join(sorted(CHANNELS)))})
     note = _note(note)
     delivery = find_delivery(session=session, package_id=(package_id or "").strip(), organization_id=org.id)
     if delivery is None:
-        raise NotFound(f"Пакет «{package_id}» не опубликован для организации «{org.slug}»: доставки нет.")
+        raise NotFound(message("errors_releases.no_delivery", id=package_id, org=org.name))
     _open(delivery)
     if delivery.status not in CAN_DELIVER:
-        raise Conflict(f"Доставка уже в состоянии «{delivery.status}»; передачу записать нельзя.")
+        raise Conflict(message("errors_releases.delivery_state_no_handover",
+                                state=message(f"delivery_status.{delivery.status}")))
     now = utcnow()
     delivery.status, delivery.delivered_at, delivery.delivered_by = S.delivered.value, delivered_at or now, _name(actor)
     delivery.channel, delivery.delivery_note, delivery.overdue, delivery.updated_at = channel, note, False, now
@@ -155,7 +156,7 @@ def acknowledge(*, session: Session, actor, delivery_id: int, note: str = "") ->
     note = _note(note)
     _open(delivery)
     if delivery.status not in CAN_ACKNOWLEDGE:
-        raise Conflict(f"Доставка уже в состоянии «{delivery.status}».")
+        raise Conflict(message("errors_releases.delivery_state", state=message(f"delivery_status.{delivery.status}")))
     now = utcnow()
     delivery.status, delivery.acknowledged_at, delivery.acknowledged_by = S.acknowledged.value, now, _name(actor)
     delivery.acknowledge_note, delivery.overdue, delivery.updated_at = note, False, now
@@ -169,7 +170,7 @@ def confirm(*, session: Session, actor, delivery_id: int, note: str = "") -> Del
     delivery = get_delivery(session=session, delivery_id=delivery_id, user=actor, action="delivery.confirm")
     _open(delivery)
     if delivery.status not in CAN_CONFIRM:
-        raise Conflict("Доставка уже подтверждена.")
+        raise Conflict(message("errors_releases.delivery_confirmed_already"))
     on_behalf = delivery.status != S.acknowledged
     note = _note(note, required=on_behalf)
     now = utcnow()

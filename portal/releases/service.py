@@ -73,16 +73,15 @@ def check_file_name(name: str | None) -> str:
     """The server's own rule for file names: no control characters, slashes or backslashes, not over-long."""
     name = name or ""
     if not name.strip() or name in (".", ".."):
-        raise Invalid.fields({"file": "у файла нет имени"})
+        raise Invalid.fields({"file": message("errors_releases.file_no_name")})
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise Invalid.fields({"file": "имя файла содержит управляющие символы (в том числе NUL); переименуйте файл"})
+        raise Invalid.fields({"file": message("errors_releases.file_control_chars")})
     if "/" in name or "\\" in name:
-        raise Invalid.fields({"file": "имя файла не должно содержать / и \\ (пути не принимаются); "
-                                      "передайте только имя файла"})
+        raise Invalid.fields({"file": message("errors_releases.file_path")})
     if name != name.strip() or name.startswith("."):
-        raise Invalid.fields({"file": "имя файла не должно начинаться с точки или пробела и кончаться пробелом"})
+        raise Invalid.fields({"file": message("errors_releases.file_dot_space")})
     if len(name) > FILE_NAME_MAX or len(name.encode()) > FILE_NAME_MAX_BYTES:
-        raise Invalid.fields({"file": f"имя файла длиннее {FILE_NAME_MAX} символов; переименуйте файл"})
+        raise Invalid.fields({"file": message("errors_releases.file_name_long", max=FILE_NAME_MAX)})
     return name
 
 
@@ -131,14 +130,12 @@ def check_expected_sha256(staged: list[StagedFile], expected: list[str]) -> None
     if not expected:
         return
     if len(expected) != len(staged):
-        raise Invalid.fields({"sha256": f"передано {len(expected)} значений SHA-256 на {len(staged)} файлов; "
-                                        "укажите по одному на файл в порядке файлов"})
+        raise Invalid.fields({"sha256": message("errors_releases.sha256_count", given=len(expected), files=len(staged))})
     for item, claimed in zip(staged, expected, strict=True):
         if not hmac.compare_digest(item.sha256.encode(), claimed.strip().lower().encode()):
             raise blobs.ChecksumMismatch(
-                f"SHA-256 файла {item.name} ({item.sha256}) не совпадает с заявленным ({claimed}); "
-                "файл повреждён при передаче — загрузите его ещё раз.",
-                errors=[{"field": "sha256", "message": f"не совпадает для {item.name}"}])
+                message("errors_releases.sha256_mismatch", name=item.name, actual=item.sha256, claimed=claimed),
+                errors=[{"field": "sha256", "message": message("errors_releases.sha256_mismatch_field", name=item.name)}])
 
 
 @dataclasses.dataclass
@@ -173,7 +170,7 @@ def _resolve_links(session: Session, data: PackageInput, errors: dict[str, str])
         except NotFound:
             missing.append(ticket_id)
     if missing:
-        errors["ticket_ids"] = f"заявок {', '.join(missing)} нет; укажите существующие номера заявок"
+        errors["ticket_ids"] = message("errors_releases.tickets_missing", ids=", ".join(missing))
     all_customers = any(o.lower() in ALL_CUSTOMERS for o in data.organizations)
     named: list[Organization] = []
     unknown = []
@@ -186,44 +183,43 @@ def _resolve_links(session: Session, data: PackageInput, errors: dict[str, str])
         else:
             named.append(org)
     if unknown:
-        errors["organizations"] = f"организаций {', '.join(unknown)} нет; укажите их коды (slug) или all"
+        errors["organizations"] = message("errors_releases.organizations_unknown", slugs=", ".join(unknown))
     if not found_tickets and not named and not all_customers and "ticket_ids" not in errors \
             and "organizations" not in errors:
-        errors["ticket_ids"] = "свяжите пакет хотя бы с одной заявкой или назовите организации (или all)"
+        errors["ticket_ids"] = message("errors_releases.no_audience")
     return found_tickets, named, all_customers
 
 
 def _validate(data: PackageInput, errors: dict[str, str]) -> None:
     if not PACKAGE_ID_RE.match(data.id or ""):
-        errors["id"] = ("латинские строчные буквы, цифры, точки и дефисы, до 80 символов: продукт и версия, "
-                        "например primoart-5.2.1-hf3")
+        errors["id"] = message("errors_releases.id_format")
     elif ".." in data.id:
-        errors["id"] = "две точки подряд не допускаются"
+        errors["id"] = message("errors_releases.id_double_dot")
     if not (data.title or "").strip():
-        errors["title"] = "укажите название пакета"
+        errors["title"] = message("errors_releases.title_missing")
     elif len(data.title) > 200:
-        errors["title"] = "не длиннее 200 символов"
+        errors["title"] = message("errors_releases.too_long", max=200)
     if not VERSION_RE.match(data.version or ""):
-        errors["version"] = "версия пакета: буквы, цифры, точки, дефисы, например 5.2.1-hf3"
+        errors["version"] = message("errors_releases.version_format")
     bad = [v for v in data.product_versions if not VERSION_RE.match(v)]
     if bad:
-        errors["product_versions"] = f"неверные версии продукта: {', '.join(bad)}"
+        errors["product_versions"] = message("errors_releases.product_versions_bad", versions=", ".join(bad))
     if any(len(m) > 120 for m in data.modules):
-        errors["modules"] = "название модуля не длиннее 120 символов"
+        errors["modules"] = message("errors_releases.module_long", max=120)
     if len(data.notes or "") > release_notes.NOTES_MAX:
-        errors["notes"] = f"не длиннее {release_notes.NOTES_MAX} символов"
+        errors["notes"] = message("errors_releases.too_long", max=release_notes.NOTES_MAX)
 
 
 def _check_files(files: list[StagedFile], errors: dict[str, str], existing: Sequence[str] = ()) -> None:
     if not files:
-        errors["file"] = "приложите хотя бы один файл пакета"
+        errors["file"] = message("errors_releases.no_files_attached")
         return
     seen = set(existing)
     for item in files:
         if item.size == 0:
-            errors["file"] = f"файл {item.name} пуст"
+            errors["file"] = message("errors_releases.file_empty", name=item.name)
         elif item.name in seen:
-            errors["file"] = f"файл с именем {item.name} передан дважды"
+            errors["file"] = message("errors_releases.file_twice", name=item.name)
         seen.add(item.name)
 
 
@@ -262,7 +258,7 @@ def check_input(*, session: Session, actor, data: PackageInput) -> dict[str, str
     _validate(data, errors)
     _resolve_links(session, data, errors)
     if "id" not in errors and session.get(Package, data.id) is not None:
-        errors["id"] = f"пакет «{data.id}» уже существует: новая сборка — новый идентификатор (например, …-hf4)"
+        errors["id"] = message("errors_releases.id_taken_field", id=data.id)
     return errors
 
 
@@ -278,8 +274,7 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
     if errors:
         raise Invalid.fields(errors)
     if session.get(Package, data.id) is not None:
-        raise Conflict(f"Пакет «{data.id}» уже существует. Новая сборка — новый пакет с новой версией в "
-                       "идентификаторе (например, …-hf4): опубликованные файлы не меняются.")
+        raise Conflict(message("errors_releases.id_taken", id=data.id))
     now = utcnow()
     package = Package(
         id=data.id, title=data.title, version=data.version, product_versions=",".join(data.product_versions),
@@ -362,7 +357,7 @@ def list_packages(*, session: Session, user, status: str | None = None) -> list[
     stmt = select(Package).order_by(Package.created_at.desc(), Package.id)
     if status:
         if status not in PackageStatus.__members__:
-            raise Invalid.fields({"status": f"допустимы: {', '.join(PackageStatus)}"})
+            raise Invalid.fields({"status": message("errors_releases.allowed", values=", ".join(PackageStatus))})
         stmt = stmt.where(Package.status == status)
     return [p for p in session.scalars(stmt) if policy.allows(user, "package.view", p)]
 
@@ -371,7 +366,7 @@ def add_files(*, session: Session, settings: Settings, actor, package_id: str, f
     """Add files to a draft; a published package's files never change."""
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     if package.status != PackageStatus.draft:
-        raise Conflict("Файлы опубликованного пакета не меняются. Соберите новый пакет с новой версией.")
+        raise Conflict(message("errors_releases.published_files_fixed"))
     errors: dict[str, str] = {}
     _check_files(files, errors, existing=[f.name for f in package.files])
     if errors:
@@ -388,9 +383,9 @@ def update_notes(*, session: Session, settings: Settings, actor, package_id: str
     """Edit a draft's release notes (empty: render them again from the template)."""
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     if package.status != PackageStatus.draft:
-        raise Conflict("Примечания опубликованного пакета не меняются.")
+        raise Conflict(message("errors_releases.published_notes_fixed"))
     if len(notes or "") > release_notes.NOTES_MAX:
-        raise Invalid.fields({"notes": f"не длиннее {release_notes.NOTES_MAX} символов"})
+        raise Invalid.fields({"notes": message("errors_releases.too_long", max=release_notes.NOTES_MAX)})
     typed = (notes or "").strip()
     package.notes = typed + "\n" if typed else render_notes(session=session, settings=settings, package=package)
     audit.record(session, actor=actor, action="package.notes", object_type="package", object_id=package.id,
@@ -407,11 +402,11 @@ def entitled_organizations(*, session: Session, package: Package) -> list[Organi
 
 def _check_publishable(package: Package) -> None:
     if package.status == PackageStatus.published:
-        raise Conflict(f"Пакет «{package.id}» уже опубликован.")
+        raise Conflict(message("errors_releases.already_published", id=package.id))
     if package.status == PackageStatus.withdrawn:
-        raise Conflict(f"Пакет «{package.id}» отозван; опубликуйте новую версию.")
+        raise Conflict(message("errors_releases.withdrawn_publish_new", id=package.id))
     if not package.files:
-        raise Invalid.fields({"file": "в пакете нет файлов"})
+        raise Invalid.fields({"file": message("errors_releases.package_has_no_files")})
 
 
 def publish_package(*, session: Session, settings: Settings, actor, package_id: str) -> Package:
@@ -436,12 +431,12 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
         fixed = knowledge.fixed_in_changes(content=content, package_id=package.id, ticket_ids=package.ticket_ids)
         effects = [{"type": "package.publish", "package": package.id, "published_at": now.isoformat()},
                    *fixed.effects]
-        message = f"Опубликован пакет {package.id}"
+        commit_message = f"Опубликован пакет {package.id}"
         if fixed.slugs:
-            message += f"; он исправляет заявки статей: {', '.join(fixed.slugs)}"
+            commit_message += f"; он исправляет заявки статей: {', '.join(fixed.slugs)}"
         started.append(intents.begin(session, content=content, operation="package.publish", target=package.id,
                                      actor=actor, files={**files, **fixed.files}, effects=effects))
-        commit = content.commit_files(files={**files, **fixed.files}, message=message, author=author_of(actor))
+        commit = content.commit_files(files={**files, **fixed.files}, message=commit_message, author=author_of(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
     session.expire(package)  # changed by the intent's own transaction
     return package
@@ -479,15 +474,15 @@ def withdraw_package(*, session: Session, settings: Settings, actor, package_id:
     package = get_package(session=session, package_id=package_id, user=actor, action="package.manage")
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid.fields({"reason": "укажите причину отзыва: её увидят организации, получившие пакет"})
+        raise Invalid.fields({"reason": message("errors_releases.withdraw_reason_missing")})
     if len(reason) > 5000:
-        raise Invalid.fields({"reason": "не длиннее 5000 символов"})
+        raise Invalid.fields({"reason": message("errors_releases.too_long", max=5000)})
 
     def check() -> None:
         if package.status == PackageStatus.draft:
-            raise Conflict(f"Пакет «{package.id}» ещё не опубликован: отзывать нечего.")
+            raise Conflict(message("errors_releases.withdraw_unpublished", id=package.id))
         if package.status == PackageStatus.withdrawn:
-            raise Conflict(f"Пакет «{package.id}» уже отозван.")
+            raise Conflict(message("errors_releases.already_withdrawn", id=package.id))
 
     check()
     now = utcnow()

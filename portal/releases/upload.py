@@ -35,6 +35,7 @@ from portal.config import Settings
 from portal.db import Database
 from portal.deps import CSRF_COOKIE
 from portal.errors import BadRequest, Forbidden, Invalid
+from portal.i18n import message
 from portal.releases import service
 from portal.releases.service import StagedFile, check_file_name, discard_staged
 
@@ -102,7 +103,7 @@ class _Receiver:
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
         self.header_value += data[start:end]
         if len(self.header_value) > 8192:
-            raise BadRequest("Заголовок части multipart слишком длинный.")
+            raise BadRequest(message("errors_releases.multipart_header_long"))
 
     def on_header_end(self) -> None:
         if self.header_name.lower() == b"content-disposition":
@@ -112,24 +113,23 @@ class _Receiver:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.disposition)
         if b"name" not in options:
-            raise BadRequest("В части multipart нет имени поля (Content-Disposition: form-data; name=…).")
+            raise BadRequest(message("errors_releases.multipart_no_name"))
         try:
             self.field_name = self._decode(options[b"name"])
             filename = self._decode(options[b"filename"]) if b"filename" in options else None
         except UnicodeDecodeError:
-            raise Invalid.fields({"file": "имя поля или файла не в кодировке UTF-8"}) from None
+            raise Invalid.fields({"file": message("errors_releases.name_not_utf8")}) from None
         if filename is None:
             self.field_count += 1
             if self.field_count > MAX_FIELDS:
-                raise Invalid.fields({"body": f"слишком много полей: не больше {MAX_FIELDS}"})
+                raise Invalid.fields({"body": message("errors_releases.too_many_fields", max=MAX_FIELDS)})
             return
         if self.field_name not in FILE_FIELDS:
-            raise Invalid.fields({self.field_name: "файлы пакета передаются в поле file"})
+            raise Invalid.fields({self.field_name: message("errors_releases.files_in_file_field")})
         if not self.csrf_ok:
-            raise Forbidden("Проверка CSRF не пройдена: поле csrf_token должно идти в форме перед файлами. "
-                            "Обновите страницу и отправьте форму ещё раз.")
+            raise Forbidden(message("errors_releases.csrf_before_files"))
         if len(self.form.files) >= MAX_FILES:
-            raise Invalid.fields({"file": f"не больше {MAX_FILES} файлов в пакете"})
+            raise Invalid.fields({"file": message("errors_releases.too_many_files", max=MAX_FILES)})
         self.file_name = check_file_name(filename)
         self.writer = self.store.writer(max_bytes=self.max_bytes)
 
@@ -139,7 +139,7 @@ class _Receiver:
             return
         self.value += data[start:end]
         if len(self.value) > MAX_FIELD_BYTES:
-            raise Invalid.fields({self.field_name: f"поле длиннее {MAX_FIELD_BYTES // 1024} КиБ"})
+            raise Invalid.fields({self.field_name: message("errors_releases.field_long", kib=MAX_FIELD_BYTES // 1024)})
 
     def on_part_end(self) -> None:
         if self.writer is not None:
@@ -150,7 +150,7 @@ class _Receiver:
         try:
             text = self._decode(bytes(self.value))
         except UnicodeDecodeError:
-            raise Invalid.fields({self.field_name: "значение не в кодировке UTF-8"}) from None
+            raise Invalid.fields({self.field_name: message("errors_releases.value_not_utf8")}) from None
         if self.field_name == CSRF_FIELD:
             self.csrf_ok = self.csrf_ok or self.check_csrf(text)
             return
@@ -167,7 +167,7 @@ async def receive_form(request: Request, *, settings: Settings, db: Database, cs
     """Parse a multipart upload as it streams in; files land in the blob store, fields in the form."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
-        raise Invalid.fields({"body": "ожидается multipart/form-data: файлы в поле file и поля пакета"})
+        raise Invalid.fields({"body": message("errors_releases.multipart_expected")})
     charset = params.get(b"charset", b"utf-8").decode("latin-1")
     try:
         charset = codecs.lookup(charset).name
@@ -186,16 +186,16 @@ async def receive_form(request: Request, *, settings: Settings, db: Database, cs
             await anyio.to_thread.run_sync(parser.write, bytes(pending))
         await anyio.to_thread.run_sync(parser.finalize)
         if receiver.writer is not None:
-            raise BadRequest("Тело multipart оборвалось посреди файла.")
+            raise BadRequest(message("errors_releases.multipart_cut"))
     except BaseException as exc:
         receiver.abort()
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(discard, db, settings, receiver.form.files)
         if isinstance(exc, ClientDisconnect):
             log.info("upload interrupted by the client; nothing kept")
-            raise BadRequest("Загрузка прервана: соединение закрыто до конца файла. Ничего не сохранено.") from None
+            raise BadRequest(message("errors_releases.upload_interrupted")) from None
         if isinstance(exc, FormParserError):
-            raise BadRequest(f"Тело multipart не разбирается: {exc}") from None
+            raise BadRequest(message("errors_releases.multipart_unreadable", reason=str(exc))) from None
         raise
     return receiver.form
 

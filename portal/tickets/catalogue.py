@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, policy
 from portal.errors import Conflict, Invalid, NotFound
+from portal.i18n import message
 from portal.policy import Actor
 from portal.tickets.models import (
     ProductModule,
@@ -23,9 +24,9 @@ def add_module(*, session: Session, actor: Actor, name: str, description: str = 
     policy.require(actor, "catalogue.manage")
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise Invalid.fields({"name": "укажите название модуля (до 120 символов)"})
+        raise Invalid.fields({"name": message("errors_tickets.module_name_missing")})
     if session.scalar(select(ProductModule).where(ProductModule.name == name)):
-        raise Conflict(f"Модуль «{name}» уже есть в каталоге.")
+        raise Conflict(message("errors_tickets.module_exists", name=name))
     module = ProductModule(name=name, description=(description or "").strip())
     session.add(module)
     session.flush()
@@ -47,9 +48,9 @@ def add_version(*, session: Session, actor: Actor, name: str, supported: bool = 
     policy.require(actor, "catalogue.manage")
     name = (name or "").strip()
     if not VERSION_RE.match(name):
-        raise Invalid.fields({"name": "номер версии: цифры, латинские буквы, точки и дефисы, например 5.2.1"})
+        raise Invalid.fields({"name": message("errors_tickets.version_format")})
     if session.scalar(select(ProductVersion).where(ProductVersion.name == name)):
-        raise Conflict(f"Версия {name} уже есть в каталоге.")
+        raise Conflict(message("errors_tickets.version_exists", name=name))
     version = ProductVersion(name=name, supported=supported)
     session.add(version)
     session.flush()
@@ -67,7 +68,7 @@ def set_version_supported(*, session: Session, actor: Actor, name: str, supporte
     policy.require(actor, "catalogue.manage")
     version = session.scalar(select(ProductVersion).where(ProductVersion.name == name))
     if version is None:
-        raise NotFound(f"Версии {name} нет в каталоге.")
+        raise NotFound(message("errors_tickets.version_not_in_catalogue", name=name))
     if version.supported != supported:
         version.supported = supported
         session.flush()

@@ -63,7 +63,7 @@ def find_tickets(*, session: Session, user, query: str, prefix: str, year: int) 
     whether it exists or not."""
     text = (query or "").strip().upper()
     if not text:
-        raise Invalid.fields({"id": f"введите номер заявки: полностью ({prefix}-{year}-00042) или только число (42)"})
+        raise Invalid.fields({"id": message("errors_tickets.find_number", example=f"{prefix}-{year}-00042")})
     visible = _filtered(session, user, TicketFilters())
     m = _FULL_ID.match(text) or _YEAR_NUMBER.match(text)
     if m and int(m.groups()[-1]) > 0:
@@ -116,13 +116,13 @@ def _filtered(session: Session, user, filters: TicketFilters):
         stmt = stmt.where(Ticket.organization_id == (org_id or -1))
     if filters.priority:
         if filters.priority not in Priority.__members__:
-            errors["priority"] = f"допустимы: {_choices(Priority)}"
+            errors["priority"] = message("errors_tickets.allowed", values=_choices(Priority))
         stmt = stmt.where(Ticket.priority == filters.priority)
     if filters.status == "open":
         stmt = stmt.where(Ticket.is_open == true())
     elif filters.status:
         if filters.status not in Status.__members__:
-            errors["status"] = f"допустимы: open, {_choices(Status)}"
+            errors["status"] = message("errors_tickets.allowed", values="open, " + _choices(Status))
         stmt = stmt.where(Ticket.status == filters.status)
     if filters.kind:
         stmt = stmt.where(Ticket.kind == filters.kind)

@@ -18,11 +18,11 @@ from portal.accounts.models import Organization
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
+from portal.i18n import message
 from portal.policy import Actor
 from portal.tickets import sla
 from portal.tickets.actions import apply_move
 from portal.tickets.history import record_event
-from portal.tickets.labels import choices as _choices
 from portal.tickets.models import (
     Channel,
     Kind,
@@ -108,47 +108,46 @@ def _organization_for(session: Session, actor: Actor, slug: str, errors: dict[st
         return session.get(Organization, actor.organization_id)
     policy.require(actor, "ticket.create_for_other_org")
     if not slug:
-        errors["organization"] = "выберите организацию заказчика, от имени которой регистрируется обращение"
+        errors["organization"] = message("errors_tickets.organization_missing")
         return None
     org = session.scalar(select(Organization).where(Organization.slug == slug))
     if org is None:
-        errors["organization"] = f"организации «{slug}» нет; список — на странице пользователей"
+        errors["organization"] = message("errors_tickets.organization_unknown", slug=slug)
     return org
 
 
 def _validate(session: Session, data: CleanTicketInput, errors: dict[str, str]) -> ProductVersion | None:
     if data.kind not in Kind.__members__:
-        errors["kind"] = ("выберите основание обращения: консультация, проблема или сбой, доступ, "
-                          f"замечание или предложение ({_choices(Kind)})")
+        errors["kind"] = message("errors_tickets.kind_missing")
     if not data.module:
-        errors["module"] = "укажите модуль продукта, при работе с которым возникла проблема"
+        errors["module"] = message("errors_tickets.module_missing")
     elif not session.scalar(select(ProductModule.id).where(ProductModule.name == data.module)):
-        errors["module"] = f"модуля «{data.module}» нет в каталоге; выберите модуль из списка"
+        errors["module"] = message("errors_tickets.module_unknown", module=data.module)
     version = None
     if not data.product_version:
-        errors["product_version"] = "укажите версию продукта"
+        errors["product_version"] = message("errors_tickets.version_missing")
     else:
         version = session.scalar(select(ProductVersion).where(ProductVersion.name == data.product_version))
         if version is None:
-            errors["product_version"] = f"версии {data.product_version} нет в каталоге; выберите версию из списка"
+            errors["product_version"] = message("errors_tickets.version_unknown", version=data.product_version)
     if not data.summary:
-        errors["summary"] = "кратко опишите обращение одной строкой"
+        errors["summary"] = message("errors_tickets.summary_missing")
     elif len(data.summary) > 200:
-        errors["summary"] = "не длиннее 200 символов"
+        errors["summary"] = message("errors_tickets.too_long", max=200)
     if not data.description:
-        errors["description"] = "опишите проблему или вопрос"
+        errors["description"] = message("errors_tickets.description_missing")
     if data.kind == Kind.problem and not data.steps_to_reproduce:
-        errors["steps_to_reproduce"] = "для проблемы или сбоя укажите шаги воспроизведения"
+        errors["steps_to_reproduce"] = message("errors_tickets.steps_missing")
     if data.priority not in Priority.__members__:
-        errors["priority"] = f"выберите приоритет: критический, высокий, средний или низкий ({_choices(Priority)})"
+        errors["priority"] = message("errors_tickets.priority_missing")
     if not data.contact_name:
-        errors["contact.name"] = "укажите, с кем связаться по обращению"
+        errors["contact.name"] = message("errors_tickets.contact_name_missing")
     if not data.contact_email and not data.contact_phone:
-        errors["contact"] = "укажите хотя бы один способ связи: электронную почту или телефон"
+        errors["contact"] = message("errors_tickets.contact_missing")
     if data.contact_email and not EMAIL_RE.match(data.contact_email):
-        errors["contact.email"] = "адрес электронной почты выглядит неверно"
+        errors["contact.email"] = message("error.input.email")
     if data.contact_phone and not PHONE_RE.match(data.contact_phone):
-        errors["contact.phone"] = "телефон: цифры, пробелы, скобки, дефисы и + в начале"
+        errors["contact.phone"] = message("errors_tickets.phone_format")
     return version
 
 
@@ -174,7 +173,7 @@ def register(*, session: Session, settings: Settings, actor: Actor, data: Ticket
     else:
         channel = channel or form.channel
         if channel not in Channel.__members__:
-            errors["channel"] = "укажите, как поступило обращение: email (письмо) или phone (звонок)"
+            errors["channel"] = message("errors_tickets.channel_missing")
     version = _validate(session, form, errors)
     if org is None or (errors and not incomplete):
         raise Invalid.fields(errors)
