@@ -258,6 +258,14 @@ class Settings(BaseSettings):
             raise ValueError(f"expected file or s3://BUCKET/PREFIX; got {value[:100]}")
         return value
 
+    @model_validator(mode="after")
+    def _accel_needs_the_disk(self) -> Settings:
+        if self.accel_redirect and self.blob_store != "file":
+            raise ValueError("PORTAL_ACCEL_REDIRECT hands downloads to nginx, which reads them from the blob "
+                             "store's directory: it needs PORTAL_BLOB_STORE=file (S3 downloads stream through the "
+                             "portal)")
+        return self
+
     @field_validator("accel_redirect")
     @classmethod
     def _accel_prefix(cls, value: str) -> str:

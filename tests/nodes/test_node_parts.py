@@ -143,3 +143,15 @@ def test_healthz_trusts_a_recent_probe_of_the_blob_store(settings, db):
     assert health._probed_ok[f"локальный диск {store_root}"] == first  # no second probe written
     health.check_parts(settings, db)  # portal doctor: always a fresh probe
     assert health._probed_ok[f"локальный диск {store_root}"] > first
+
+
+def test_settings_of_several_nodes_are_checked_at_start(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="needs PORTAL_BLOB_STORE=file"):
+        Settings(home=tmp_path, accel_redirect="/_protected/", blob_store="s3://bucket/portal")
+    with pytest.raises(ValidationError, match="starting and ending with /"):
+        Settings(home=tmp_path, accel_redirect="_protected")
+    assert Settings(home=tmp_path, node_name=" b ").node == "b"
+    one, two = Settings(home=tmp_path / "one"), Settings(home=tmp_path / "two")
+    assert one.node != two.node and one.node == Settings(home=tmp_path / "one").node  # stable, one per data home
