@@ -60,10 +60,14 @@ def search(
     sort: Literal["relevance", "date"] = "relevance",
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 10,
     offset: Annotated[int, Query(ge=0, le=service.MAX_OFFSET)] = 0,
+    typing: Annotated[bool, Query(description="Asked while the query is still being typed: not logged")] = False,
 ) -> dict[str, Any]:
     results = service.search(session=session, settings=settings, user=user, q=q, module=module, kind=kind,
                              version=version, tag=tag, sort=sort, limit=limit, offset=offset)
-    if offset == 0:  # the search log (a log, not a state change: no audit)
+    # The search log (a log, not a state change: no audit). A search box that answers as the reader types
+    # (the /kb/ site's) asks with typing=true and once more without it when the reader stops, so «приори»
+    # on the way to «приоритет» never becomes a search that found nothing.
+    if offset == 0 and not typing:
         service.log_later(db=db, q=q, hits=results.page.total, user=user)
     return results.as_dict()
 

@@ -11,6 +11,7 @@ import functools
 import http.server
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from portal import audit
 from portal.knowledge import export, service, site
 from portal.knowledge.feedback_models import ArticleSearch, ArticleVote
+from portal.search.models import SearchLogEntry
 from tests.e2e.helpers import sign_in
 from tests.releases.conftest import create as create_package
 from tests.releases.conftest import make_world
@@ -63,6 +65,18 @@ def _search(page, text):
     return page.locator(".md-search-result__link", has_text=TITLE)
 
 
+def _logged_queries(db, until, attempts: int = 50) -> set[str]:
+    """The search log's queries, once ``until`` holds for them (the log is written in the background)."""
+    queries: set[str] = set()
+    for _ in range(attempts):
+        with db.session_scope(write=False) as session:
+            queries = {entry.query for entry in session.query(SearchLogEntry)}
+        if until(queries):
+            break
+        time.sleep(0.1)
+    return queries
+
+
 def test_the_kb_search_box_is_the_portals_search(page, db, world, article):
     sign_in(page, "ivanova")
     page.goto("/kb/")
@@ -89,6 +103,10 @@ def test_the_kb_search_box_is_the_portals_search(page, db, world, article):
     assert page.locator("h1").first.inner_text().startswith(TITLE)
     with db.session_scope(write=False) as session:  # the writer learns which search led here
         assert [(s.slug, s.query) for s in session.query(ArticleSearch)] == [(article.slug, "обнавления браузра")]
+    # The search log has what the reader settled on or opened, never the prefixes typed on the way.
+    logged = _logged_queries(db, until=lambda queries: "обнавления браузра" in queries)
+    assert "обнавления браузра" in logged
+    assert logged <= {"сессиями", "обнавления браузра", "квазиконсольтроникс"}, logged
 
 
 def test_a_reader_votes_once_and_the_writer_reads_it(page, browser, live_server, db, world, article):
@@ -112,6 +130,8 @@ def test_a_reader_votes_once_and_the_writer_reads_it(page, browser, live_server,
     assert box.get_by_role("button", name="Нет").get_attribute("aria-pressed") == "true"
     box.get_by_role("button", name="Нет").click()  # the same answer again: still one vote
     box.get_by_text("Ответ и комментарий сохранены").wait_for()
+    forged = page.request.put(f"/api/v1/kb/articles/{article.slug}/vote", data={"helpful": True})
+    assert forged.status == 403  # her session cookie without the CSRF token changes nothing
     with db.session_scope(write=False) as session:
         votes = session.query(ArticleVote).all()
         assert [(v.slug, v.helpful, v.comment) for v in votes] == [

@@ -19,8 +19,10 @@
   var words = config.translations || {}
   function say(key, fallback) { return words[key] || fallback }
 
-  var DELAY_MS = 150, LIMIT = 10
-  var asked = 0, shown = "", timer = null
+  // Asked 150 ms after each change; the query the reader settles on (1.5 s without a change) is asked once
+  // more without typing=true, so the search log records it — and not every prefix typed on the way.
+  var DELAY_MS = 150, SETTLED_MS = 1500, LIMIT = 10
+  var asked = 0, shown = "", timer = null, settled = null, logged = null
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag)
@@ -100,6 +102,7 @@
 
   // Which search led the reader to the article: the writers see it beside the article's votes.
   function remember(query, slug) {
+    log(query)
     if (!slug || !window.portalReader) return
     window.portalReader.then(function (reader) {
       if (!reader || !reader.user || !reader.csrf) return
@@ -112,9 +115,22 @@
     })
   }
 
-  function ask(query) {
+  function url(query, typing) {
+    return "/api/v1/search?limit=" + LIMIT + (typing ? "&typing=true" : "") + "&q=" + encodeURIComponent(query)
+  }
+
+  // The settled query, for the search log only: what is shown stays (a hit may have the keyboard's focus).
+  function log(query) {
+    clearTimeout(settled)
+    if (query === logged) return
+    logged = query
+    fetch(url(query, false), { credentials: "same-origin", keepalive: true, headers: { Accept: "application/json" } })
+      .catch(function () { /* the log is a nicety */ })
+  }
+
+  function ask(query, typing) {
     var mine = ++asked
-    fetch("/api/v1/search?limit=" + LIMIT + "&q=" + encodeURIComponent(query), {
+    fetch(url(query, typing), {
       credentials: "same-origin", headers: { Accept: "application/json" }
     }).then(function (response) {
       if (mine !== asked) return null
@@ -140,8 +156,11 @@
     var query = input.value.trim()
     if (query === shown && list.childNodes.length) return
     clearTimeout(timer)
+    clearTimeout(settled)
+    logged = null
     if (!query) { asked++; shown = ""; clear(say("search.result.placeholder", "Начните печатать для поиска")); return }
-    timer = setTimeout(function () { ask(query) }, DELAY_MS)
+    timer = setTimeout(function () { ask(query, true) }, DELAY_MS)
+    settled = setTimeout(function () { log(query) }, SETTLED_MS)
   }
 
   function open() {
