@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -176,6 +177,8 @@ def _unit_key(unit: Unit, mode: str) -> str:
 # --- building Whoosh queries --------------------------------------------------------------------
 
 
+
+
 def _word_query(norm: str, boost: float = 1.0, fuzzy: bool = False) -> wq.Query:
     """A word in the text and, on top, in the title; in each its own form and, weighed less, its family."""
     if fuzzy and 4 <= len(norm) <= MAX_FUZZY_CHARS:
@@ -294,23 +297,37 @@ SNIPPET_CHARS = 240
 SCAN_CHARS = 12_000  # the passage is looked for in the first characters of long articles
 
 
+@functools.lru_cache(maxsize=1024)
+def _heads(heads: frozenset[str]) -> re.Pattern:
+    """Words starting like one of ``heads``: the only ones worth analysing for a highlight."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(map(re.escape, heads))) + r")\w*")
+
+
+@functools.lru_cache(maxsize=1024)
+def _codes(codes: frozenset[str]) -> re.Pattern:
+    return re.compile(r"(?<![\w.:/-])(?:" + "|".join(sorted(map(re.escape, codes), key=len, reverse=True))
+                      + r")(?!\w|[-.:/]\w)")
+
+
 def _spans(text: str, words: set[str], codes: set[str], mode: str) -> list[tuple[int, int]]:
+    # Forms and families are stems and lemmas, so a matching word starts like one of them (its first three
+    # letters); one regular expression finds those in C and each distinct one of them is analysed once.
+    folded = text.lower().replace("ё", "е")  # the same length: positions hold for the text
     spans = []
-    matches = list(_WORD.finditer(text))
-    # Each distinct word of the text analysed once: long articles repeat their words.
-    found = set()
-    for token in {m.group(0).lower() for m in matches}:
-        if token in analysis.STOPWORDS:
-            continue
-        norm = analysis.normalise(token, mode)
-        if norm in words or analysis.family(norm) in words:
-            found.add(token)
-    if found:
-        spans = [(m.start(), m.end()) for m in matches if m.group(0).lower() in found]
-    if codes:
-        for m in _CODE.finditer(text):
-            if m.group(0).lower().replace("ё", "е") in codes:
+    heads = frozenset(w.lstrip(analysis.FAMILY_MARK)[:3] for w in words if w.strip(analysis.FAMILY_MARK))
+    if heads:
+        verdict: dict[str, bool] = {}
+        for m in _heads(heads).finditer(folded):
+            token = m.group(0)
+            found = verdict.get(token)
+            if found is None:
+                norm = analysis.normalise(token, mode)
+                found = token not in analysis.STOPWORDS and (norm in words or analysis.family(norm) in words)
+                verdict[token] = found
+            if found:
                 spans.append((m.start(), m.end()))
+    if codes:
+        spans.extend((m.start(), m.end()) for m in _codes(frozenset(codes)).finditer(folded))
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:

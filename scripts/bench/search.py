@@ -2,6 +2,7 @@
 """Benchmark of knowledge-base search: the Whoosh index against SQLite FTS5 over the same corpus and queries.
 
     .venv/bin/python scripts/bench/search.py speed --sizes 1000 10000 [50000] [--queries 400]
+    .venv/bin/python scripts/bench/search.py speed --corpus real --sizes 10000 [--during-build]
     .venv/bin/python scripts/bench/search.py relevance
     .venv/bin/python scripts/bench/search.py analyzers
 
@@ -168,6 +169,45 @@ def queries(articles: list[dict], n: int, seed: int = 7) -> list[str]:
 # --- building ---------------------------------------------------------------------------------------
 
 
+def real_corpus(n: int) -> list[dict]:
+    """Debian's Russian man pages (tests/search/manpages.py) repeated up to ``n`` real-length articles: each copy
+    after the first has its own path, a numbered title, its body's sections rotated and a ticket ID of its
+    own, so the index holds n distinct long documents with the vocabulary and lengths of real ones."""
+    from tests.search import manpages
+
+    pages = manpages.load()
+    out = []
+    for i in range(n):
+        page, copy = pages[i % len(pages)], i // len(pages)
+        parts = page["body"].split("\n\n## ")
+        turn = copy % len(parts) if len(parts) > 1 else 0
+        body = "\n\n## ".join(parts[turn:] + parts[:turn]) if turn else page["body"]
+        section, slug = page["path"].split("/")[1:]
+        out.append({**page, "path": f"kb/{section}-{copy}/{slug}" if copy else page["path"],
+                    "title": f"{page['title']} ({copy + 1})" if copy else page["title"], "body": body,
+                    "tickets": [f"PRM-2026-{i:05d}"]})
+    return out
+
+
+def real_queries(articles: list[dict], n: int, seed: int = 7) -> list[str]:
+    """The man-page suite's natural queries, a third of them ticket IDs, as in ``queries``."""
+    from tests.search import manpages
+
+    rng = random.Random(seed)
+    texts = [text for text, _ in manpages.QUERIES]
+    out = [rng.choice(articles)["tickets"][0] if i % 3 == 0 else texts[i % len(texts)] for i in range(n)]
+    rng.shuffle(out)
+    return out
+
+
+def site_build(settings: Settings) -> subprocess.Popen:
+    """``portal kb build`` of the public edition in another process, as publishing starts it."""
+    env = {**os.environ, "PORTAL_HOME": str(settings.home), "PORTAL_SECRET_KEY": SECRET, "PORTAL_RUN_JOBS": "false",
+           "PORTAL_LOG_LEVEL": "warning"}
+    return subprocess.Popen([sys.executable, "-c", "from portal.cli import main; main()", "kb", "build", "--edition",
+                             "public"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def make_home(articles: list[dict], base: Path) -> Settings:
     home = base / "home"
     settings = Settings(home=home, secret_key=SECRET, run_jobs=False)
@@ -242,7 +282,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_latencies(settings: Settings, texts: list[str]) -> list[float]:
+def http_latencies(settings: Settings, texts: list[str], *, during_build: bool = False) -> tuple[list[float], bool]:
+    """Latencies of the searches over HTTP, and whether a site build was running for all of them."""
     import httpx
 
     from portal import migrate
@@ -285,7 +326,17 @@ def http_latencies(settings: Settings, texts: list[str]) -> list[float]:
                 r = client.get("/api/v1/search", params={"q": text}, headers=headers)
                 r.raise_for_status()
 
-            return timed(one, texts)
+            if not during_build:
+                return timed(one, texts), False
+            build = site_build(settings)
+            try:
+                time.sleep(5)  # past MkDocs' start, into reading and rendering the pages
+                latencies = timed(one, texts)
+                return latencies, build.poll() is None
+            finally:
+                if build.poll() is None:
+                    build.terminate()
+                build.wait(60)
     finally:
         server.terminate()
         server.wait(30)
@@ -294,15 +345,19 @@ def http_latencies(settings: Settings, texts: list[str]) -> list[float]:
 # --- commands -----------------------------------------------------------------------------------------------
 
 
-def speed(sizes: list[int], n_queries: int, http: bool) -> None:
+def speed(sizes: list[int], n_queries: int, http: bool, corpus: str = "generated", during_build: bool = False) -> None:
+    print(f"corpus: {corpus}" + (" (Debian's Russian man pages repeated, median body 6,400 characters)"
+                                  if corpus == "real" else " (generated support articles)"))
     print("whoosh: in-process, each query computed afresh; http: the portal over loopback, as served (repeated "
-          "searches of one index version answered from its cache); fts5: SQLite FTS5, same articles and queries")
+          "searches of one index version answered from its cache)" + (", while `portal kb build` of the public "
+                                                                      "edition runs" if during_build else "")
+          + "; fts5: SQLite FTS5, same articles and queries")
     print(f"{'articles':>8} {'build s':>8} {'art/s':>6} {'index MB':>8} {'peak MB':>7} | {'whoosh p50/p95 ms':>17} "
           f"| {'http p50/p95 ms':>15} | {'fts5 p50/p95 ms':>15} | {'p95 whoosh/fts5':>15} | {'p95 http/fts5':>13}")
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
             base = Path(tmp)
-            articles = generate(size)
+            articles = real_corpus(size) if corpus == "real" else generate(size)
             settings = make_home(articles, base)
             index = WhooshIndex(settings)
             started = time.perf_counter()
@@ -310,13 +365,13 @@ def speed(sizes: list[int], n_queries: int, http: bool) -> None:
             build = time.perf_counter() - started
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             size_mb = dir_size(settings.index_path) / 1024**2
-            texts = queries(articles, n_queries)
+            texts = real_queries(articles, n_queries) if corpus == "real" else queries(articles, n_queries)
             # In-process, every query computed afresh (the cache of answered searches off): the cold figure.
             cold = WhooshIndex(settings, cache_pages=False)
             for text in texts[:20]:
                 cold.search(SearchRequest(text=text, audiences=AUDIENCE))
             inproc = timed(lambda t, index=cold: index.search(SearchRequest(text=t, audiences=AUDIENCE)), texts)
-            web = http_latencies(settings, texts) if http else []
+            web, built_throughout = http_latencies(settings, texts, during_build=during_build) if http else ([], False)
             conn = fts_build(articles, base / "fts.db")
             for text in texts[:20]:
                 fts_query(conn, text)
@@ -328,6 +383,8 @@ def speed(sizes: list[int], n_queries: int, http: bool) -> None:
             print(f"{size:>8} {build:>8.1f} {meta['articles'] / build:>6.0f} {size_mb:>8.1f} {peak:>7.0f} | "
                   f"{w50:>8.1f}/{w95:<8.1f} | {h50:>7.1f}/{h95:<7.1f} | {f50:>7.2f}/{f95:<7.2f} | "
                   f"{w95 / f95:>14.1f}× | {h95 / f95:>12.1f}×", flush=True)
+            if during_build and http and not built_throughout:
+                print("  (the site build ended before the last search: part of the searches ran without it)")
 
 
 # --- relevance on real text: the portal against plain baselines ------------------------------------
@@ -503,12 +560,15 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     p.add_argument("--queries", type=int, default=400)
     p.add_argument("--no-http", action="store_true", help="skip the measurement over HTTP")
+    p.add_argument("--corpus", choices=["generated", "real"], default="generated",
+                   help="generated support articles, or Debian's Russian man pages repeated to each size")
+    p.add_argument("--during-build", action="store_true", help="search over HTTP while `portal kb build` runs")
     sub.add_parser("relevance", help="the portal, plain Whoosh, SQLite FTS5 and tantivy on real man pages")
     sub.add_parser("analyzers", help="compare the Russian analyzers on the fixture relevance suite")
     args = parser.parse_args()
     os.nice(10)
     if args.command == "speed":
-        speed(args.sizes, args.queries, not args.no_http)
+        speed(args.sizes, args.queries, not args.no_http, args.corpus, args.during_build)
     elif args.command == "relevance":
         relevance()
     else:
