@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from portal import i18n
 from portal.accounts import security
 from portal.accounts import service as accounts
 from portal.accounts.models import User
@@ -181,7 +182,4 @@ async def verify_csrf(request: Request) -> None:
             submitted = value if isinstance(value, str) else None
     secret = request.app.state.settings.secret()
     if not security.csrf_matches(secret, request.cookies.get(CSRF_COOKIE), submitted):
-        raise Forbidden(
-            "Проверка CSRF не пройдена: форма устарела или отправлена с другого сайта. "
-            "Обновите страницу и отправьте форму ещё раз."
-        )
+        raise Forbidden(i18n.message("error.csrf"))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal import i18n
 
 
 class BodySizeLimit:
@@ -37,10 +40,10 @@ class BodySizeLimit:
             try:
                 size = int(declared)
             except ValueError:
-                await _reject(send, 400, "Заголовок Content-Length должен быть целым числом.")
+                await _reject(send, 400, i18n.message("error.content_length"), headers)
                 return
             if size > limit:
-                await _reject(send, 413, _too_large(limit))
+                await _reject(send, 413, _too_large(limit), headers)
                 return
         received = 0
         response_started = False
@@ -57,7 +60,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     if not response_started:
-                        await _reject(send, 413, _too_large(limit))
+                        await _reject(send, 413, _too_large(limit), headers)
                     rejected = True
                     return {"type": "http.disconnect"}
             return message
@@ -77,20 +80,27 @@ class BodySizeLimit:
                 raise
 
 
-def _too_large(limit: int) -> str:
-    return f"Тело запроса больше допустимого ({_human(limit)}). Уменьшите объём данных или файл."
+def _too_large(limit: int) -> i18n.Message:
+    return i18n.message("error.body_too_large", limit=_human(limit))
 
 
-def _human(n: float) -> str:
-    for unit in ("байт", "КиБ", "МиБ", "ГиБ"):
-        if n < 1024 or unit == "ГиБ":
-            return f"{n:g} {unit}" if unit == "байт" else f"{n:.0f} {unit}"
+def _human(n: float) -> i18n.Message:
+    for unit in ("bytes", "kib", "mib", "gib"):
+        if n < 1024 or unit == "gib":
+            return i18n.message(f"error.size_{unit}", n=f"{n:g}" if unit == "bytes" else f"{n:.0f}")
         n /= 1024
-    return str(n)
+    raise AssertionError("unreachable")
 
 
-async def _reject(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+def _asker_language(headers: dict[bytes, bytes]) -> str:
+    """The language chosen by the cookie, else Accept-Language (no session is read this early)."""
+    cookies = SimpleCookie(headers.get(b"cookie", b"").decode("latin-1"))
+    chosen = cookies["lang"].value if "lang" in cookies else None
+    return i18n.pick_language(chosen, headers.get(b"accept-language", b"").decode("latin-1") or None)
+
+
+async def _reject(send: Send, status: int, detail: i18n.Message, headers: dict[bytes, bytes]) -> None:
+    body = json.dumps({"detail": detail.in_language(_asker_language(headers))}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})

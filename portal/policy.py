@@ -26,6 +26,7 @@ import enum
 from collections.abc import Callable
 from typing import Any, Literal
 
+from portal import i18n
 from portal.accounts.models import Role, User
 from portal.errors import Forbidden, NotFound, Unauthorized, not_found
 
@@ -370,4 +371,4 @@ def require(user: Actor | None, action: str, obj: Any = None, *, missing: NotFou
         raise missing if missing is not None else not_found("object")
     if user is None or not user.is_active:
         raise Unauthorized()
-    raise Forbidden("Недостаточно прав для этого действия.")
+    raise Forbidden(i18n.message("error.forbidden"))

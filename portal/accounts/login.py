@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from portal import i18n
 from portal.accounts import service
 from portal.accounts.models import User
 from portal.config import Settings
@@ -49,4 +50,4 @@ def attempt(*, db: Database, settings: Settings, username: str, password: str, i
             raise
         finally:
             session.close()
-    raise Unauthorized("Пароль этой учётной записи только что изменён. Войдите ещё раз.")
+    raise Unauthorized(i18n.message("error.password_changed"))

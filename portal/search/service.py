@@ -24,6 +24,7 @@ from portal import policy
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
+from portal.i18n import message
 from portal.knowledge.frontmatter import VISIBILITIES
 from portal.registry import Registry
 from portal.search import query as sq
@@ -94,13 +95,13 @@ def search(*, session: Session | None, settings: Settings, user, q: str, module:
     policy.require(user, "search.use")
     errors = {}
     if sort not in SORTS:
-        errors["sort"] = "допустимы relevance или date"
+        errors["sort"] = message("errors_search.sort")
     if not 1 <= limit <= MAX_LIMIT:
-        errors["limit"] = f"от 1 до {MAX_LIMIT}"
+        errors["limit"] = message("errors_search.between", low=1, high=MAX_LIMIT)
     if not 0 <= offset <= MAX_OFFSET:
-        errors["offset"] = f"от 0 до {MAX_OFFSET}"
+        errors["offset"] = message("errors_search.between", low=0, high=MAX_OFFSET)
     if len(q or "") > sq.MAX_QUERY_CHARS:
-        errors["q"] = f"слишком длинный запрос: не больше {sq.MAX_QUERY_CHARS} символов"
+        errors["q"] = message("errors_search.query_long", max=sq.MAX_QUERY_CHARS)
     if errors:
         raise Invalid.fields(errors)
     request = SearchRequest(text=q or "", audiences=audiences(user), module=module or None, kind=kind or None,
@@ -115,7 +116,7 @@ def suggest(*, settings: Settings, user, q: str, limit: int = SUGGEST_LIMIT) -> 
     """Articles whose titles match what is being typed (search box, new-ticket form)."""
     policy.require(user, "search.use")
     if len(q or "") > sq.MAX_QUERY_CHARS:
-        raise Invalid.fields({"q": f"слишком длинный запрос: не больше {sq.MAX_QUERY_CHARS} символов"})
+        raise Invalid.fields({"q": message("errors_search.query_long", max=sq.MAX_QUERY_CHARS)})
     hits = backend(settings).suggest(q or "", audiences(user), max(1, min(limit, SUGGEST_LIMIT)))
     return [{"slug": h.slug, "title": h.title, "url": h.url} for h in hits]
 
