@@ -13,6 +13,7 @@ from portal.accounts.models import User
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid
+from portal.i18n import Joined, message
 from portal.policy import Actor
 from portal.tickets import sla, workflow
 from portal.tickets.history import record_event
@@ -118,12 +119,13 @@ def change_status(*, session: Session, settings: Settings, ticket: Ticket, actor
     if status == Status.closed:
         blockers = workflow.close_blockers(session=session, ticket=ticket)
         if blockers and not override:
-            raise Conflict("Заявку нельзя закрыть: " + "; ".join(blockers) + ". Вторая линия может закрыть её "
-                           "с обоснованием (override и reason).", extra={"blockers": blockers, "allowed": []})
+            raise Conflict(message("errors_tickets.close_blocked", blockers=Joined(blockers, " ")),
+                           extra={"blockers": blockers, "allowed": []})
         if blockers:
             policy.require(actor, "ticket.override_delivery", ticket)
             if not reason:
-                raise Invalid.fields({"reason": "обоснуйте закрытие заявки вопреки: " + "; ".join(blockers)})
+                raise Invalid.fields({"reason": message("errors_tickets.override_reason_missing",
+                                                        blockers=Joined(blockers, " "))})
             details.update(override=True, blockers=blockers)
     if reason:
         details["reason"] = reason
