@@ -72,6 +72,11 @@ class Job:
         return f"{self.name}{NODE_SEPARATOR}{settings.node}" if self.per_node else self.name
 
 
+class JobFailed(Exception):
+    """A job that could not do its work for a reason it can say in words (its message is what the jobs page
+    shows): recorded as a failure, logged in one line rather than with a traceback."""
+
+
 class Registry(_Registry[Job]):
     """The periodic jobs, by name: a name added again replaces the job it named."""
 
@@ -159,6 +164,9 @@ class Scheduler:
         status, message, error = "ok", None, None
         try:
             message = job.run(JobContext(self.settings, self.db, started, self.clock))
+        except JobFailed as exc:  # a condition the job reports (mail waits, no SMTP): one line, no traceback
+            status, error = "error", str(exc)
+            log.warning("job %s: %s", job.name, exc)
         except Exception as exc:  # a failing job is recorded and retried on schedule, never fatal
             status, error = "error", "".join(traceback.format_exception_only(exc)).strip()
             log.exception("job %s failed", job.name)

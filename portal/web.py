@@ -365,7 +365,7 @@ def make_templates(settings) -> Jinja2Templates:
         lambda ctx, value, key="": recorded_value(key, value, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
                                                   settings.timezone, _people_names(ctx["request"])))
     # A job's recorded failure without the exception's class name (the server log keeps the traceback).
-    env.filters["failure_text"] = lambda text: re.sub(r"^[A-Za-z_][\w.]*(?:Error|Exception|NotSent): ", "", text or "")
+    env.filters["failure_text"] = lambda text: re.sub(r"^[A-Za-z_][\w.]*(?:Error|Exception): ", "", text or "")
     env.globals["portal_timezone"] = settings.timezone
     return templates
 

@@ -8,12 +8,8 @@ import socket
 import uuid
 
 from portal.i18n import message
-from portal.jobs import Job, JobContext
+from portal.jobs import Job, JobContext, JobFailed
 from portal.notify import intake, sender, service
-
-
-class MailNotSent(RuntimeError):
-    """The outbox job could not send what waits: recorded as the job's failure, not as a success."""
 
 
 def send_outbox(ctx: JobContext) -> str:
@@ -22,11 +18,11 @@ def send_outbox(ctx: JobContext) -> str:
         with ctx.db.session_scope(write=False) as session:
             waiting = service.outbox_counts(session=session)["pending"]
         if waiting:  # e-mails wait unsent: the admin page must say so, not «успешно»
-            raise MailNotSent(message("notify.job_report.smtp_missing", count=waiting))
+            raise JobFailed(message("notify.job_report.smtp_missing", count=waiting))
         return message("notify.job_report.smtp_missing_nothing_waits")
     report = sender.deliver_due(settings=ctx.settings, db=ctx.db, owner=owner, now=ctx.now)
     if report.errors:  # shown on the jobs page; the messages themselves carry their own errors
-        raise MailNotSent(f"{report.summary()}; {report.errors[0]}")
+        raise JobFailed(f"{report.summary()}; {report.errors[0]}")
     return report.summary()
 
 

@@ -49,7 +49,7 @@ def test_mail_waiting_without_smtp_is_a_failure_in_words_and_the_outbox_warns(ma
     jobs_page = _page(api, admin, "/admin/jobs")
     assert "Отправка писем" in jobs_page and "Отправляет письма из очереди по SMTP" in jobs_page
     assert f"Письма не отправляются: PORTAL_SMTP_URL не задан, в очереди ждут {waiting}." in jobs_page
-    assert "MailNotSent" not in jobs_page and "Send the outbox" not in jobs_page
+    assert "JobFailed" not in jobs_page and "Send the outbox" not in jobs_page
     outbox_page = _page(api, admin, "/admin/outbox")
     assert f"писем, ожидающих отправки, — {waiting}" in outbox_page
 
