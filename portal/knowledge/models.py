@@ -19,7 +19,7 @@ class SiteBuild(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     edition: Mapped[str] = mapped_column(String(20))  # staff | customers | public
     commit: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(10))  # building | built | failed
+    status: Mapped[str] = mapped_column(String(10))  # building | built | failed | cancelled
     trigger: Mapped[str] = mapped_column(String(40), default="job")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -282,12 +282,11 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
 def _finish(db: Database, row_id: int, result: BuildResult) -> BuildResult:
     with db.session_scope() as session:
         row = session.get_one(SiteBuild, row_id)  # there: build() added it, and build rows are never deleted
-        row.status = "failed" if result.status == "cancelled" else result.status
+        row.status = result.status  # built | failed | cancelled (abandoned for a newer commit: no back-off)
         row.finished_at = utcnow()
         row.duration_ms = int(result.seconds * 1000)
         row.pages = result.pages
-        row.error = ("abandoned for a newer commit" if result.status == "cancelled" else result.error)[-8000:] \
-            or None
+        row.error = result.error[-8000:] or None
         if result.mode == "incremental" and result.status == "built":
             row.trigger = f"{row.trigger[:28]}:incremental"
     return result

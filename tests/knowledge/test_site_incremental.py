@@ -1,0 +1,215 @@
+"""The incremental build equals a full build: after a random sequence of article operations (create, edit,
+rename, move between sections, archive, visibility change, restore), each edition served — built
+incrementally after every two to five operations — is the same tree, byte for byte, as a full ``mkdocs
+build`` of that commit made in another data home: the same pages, navigation fragment, search index, sitemap
+and tags page. And nothing of an article an edition may not show is in any of its files.
+
+The seed is printed; ``PORTAL_TEST_KB_SEED=<n>`` repeats a failing sequence."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+from portal.knowledge import articles, service, site
+from portal.knowledge.models import SiteBuild
+
+OPERATIONS = 54
+CHECKPOINTS = (26,)  # and after the last operation; comparisons against a full build
+SECTIONS = ("problems", "howto", "known-issues")
+KINDS = {"problems": "problem", "howto": "howto", "known-issues": "known_issue"}
+VISIBILITIES = ("public", "customers", "internal")
+WORDS = "агент сессия отчёт браузер ошибка ключ проект сервер метрика журнал панель виджет кэш прокси".split()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _assert_same_edition(served: Path, full: Path, edition: str) -> None:
+    got, want = _tree(served), _tree(full)
+    assert sorted(got) == sorted(want), (edition, sorted(set(got) ^ set(want)))
+    differing = [name for name in want if got[name] != want[name]]
+    assert not differing, (edition, differing[:10])
+
+
+def _visible(state: dict, edition: str) -> bool:
+    return state["status"] == "published" and state["visibility"] in site.EDITIONS[edition]
+
+
+class World:
+    """The articles of the sequence and what the content repository says of each."""
+
+    def __init__(self, rng, db, settings, content_repo, writer):
+        self.rng, self.db, self.settings, self.content, self.writer = rng, db, settings, content_repo, writer
+        self.articles: dict[str, dict] = {}  # slug → {marker, section, status, visibility}
+        self.count = 0
+        self.log: list[str] = []
+
+    def _refresh(self, slug: str) -> None:
+        article = service.get_article(settings=self.settings, slug=slug)
+        self.articles[slug].update(section=article.section, status=article.meta.status,
+                                   visibility=article.meta.visibility, commit=article.commit)
+
+    def _pick(self, *, status: str | None = None) -> str | None:
+        slugs = sorted(s for s, a in self.articles.items() if status is None or a["status"] == status)
+        return self.rng.choice(slugs) if slugs else None
+
+    def create(self) -> None:
+        self.count += 1
+        section = self.rng.choice(SECTIONS)
+        marker = f"меткастатьи{self.count:03d}"
+        title = f"{self.rng.choice(WORDS).capitalize()} {self.rng.choice(WORDS)} {self.count}"
+        body = f"## Симптомы\n\n{marker}: {' '.join(self.rng.choices(WORDS, k=12))}.\n\n## Решение\n\nШаг.\n"
+        with self.db.session_scope() as session:
+            article = service.create_article(
+                session=session, settings=self.settings, actor=self.writer, body=body, section=section,
+                front_matter={"title": title, "kind": KINDS[section], "visibility": self.rng.choice(VISIBILITIES),
+                              "summary": "Кратко", "module": self.rng.choice(["RUM-агент", "Коллектор"]),
+                              "tags": self.rng.sample(WORDS, 2)})
+        self.articles[article.slug] = {"marker": marker}
+        with self.db.session_scope() as session:
+            service.publish_article(session=session, settings=self.settings, actor=self.writer, slug=article.slug)
+        self._refresh(article.slug)
+        self.log.append(f"create {article.slug} in {section}")
+
+    def _save(self, slug: str, **changes) -> None:
+        article = service.get_article(settings=self.settings, slug=slug)
+        meta = {**article.meta.as_dict(), **changes.pop("meta", {})}
+        body = changes.pop("body", article.body)
+        with self.db.session_scope() as session:
+            service.save_article(session=session, settings=self.settings, actor=self.writer, slug=slug, body=body,
+                                 front_matter=meta, base_commit=article.commit)
+        self._refresh(slug)
+
+    def edit(self) -> None:
+        slug = self._pick(status="published")
+        if slug:
+            article = service.get_article(settings=self.settings, slug=slug)
+            title = f"{article.title} {self.rng.choice(WORDS)}" if self.rng.random() < 0.5 else article.title
+            self._save(slug, body=article.body + f"\nДополнение: {' '.join(self.rng.choices(WORDS, k=6))}.\n",
+                       meta={"title": title, "tags": self.rng.sample(WORDS, 2)})
+            self.log.append(f"edit {slug}")
+
+    def visibility(self) -> None:
+        slug = self._pick(status="published")
+        if slug:
+            choice = self.rng.choice([v for v in VISIBILITIES if v != self.articles[slug]["visibility"]])
+            self._save(slug, meta={"visibility": choice})
+            self.log.append(f"visibility {slug} → {choice}")
+
+    def archive(self) -> None:
+        slug = self._pick(status="published")
+        if slug:
+            with self.db.session_scope() as session:
+                service.archive_article(session=session, settings=self.settings, actor=self.writer, slug=slug)
+            self._refresh(slug)
+            self.log.append(f"archive {slug}")
+
+    def restore(self) -> None:
+        """An archived article published again, or a published one restored to an earlier version."""
+        slug = self._pick(status="archived")
+        if slug:
+            with self.db.session_scope() as session:
+                service.publish_article(session=session, settings=self.settings, actor=self.writer, slug=slug)
+            self._refresh(slug)
+            self.log.append(f"republish {slug}")
+            return
+        slug = self._pick(status="published")
+        if slug:
+            versions = service.history(settings=self.settings, slug=slug)
+            if len(versions) > 1:
+                older = self.rng.choice(versions[1:])
+                with self.db.session_scope() as session:
+                    service.restore_version(session=session, settings=self.settings, actor=self.writer, slug=slug,
+                                            commit=older.commit)
+                self._refresh(slug)
+                self.log.append(f"restore {slug} to {older.commit[:8]}")
+
+    def _move(self, slug: str, section: str, new_slug: str, what: str) -> None:
+        article = service.get_article(settings=self.settings, slug=slug)
+        new_path = f"{articles.KB_DIR}/{section}/{new_slug}.md"
+        with self.content.writing():
+            self.content.commit_files(files={article.path: None, new_path: article.text()},
+                                      message=f"{what}: {slug}")
+        self.articles[new_slug] = self.articles.pop(slug)
+        self._refresh(new_slug)
+        self.log.append(f"{what} {slug} → {section}/{new_slug}")
+
+    def rename(self) -> None:
+        slug = self._pick()
+        if slug:
+            self.count += 1
+            self._move(slug, self.articles[slug]["section"], f"{slug[:40]}-r{self.count}", "rename")
+
+    def move(self) -> None:
+        slug = self._pick()
+        if slug:
+            section = self.rng.choice([s for s in SECTIONS if s != self.articles[slug]["section"]])
+            self._move(slug, section, slug, "move")
+
+
+def test_incremental_builds_equal_full_builds_and_show_nothing_of_another_visibility(
+        writer, db, settings, content_repo, tmp_path):
+    seed = int(os.environ.get("PORTAL_TEST_KB_SEED") or random.SystemRandom().randrange(1_000_000))
+    print(f"knowledge-base incremental build sequence: PORTAL_TEST_KB_SEED={seed}")
+    rng = random.Random(seed)
+    world = World(rng, db, settings, content_repo, writer)
+    for _ in range(6):
+        world.create()
+    first = site.build(settings=settings, db=db, trigger="test")
+    assert {(r.status, r.mode) for r in first} == {("built", "full")}
+    reference = settings.model_copy(update={"home": tmp_path / "reference", "content_repo": settings.content_path})
+
+    operations = ("create", "create", "edit", "edit", "rename", "move", "archive", "visibility", "visibility",
+                  "restore")
+    done, pending = 0, rng.randint(2, 5)
+    rendered, compared, checkpoints = [], [], list(CHECKPOINTS)
+    while done < OPERATIONS:
+        getattr(world, rng.choice(operations))()
+        done += 1
+        pending -= 1
+        if pending and done < OPERATIONS:
+            continue
+        pending = rng.randint(2, 5)
+        keys = {e: site.served(settings, e).config_key for e in site.EDITIONS}
+        moved = content_repo.head() != site.served(settings, "staff").commit  # a batch of no-ops commits nothing
+        results = site.build(settings=settings, db=db, trigger="test")
+        for r in results:  # in full only when the theme or configuration changed under the test
+            expected = "incremental" if site.served(settings, r.edition).config_key == keys[r.edition] else "full"
+            assert (r.status, r.mode) == (("built", expected) if moved else ("skipped", "full")), \
+                (seed, world.log[-3:], r.error)
+        rendered += [(r.rendered, r.pages) for r in results if r.mode == "incremental"]
+        if checkpoints and done >= checkpoints[0] or done == OPERATIONS:
+            checkpoints = [c for c in checkpoints if c > done]
+            _compare(world, reference, db, seed)
+            compared.append(done)
+
+    assert len(world.log) >= 50 and len(compared) == len(CHECKPOINTS) + 1, (world.log, compared)
+    # Incremental builds re-render the changed pages, their neighbours, section and tags pages — not the edition.
+    assert sum(r for r, _ in rendered) < sum(p for _, p in rendered) / 3, rendered
+    with db.session_scope(write=False) as session:
+        assert session.query(SiteBuild).filter(SiteBuild.trigger.like("%:incremental")).count() >= 10
+
+
+def _compare(world: World, reference, db, seed: int) -> None:
+    head = world.content.head()
+    full = site.build(settings=reference, db=db, force=True, incremental=False, trigger="test-reference")
+    assert {(r.status, r.mode) for r in full} == {("built", "full")}, [r.error for r in full]
+    for edition in site.EDITIONS:
+        served = site.served(world.settings, edition)
+        assert served is not None and served.commit == head
+        _assert_same_edition(served.directory, site.edition_dir(reference, edition), f"{edition} (seed {seed})")
+        texts = "\n".join(data.decode("utf-8", "replace") for data in _tree(served.directory).values())
+        search = json.loads((served.directory / "search" / "search_index.json").read_text())["docs"]
+        navigation = (served.directory / "portal-nav.html").read_text()
+        for slug, state in world.articles.items():
+            if _visible(state, edition):
+                assert state["marker"] in texts and any(state["marker"] in d["text"] for d in search), \
+                    (edition, slug, seed)
+                assert f'/{slug}/"' in navigation, (edition, slug, seed)
+            else:
+                assert state["marker"] not in texts, (edition, slug, state, seed)
+                assert f'/{slug}/"' not in navigation, (edition, slug, seed)
