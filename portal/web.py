@@ -358,6 +358,10 @@ def make_templates(settings) -> Jinja2Templates:
     env.filters["audit_object"] = pass_context(
         lambda ctx, entry: audit_object(entry.object_type, entry.object_id, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
                                         _people_names(ctx["request"])))
+    # The audit filter's choices: every action and kind of object the catalogues word, by their words.
+    env.globals["audit_choices"] = pass_context(lambda ctx, prefix: sorted(
+        ((key.removeprefix(prefix), text) for key, text in i18n.catalogue(ctx.get("lang", i18n.DEFAULT_LANGUAGE)).items()
+         if key.startswith(prefix)), key=lambda pair: pair[1].lower()))
     env.filters["audit_lines"] = pass_context(
         lambda ctx, entry: audit_lines(entry.action, entry.details, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
                                        settings.timezone, _people_names(ctx["request"])))
