@@ -46,7 +46,9 @@ REMOTE_NAME = "origin"  # the remote PORTAL_CONTENT_REMOTE is configured as
 BRANCH = "main"
 # How often a node asks the database whether another node pushed (a one-row read; git is touched only when behind).
 FOLLOW_CHECK_SECONDS = 1.0
-FOLLOW_LOCK_TIMEOUT = 10.0
+# A request does not wait long for a writer: when one holds the lock, this node answers from its copy and
+# looks again a second later (the writer itself pulled first, so it is not behind for long).
+FOLLOW_LOCK_TIMEOUT = 2.0
 
 
 class ContentHead(Base):
@@ -328,6 +330,40 @@ class ContentRepo:
             log.warning("push of the content repository to %s kept being rejected", remote)
             return False
 
+    def unpushed(self) -> list[str]:
+        """After a fetch: the local branch's commits the remote lacks, oldest first (none without a remote).
+        The caller holds the write lock."""
+        with self.repo() as repo:
+            upstream = self._upstream(repo)
+            if upstream is None:
+                return []
+            sha = self._fetch(repo, *upstream)
+            if not sha:
+                return []
+            return repo.git.rev_list("--reverse", f"{sha}..HEAD").split()
+
+    def written_blobs(self, commit: str) -> dict[str, str]:
+        """{path: git blob SHA-1} of the files a commit added or changed (deletions left out)."""
+        with self.repo() as repo:
+            out = repo.git.diff_tree("--no-commit-id", "-r", "--root", commit)
+        blobs: dict[str, str] = {}
+        for line in out.splitlines():
+            meta, _, path = line.partition("\t")
+            fields = meta.split()
+            if len(fields) >= 5 and fields[4] != "D":
+                blobs[path] = fields[3]
+        return blobs
+
+    def set_aside(self, first: str) -> str:
+        """Move the branch back to the parent of ``first``, keeping what it had on a ``portal-orphan/…`` branch
+        (nothing is lost); the rescue branch's name. The caller holds the write lock."""
+        with self.repo() as repo:
+            head = repo.head.commit.hexsha
+            rescue = f"portal-orphan/{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}-{head[:8]}"
+            repo.git.branch("--", rescue, head)
+            repo.git.reset("--hard", "--quiet", f"{first}^")
+        return rescue
+
     def commit_files(self, *, files: Mapping[str, str | bytes | None], message: str, author: Author | None = None) -> str:
         """Write (or delete, for None) files relative to the repo root and commit them; return the commit.
 
@@ -428,8 +464,12 @@ def follow(settings: Settings, *, force: bool = False) -> bool:
                 return False
         except git.GitCommandError:
             pass  # the recorded commit is not here yet: fetch it
-    with shared_lock(settings, FOLLOW_LOCK_TIMEOUT):
-        content.pull()
+    try:
+        with shared_lock(settings, FOLLOW_LOCK_TIMEOUT):
+            content.pull()
+    except Conflict:
+        log.info("content repository busy; catching up with %s on a later request", settings.content_remote)
+        return False
     moved = content.head() != local
     if moved:
         log.info("content repository caught up with %s: %s → %s", settings.content_remote, (local or "")[:10],

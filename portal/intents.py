@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from portal import audit, faults, policy
 from portal.accounts.models import User
 from portal.config import Settings
-from portal.content import ContentRepo, shared_lock
+from portal.content import ContentRepo, record_head, shared_lock
 from portal.db import Base, UTCDateTime, utcnow
 from portal.policy import Actor
 from portal.registry import Registry
@@ -350,16 +350,18 @@ def pending_ids(session: Session) -> list[int]:
 
 
 def reconcile(*, settings: Settings, db) -> Summary:
-    """Settle every pending intent: apply the effects of those git has, drop the others."""
+    """Settle every pending intent: apply the effects of those git has, drop the others. With several nodes,
+    then send this node's commits the remote lacks, setting aside those no operation accounts for."""
     summary = Summary()
     with db.session_scope(write=False) as session:
         ids = pending_ids(session)
-    if not ids:
+    following = bool(settings.content_remote)
+    if not ids and not following:
         return summary
     if not ContentRepo(settings).exists():
         return summary
     with _write_lock(settings):
-        if settings.content_remote:
+        if following:
             # Another node's operation cut off after its push is in the remote, not yet in this node's git:
             # look at what the remote has before dropping anything as "never happened".
             ContentRepo(settings).pull()
@@ -369,4 +371,41 @@ def reconcile(*, settings: Settings, db) -> Summary:
                 summary.applied.append(result)
             elif result:
                 summary.dropped.append(result)
+        if following:
+            _send_unpushed(settings, db.engine)
     return summary
+
+
+UNPUSHED_LOOKBACK = dt.timedelta(days=7)
+
+
+def _send_unpushed(settings: Settings, bind) -> None:
+    """Several nodes, holding the write lock: push the local commits the remote lacks — those of finished
+    operations (a push that failed on the network) — and set aside, on a ``portal-orphan/…`` branch, a commit
+    no finished operation accounts for: this node was killed between its commit and its push, and another node
+    has since dropped the intent as never having happened, so it must not reach the remote later."""
+    content = ContentRepo(settings)
+    unpushed = content.unpushed()
+    if not unpushed:
+        return
+    with contextlib.closing(Session(bind=bind.execution_options(portal_write=False))) as probe:
+        if probe.scalar(select(Intent.id).where(Intent.status == PENDING).limit(1)) is not None:
+            return  # not everything is settled yet: the next reconciliation decides
+        finished = probe.execute(select(Intent.commit, Intent.expected).where(
+            Intent.status == DONE, Intent.created_at >= utcnow() - UNPUSHED_LOOKBACK)).all()
+    known_commits = {commit for commit, _ in finished}
+    known_blobs = {(path, blob) for _, expected in finished for path, blob in (expected or {}).items()}
+    for sha in unpushed:
+        written = content.written_blobs(sha)
+        if sha in known_commits or not written or all(item in known_blobs for item in written.items()):
+            continue
+        rescue = content.set_aside(sha)
+        log.error("content commit %s is in no finished operation (cut off before its push, dropped by another "
+                  "node); set aside on branch %s", sha[:12], rescue)
+        with _own_transaction(bind) as own:
+            audit.record(own, actor=policy.SystemActor.job("intents.reconcile"), action="content.set_aside",
+                         object_type="commit", object_id=sha,
+                         details={"branch": rescue, "files": sorted(written), "node": settings.node})
+        break
+    if content.push():
+        record_head(settings, content.head())

@@ -155,3 +155,54 @@ def test_settings_of_several_nodes_are_checked_at_start(tmp_path):
     assert Settings(home=tmp_path, node_name=" b ").node == "b"
     one, two = Settings(home=tmp_path / "one"), Settings(home=tmp_path / "two")
     assert one.node != two.node and one.node == Settings(home=tmp_path / "one").node  # stable, one per data home
+
+
+def test_a_commit_cut_off_before_its_push_never_reaches_the_remote_later(tmp_path, pg_url):
+    """A killed between its commit and its push; B drops the intent as never having happened; when A comes back
+    its orphan commit is set aside on a branch (audited), not pushed with A's next write. A finished operation
+    whose push failed on the network is pushed instead."""
+    from sqlalchemy import select
+
+    from portal import audit, intents
+    from portal.db import Database
+    from portal.policy import SystemActor
+
+    remote = cluster.bare_remote(tmp_path / "remote.git")
+    a, b = node_settings(tmp_path, "a", pg_url, remote), node_settings(tmp_path, "b", pg_url, remote)
+    ContentRepo(a).ensure()
+    ContentRepo(b).ensure()
+    db_a, db_b = Database(a), Database(b)
+    operator = SystemActor.operator("test")
+    repo_a = ContentRepo(a)
+
+    def commit_without_push(path: str, text: str, *, finish: bool) -> str:
+        with db_a.session_scope() as s:
+            with repo_a.write_lock():
+                started = intents.begin(s, content=repo_a, operation="article.save", target=path, actor=operator,
+                                        files={path: text}, effects=[])
+                sha = repo_a.commit_files(files={path: text}, message=f"Правка {path}")
+            if finish:
+                intents.finish(s, started, settings=a, commit=sha)
+        return sha
+
+    pushed_before = content.recorded_head(a)
+    finished = commit_without_push("kb/howto/network.md", "# Сеть подвела\n", finish=True)
+    orphan = commit_without_push("kb/howto/orphan.md", "# Обрыв до отправки\n", finish=False)
+    intents.reconcile(settings=b, db=db_b)  # B: not in the remote, so it never happened
+    with db_a.session_scope(write=False) as s:
+        statuses = dict(s.execute(select(intents.Intent.target, intents.Intent.status)).all())
+    assert statuses == {"kb/howto/network.md": intents.DONE, "kb/howto/orphan.md": intents.DROPPED}
+    assert content.recorded_head(a) == pushed_before
+
+    intents.reconcile(settings=a, db=db_a)  # A comes back
+    assert repo_a.head() == finished == content.recorded_head(a)
+    with repo_a.repo() as repo:
+        remote_log = repo.git.log("--format=%H", f"origin/{content.BRANCH}").split()
+        rescued = [ref.name for ref in repo.branches if ref.name.startswith("portal-orphan/")]
+        assert finished in remote_log and orphan not in remote_log
+        assert len(rescued) == 1 and repo.git.rev_parse(rescued[0]) == orphan
+    with db_a.session_scope(write=False) as s:
+        set_aside = audit.query(s, action="content.set_aside")
+        assert [(e.object_id, e.details["branch"]) for e in set_aside] == [(orphan, rescued[0])]
+    db_a.dispose()
+    db_b.dispose()
