@@ -184,8 +184,8 @@ def test_find_by_bare_number_or_part_of_id_never_reveals_another_organisation(cl
         absent = client.get("/tickets/find", params={"id": missing}, headers=html)
         assert hidden.status_code == absent.status_code == 404, (typed, hidden.status_code)
         main = [r.text[r.text.index("<main>"):r.text.index("</main>")] for r in (hidden, absent)]
-        assert f"Заявка {typed} не найдена" in main[0]
-        assert main[0].replace(f"Заявка {typed} ", "Заявка X ") == main[1].replace(f"Заявка {missing} ", "Заявка X ")
+        assert f"Заявка «{typed}» не найдена" in main[0]
+        assert main[0].replace(f"«{typed}»", "«X»") == main[1].replace(f"«{missing}»", "«X»")
     assert client.get("/tickets/find", params={"id": "  "}, headers=html).status_code == 422
     login(client, "petr")
     r = client.get("/tickets/find", params={"id": "2"}, headers=html)
