@@ -12,7 +12,6 @@ import http.server
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -218,12 +217,3 @@ def test_an_exported_edition_searches_russian_on_its_own(page, settings, tmp_pat
         server.shutdown()
         server.server_close()
 
-
-def test_export_refuses_a_directory_that_is_not_empty(settings, tmp_path, world, article):
-    from portal.errors import Invalid
-
-    (tmp_path / "busy").mkdir()
-    Path(tmp_path / "busy" / "keep.txt").write_text("x")
-    with pytest.raises(Invalid) as caught:
-        export.export_edition(settings=settings, edition="customers", target=tmp_path / "busy")
-    assert "не пуст" in str(caught.value.errors)
