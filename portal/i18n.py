@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,25 @@ def in_language(value: Any, lang: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [in_language(v, lang) for v in value]
     return value
+
+
+@functools.cache
+def _pattern(key: str) -> re.Pattern[str]:
+    """The Russian text of ``key`` as a pattern that gives back its values: «отправлено {sent}» → «отправлено (?P<sent>.+?)»."""
+    parts = re.split(r"\{(\w+)\}", catalogue(DEFAULT_LANGUAGE)[key])
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)),
+                      re.S)
+
+
+def reword(text: str | None, lang: str, prefixes: tuple[str, ...]) -> str:
+    """Text stored in Russian (a job's report, kept in the database as the words it had) read in ``lang``: the
+    message under one of ``prefixes`` whose Russian wording it is, with the same values; unchanged otherwise."""
+    if not text or lang == DEFAULT_LANGUAGE or lang not in LANGUAGES:
+        return text or ""
+    for key in catalogue(DEFAULT_LANGUAGE):
+        if key.startswith(prefixes) and (match := _pattern(key).fullmatch(text)):
+            return translate(key, lang, **match.groupdict())
+    return text
 
 
 # How the portal's own actors were named where a name was stored as text (a ticket event's author).

@@ -370,6 +370,9 @@ def make_templates(settings) -> Jinja2Templates:
                                                   settings.timezone, _people_names(ctx["request"])))
     # A job's recorded failure without the exception's class name (the server log keeps the traceback).
     env.filters["failure_text"] = lambda text: re.sub(r"^[A-Za-z_][\w.]*(?:Error|Exception): ", "", text or "")
+    # Jobs' reports are stored as the Russian words they had; a reader of another language gets them reworded.
+    env.filters["job_report"] = pass_context(lambda ctx, text: i18n.reword(
+        text, ctx.get("lang", i18n.DEFAULT_LANGUAGE), ("notify.job_report.", "job_report.")))
     env.globals["portal_timezone"] = settings.timezone
     return templates
 

@@ -174,3 +174,12 @@ def test_refusals_before_any_route_answer_in_the_askers_language(client, setting
     assert ru.json()["detail"].startswith("Тело запроса больше допустимого (")
     assert en.json()["detail"].startswith("The request body is larger than allowed (")
     assert not re.search("[А-Яа-яЁё]", en.json()["detail"])
+
+
+def test_text_stored_in_russian_is_reworded_for_another_reader():
+    prefixes = ("notify.job_report.",)
+    stored = str(i18n.message("notify.job_report.sla", approaching=2, breached=0))
+    assert i18n.reword(stored, "en", prefixes) == "reaction deadline approaching: 2, breached: 0"
+    assert i18n.reword(stored, "ru", prefixes) == stored
+    assert i18n.reword("не сообщение каталога", "en", prefixes) == "не сообщение каталога"
+    assert i18n.reword(None, "en", prefixes) == ""

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import update
+
 from portal import jobs
+from portal.accounts.models import User
 from portal.jobs import JobState, Scheduler
 from portal.notify.models import OutboxMessage
 from tests.notify.conftest import Clock
@@ -52,6 +55,14 @@ def test_mail_waiting_without_smtp_is_a_failure_in_words_and_the_outbox_warns(ma
     assert "JobFailed" not in jobs_page and "Send the outbox" not in jobs_page
     outbox_page = _page(api, admin, "/admin/outbox")
     assert f"писем, ожидающих отправки, — {waiting}" in outbox_page
+
+    # In English the stored report is reworded, the warning and the job's name are English.
+    with db.session_scope() as session:
+        session.execute(update(User).where(User.id == admin.id).values(language="en"))
+    english = _page(api, admin, "/admin/jobs")
+    assert "Sending e-mail" in english
+    assert f"E-mail is not being sent: PORTAL_SMTP_URL is not set, {waiting} waiting in the outbox." in english
+    assert f"{waiting} e-mails are waiting" in _page(api, admin, "/admin/outbox")
 
 
 def test_every_job_has_a_name_and_a_description_in_both_languages():
