@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -264,12 +265,14 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
         except Exception as exc:  # nothing to build from: every edition fails with the reason
             return results + [_finish(db, rows[e], BuildResult(e, head, "failed", error=str(exc))) for e in todo]
 
+        parsed = _ParsedArticles()
+
         def one(edition: str) -> BuildResult:
             if progress:
                 progress(edition, "prepare")
             result = _build_edition(settings=settings, edition=edition, commit=head, source=source,
                                     config=config, dates=dates, epoch=epoch, work=work / edition,
-                                    incremental=incremental, cancel=cancel)
+                                    incremental=incremental, cancel=cancel, parsed=parsed)
             if progress:
                 progress(edition, result.status)
             return _finish(db, rows[edition], result)
@@ -357,12 +360,12 @@ def config_key(config: dict[str, Any]) -> str:
 
 def _build_edition(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
                    dates: dict[str, str], epoch: int, work: Path, incremental: bool = True,
-                   cancel: Cancel | None = None) -> BuildResult:
+                   cancel: Cancel | None = None, parsed: _ParsedArticles | None = None) -> BuildResult:
     started = time.monotonic()
     timings: dict[str, float] = {}
     docs = work / "docs"
     docs.mkdir(parents=True)
-    pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition)
+    pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition, parsed)
     builds = settings.site_path / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     out = builds / f"{edition}-{commit[:12]}-{uuid.uuid4().hex[:8]}"
@@ -510,9 +513,28 @@ def _swap(settings: Settings, edition: str, out: Path) -> None:
         _discard(old)
 
 
+class _ParsedArticles:
+    """Each article file of the export read once per build, whichever editions ask (three, in threads)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path, rel: str):
+        with self._lock:
+            if rel not in self._read:
+                try:
+                    self._read[rel] = articles.read_published(f"{articles.KB_DIR}/{rel}",
+                                                              path.read_text(encoding="utf-8"))
+                except Invalid:  # left out of every edition and of search; `portal kb check` and /articles name it
+                    self._read[rel] = None
+            return self._read[rel]
+
+
 def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[str, str],
-                   edition: str) -> list[_Page]:
+                   edition: str, read: _ParsedArticles | None = None) -> list[_Page]:
     """Copy what this edition may show into ``docs``; return the article pages for the navigation."""
+    read = read or _ParsedArticles()
     pages: list[_Page] = []
     sections_used: set[str] = set()
     for path in sorted(kb.rglob("*")):
@@ -528,10 +550,7 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
         names = articles.split_path(f"{articles.KB_DIR}/{rel}")
         if names is None:
             continue  # index pages are written below, once we know which sections have articles
-        try:
-            article = articles.read_published(f"{articles.KB_DIR}/{rel}", path.read_text(encoding="utf-8"))
-        except Invalid:
-            continue  # left out of every edition and of search; `portal kb check` and /articles name it
+        article = read(path, rel)
         if article is None or article.visibility not in visible:
             continue
         fm = article.meta
