@@ -99,8 +99,11 @@ def _vote_of(session: Session, reader, slug: str, version: str) -> ArticleVote |
 
 
 def vote(*, session: Session, settings: Settings, actor, slug: str, helpful: bool,
-         comment: str | None = None) -> ArticleVote:
-    """Record the reader's answer for the article's current version; a second answer replaces the first."""
+         comment: str | None = None) -> ReaderView:
+    """Record the reader's answer for the article's current version; a second answer replaces the first.
+
+    The article is read from git before the first statement, so the write transaction (and the write gate)
+    is not held while git works; the answer is the reader's view of the article after the vote."""
     article = _published_for(settings, actor, slug)
     policy.require(actor, "article.vote", article)
     text = (comment or "").strip()
@@ -121,7 +124,8 @@ def vote(*, session: Session, settings: Settings, actor, slug: str, helpful: boo
                  organization_id=actor.organization_id,
                  details={"version": article.commit, "helpful": helpful, "comment": bool(text),
                           "replaced": replaced})
-    return row
+    return ReaderView(slug=slug, version=article.commit, can_vote=True, vote=row,
+                      fixed_in=fixed_in_for(session, actor, article))
 
 
 def normalized_query(text: str) -> str:

@@ -57,9 +57,8 @@ def reader_view(slug: str, user: OptionalUser, session: SessionDep, settings: Se
 @api_router.put("/kb/articles/{slug}/vote", response_model=ReaderViewOut,
                 summary="«Помогла ли статья?»: one answer per reader per version (again: replaces it)")
 def vote(slug: str, body: VoteIn, user: CurrentUser, session: SessionDep, settings: SettingsDep):
-    feedback.vote(session=session, settings=settings, actor=user, slug=slug, helpful=body.helpful,
-                  comment=body.comment)
-    view = feedback.reader_view(session=session, settings=settings, reader=user, slug=slug)
+    view = feedback.vote(session=session, settings=settings, actor=user, slug=slug, helpful=body.helpful,
+                         comment=body.comment)
     return JSONResponse(view.as_dict(), headers=NO_STORE)
 
 

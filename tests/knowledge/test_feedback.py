@@ -22,8 +22,10 @@ def _publish(db, settings, writer, article):
 
 def _vote(db, settings, reader, slug, helpful, comment=None):
     with db.session_scope() as session:
-        return feedback.vote(session=session, settings=settings, actor=reader, slug=slug, helpful=helpful,
-                             comment=comment).id
+        view = feedback.vote(session=session, settings=settings, actor=reader, slug=slug, helpful=helpful,
+                             comment=comment)
+        assert view.vote is not None and view.version == view.vote.version
+        return view.vote.id
 
 
 @pytest.fixture
