@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal import audit, intents, jobs, policy
+from portal import audit, i18n, intents, jobs, policy
 from portal.config import Settings
 from portal.content import ContentRepo, author_of
 from portal.errors import Conflict, Invalid, NotFound
@@ -115,16 +115,16 @@ def _create_article(*, session: Session, settings: Settings, actor: Actor, front
     meta = _with_author({"status": "draft", "visibility": articles.DEFAULT_VISIBILITY, **front_matter}, actor)
     fm = articles.check_front_matter(meta)
     if fm.status not in SAVE_STATUSES:
-        raise Invalid.fields({"status": "новая статья — черновик или на рецензии; опубликуйте её отдельным шагом"})
+        raise Invalid.fields({"status": i18n.message("errors_knowledge.new_status")})
     section = articles.check_name(section or articles.DEFAULT_SECTIONS[fm.kind], what="section")
     if section == articles.TEMPLATES_DIR:
-        raise Invalid.fields({"section": "раздел templates отведён под шаблоны статей"})
+        raise Invalid.fields({"section": i18n.message("errors_knowledge.templates_section")})
     content = ContentRepo(settings)
     with intents.guarded(session, settings) as started:
         with content.writing():
             wanted = articles.check_name(slug, what="slug") if slug else articles.slugify(fm.title)
             if slug and any(e.slug == slug for e in store.catalogue(content)):
-                raise Conflict(f"Статья с адресом «{slug}» уже есть. Выберите другой адрес.")
+                raise Conflict(i18n.message("errors_knowledge.slug_taken", slug=slug))
             article = Article(section=section, slug=_unique_slug(content, wanted), meta=fm, body=body or "")
             article.commit = _commit(
                 session, content, started, operation="article.create", target=article.slug, actor=actor,
@@ -141,7 +141,7 @@ def save_article(*, session: Session, settings: Settings, actor: Actor, slug: st
     policy.require(actor, "article.write")
     base_commit = store.check_commit(base_commit) if base_commit else ""
     if not base_commit:
-        raise Invalid.fields({"base_commit": "укажите версию статьи, от которой сделана правка (поле commit)"})
+        raise Invalid.fields({"base_commit": i18n.message("errors_knowledge.base_commit_missing")})
     content = ContentRepo(settings)
     with intents.guarded(session, settings) as started, content.writing():
         current = store.load(content, slug)
@@ -149,7 +149,7 @@ def save_article(*, session: Session, settings: Settings, actor: Actor, slug: st
         meta.setdefault("status", current.meta.status)
         fm = articles.check_front_matter(_with_author(meta, actor))
         if fm.status != current.meta.status and fm.status not in SAVE_STATUSES:
-            raise Invalid.fields({"status": "опубликовать или убрать в архив можно только отдельным действием"})
+            raise Invalid.fields({"status": i18n.message("errors_knowledge.publish_separately")})
         if not current.commit.startswith(base_commit):
             _stale(content, current, base_commit)
         if fm.status == "published":
@@ -174,9 +174,8 @@ def _stale(content: ContentRepo, current: Article, base_commit: str) -> None:
     diff = store.unified_diff(old, current.text(), old_name=f"{current.path}@{base_commit[:12]}",
                               new_name=f"{current.path}@{current.commit[:12]}")
     raise Conflict(
-        f"Статью «{current.title}» изменили после того, как вы открыли её (ваша версия {base_commit[:12]}, "
-        f"текущая {current.commit[:12]}). Ваш текст не сохранён и не потерян: сравните его с изменениями, "
-        f"перенесите правку в текущую версию и сохраните снова.",
+        i18n.message("errors_knowledge.edited_meanwhile", title=current.title, mine=base_commit[:12],
+                     current=current.commit[:12]),
         extra={"current_commit": current.commit, "base_commit": base_commit, "diff": diff},
     )
 
@@ -266,12 +265,12 @@ def create_from_ticket(*, session: Session, settings: Settings, actor: Actor, ti
     policy.require(actor, "article.from_ticket")
     templates.template_path(kind)
     if not (ticket_id or "").strip():
-        raise Invalid.fields({"ticket_id": "укажите номер решённой заявки, например PRM-2026-00042"})
+        raise Invalid.fields({"ticket_id": i18n.message("errors_knowledge.ticket_missing")})
     ticket = tickets_link.fetch_ticket(session=session, ticket_id=ticket_id.strip().upper(), actor=actor)
     status = getattr(ticket.status, "value", ticket.status)
     if status not in RESOLVED_TICKET_STATUSES:
-        raise Conflict(f"Заявка {ticket.id} ещё не решена (статус «{status}»): статья пишется по решённой заявке, "
-                       f"когда известны причина и решение.")
+        raise Conflict(i18n.message("errors_knowledge.ticket_unresolved", id=ticket.id,
+                                    status=i18n.message(f"status.{status}")))
     facts = templates.TicketFacts.of(ticket, settings=settings)
     body = templates.render_body(settings=settings, kind=kind, ticket=facts)
     meta = templates.front_matter_for(ticket=facts, kind=kind, visibility=visibility or articles.DEFAULT_VISIBILITY)
@@ -379,7 +378,7 @@ def fixed_in_changes(*, content: ContentRepo, package_id: str, ticket_ids: Itera
     """
     package_id = (package_id or "").strip()
     if not package_id or len(package_id) > 100 or any(c in package_id for c in "\r\n,"):
-        raise Invalid.fields({"fixed_in": f"«{package_id[:100]}» не годится как идентификатор пакета в fixed_in"})
+        raise Invalid.fields({"fixed_in": i18n.message("errors_knowledge.fixed_in_bad", id=package_id[:100])})
     tickets = {t.upper() for t in ticket_ids}
     files: dict[str, str] = {}
     slugs: list[str] = []
