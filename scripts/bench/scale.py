@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Benchmark past one machine's sizes, on PostgreSQL: search at 10,000 and 50,000 articles with each backend, and the
+ticket queue at 1,000,000 tickets.
+
+    .venv/bin/python scripts/bench/scale.py search [--sizes 10000 50000] [--queries 300] [--backends whoosh postgresql]
+    .venv/bin/python scripts/bench/scale.py queue [--tickets 1000000] [--requests 200]
+    .venv/bin/python scripts/bench/scale.py all
+    (--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres: the server; a fresh database is created on
+    it for each size and dropped after it)
+
+``search`` generates the synthetic Russian support corpus of ``scripts/bench/search.py`` into a fresh content
+repository, rebuilds each backend's index from it (time, articles/s, and where the time goes: reading git,
+analysing the text, writing the index), then runs the same queries against each, every answer computed afresh
+(the cache of answered pages off): p50/p95 and the ratio of the backends. ``queue`` bulk-inserts the tickets with
+COPY (not through the service), then measures the staff queue page and the list API over HTTP against a real
+uvicorn: p50/p95, with the query plans of the queue's statements.
+
+Targets (issue 14): search p95 ≤ 50 ms at 50,000 articles on the PostgreSQL backend; a full rebuild of 10,000
+articles ≤ 60 s on either backend; queue p95 ≤ 100 ms at 1,000,000 tickets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from portal import migrate  # noqa: E402
+from portal.accounts import service as accounts  # noqa: E402
+from portal.config import Settings  # noqa: E402
+from portal.db import Database, utcnow  # noqa: E402
+from portal.policy import SystemActor  # noqa: E402
+from portal.search import analysis  # noqa: E402
+from portal.search.index import PgIndex, SearchRequest, WhooshIndex  # noqa: E402
+from portal.search.index.schema import document  # noqa: E402
+from portal.search.source import Source  # noqa: E402
+from portal.tickets import service as tickets  # noqa: E402
+from portal.tickets.models import OPEN_STATUSES, Status  # noqa: E402
+from portal.wiring import wire  # noqa: E402
+
+wire()
+
+_spec = importlib.util.spec_from_file_location("bench_search", Path(__file__).with_name("search.py"))
+assert _spec is not None and _spec.loader is not None
+bench_search = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_search)  # the corpus, the queries, the home and the percentiles of search.py
+
+BENCH = SystemActor.operator("bench")
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "bench-password-123"
+AUDIENCE = ("public", "customers")
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A migrated database of its own on the server, dropped afterwards."""
+    server = make_url(server_url)
+    name = f"portal_scale_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        db = Database(Settings(home=Path(tempfile.mkdtemp(prefix="scale-db-")), database_url=url))
+        migrate.upgrade(db)
+        db.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def p50_p95(milliseconds: list[float]) -> tuple[float, float]:
+    return bench_search.percentile(milliseconds, 50), bench_search.percentile(milliseconds, 95)
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+
+def where_the_time_goes(settings: Settings) -> tuple[float, float]:
+    """Seconds to read every article from git, and to analyse them as the index does (schema.document, then every
+    analysed field): what a rebuild spends before it writes anything."""
+    source = Source(settings)
+    commit = source.head()
+    started = time.perf_counter()
+    found = [article for _path, article in source.articles(commit) if article is not None]
+    reading = time.perf_counter() - started
+    analyzers = {name: analyzer for name, analyzer in (("text", analysis.text_analyzer()),
+                                                       ("codes", analysis.code_analyzer()),
+                                                       ("title_terms", analysis.text_analyzer()),
+                                                       ("title_words", analysis.words_analyzer()))}
+    spell = analysis.spell_analyzer()
+    started = time.perf_counter()
+    for article in found:
+        doc = document(article)
+        for name, analyzer in analyzers.items():
+            for _token in analyzer(doc[name]):
+                pass
+        for _token in spell(f"{doc['text']}"):
+            pass
+    return reading, time.perf_counter() - started
+
+
+def search(sizes: list[int], n_queries: int, backends: list[str], server_url: str) -> None:
+    print("search: in-process, every answer computed afresh (the cache of answered pages off); rebuild = a full "
+          "rebuild from git into a new generation; git and analysis = the parts of a rebuild before writing")
+    print(f"{'articles':>8} {'backend':>10} | {'rebuild s':>9} {'art/s':>6} | {'git s':>6} {'analysis s':>10} | "
+          f"{'p50 ms':>7} {'p95 ms':>7}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="scale-search-") as tmp, fresh_database(server_url) as url:
+            articles = bench_search.generate(size)
+            settings = bench_search.make_home(articles, Path(tmp))
+            texts = bench_search.queries(articles, n_queries)
+            reading, analysing = where_the_time_goes(settings)
+            p95s = {}
+            for name in backends:
+                if name == "whoosh":
+                    index: WhooshIndex | PgIndex = WhooshIndex(settings)
+                else:
+                    index = PgIndex(settings.model_copy(update={"database_url": url, "search_backend": "postgresql"}))
+                started = time.perf_counter()
+                meta = index.rebuild()
+                build = time.perf_counter() - started
+                cold = WhooshIndex(settings, cache_pages=False) if name == "whoosh" else PgIndex(
+                    index.settings, cache_pages=False)
+                for q in texts[:20]:
+                    cold.search(SearchRequest(text=q, audiences=AUDIENCE))
+                latencies = bench_search.timed(lambda q, cold=cold: cold.search(SearchRequest(text=q, audiences=AUDIENCE)),
+                                               texts)
+                p50, p95 = p50_p95(latencies)
+                p95s[name] = p95
+                print(f"{size:>8} {name:>10} | {build:>9.1f} {meta['articles'] / build:>6.0f} | {reading:>6.1f} "
+                      f"{analysing:>10.1f} | {p50:>7.1f} {p95:>7.1f}", flush=True)
+                cold.close()
+                index.close()
+            if len(p95s) == 2:
+                print(f"{size:>8} {'ratio':>10} | p95 postgresql/whoosh {p95s['postgresql'] / p95s['whoosh']:.2f}×",
+                      flush=True)
+
+
+# --- the queue ------------------------------------------------------------------------------------------------
+
+MODULES = ["RUM-агент", "Синтетический мониторинг (STM)", "Панели и отчёты", "API и интеграции", "Администрирование"]
+PRIORITIES = ["critical", "high", "medium", "low"]
+CLOSED = [Status.closed.value] * 6 + [Status.resolved.value, Status.deferred.value]
+OPEN = sorted(OPEN_STATUSES)
+COLUMNS = ("id", "organization_id", "channel", "kind", "module", "product_version", "version_unsupported", "summary",
+           "description", "steps_to_reproduce", "contact_name", "contact_email", "contact_phone", "priority", "status",
+           "is_open", "registered_at", "updated_at", "sla_reaction_due", "reacted_at", "sla_met", "paused_seconds",
+           "paused_seconds_at_eta", "suspend_reason", "info_request", "resolution_cause", "resolution_solution",
+           "resolution_workaround")
+
+
+def fill(db: Database, prefix: str, count: int, orgs: list[int]) -> float:
+    """``count`` tickets over the last years, one in ten open, written with COPY in one transaction."""
+    rng = random.Random(42)
+    now = utcnow()
+    step = dt.timedelta(minutes=3)
+    per_year: dict[int, int] = {}
+    started = time.perf_counter()
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        with cursor.copy(f"COPY tickets ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for n in range(count):
+                registered = now - step * (count - n)
+                year = registered.year
+                number = per_year[year] = per_year.get(year, 0) + 1
+                is_open = rng.random() < 0.1
+                status = rng.choice(OPEN) if is_open else rng.choice(CLOSED)
+                priority = rng.choice(PRIORITIES)
+                copy.write_row((
+                    f"{prefix}-{year}-{number:05d}", rng.choice(orgs), "portal", "problem", rng.choice(MODULES), "5.2",
+                    False, f"Заявка номер {n}: агент не отправляет данные", "Описание проблемы " * 10,
+                    "1. Открыть 2. Проверить", "Анна", "anna@example.test", "", priority, status, is_open, registered,
+                    registered, registered + dt.timedelta(hours={"critical": 8, "high": 16}.get(priority, 96)),
+                    None if status == "new" else registered + dt.timedelta(hours=2),
+                    None if status == "new" else True, 0, 0, "", "", "", "", ""))
+        for year, last in per_year.items():
+            cursor.execute("INSERT INTO ticket_counters (year, last) VALUES (%s, %s)", (year, last))
+        raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def plans(db: Database) -> None:
+    """The plans of the queue's heaviest statements, as PostgreSQL chose them (EXPLAIN ANALYZE)."""
+    statements = {
+        "staff queue: open tickets, oldest first": "SELECT id FROM tickets WHERE is_open ORDER BY registered_at "
+                                                   "LIMIT 50",
+        "list API: newest first": "SELECT id FROM tickets ORDER BY registered_at DESC, id DESC LIMIT 50",
+        "list API: one organisation, newest first": "SELECT id FROM tickets WHERE organization_id = 1 "
+                                                    "ORDER BY registered_at DESC, id DESC LIMIT 50",
+        "count of open tickets": "SELECT count(*) FROM tickets WHERE is_open",
+    }
+    with db.engine.connect() as conn:
+        for label, sql in statements.items():
+            plan = [r[0] for r in conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}"))]
+            print(f"  {label}: {' / '.join(line.strip() for line in plan[:3])} … {plan[-1].strip()}")
+
+
+def queue(count: int, n_requests: int, server_url: str) -> None:
+    with fresh_database(server_url) as url:
+        home = Path(tempfile.mkdtemp(prefix="scale-queue-"))
+        (home / "locks").mkdir()
+        settings = Settings(home=home, database_url=url, secret_key="bench-secret", run_jobs=False)
+        db = Database(settings)
+        try:
+            with db.session_scope() as s:
+                orgs = [accounts.create_organization(session=s, actor=BENCH, slug=f"org{i}", name=f"ООО Заказчик {i}").id
+                        for i in range(20)]
+                accounts.create_user(session=s, actor=BENCH, username="support", role="support", password=PASSWORD)
+                accounts.create_user(session=s, actor=BENCH, username="anna", role="customer", password=PASSWORD,
+                                     organization="org0", email="anna@example.test", full_name="Анна")
+                for m in MODULES:
+                    tickets.add_module(session=s, actor=BENCH, name=m)
+                tickets.add_version(session=s, actor=BENCH, name="5.2")
+            seconds = fill(db, settings.ticket_prefix, count, orgs)
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))  # the steady state autovacuum keeps
+            print(f"queue: {count:,} tickets on PostgreSQL, COPY in {seconds:.1f} s ({count / seconds:,.0f}/s)")
+            plans(db)
+            from portal.app import create_app
+
+            app = create_app(settings)
+            port = bench_search.free_port()
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            while not server.started:
+                time.sleep(0.05)
+            try:
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+                    def login(name):
+                        r = client.post("/api/v1/auth/token", json={"username": name, "password": PASSWORD})
+                        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+                    staff, customer = login("support"), login("anna")
+                    for label, path, headers in [
+                        ("GET /tickets/queue (support)", "/tickets/queue", staff),
+                        ("GET /tickets/queue?priority=critical&module=RUM-агент", "/tickets/queue?priority=critical"
+                         "&module=RUM-агент", staff),
+                        ("GET /api/v1/tickets (support, newest 50)", "/api/v1/tickets", staff),
+                        ("GET /api/v1/tickets?status=open&order=arrival", "/api/v1/tickets?status=open&order=arrival",
+                         staff),
+                        ("GET /api/v1/tickets (customer, own organisation)", "/api/v1/tickets", customer),
+                        ("GET /api/v1/tickets?offset=1000 (support)", "/api/v1/tickets?offset=1000", staff),
+                    ]:
+                        client.get(path, headers=headers)  # warm up
+                        latencies = []
+                        for _ in range(n_requests):
+                            started = time.perf_counter()
+                            r = client.get(path, headers=headers)
+                            latencies.append((time.perf_counter() - started) * 1000)
+                            assert r.status_code == 200, (path, r.status_code, r.text[:300])
+                        p50, p95 = p50_p95(latencies)
+                        print(f"  {label:<58} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   (p95/target "
+                              f"{p95 / 100:.2f})", flush=True)
+            finally:
+                server.should_exit = True
+                thread.join(30)
+        finally:
+            db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["search", "queue", "all"])
+    parser.add_argument("--database-url", default=SERVER, help="the PostgreSQL server (a database is created on it)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--backends", nargs="+", default=["whoosh", "postgresql"], choices=["whoosh", "postgresql"])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    if args.what in ("search", "all"):
+        search(args.sizes, args.queries, args.backends, args.database_url)
+    if args.what in ("queue", "all"):
+        queue(args.tickets, args.requests, args.database_url)
+
+
+if __name__ == "__main__":
+    main()
