@@ -77,7 +77,8 @@ def test_the_advisory_lock_excludes_other_nodes_and_ends_with_its_holder(tmp_pat
         pass
 
 
-def test_the_lock_is_the_data_homes_file_lock_on_sqlite(settings):
+def test_the_lock_is_the_data_homes_file_lock_on_sqlite(tmp_path):
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'portal.db'}")
     assert not settings.uses_postgresql
     with locks.shared(settings, "probe", timeout=1, what="Проба"):
         assert (settings.locks_path / "probe.lock").exists()
