@@ -12,6 +12,7 @@ from portal import blobs, policy
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid, NotFound, not_found
+from portal.i18n import message
 from portal.policy import Actor
 from portal.tickets.history import record_event
 from portal.tickets.models import (
@@ -26,11 +27,11 @@ def check_filename(name: str) -> str:
     """A safe attachment name: no control characters, slashes or backslashes, not over-long."""
     name = (name or "").strip()
     if not name or name in (".", ".."):
-        raise Invalid.fields({"filename": "у файла нет имени"})
+        raise Invalid.fields({"filename": message("errors_tickets.file_no_name")})
     if len(name) > FILENAME_MAX:
-        raise Invalid.fields({"filename": f"имя файла длиннее {FILENAME_MAX} символов; переименуйте файл"})
+        raise Invalid.fields({"filename": message("errors_tickets.file_name_long", max=FILENAME_MAX)})
     if any(ord(c) < 32 or ord(c) == 127 for c in name) or "/" in name or "\\" in name:
-        raise Invalid.fields({"filename": "имя файла не должно содержать управляющих символов, / и \\"})
+        raise Invalid.fields({"filename": message("errors_tickets.file_name_chars")})
     return name
 
 
@@ -53,7 +54,7 @@ def store_file(*, settings: Settings, filename: str, stream: BinaryIO) -> Stored
     filename = check_filename(filename)
     stored = blobs.blob_store(settings).put(stream, max_bytes=settings.max_attachment_bytes)
     if stored.size == 0:
-        raise Invalid.fields({"file": "файл пуст"})
+        raise Invalid.fields({"file": message("errors_tickets.file_empty")})
     return StoredFile(filename=filename, blob=stored)
 
 
@@ -64,7 +65,7 @@ def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, acto
     policy.require(actor, "ticket.attach", ticket)
     if stored_file is None:
         if stream is None:
-            raise Invalid.fields({"file": "выберите файл"})
+            raise Invalid.fields({"file": message("errors_tickets.file_missing")})
         stored_file = store_file(settings=settings, filename=filename, stream=stream)
     filename, stored = stored_file.filename, stored_file.blob
     attachment = TicketAttachment(
@@ -97,7 +98,7 @@ def download_response(*, settings: Settings, attachment: TicketAttachment, range
     store = blobs.blob_store(settings)
     sha256 = attachment.sha256
     if not store.exists(sha256):
-        raise NotFound("Файл вложения отсутствует в хранилище; сообщите администратору.")
+        raise NotFound(message("errors_tickets.attachment_blob_missing"))
     etag = f'"sha256-{sha256}"'
     headers = {"Content-Disposition": blobs.content_disposition(attachment.filename), "ETag": etag,
                "Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-transform"}
