@@ -40,7 +40,6 @@ from portal.db import make_engine
 from portal.errors import Conflict, Unavailable
 from portal.search import analysis
 from portal.search import query as sq
-from portal.search.models import SearchDocument
 from portal.search.index import ranking
 from portal.search.index.pg_documents import (
     SCORED_FIELDS,
@@ -53,6 +52,7 @@ from portal.search.index.pg_documents import (
 from portal.search.index.protocol import Hit, Progress, SearchPage, SearchRequest
 from portal.search.index.reader import ranking_weighting
 from portal.search.index.schema import FACET_FIELDS, SCHEMA_VERSION
+from portal.search.models import SearchDocument
 from portal.search.source import SYNONYMS_PATH, Source
 
 log = logging.getLogger("portal.search")
