@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 from urllib.parse import quote
 
-from portal.errors import Invalid, NotFound, PayloadTooLarge, RangeNotSatisfiable
+from portal.errors import Invalid, NotFound, PayloadTooLarge, RangeNotSatisfiable, not_found
+from portal.i18n import message
 
 CHUNK = 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -182,7 +183,7 @@ class LocalBlobStore:
     def path(self, sha256: str) -> Path:
         """Where a blob lies on disk: for this store's own use only (not in the protocol)."""
         if not SHA256_RE.match(sha256 or ""):
-            raise NotFound("Файл не найден.")
+            raise not_found("file")
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
     def exists(self, sha256: str) -> bool:
@@ -220,7 +221,7 @@ class LocalBlobStore:
         try:
             return self.path(sha256).open("rb")
         except FileNotFoundError:
-            raise NotFound("Файл не найден в хранилище.") from None
+            raise NotFound(message("errors_files.not_in_store")) from None
 
     def read_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
         """Bytes ``start``..``end`` (inclusive) in pieces of at most 512 KiB; stops short if the file shrank."""
@@ -381,7 +382,7 @@ class LocalBlobWriter:
         self.size += len(chunk)
         if self.max_bytes is not None and self.size > self.max_bytes:
             self.abort()
-            raise PayloadTooLarge(f"Файл больше допустимого размера ({self.max_bytes // 1024 // 1024} МБ).")
+            raise PayloadTooLarge(message("errors_files.too_large", mib=self.max_bytes // 1024 // 1024))
         self._digest.update(chunk)
         self._out.write(chunk)
 
@@ -393,8 +394,7 @@ class LocalBlobWriter:
             sha256 = self._digest.hexdigest()
             if expected_sha256 is not None and not hmac.compare_digest(sha256, expected_sha256.strip().lower()):
                 raise ChecksumMismatch(
-                    f"SHA-256 полученного файла ({sha256}) не совпадает с заявленным ({expected_sha256}); "
-                    "файл повреждён при передаче — загрузите его ещё раз.")
+                    message("errors_files.sha256_mismatch", actual=sha256, claimed=expected_sha256))
             target = self.store.path(sha256)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self._tmp, 0o444)
@@ -476,24 +476,24 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     unsatisfiable = {"Content-Range": f"bytes */{size}"}
     value = header.strip().replace(" ", "")
     if "," in value:
-        raise RangeNotSatisfiable("Запрошено несколько диапазонов байтов; поддерживается один (bytes=начало-конец).",
+        raise RangeNotSatisfiable(message("errors_files.range_several"),
                                   headers=unsatisfiable)
     match = RANGE_RE.match(value)
     if match is None or match.group(1) == match.group(2) == "":
-        raise RangeNotSatisfiable(f"Заголовок Range «{header[:100]}» не понят; ожидается bytes=начало-конец, "
-                                  "bytes=начало- или bytes=-длина.", headers=unsatisfiable)
+        raise RangeNotSatisfiable(message("errors_files.range_unreadable", header=header[:100]),
+                                  headers=unsatisfiable)
     first, last = _position(match.group(1)), _position(match.group(2))
     if first == "":
         suffix = int(last)
         if suffix == 0:
-            raise RangeNotSatisfiable("Диапазон bytes=-0 пуст.", headers=unsatisfiable)
+            raise RangeNotSatisfiable(message("errors_files.range_empty"), headers=unsatisfiable)
         return ByteRange(max(0, size - suffix), size - 1)
     start = int(first)
     end = int(last) if last else size - 1
     if end < start:
-        raise RangeNotSatisfiable(f"В диапазоне {header[:100]} конец раньше начала.", headers=unsatisfiable)
+        raise RangeNotSatisfiable(message("errors_files.range_backwards", header=header[:100]), headers=unsatisfiable)
     if start >= size:
-        raise RangeNotSatisfiable(f"Диапазон начинается за концом файла (размер {size} байт).", headers=unsatisfiable)
+        raise RangeNotSatisfiable(message("errors_files.range_past_end", size=size), headers=unsatisfiable)
     return ByteRange(start, min(end, size - 1))
 
 
