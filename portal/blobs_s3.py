@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import threading
 import time
 import uuid
@@ -29,7 +30,7 @@ from typing import Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from portal.blobs import (
     CHUNK,
@@ -43,7 +44,7 @@ from portal.blobs import (
     Temporary,
     write_all,
 )
-from portal.errors import NotFound, PayloadTooLarge
+from portal.errors import NotFound, PayloadTooLarge, Unavailable
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
 COPY_LIMIT = 5 * 1024 ** 3  # one CopyObject copies at most 5 GiB; larger blobs are copied part by part
@@ -53,8 +54,19 @@ _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
+log = logging.getLogger("portal.blobs_s3")
+
+
 def _missing(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+def _refused(exc: Exception) -> Unavailable:
+    """The store failed while taking a file: a 503 that says nothing was kept, not a 500."""
+    reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return Unavailable(f"Хранилище файлов (S3) не приняло файл: {reason}. Файл не сохранён; повторите загрузку "
+                       "позже, а если ошибка повторяется — сообщите администратору (portal doctor покажет причину).",
+                       headers={"Retry-After": "60"})
 
 
 def _precondition_failed(exc: ClientError) -> bool:
@@ -311,6 +323,9 @@ class S3BlobWriter:
             while len(self._buffer) >= self.store.part_size:
                 self._send_part(bytes(self._buffer[:self.store.part_size]))
                 del self._buffer[:self.store.part_size]
+        except (ClientError, BotoCoreError) as exc:
+            self._abort_after_failure()
+            raise _refused(exc) from exc
         except BaseException:
             self.abort()
             raise
@@ -342,6 +357,9 @@ class S3BlobWriter:
                 result = StoredBlob(sha256, self.size, created=False, mtime_ns=mtime)
             else:
                 result = StoredBlob(sha256, self.size, created=True, mtime_ns=created)
+        except (ClientError, BotoCoreError) as exc:
+            self._abort_after_failure()
+            raise _refused(exc) from exc
         except BaseException:
             self.abort()
             raise
@@ -402,6 +420,14 @@ class S3BlobWriter:
         finally:
             _LIVE.discard(self._tmp_key)
             self._done = True
+
+    def _abort_after_failure(self) -> None:
+        """Abort after the store failed: when the store does not answer the abort either, the leftover upload is
+        the sweep's (``blobs.sweep`` aborts uploads older than a day), and the first failure is the one to tell."""
+        try:
+            self.abort()
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not abort upload %s after the store failed: %s", self._tmp_key, exc)
 
     def abort(self) -> None:
         """Abort the multipart upload and delete the temporary key; safe to call more than once."""

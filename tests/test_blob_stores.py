@@ -194,3 +194,28 @@ def test_attachments_resume_with_range_over_http_on_both_stores(kind, request, s
             assert fetch(stranger, Range="bytes=0-9").status_code == 404
     finally:
         live.stop()
+
+
+def test_an_s3_store_that_fails_mid_upload_answers_503_and_keeps_nothing(s3_bucket):
+    """The store refusing a part or the final write (here: nobody listens any more) is the store's failure,
+    said in Russian with Retry-After — never an unexplained 500."""
+    import socket
+
+    import boto3
+    from botocore.config import Config
+
+    from portal.errors import Unavailable
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id=s3server.ACCESS_KEY,
+        aws_secret_access_key=s3server.SECRET_KEY, config=Config(retries={"max_attempts": 1}, connect_timeout=2))
+    store = blobs_s3.S3BlobStore(s3, bucket=s3_bucket, prefix="gone/", part_size=5 * MIB)
+    for size in (100, 6 * MIB):  # one PUT at commit; a part while writing
+        with pytest.raises(Unavailable) as refused:
+            store.put(io.BytesIO(os.urandom(size)))
+        assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "60"
+        assert "Хранилище файлов (S3) не приняло файл" in refused.value.detail
