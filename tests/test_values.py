@@ -93,3 +93,18 @@ def test_the_portals_own_actors_in_ticket_history_read_as_words(db, settings, ma
     assert i18n.actor_words("задание notify.outbox") == "Фоновое задание «Отправка писем»"
     assert i18n.actor_words("Анна Иванова") is None
 
+
+
+def test_an_email_names_the_delivery_channel_in_words(settings):
+    from types import SimpleNamespace
+
+    from portal.notify import templates
+
+    package = SimpleNamespace(name="primoart-5.2.1-hf1", title="", version="5.2.1")
+    for channel, shown in (("email", "(электронная почта)"), ("защищённый файлообменник",
+                                                              "(защищённый файлообменник)")):
+        mail = templates.render("delivery_awaiting_acknowledgement", settings=settings, context={
+            "package": package, "organization_name": "ООО Ромашка", "channel": channel, "link": "https://x/",
+            "recipient_name": "", "ticket_ids": ["PRM-2026-00001"]})
+        assert shown in mail.text and shown in mail.html
+        assert "(email)" not in mail.text

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from portal import i18n
 from portal.config import Settings
 
 EMAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -67,6 +68,9 @@ def _environments(tz: str) -> tuple[jinja2.Environment, jinja2.Environment]:
     for env in (text, html):
         env.filters["localtime"] = lambda value, fmt="%d.%m.%Y %H:%M": _localtime(value, fmt, tz=tz)
         env.filters["priority_name"] = lambda value: PRIORITY_NAMES.get(value, value)
+        # a delivery's channel in words («электронная почта», not «email»)
+        env.filters["channel_name"] = lambda value: (i18n.translate(f"channel_{value}")
+                                                     if f"channel_{value}" in i18n.catalogue("ru") else value or "")
     return text, html
 
 
