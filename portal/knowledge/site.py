@@ -266,19 +266,31 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
             return results + [_finish(db, rows[e], BuildResult(e, head, "failed", error=str(exc))) for e in todo]
 
         parsed = _ParsedArticles()
-
-        def one(edition: str) -> BuildResult:
+        prepared = []
+        for edition in todo:  # the GIL serialises this work anyway: one edition after another
             if progress:
                 progress(edition, "prepare")
-            result = _build_edition(settings=settings, edition=edition, commit=head, source=source,
-                                    config=config, dates=dates, epoch=epoch, work=work / edition,
-                                    incremental=incremental, cancel=cancel, parsed=parsed)
-            if progress:
-                progress(edition, result.status)
-            return _finish(db, rows[edition], result)
+            prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source, config=config,
+                                     dates=dates, work=work / edition, incremental=incremental, parsed=parsed))
+        env = {"SOURCE_DATE_EPOCH": str(epoch),
+               TEMPLATE_CACHE_ENV: str(settings.site_path / BUILDS_DIR / TEMPLATE_CACHE_DIR)}
 
-        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-            results += list(pool.map(one, todo))
+        def done(job: _Prepared, result: BuildResult) -> BuildResult:
+            if progress:
+                progress(job.edition, result.status)
+            return _finish(db, rows[job.edition], result)
+
+        # Every incremental edition in one MkDocs process (MkDocs, Material and the Markdown extensions are
+        # imported once), swapped in before any full build starts.
+        incremental_jobs = [job for job in prepared if job.mode == "incremental"]
+        if incremental_jobs:
+            for job, result in zip(incremental_jobs, _run_incremental(incremental_jobs, work, env, cancel)):
+                if result is not None:
+                    results.append(done(job, result))
+        full_jobs = [job for job in prepared if job.mode == "full"]
+        if full_jobs:
+            with ThreadPoolExecutor(max_workers=max(1, min(len(full_jobs), os.cpu_count() or 1))) as pool:
+                results += list(pool.map(lambda job: done(job, _run_full(job, env, cancel)), full_jobs))
     return results
 
 
@@ -358,11 +370,26 @@ def config_key(config: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _build_edition(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
-                   dates: dict[str, str], epoch: int, work: Path, incremental: bool = True,
-                   cancel: Cancel | None = None, parsed: _ParsedArticles | None = None) -> BuildResult:
+@dataclass
+class _Prepared:
+    """One edition ready to build: its filtered docs and generated configuration written."""
+    settings: Settings
+    edition: str
+    commit: str
+    work: Path
+    config_file: Path
+    out: Path
+    key: str
+    pages: int
+    mode: str  # incremental | full
+    current: Served | None
+    started: float
+    timings: dict[str, float]
+
+
+def _prepare(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
+             dates: dict[str, str], work: Path, incremental: bool, parsed: _ParsedArticles) -> _Prepared:
     started = time.monotonic()
-    timings: dict[str, float] = {}
     docs = work / "docs"
     docs.mkdir(parents=True)
     pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition, parsed)
@@ -373,53 +400,77 @@ def _build_edition(*, settings: Settings, edition: str, commit: str, source: Pat
     key = config_key(generated)
     config_file = work / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(generated, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    timings["prepare_docs"] = round(time.monotonic() - started, 3)
-    env = {"SOURCE_DATE_EPOCH": str(epoch), MANIFEST_ENV: str(_manifest_path(out)),
-           TEMPLATE_CACHE_ENV: str(builds / TEMPLATE_CACHE_DIR)}
     current = served(settings, edition) if incremental else None
     mode = "incremental" if current is not None and current.config_key == key else "full"
-    rendered, pages_built = 0, len(pages)
-    if mode == "incremental":
-        assert current is not None
-        mark = time.monotonic()
-        _link_tree(current.directory, out)
-        previous = work / "previous-manifest.json"
-        previous.write_text(json.dumps(current.manifest, ensure_ascii=False), encoding="utf-8")
-        timings["link_copy"] = round(time.monotonic() - mark, 3)
-        proc, peak = run_module("portal.knowledge.site_incremental",
-                                ["--config-file", str(config_file), "--previous-manifest", str(previous),
-                                 "--manifest", str(_manifest_path(out))], cwd=work, env=env, cancel=cancel)
-        if proc.returncode == 0:
-            report = json.loads(proc.stdout.strip().splitlines()[-1])
-            rendered, pages_built = len(report["rendered"]), report["pages"]
-            timings.update({f"incremental.{k}": v for k, v in report["timings"].items()})
-        elif proc.returncode != _CANCELLED:  # an incremental build that fails is made again in full
-            _discard(out)
-            log.error("incremental build of %s at %s failed, building in full: %s", edition, commit[:12],
-                      _mkdocs_error(proc))
-            mode = "full"
-    if mode == "full":
-        mark = time.monotonic()
-        proc, peak = run_module("mkdocs", ["build", "--quiet", "--config-file", str(config_file)], cwd=work, env=env,
-                                cancel=cancel)
-        rendered = pages_built = len(pages)
-        timings["mkdocs_build"] = round(time.monotonic() - mark, 3)
-    seconds = time.monotonic() - started
-    if proc.returncode == _CANCELLED:
-        _discard(out)
-        return BuildResult(edition, commit, "cancelled", seconds=seconds, mode=mode, peak_rss_kib=peak)
-    if proc.returncode != 0 or not (out / "index.html").exists() or not _manifest_path(out).exists():
-        _discard(out)
-        return BuildResult(edition, commit, "failed", seconds=seconds, error=_mkdocs_error(proc), peak_rss_kib=peak,
-                           mode=mode)
-    manifest = json.loads(_manifest_path(out).read_text(encoding="utf-8"))
-    manifest.update(commit=commit, mode=mode, config_key=key)
-    _write_atomically(_manifest_path(out), json.dumps(manifest, ensure_ascii=False, sort_keys=True))
+    return _Prepared(settings, edition, commit, work, config_file, out, key, len(pages), mode, current, started,
+                     {"prepare_docs": round(time.monotonic() - started, 3)})
+
+
+def _run_incremental(jobs: list[_Prepared], work: Path, env: dict[str, str],
+                     cancel: Cancel | None) -> list[BuildResult | None]:
+    """Build the editions incrementally in one child process. An edition whose incremental build fails is
+    switched to a full build (None here; ``job.mode`` becomes full)."""
     mark = time.monotonic()
-    _swap(settings, edition, out)
-    timings["swap"] = round(time.monotonic() - mark, 3)
-    return BuildResult(edition, commit, "built", pages=pages_built, seconds=time.monotonic() - started,
-                       peak_rss_kib=peak, mode=mode, rendered=rendered, timings=timings)
+    batch = []
+    for job in jobs:
+        assert job.current is not None
+        _link_tree(job.current.directory, job.out)
+        previous = job.work / "previous-manifest.json"
+        previous.write_text(json.dumps(job.current.manifest, ensure_ascii=False), encoding="utf-8")
+        batch.append({"edition": job.edition, "config_file": str(job.config_file), "previous_manifest": str(previous),
+                      "manifest": str(_manifest_path(job.out))})
+    linked = round(time.monotonic() - mark, 3)
+    (work / "incremental.json").write_text(json.dumps(batch), encoding="utf-8")
+    proc, peak = run_module("portal.knowledge.site_incremental", ["--batch", str(work / "incremental.json")],
+                            cwd=work, env=env, cancel=cancel)
+    reports: dict[str, dict] = {}
+    if proc.returncode == 0:
+        reports = {r["edition"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
+    results: list[BuildResult | None] = []
+    for job in jobs:
+        report = reports.get(job.edition)
+        if proc.returncode == _CANCELLED:
+            _discard(job.out)
+            results.append(BuildResult(job.edition, job.commit, "cancelled", mode="incremental", peak_rss_kib=peak,
+                                       seconds=time.monotonic() - job.started))
+        elif report is None or report.get("error"):  # made again in full
+            _discard(job.out)
+            log.error("incremental build of %s at %s failed, building in full: %s", job.edition, job.commit[:12],
+                      report["error"] if report else _mkdocs_error(proc))
+            job.mode = "full"
+            results.append(None)
+        else:
+            job.timings.update(link_copy=linked, **{f"incremental.{k}": v for k, v in report["timings"].items()})
+            results.append(_complete(job, rendered=len(report["rendered"]), pages=report["pages"], peak=peak))
+    return results
+
+
+def _run_full(job: _Prepared, env: dict[str, str], cancel: Cancel | None) -> BuildResult:
+    mark = time.monotonic()
+    proc, peak = run_module("mkdocs", ["build", "--quiet", "--config-file", str(job.config_file)], cwd=job.work,
+                            env={**env, MANIFEST_ENV: str(_manifest_path(job.out))}, cancel=cancel)
+    job.timings["mkdocs_build"] = round(time.monotonic() - mark, 3)
+    seconds = time.monotonic() - job.started
+    if proc.returncode == _CANCELLED:
+        _discard(job.out)
+        return BuildResult(job.edition, job.commit, "cancelled", seconds=seconds, peak_rss_kib=peak)
+    if proc.returncode != 0 or not (job.out / "index.html").exists() or not _manifest_path(job.out).exists():
+        _discard(job.out)
+        return BuildResult(job.edition, job.commit, "failed", seconds=seconds, error=_mkdocs_error(proc),
+                           peak_rss_kib=peak)
+    return _complete(job, rendered=job.pages, pages=job.pages, peak=peak)
+
+
+def _complete(job: _Prepared, *, rendered: int, pages: int, peak: int) -> BuildResult:
+    """Record commit, mode and configuration key in the build's manifest, and swap the build in."""
+    manifest = json.loads(_manifest_path(job.out).read_text(encoding="utf-8"))
+    manifest.update(commit=job.commit, mode=job.mode, config_key=job.key)
+    _write_atomically(_manifest_path(job.out), json.dumps(manifest, ensure_ascii=False, sort_keys=True))
+    mark = time.monotonic()
+    _swap(job.settings, job.edition, job.out)
+    job.timings["swap"] = round(time.monotonic() - mark, 3)
+    return BuildResult(job.edition, job.commit, "built", pages=pages, seconds=time.monotonic() - job.started,
+                       peak_rss_kib=peak, mode=job.mode, rendered=rendered, timings=job.timings)
 
 
 def _link_tree(source: Path, target: Path) -> None:

@@ -1,6 +1,7 @@
 """The incremental build of one edition: only the pages whose HTML changed are rendered again.
 
-Run in a child process by ``site.py`` (``python -m portal.knowledge.site_incremental``), like ``mkdocs build``:
+Run in a child process by ``site.py`` (``python -m portal.knowledge.site_incremental --batch``, every stale
+edition in one process, so MkDocs and Material are imported once), like ``mkdocs build``:
 it loads the same generated configuration (the same theme, plugins and the portal's hooks) and drives MkDocs'
 own build steps through its Python API, in the order ``mkdocs.commands.build.build`` takes them:
 
@@ -28,6 +29,7 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from mkdocs.commands import build as mkbuild
@@ -179,16 +181,20 @@ def _write_search_index(config, site_dir: Path, doc_files, rendered_urls: set[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Incremental build of one knowledge-base edition.")
-    parser.add_argument("--config-file", required=True)
-    parser.add_argument("--previous-manifest", required=True)
-    parser.add_argument("--manifest", required=True, help="where to write the new edition's manifest")
+    parser = argparse.ArgumentParser(description="Incremental builds of knowledge-base editions, one process.")
+    parser.add_argument("--batch", required=True, help="JSON: [{edition, config_file, previous_manifest, manifest}]")
     args = parser.parse_args()
-    previous = json.loads(Path(args.previous_manifest).read_text(encoding="utf-8"))
-    result = build(args.config_file, previous)
-    mkdocs_hooks.write_file_replacing(args.manifest, json.dumps(result.pop("manifest"), ensure_ascii=False,
-                                                                 sort_keys=True).encode("utf-8"))
-    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    reports = []
+    for job in json.loads(Path(args.batch).read_text(encoding="utf-8")):
+        try:
+            previous = json.loads(Path(job["previous_manifest"]).read_text(encoding="utf-8"))
+            result = build(job["config_file"], previous)
+            mkdocs_hooks.write_file_replacing(job["manifest"], json.dumps(
+                result.pop("manifest"), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+            reports.append({"edition": job["edition"], **result})
+        except Exception:  # this edition is built in full instead; the others go on
+            reports.append({"edition": job["edition"], "error": traceback.format_exc()[-4000:]})
+    sys.stdout.write(json.dumps(reports, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
