@@ -31,7 +31,8 @@ CODE_BOOST = 3.0
 SYNONYM_WEIGHT = 0.8
 # A word's family (analysis.family) counts less than its own form, so the article using the reader's word
 # still ranks above one using only a relative of it.
-FAMILY_WEIGHT = 0.8
+FAMILY_WEIGHT = 1.0
+OWN_WEIGHT = 0.5
 # A word of the title, scored in its own short field (index.reader's BM25F parameters), on top of the text.
 TITLE_WEIGHT = 1.0
 
@@ -187,7 +188,7 @@ def _word_query(norm: str, boost: float = 1.0, fuzzy: bool = False) -> wq.Query:
     fields = [("text", boost)] + ([("title_terms", boost * TITLE_WEIGHT)] if TITLE_WEIGHT else [])
     options: list[wq.Query] = []
     for fieldname, weight in fields:
-        own = wq.Term(fieldname, norm, boost=weight)
+        own = wq.Term(fieldname, norm, boost=weight * (OWN_WEIGHT if kin else 1.0))
         options.append(own)
         if kin:
             options.append(wq.Term(fieldname, kin, boost=weight * FAMILY_WEIGHT))

@@ -40,11 +40,13 @@ def candidates(searcher, reader: VersionReader, q: wq.Query, matched: set[int], 
 COORDINATION = 0.0
 
 
-def minimum_should_match(n: int) -> int:
-    """Concepts a document must hold to be a candidate: all of one or two, one fewer of three to five,
-    two fewer of more (readers add words the article does not use: "как", "другому", "нужного")."""
+def minimum_should_match(n: int, *, exact: bool = True) -> int:
+    """Concepts a document must hold to be a candidate: one of two words, but both when ``exact`` (a code or
+    a phrase is one of them: "HTTP 502" is not any HTTP); one fewer of three to five, two fewer of more
+    (readers add words the article does not use: "как", "другому", "нужного", "диск"). Every concept adds
+    to the score, so the documents holding more of them come first."""
     if n <= 2:
-        return n
+        return n if exact else 1
     return n - 1 if n <= 5 else n - 2
 
 

@@ -112,7 +112,8 @@ class Searching(abc.ABC):
         counts: Counter[int] = Counter()
         for part in parts:
             counts.update(reader.docs(searcher, part) & allowed)
-        need = ranking.minimum_should_match(n) if require_all else 1
+        exact = any(u.kind != "word" for u in parsed.units)
+        need = ranking.minimum_should_match(n, exact=exact) if require_all else 1
         matched = {doc for doc, k in counts.items() if k >= need}
         page = self._run(searcher, reader, wq.Or(parts), allowed, request, parsed, synonyms, matched=matched,
                          factor=ranking.coordination(counts, n), tiers=wq.And(parts))

@@ -46,7 +46,7 @@ def test_publish_and_archive_update_the_index_through_the_hook(settings, content
     sha = commit(content_repo, new_article())
     hooks.articles_changed(settings=settings, commit=sha, slugs=["beacon-loss"])
     assert index.info()["commit"] == sha
-    assert slugs(index, "закрытие вкладки") == ["beacon-loss"]
+    assert slugs(index, "закрытие вкладки")[:1] == ["beacon-loss"]  # first: the other holds one of the words
     sha = commit(content_repo, new_article(status="archived"))
     hooks.articles_changed(settings=settings, commit=sha, slugs=["beacon-loss"])
     assert "beacon-loss" not in slugs(index, "закрытие вкладки")
@@ -156,7 +156,7 @@ def test_search_keeps_answering_during_a_rebuild_and_writes(settings, content_re
             t.join(30)
     assert errors == []
     assert answers and all(a == ["captcha"] for a in answers)
-    assert sorted(slugs(index, "новая статья")) == ["new-0", "new-1", "new-2"]
+    assert sorted(slugs(index, "новая статья")[:3]) == ["new-0", "new-1", "new-2"]
 
 
 def test_writers_wait_for_each_other_across_processes(settings, content_repo, kb):
