@@ -80,19 +80,19 @@ def apply_move(ticket: Ticket, target: str, *, settings: Settings, now: dt.datet
 
 def _required(transition: workflow.Transition, *, comment: str, reason: str, solution: str,
               workaround: str) -> dict[str, str]:
-    errors = {}
+    errors: dict[str, str] = {}
     if "comment" in transition.requires and not comment:
         if transition.target == Status.awaiting_info:
-            errors["comment"] = "напишите, какую информацию нужно предоставить заказчику"
+            errors["comment"] = message("errors_tickets.info_request_missing")
         else:
-            errors["comment"] = "поясните причину в комментарии"
+            errors["comment"] = message("errors_tickets.comment_reason_missing")
     if "reason" in transition.requires and not reason:
-        errors["reason"] = ("укажите причину приостановки: какую часть работ выполняет смежный сервис"
-                            if transition.target == Status.suspended else "укажите причину")
+        errors["reason"] = message("errors_tickets.suspend_reason_missing" if transition.target == Status.suspended
+                                   else "errors_tickets.reason_missing")
     if "defer_reason" in transition.requires and reason not in DEFER_REASONS:
-        errors["reason"] = f"укажите причину из регламента: {', '.join(DEFER_REASONS)}"
+        errors["reason"] = message("errors_tickets.defer_reason_missing")
     if "resolution" in transition.requires and not (solution or workaround):
-        errors["solution"] = "укажите решение или обходной путь"
+        errors["solution"] = message("errors_tickets.solution_missing")
     return errors
 
 
@@ -104,13 +104,14 @@ def change_status(*, session: Session, settings: Settings, ticket: Ticket, actor
     comment, reason = (comment or "").strip(), (reason or "").strip()
     solution, workaround, cause = (solution or "").strip(), (workaround or "").strip(), (cause or "").strip()
     if status not in Status.__members__:
-        raise Invalid.fields({"status": f"недопустимое значение; допустимы: {_choices(Status)}"})
+        raise Invalid.fields({"status": message("error.input.choice", expected=_choices(Status))})
     transition = workflow.find(ticket, status)
     if transition is None:
         allowed = workflow.allowed_targets(ticket, actor)
-        names = ", ".join(f"{s} ({STATUS_NAMES[s]})" for s in allowed) or "нет доступных вам переходов"
-        raise Conflict(f"Заявку в статусе «{STATUS_NAMES[ticket.status]}» нельзя перевести в «{STATUS_NAMES[status]}». "
-                       f"Допустимо: {names}.", extra={"status": ticket.status, "allowed": allowed})
+        names = Joined([STATUS_NAMES[s] for s in allowed], ", ") if allowed else message("errors_tickets.no_transitions")
+        raise Conflict(message("errors_tickets.transition_refused", current=STATUS_NAMES[ticket.status],
+                               target=STATUS_NAMES[status], allowed=names),
+                       extra={"status": ticket.status, "allowed": allowed})
     policy.require(actor, transition.action, ticket)
     errors = _required(transition, comment=comment, reason=reason, solution=solution, workaround=workaround)
     if errors:
@@ -152,11 +153,11 @@ def correct_priority(*, session: Session, settings: Settings, ticket: Ticket, ac
     reason = (reason or "").strip()
     errors = {}
     if priority not in Priority.__members__:
-        errors["priority"] = f"недопустимое значение; допустимы: {_choices(Priority)}"
+        errors["priority"] = message("error.input.choice", expected=_choices(Priority))
     elif priority == ticket.priority:
-        errors["priority"] = "у заявки уже этот приоритет"
+        errors["priority"] = message("errors_tickets.same_priority")
     if not reason:
-        errors["reason"] = "сообщите заказчику причину изменения приоритета"
+        errors["reason"] = message("errors_tickets.priority_reason_missing")
     if errors:
         raise Invalid.fields(errors)
     before, due_before = ticket.priority, ticket.sla_reaction_due
@@ -180,7 +181,7 @@ def add_comment(*, session: Session, settings: Settings, ticket: Ticket, actor: 
         policy.require(actor, "ticket.comment_internal", ticket)
     body = (body or "").strip()
     if not body:
-        raise Invalid.fields({"body": "напишите текст комментария"})
+        raise Invalid.fields({"body": message("errors_tickets.comment_missing")})
     staff = _is_support_staff(actor)
     if public and staff:
         _mark_reaction(ticket, now)
@@ -203,7 +204,7 @@ def parse_eta(text: str, tz: str) -> dt.datetime:
     except ValueError:
         value = None
     if value is None:
-        raise Invalid.fields({"eta": "дата в формате ГГГГ-ММ-ДД или ГГГГ-ММ-ДДTЧЧ:ММ"})
+        raise Invalid.fields({"eta": message("errors_tickets.eta_format")})
     if len(text.strip()) == 10:
         value = value + dt.timedelta(hours=23, minutes=59)
     return value
@@ -215,10 +216,10 @@ def set_eta(*, session: Session, ticket: Ticket, actor: Actor, eta: dt.datetime,
     now = now or utcnow()
     policy.require(actor, "ticket.set_eta", ticket)
     if not ticket.is_open:
-        raise Conflict(f"Заявка в статусе «{STATUS_NAMES[ticket.status]}»: плановую дату решения задают "
-                       "для открытой заявки.", extra={"status": ticket.status})
+        raise Conflict(message("errors_tickets.eta_closed", status=STATUS_NAMES[ticket.status]),
+                       extra={"status": ticket.status})
     if eta <= now:
-        raise Invalid.fields({"eta": "плановая дата решения должна быть в будущем"})
+        raise Invalid.fields({"eta": message("errors_tickets.eta_past")})
     before = ticket.eta
     ticket.eta, ticket.eta_set_at = eta, now
     ticket.paused_seconds_at_eta = int(ticket.paused_total(now).total_seconds())
@@ -235,7 +236,7 @@ def assign(*, session: Session, ticket: Ticket, actor: Actor, assignee: str | No
     if assignee:
         person = session.scalar(select(User).where(User.username == assignee))
         if person is None or not person.is_active or not policy.allows(person, "ticket.queue"):
-            raise Invalid.fields({"assignee": f"«{assignee}» не работает с заявками (вторая, третья линия, QA)"})
+            raise Invalid.fields({"assignee": message("errors_tickets.assignee_not_staff", login=assignee)})
     if (person.id if person else None) == ticket.assignee_id:
         return ticket
     ticket.assignee_id, ticket.assignee = (person.id, person) if person else (None, None)
