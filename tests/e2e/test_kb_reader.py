@@ -12,6 +12,7 @@ import http.server
 import os
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -106,6 +107,24 @@ def test_the_kb_search_box_is_the_portals_search(page, db, world, article):
     logged = _logged_queries(db, until=lambda queries: "обнавления браузра" in queries)
     assert "обнавления браузра" in logged
     assert logged <= {"сессиями", "обнавления браузра", "квазиконсольтроникс"}, logged
+
+
+def test_a_hit_opened_from_the_portals_search_page_is_remembered_once(page, db, world, article):
+    sign_in(page, "ivanova")
+    page.goto("/search?q=" + quote("сессиями браузера"))
+    page.get_by_test_id("hits").locator(f"a[href='{article.url}']").first.click()
+    page.wait_for_url(f"**{article.url}")
+    page.get_by_test_id("kb-feedback").wait_for()  # article.js has heard from the portal
+    page.reload()  # not a new arrival
+    page.get_by_test_id("kb-feedback").wait_for()
+    searches = []
+    for _ in range(50):
+        with db.session_scope(write=False) as session:
+            searches = [(s.slug, s.query) for s in session.query(ArticleSearch)]
+        if searches:
+            break
+        time.sleep(0.1)
+    assert searches == [(article.slug, "сессиями браузера")]
 
 
 def test_a_reader_votes_once_and_the_writer_reads_it(page, browser, live_server, db, world, article):

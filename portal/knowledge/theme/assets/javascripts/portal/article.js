@@ -1,6 +1,7 @@
 // What an article page on /kb/ shows one reader (theme main.html): «Исправлено в пакете …» for the packages
 // this reader may see (entitled organisation, or staff), and «Помогла ли статья? Да / Нет» with an optional
-// comment — from GET/PUT /api/v1/kb/articles/{slug}/reader|vote. The built page is the same file for every
+// comment — from GET/PUT /api/v1/kb/articles/{slug}/reader|vote; and the query of the portal's search page
+// that led here (POST …/searches), for the writer. The built page is the same file for every
 // reader of an edition, so it names no package; outside the portal both regions stay hidden.
 (function () {
   "use strict"
@@ -98,8 +99,26 @@
     box.hidden = false
   }
 
+  // Arrived from a hit of the portal's search page (/search?q=…; the portal sends same-origin referrers):
+  // that query led the reader here too. A reload or a step back is not a new arrival.
+  function arrivedFromSearch(reader) {
+    if (!reader.user || !reader.csrf || !document.referrer) return
+    var how = performance.getEntriesByType && performance.getEntriesByType("navigation")[0]
+    if (how && how.type !== "navigate") return
+    var from
+    try { from = new URL(document.referrer) } catch (e) { return }
+    var query = from.origin === location.origin && from.pathname === "/search" ? from.searchParams.get("q") : ""
+    if (!query || !query.trim()) return
+    var headers = { "Content-Type": "application/json" }
+    headers[reader.csrf.header] = reader.csrf.token
+    fetch(base + "/searches", { method: "POST", credentials: "same-origin", headers: headers,
+                                body: JSON.stringify({ query: query.trim().slice(0, 500) }) })
+      .catch(function () { /* the log is a nicety */ })
+  }
+
   window.portalReader.then(function (reader) {
     if (!reader) return null
+    arrivedFromSearch(reader)
     return fetch(base + "/reader", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null })
       .then(function (view) {
