@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from portal.errors import Invalid
+from portal.i18n import message
 from portal.knowledge import frontmatter
 from portal.validation import describe_validation_errors
 
@@ -128,7 +129,7 @@ class FrontMatter(BaseModel):
 def check_front_matter(meta: Any) -> FrontMatter:
     """The validated front matter; ``Invalid`` (422) names every wrong field in Russian."""
     if not isinstance(meta, dict):
-        raise Invalid.fields({"front_matter": "ожидается набор полей (YAML-словарь)"})
+        raise Invalid.fields({"front_matter": message("errors_knowledge.front_matter_not_mapping")})
     try:
         return FrontMatter.model_validate(meta)
     except ValidationError as exc:
@@ -144,9 +145,9 @@ def check_publishable(meta: FrontMatter, body: str) -> None:
     """What a published article needs beyond the schema: a summary and a text."""
     errors = {}
     if not meta.summary:
-        errors["summary"] = "перед публикацией напишите краткое описание"
+        errors["summary"] = message("errors_knowledge.summary_before_publish")
     if not body.strip():
-        errors["body"] = "перед публикацией напишите текст статьи"
+        errors["body"] = message("errors_knowledge.body_before_publish")
     if errors:
         raise Invalid.fields(errors)
 
@@ -154,8 +155,7 @@ def check_publishable(meta: FrontMatter, body: str) -> None:
 def check_name(value: str, *, what: str) -> str:
     """A slug or section: lowercase Latin letters, digits and hyphens; anything else is refused."""
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise Invalid.fields({what: "только строчные латинские буквы, цифры и дефис (до 80 символов), "
-                                    "например how-to-file-a-request"})
+        raise Invalid.fields({what: message("errors_knowledge.slug_format")})
     return value
 
 
@@ -260,7 +260,7 @@ def parse(text: str, *, section: str, slug: str, commit: str = "") -> Article:
     try:
         meta, body = frontmatter.split(text)
     except frontmatter.FrontMatterError as exc:
-        raise Invalid.fields({"front_matter": f"заголовок статьи (YAML между строками ---) не читается: {exc}"}) \
+        raise Invalid.fields({"front_matter": message("errors_knowledge.front_matter_unreadable", reason=str(exc))}) \
             from None
     return Article(section=section, slug=slug, meta=check_front_matter(meta), body=body, commit=commit)
 
