@@ -118,7 +118,8 @@ class Generation:
     updated_at: float
 
     def meta(self) -> dict[str, Any]:
-        return {"backend": "postgresql", "generation": self.id, "commit": self.commit, "schema": self.schema_version,
+        return {"backend": "postgresql", "path": f"postgresql:search_documents/gen-{self.id}",
+                "generation": self.id, "commit": self.commit, "schema": self.schema_version,
                 "mode": self.mode, "articles": self.articles, "files": self.files, "built_at": self.built_at,
                 "build_seconds": self.build_seconds, "updated_at": self.updated_at}
 
@@ -816,7 +817,8 @@ class PgIndex:
         counts: Counter[int] = Counter()
         for part in parts:
             counts.update(reader.docs(part) & allowed)
-        need = ranking.minimum_should_match(n) if require_all else 1
+        exact = any(u.kind != "word" for u in parsed.units)
+        need = ranking.minimum_should_match(n, exact=exact) if require_all else 1
         matched = frozenset(doc for doc, k in counts.items() if k >= need)
         page = self._run(reader, wq.Or(parts), allowed, request, parsed, synonyms, matched=matched,
                          factor=ranking.coordination(counts, n), tiers=wq.And(parts))
