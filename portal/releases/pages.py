@@ -257,15 +257,20 @@ def board_csv(request: Request, user: CurrentUser, session: SessionDep, settings
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _board_act(request, session, user, action):
+def _board_act(request, session, user, action, done: str):
+    """Run a delivery action; success goes back to the board saying what changed (``flow.delivery_done.<done>``
+    with the package and the organisation)."""
     try:
-        action()
+        delivery = action()
     except PortalError as exc:
         if exc.status_code in (401, 403, 404) and not exc.errors:
             raise
         session.rollback()
         return _board(request, session, user, errors=web.form_errors(exc), status_code=exc.status_code)
-    return web.redirect(request.headers.get("referer") if _same_site(request) else "/deliveries")
+    response = web.redirect(request.headers.get("referer") if _same_site(request) else "/deliveries")
+    web.flash(request, response, i18n.translate(f"flow.delivery_done.{done}", web.language(request),
+                                                package=delivery.package_id, organization=delivery.organization.name))
+    return response
 
 
 def _same_site(request) -> bool:
@@ -279,14 +284,15 @@ def board_record(request: Request, user: CurrentUser, session: SessionDep,
                  organization: Annotated[str, Form(max_length=64)] = "",
                  channel: Annotated[str, Form(max_length=20)] = "", note: Annotated[str, Form(max_length=5000)] = ""):
     return _board_act(request, session, user, lambda: deliveries.record_handover(
-        session=session, actor=user, package_id=package_id, organization=organization, channel=channel, note=note))
+        session=session, actor=user, package_id=package_id, organization=organization, channel=channel, note=note),
+        "recorded")
 
 
 @router.post("/deliveries/{delivery_id}/confirm")
 def board_confirm(request: Request, user: CurrentUser, session: SessionDep, delivery_id: RowId,
                   note: Annotated[str, Form(max_length=5000)] = ""):
     return _board_act(request, session, user, lambda: deliveries.confirm(
-        session=session, actor=user, delivery_id=delivery_id, note=note))
+        session=session, actor=user, delivery_id=delivery_id, note=note), "confirmed")
 
 
 # --- the ticket page's section ------------------------------------------------------------------------------

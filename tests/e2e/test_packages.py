@@ -38,7 +38,8 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     assert "PRM-2026-44444" in page.locator('.field-error[data-field="ticket_ids"]').inner_text()
     form.locator("input[type=file]").set_input_files(str(package_file))
     form.get_by_role("button", name="Загрузить").click()  # checked before the upload: nothing is sent
-    assert page.get_by_test_id("upload-errors").is_visible() and "/packages/new" in page.url
+    page.get_by_test_id("upload-errors").wait_for(state="visible")  # the check answers after the click
+    assert page.url.endswith("/packages/new")
     assert form.locator("input[type=file]").evaluate("input => input.files[0].name") == "primoart-5.2.1-hf3.tar.gz"
     form.get_by_label("Заявки").fill(world.t_romashka)
     form.get_by_role("button", name="Загрузить").click()

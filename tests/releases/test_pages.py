@@ -91,10 +91,14 @@ def test_board_filters_record_confirm_and_csv(live_server, world, db, settings):
         ok = c.post("/deliveries/record", data={"csrf_token": token, "package_id": "pkg-r", "organization": "vector",
                                                 "channel": "email", "note": "Письмо 12.11"})
         assert ok.status_code == 303
+        said = c.get(ok.headers["location"], headers=HTML).text
+        assert "Передача пакета pkg-r организации «АО Вектор» записана" in said
         with db.session_scope(write=False) as s:
             vector_id = s.query(Delivery).filter_by(organization_id=world.vector.id).one().id
         confirmed = c.post(f"/deliveries/{vector_id}/confirm", data={"csrf_token": token, "note": "По телефону"})
         assert confirmed.status_code == 303
+        assert "Доставка пакета pkg-r организации «АО Вектор» подтверждена" in c.get(confirmed.headers["location"],
+                                                                                      headers=HTML).text
         csv = c.get("/deliveries/export.csv?since=2020-01-01")
         assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
         lines = csv.text.strip().splitlines()
