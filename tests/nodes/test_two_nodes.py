@@ -126,7 +126,8 @@ def test_article_published_on_a_is_found_and_served_on_b(nodes):
     assert before is None or built.runs > before.runs
     build_seconds = (built.last_finished_at - built.last_started_at).total_seconds()
     print(f"\nsearch on B after {found_at:.2f} s; /kb/ on B after {served_at:.2f} s; B's build {build_seconds:.2f} s")
-    assert found_at <= 5.0
+    # The bound for both: within 5 s plus the single-node build time.
+    assert found_at <= 5.0 + build_seconds
     assert served_at <= 5.0 + build_seconds
     # Both nodes built it, each under its own lease; git on both is at the published commit.
     assert _job_row(db, "kb.build@a") is not None
