@@ -13,9 +13,8 @@ What is connected here, and why it matters:
 * ``releases.events`` ← notify: a published package and a recorded hand-over reach customers by the same
   route (an event of the domain, a listener of notify), releases never importing notify;
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
-* ``search.service.PACKAGE_LOOKUPS`` ← releases: hits name the published package that fixes them;
-* ``knowledge.feedback.FIXED_IN_PACKAGES`` ← releases: an article on /kb/ says «Исправлено в пакете …» to the
-  readers the package's entitlement lets see it;
+* ``knowledge.fixed_in.READABLE_PACKAGES`` ← releases: an article on /kb/ and a search hit say «Исправлено в
+  пакете …» only to the readers the package's entitlement lets see it (one lookup for both);
 * ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
   whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
   told to the knowledge hooks (and so to search) without the core importing knowledge;
@@ -43,7 +42,7 @@ def wire() -> None:
     """Add every domain's hooks to the registries of the others (idempotent: a second call changes nothing)."""
     from portal import dashboard, health, housekeeping, intents, jobs, storage, validation
     from portal.accounts import jobs as accounts_jobs
-    from portal.knowledge import feedback as knowledge_feedback
+    from portal.knowledge import fixed_in as knowledge_fixed_in
     from portal.knowledge import hooks as knowledge_hooks
     from portal.knowledge import jobs as knowledge_jobs
     from portal.knowledge import pages as knowledge_pages
@@ -73,8 +72,7 @@ def wire() -> None:
         events.DELIVERY_HANDED_OVER.add(notify.on_delivery_handed_over)
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
         intents.AFTER_REINDEX.add(knowledge_hooks.articles_changed)
-        search.PACKAGE_LOOKUPS.add(releases.published_titles)
-        knowledge_feedback.FIXED_IN_PACKAGES.add(releases_fixed_in.readable_published)
+        knowledge_fixed_in.READABLE_PACKAGES.add(releases_fixed_in.readable_published)
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)

@@ -7,8 +7,8 @@ from here through the portal's JSON API (``feedback_api.py``), fetched by the th
 * a vote belongs to one version of the article (the commit that last changed it): one per reader per
   version — voting again on that version replaces the answer — recorded in the audit log;
 * «Исправлено в пакете …» names only the published packages the reader's organisation is entitled to (the
-  releases domain answers through ``FIXED_IN_PACKAGES``, asking the policy), so the customers' and public
-  editions' static HTML never has to name a package;
+  releases domain answers through ``fixed_in.READABLE_PACKAGES``, asking the policy — the same question
+  search asks for its hits), so the customers' and public editions' static HTML never has to name a package;
 * a reader who opens an article from the site's search box leaves the query here: writers see which
   searches led to an article beside its votes and comments.
 """
@@ -16,7 +16,6 @@ from here through the portal's JSON API (``feedback_api.py``), fetched by the th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,18 +29,12 @@ from portal.errors import Invalid, NotFound, not_found
 from portal.knowledge import articles, service
 from portal.knowledge.articles import Article
 from portal.knowledge.feedback_models import ArticleSearch, ArticleVote
-from portal.registry import Registry
+from portal.knowledge.fixed_in import readable_packages
 
 COMMENT_MAX = 2000
 QUERY_MAX = 500
 ARTICLE_SEARCHES_SHOWN = 20
 UNHELPFUL_DAYS = 90
-
-# fn(session, reader, package ids) -> [{"id", "title", "url"}]: the published packages among the ids that the
-# reader may see (releases, added by portal.wiring; releases sits above knowledge). With none added, no
-# article names a package.
-ReaderPackages = Callable[[Session, Any, list[str]], list[dict[str, str]]]
-FIXED_IN_PACKAGES: Registry[ReaderPackages] = Registry("knowledge.fixed_in_packages")
 
 
 def _published_for(settings: Settings, reader, slug: str) -> Article:
@@ -60,13 +53,7 @@ def _published_for(settings: Settings, reader, slug: str) -> Article:
 
 def fixed_in_for(session: Session, reader, article: Article) -> list[dict[str, str]]:
     """The packages fixing the article's tickets that this reader may see (entitled organisation, or staff)."""
-    if not article.meta.fixed_in:
-        return []
-    found: dict[str, dict[str, str]] = {}
-    for lookup in FIXED_IN_PACKAGES:
-        for package in lookup(session, reader, list(article.meta.fixed_in)):
-            found.setdefault(package["id"], package)
-    return [found[p] for p in article.meta.fixed_in if p in found]
+    return readable_packages(session, reader, list(article.meta.fixed_in or []))
 
 
 @dataclass

@@ -560,16 +560,6 @@ def manifest(*, session: Session, package: Package, **changes) -> str:
     return f"---\n{head}---\n\n{package.notes.strip()}\n"
 
 
-def published_titles(session: Session, package_ids: list[str]) -> dict[str, str]:
-    """Search's lookup: titles of the published packages among ``package_ids``."""
-    ids = [p for p in package_ids if PACKAGE_ID_RE.match(p or "")]
-    if not ids:
-        return {}
-    rows = session.execute(select(Package.id, Package.title).where(
-        Package.id.in_(ids), Package.status == PackageStatus.published.value))
-    return {pid: title for pid, title in rows}
-
-
 def packages_for_ticket(*, session: Session, ticket_id: str, statuses=(PackageStatus.published,)) -> list[Package]:
     stmt = (select(Package).join(PackageTicket, PackageTicket.package_id == Package.id)
             .where(PackageTicket.ticket_id == ticket_id, Package.status.in_([s.value for s in statuses]))

@@ -12,7 +12,6 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -25,8 +24,8 @@ from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
 from portal.i18n import message
+from portal.knowledge.fixed_in import readable_packages
 from portal.knowledge.frontmatter import VISIBILITIES
-from portal.registry import Registry
 from portal.search import query as sq
 from portal.search.index import Hit, Progress, SearchPage, SearchRequest, backend
 from portal.search.models import SearchLogEntry
@@ -37,12 +36,6 @@ MAX_LIMIT = 50
 MAX_OFFSET = 1000
 SUGGEST_LIMIT = 8
 SORTS = ("relevance", "date")
-
-# fn(session, package_ids) -> {published package id: title}, the releases domain's (added by portal.wiring).
-# With none added, no hit says «исправлено в пакете …».
-PackageLookup = Callable[[Session, list[str]], dict[str, str]]
-PACKAGE_LOOKUPS: Registry[PackageLookup] = Registry("search.package_lookups")
-
 
 def audiences(user) -> tuple[str, ...]:
     """Visibilities of the articles this reader may see, by the policy's article rule."""
@@ -78,14 +71,10 @@ def hit_dict(hit: Hit, fixed_in: dict[str, str] | None = None) -> dict[str, Any]
     }
 
 
-def fixed_in_titles(session: Session | None, package_ids: list[str]) -> dict[str, str]:
-    """Titles of the published packages among ``package_ids``, from every registered lookup."""
-    found: dict[str, str] = {}
-    if not package_ids or session is None:
-        return found
-    for lookup in PACKAGE_LOOKUPS:
-        found.update(lookup(session, list(package_ids)))
-    return found
+def fixed_in_titles(session: Session | None, user, package_ids: list[str]) -> dict[str, str]:
+    """Titles of the packages among ``package_ids`` this reader may know of (the article page's rule: published,
+    and the reader's organisation entitled or the reader staff): a hit never names another customer's package."""
+    return {p["id"]: p["title"] for p in readable_packages(session, user, package_ids)}
 
 
 def search(*, session: Session | None, settings: Settings, user, q: str, module: str | None = None,
@@ -109,7 +98,7 @@ def search(*, session: Session | None, settings: Settings, user, q: str, module:
                             offset=offset)
     page = backend(settings).search(request)
     packages = sorted({p for h in page.hits for p in h.fixed_in})
-    return Results(page=page, query=q or "", fixed_in=fixed_in_titles(session, packages))
+    return Results(page=page, query=q or "", fixed_in=fixed_in_titles(session, user, packages))
 
 
 def suggest(*, settings: Settings, user, q: str, limit: int = SUGGEST_LIMIT) -> list[dict[str, str]]:

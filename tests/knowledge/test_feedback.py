@@ -143,3 +143,32 @@ def test_fixed_in_names_a_package_only_to_readers_entitled_to_it(db, settings, m
         built = site.edition_dir(settings, edition)
         assert not any(package_id in p.read_text(encoding="utf-8", errors="ignore")
                        for p in built.rglob("*") if p.is_file() and p.suffix in (".html", ".json", ".xml"))
+
+
+def test_search_names_a_fixing_package_only_to_readers_entitled_to_it(db, settings, make, writer, write_article,
+                                                                         api):
+    """The search API and page say «исправлено в пакете …» by the same rule as the article page: a customer of
+    another organisation finds the article but learns neither the package's title nor its ID."""
+    world = make_world(db, settings, make)
+    article = write_article(writer, title="Выгрузка в Excel обрывается", tickets=[world.t_romashka])
+    _publish(db, settings, writer, article)
+    package_id = create_package(db, settings, world.support, package_id="primoart-7.1.0-hf9",
+                                title="Заплатка для Ромашки", tickets=[world.t_romashka], publish=True)
+    params = {"q": "выгрузка excel обрывается"}
+
+    def hit_of(reader) -> dict:
+        answer = api.get(reader, "/api/v1/search", params=params)
+        assert answer.status_code == 200, answer.text
+        return next(h for h in answer.json()["hits"] if h["slug"] == article.slug)
+
+    for reader in (world.ivanova, world.support, world.developer):
+        assert hit_of(reader)["fixed_in"] == [{"id": package_id, "title": "Заплатка для Ромашки"}]
+        page = api.get(reader, "/search", params=params)
+        assert page.status_code == 200 and "Заплатка для Ромашки" in page.text
+    for outsider in (world.petrov, world.outsider):
+        assert hit_of(outsider)["fixed_in"] == []
+        answer = api.get(outsider, "/api/v1/search", params=params)
+        page = api.get(outsider, "/search", params=params)
+        assert page.status_code == 200 and article.title in page.text
+        for text in (answer.text, page.text):
+            assert package_id not in text and "Заплатка для Ромашки" not in text

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from portal.knowledge import fixed_in
 from portal.search import service
 from tests.search.conftest import commit
 from tests.search.corpus import article_text
@@ -121,17 +122,17 @@ def test_fixed_in_is_shown_only_for_published_packages(api, people, kb):
     assert api.get(people["customer"], "/api/v1/search", params={"q": "PRM-2026-00042"}).json()["hits"][0][
         "fixed_in"] == []
 
-    def published_packages(session, ids):
-        return {p: f"Пакет {p}" for p in ids if p == "PKG-5.2.1-03"}
+    def published_packages(session, reader, ids):
+        return [{"id": p, "title": f"Пакет {p}", "url": f"/packages/{p}"} for p in ids if p == "PKG-5.2.1-03"]
 
-    service.PACKAGE_LOOKUPS.add(published_packages)
+    fixed_in.READABLE_PACKAGES.add(published_packages)
     try:
         hit = api.get(people["customer"], "/api/v1/search", params={"q": "PRM-2026-00042"}).json()["hits"][0]
         assert hit["fixed_in"] == [{"id": "PKG-5.2.1-03", "title": "Пакет PKG-5.2.1-03"}]
         page = api.get(people["customer"], "/search", params={"q": "PRM-2026-00042"})
         assert "исправлено в пакете Пакет PKG-5.2.1-03" in page.text
     finally:
-        service.PACKAGE_LOOKUPS.remove(published_packages)
+        fixed_in.READABLE_PACKAGES.remove(published_packages)
 
 
 def test_search_page_with_filters(api, people, kb):
