@@ -54,30 +54,45 @@ def coordination(counts: dict[int, int], n: int) -> dict[int, float]:
     return {doc: (k / n) ** COORDINATION for doc, k in counts.items()} if n > 1 else {}
 
 
+def _leaves(q: wq.Query, boost: float = 1.0) -> list[tuple[wq.Query, float]]:
+    """The parts of a sum of scores (nested Or), each with the product of the boosts above it."""
+    if type(q) is wq.Or:
+        return [leaf for sub in q.subqueries for leaf in _leaves(sub, boost * q.boost)]
+    return [(q, boost)]
+
+
 def score(searcher, q: wq.Query, docs: set[int], limit: int,
           factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
-    """(score, docnum) of the best ``limit`` of ``docs``, moving the matchers only to those documents;
-    each score multiplied by the document's ``factor`` (coordination) when one is given."""
+    """(score, docnum) of the best ``limit`` of ``docs``; each score multiplied by the document's ``factor``
+    (coordination) when one is given.
+
+    An Or scores the sum of its parts, so each part (a term, a phrase, a fuzzy term) walks its own postings
+    to those documents only and adds its score: Whoosh's union matchers would either preload every posting
+    of every part (indexes under 5,000 documents) or step a tree of unions through every match in Python."""
     ordered = sorted(docs)
-    scored: list[tuple[float, int]] = []
+    totals: dict[int, float] = {}
     for sub, offset in searcher.leaf_searchers():
         end = offset + sub.doc_count_all()
         mine = [d - offset for d in ordered if offset <= d < end]
         if not mine:
             continue
-        matcher = q.matcher(sub, sub.context())
-        for local in mine:
-            if not matcher.is_active():
-                break
-            if matcher.id() < local:
-                matcher.skip_to(local)
+        context = sub.context()
+        for leaf, boost in _leaves(q):
+            matcher = leaf.matcher(sub, context)
+            for local in mine:
                 if not matcher.is_active():
                     break
-            if matcher.id() == local:
-                doc = local + offset
-                scored.append((matcher.score() * (factor.get(doc, 1.0) if factor else 1.0), doc))
+                if matcher.id() < local:
+                    matcher.skip_to(local)
+                    if not matcher.is_active():
+                        break
+                if matcher.id() == local:
+                    doc = local + offset
+                    totals[doc] = totals.get(doc, 0.0) + matcher.score() * boost
+    scored = [(total * (factor.get(doc, 1.0) if factor else 1.0), doc) for doc, total in totals.items()]
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return scored[:limit]
+
 
 def facets(searcher, reader: VersionReader, docs: set[int]) -> dict[str, list[dict[str, Any]]]:
     postings = reader.facet_postings(searcher)
