@@ -1,7 +1,7 @@
 """In real Chromium, on the demo data, as each demo user: every page of the reader's menu and the main detail pages
 (a ticket, a package, the queue, deliveries, the admin pages) fit a 1366 px laptop and a 390 px phone without
 scrolling sideways — nothing sticks out of the page or is cut off by it, only a declared scroll box
-(`.table-scroll`) may scroll —, the menu is one row at 1366 px, and the second-line queue shows «Взять в работу»
+(`.table-scroll`, a table in rendered prose) may scroll —, the menu is one row at 1366 px, and the second-line queue shows «Взять в работу»
 and readable summaries."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ WIDTHS = (1366, 390)
 # Elements of the page (outside a declared scroll box) whose right edge passes the window's: a table pushed out
 # of <main>, a value clipped by its box.
 OVERFLOW_JS = """() => {
+  // A table in a person's rendered text scrolls inside its own box: the box must fit, its cells may not.
+  const PROSE_TABLES = '.prose table, .kb-body table';
   const vw = window.innerWidth, out = [];
   for (const el of document.querySelectorAll('body > header *, main *')) {
     if (el.closest('.table-scroll, details:not([open]) > :not(summary)')) continue;
+    if (el.parentElement && el.parentElement.closest(PROSE_TABLES)) continue;
     const r = el.getBoundingClientRect();
     if (r.width > 0 && r.height > 0 && r.right > vw + 1) out.push(`${el.tagName}.${el.className} → ${Math.round(r.right)}`);
   }
@@ -101,4 +104,25 @@ def test_second_line_queue_fits_with_take_visible(demo, browser, live_server):
     box = first.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
     assert page.locator("td.summary").first.get_attribute("data-label") == "Краткое описание"
+    context.close()
+
+
+def test_a_wide_table_in_an_article_scrolls_in_its_own_box_at_390(demo, browser, live_server):
+    """The writer's view of an article with a wide table (the demo's «Приоритеты и SLA») fits a phone: the table
+    scrolls sideways inside its box, the page does not."""
+    context = browser.new_context(base_url=live_server.url, locale="ru-RU", viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    _sign_in(page, "writer")
+    response = page.goto("/articles/priorities-and-sla")
+    assert response is not None and response.status == 200
+    result = page.evaluate(OVERFLOW_JS)
+    assert result["scrollWidth"] <= result["innerWidth"], result
+    assert not result["out"], result["out"]
+    table = page.locator("[data-testid=article-body] table").first
+    box = table.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    # the table is wider than the phone (the case at hand) and can be scrolled to its last column
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+    table.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+    assert table.evaluate("t => t.scrollLeft > 0")
     context.close()
