@@ -130,6 +130,13 @@ def states(session: Session) -> list[JobState]:
     return list(session.scalars(select(JobState).order_by(JobState.name)))
 
 
+def states_by_job(session: Session, settings: Settings) -> dict[str, JobState]:
+    """Each registered job's state by its name, as this node sees it: a per-node job's own lease row."""
+    rows = {row.name: row for row in states(session)}
+    found = {job.name: rows.get(job.lease_name(settings)) for job in REGISTRY}
+    return {name: row for name, row in found.items() if row is not None}
+
+
 class Scheduler:
     def __init__(self, settings: Settings, db: Database, *, clock: Clock = utcnow, owner: str | None = None,
                  jobs: dict[str, Job] | None = None):

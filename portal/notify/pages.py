@@ -87,10 +87,10 @@ def outbox_retry_failed(request: Request, user: CurrentUser, session: SessionDep
 
 
 @router.get("/admin/jobs")
-def jobs_page(request: Request, user: CurrentUser, session: SessionDep):
+def jobs_page(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     policy.require(user, "jobs.manage")
     registry = jobs.REGISTRY.by_name()
-    return web.render(request, "notify/jobs.html", {"states": {s.name: s for s in jobs.states(session)},
+    return web.render(request, "notify/jobs.html", {"states": jobs.states_by_job(session, settings),
                                                       "registry": registry})
 
 

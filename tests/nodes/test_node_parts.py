@@ -100,6 +100,8 @@ def test_per_node_jobs_run_on_each_node_and_a_request_reaches_every_node(setting
         with db.session_scope() as session:
             jobs.request_run(session, job.name)
         assert [s.tick() for s in schedulers] == [["build.here"], ["build.here"]]
+        with db.session_scope(write=False) as session:  # the jobs page shows each node its own row
+            assert jobs.states_by_job(session, nodes[1])["build.here"].name == "build.here@b"
     finally:
         jobs.REGISTRY._items.pop(job.name, None)
     with db.session_scope(write=False) as session:
