@@ -33,9 +33,11 @@ def customer_tickets(*, session: Session, user, limit: int = LIMIT) -> list[Tick
 
 
 def awaiting_reaction(*, session: Session, user, limit: int = LIMIT) -> list[Ticket]:
-    """Open tickets no one has reacted to, the nearest reaction deadline (or the longest overdue) first."""
+    """New tickets no one has reacted to, the nearest reaction deadline (or the longest overdue) first. A reaction
+    is second line's first status change or public reply, so every ticket waiting for one is still new: the
+    status index finds them without reading the open ones."""
     policy.require(user, "ticket.queue")
-    stmt = (select(Ticket).where(Ticket.is_open.is_(True), Ticket.reacted_at.is_(None))
+    stmt = (select(Ticket).where(Ticket.status == Status.new.value, Ticket.reacted_at.is_(None))
             .options(selectinload(Ticket.organization)).order_by(Ticket.sla_reaction_due, Ticket.id).limit(limit))
     return list(session.scalars(stmt))
 
@@ -43,8 +45,10 @@ def awaiting_reaction(*, session: Session, user, limit: int = LIMIT) -> list[Tic
 def awaiting_my_answer(*, session: Session, user, limit: int = LIMIT) -> list[Ticket]:
     """Open tickets assigned to the reader whose last public comment is the customer's: they wait for a reply."""
     policy.require(user, "ticket.queue")
+    # Only the reader's open tickets' comments are grouped: the whole history is never scanned.
+    mine = select(Ticket.id).where(Ticket.is_open.is_(True), Ticket.assignee_id == user.id)
     last = (select(TicketEvent.ticket_id, func.max(TicketEvent.id).label("last_id"))
-            .where(TicketEvent.public.is_(True), TicketEvent.kind == "comment")
+            .where(TicketEvent.ticket_id.in_(mine), TicketEvent.public.is_(True), TicketEvent.kind == "comment")
             .group_by(TicketEvent.ticket_id).subquery())
     stmt = (select(Ticket).join(last, last.c.ticket_id == Ticket.id)
             .join(TicketEvent, TicketEvent.id == last.c.last_id)

@@ -4,8 +4,10 @@
     .venv/bin/python scripts/bench/tickets.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
       (a fresh database is created on that server for the run and dropped after it)
 
-Prints p50/p95 of GET /tickets/queue and GET /api/v1/tickets, and registrations per second through the
-service and through POST /api/v1/tickets.
+Prints p50/p95 of GET /tickets/queue, GET /api/v1/tickets and each role's home page (its work lists: the
+customer's tickets, second line's tickets awaiting a reaction and their answer, the third line's escalated ones,
+QA's awaiting verification — every ticket has a customer's comment and a third of the open ones are assigned), and
+registrations per second through the service and through POST /api/v1/tickets.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from portal.config import Settings  # noqa: E402
 from portal.db import Database, utcnow  # noqa: E402
 from portal.policy import SystemActor  # noqa: E402
 from portal.tickets import service  # noqa: E402
-from portal.tickets.models import OPEN_STATUSES, Status, Ticket, TicketCounter  # noqa: E402
+from portal.tickets.models import OPEN_STATUSES, Status, Ticket, TicketCounter, TicketEvent  # noqa: E402
 from portal.wiring import wire  # noqa: E402
 
 wire()  # the hooks every portal process has: index updates, close guards, jobs, blob references
@@ -49,12 +51,12 @@ CLOSED = [Status.closed.value] * 6 + [Status.resolved.value, Status.deferred.val
 OPEN = sorted(OPEN_STATUSES)
 
 
-def fill(db: Database, settings: Settings, count: int, orgs: list[int]) -> float:
+def fill(db: Database, settings: Settings, count: int, orgs: list[int], assignee: int) -> float:
     started = time.perf_counter()
     now = utcnow()
     year = now.year
     rng = random.Random(42)
-    batch = []
+    batch, events = [], []
     with db.session_scope() as s:
         for n in range(1, count + 1):
             registered = now - dt.timedelta(minutes=(count - n) * 5)
@@ -74,12 +76,18 @@ def fill(db: Database, settings: Settings, count: int, orgs: list[int]) -> float
                 "sla_met": None if status == "new" else True, "paused_seconds": 0, "paused_seconds_at_eta": 0,
                 "suspend_reason": "", "info_request": "", "resolution_cause": "", "resolution_solution": "",
                 "resolution_workaround": "",
+                "assignee_id": assignee if is_open and rng.random() < 0.33 else None,
             })
+            events.append({"ticket_id": batch[-1]["id"], "at": registered + dt.timedelta(hours=3), "actor_id": None,
+                           "actor_name": "Анна", "actor_is_staff": False, "kind": "comment", "comment": "Есть новости?",
+                           "public": True, "details": {}})
             if len(batch) == 5000:
                 s.execute(insert(Ticket), batch)
-                batch = []
+                s.execute(insert(TicketEvent), events)
+                batch, events = [], []
         if batch:
             s.execute(insert(Ticket), batch)
+            s.execute(insert(TicketEvent), events)
         s.add(TicketCounter(year=year, last=count))
     return time.perf_counter() - started
 
@@ -127,13 +135,16 @@ def main() -> None:
         with db.session_scope() as s:
             orgs = [accounts.create_organization(session=s, actor=BENCH, slug=f"org{i}", name=f"ООО Заказчик {i}").id
                     for i in range(20)]
-            accounts.create_user(session=s, actor=BENCH, username="support", role="support", password=PASSWORD)
+            support_id = accounts.create_user(session=s, actor=BENCH, username="support", role="support",
+                                              password=PASSWORD).id
+            accounts.create_user(session=s, actor=BENCH, username="dev", role="developer", password=PASSWORD)
+            accounts.create_user(session=s, actor=BENCH, username="qa", role="qa", password=PASSWORD)
             accounts.create_user(session=s, actor=BENCH, username="anna", role="customer", password=PASSWORD,
                                  organization="org0", email="anna@example.test", full_name="Анна")
             for m in MODULES:
                 service.add_module(session=s, actor=BENCH, name=m)
             service.add_version(session=s, actor=BENCH, name="5.2")
-        seconds = fill(db, settings, args.tickets, orgs)
+        seconds = fill(db, settings, args.tickets, orgs, support_id)
         if db.engine.dialect.name == "postgresql":
             # The steady state autovacuum keeps: statistics, and a visibility map for index-only scans.
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -156,7 +167,12 @@ def main() -> None:
                 return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
             staff, customer = login("support"), login("anna")
+            developer, qa = login("dev"), login("qa")
             figures = [
+                ("GET / (support's home: reaction, my answer, mail, …)", "/", staff),
+                ("GET / (developer's home: escalated)", "/", developer),
+                ("GET / (QA's home: awaiting verification)", "/", qa),
+                ("GET / (customer's home: what is asked of them)", "/", customer),
                 ("GET /tickets/queue (support, 50 oldest open)", "/tickets/queue", staff),
                 ("GET /tickets/queue?priority=critical&module=RUM-агент", "/tickets/queue?priority=critical&module=RUM-агент", staff),
                 ("GET /api/v1/tickets (support, newest 50)", "/api/v1/tickets", staff),
