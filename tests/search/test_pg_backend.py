@@ -158,7 +158,7 @@ def test_the_index_builds_itself_and_follows_publishing_through_the_hook(setting
     sha = commit(content_repo, new_article())
     hooks.articles_changed(settings=chosen, commit=sha, slugs=["beacon-loss"])
     assert index.info()["commit"] == sha
-    assert slugs(index, "закрытие вкладки") == ["beacon-loss"]
+    assert slugs(index, "закрытие вкладки")[:1] == ["beacon-loss"]  # first: another holds one of the words
     assert index.info()["articles"] == 30
     sha = commit(content_repo, new_article(status="archived"))
     hooks.articles_changed(settings=chosen, commit=sha, slugs=["beacon-loss"])
@@ -254,7 +254,7 @@ def test_searches_keep_answering_during_rebuilds_and_updates(settings, content_r
             t.join(30)
     assert errors == []
     assert answers and all(a == ["captcha"] for a in answers)
-    assert sorted(slugs(index, "новая статья")) == ["new-0", "new-1", "new-2"]
+    assert sorted(slugs(index, "новая статья")[:3]) == ["new-0", "new-1", "new-2"]
     index.close()
 
 
