@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
+from portal.deps import DatabaseDep, OptionalUser, SessionDep, SettingsDep, verify_csrf
 from portal.search import query as sq
 from portal.search import service
 
@@ -55,7 +55,7 @@ class SuggestionOut(BaseModel):
 
 @router.get("", response_model=SearchOut, summary="Search the published knowledge base")
 def search(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep,
+    user: OptionalUser, session: SessionDep, settings: SettingsDep, db: DatabaseDep,
     q: Text = "", module: Filter = None, kind: Filter = None, version: Filter = None, tag: Filter = None,
     sort: Literal["relevance", "date"] = "relevance",
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 10,
@@ -73,5 +73,5 @@ def search(
 
 
 @router.get("/suggest", response_model=list[SuggestionOut], summary="Articles matching what is being typed")
-def suggest(user: CurrentUser, settings: SettingsDep, q: Text = "") -> list[dict[str, str]]:
+def suggest(user: OptionalUser, settings: SettingsDep, q: Text = "") -> list[dict[str, str]]:
     return service.suggest(settings=settings, user=user, q=q)

@@ -71,6 +71,15 @@ def hit_dict(hit: Hit, fixed_in: dict[str, str] | None = None) -> dict[str, Any]
     }
 
 
+def may_search(user, settings: Settings) -> None:
+    """Signed-in readers search what they may read. With ``PORTAL_PUBLIC_KB`` an anonymous visitor searches too:
+    the policy's article rule gives them the public audience only (``audiences(None)``), and a package is never
+    named to them (``package.view`` refuses the anonymous). Otherwise anonymous search is refused (401)."""
+    if user is None and settings.public_kb:
+        return
+    policy.require(user, "search.use")
+
+
 def fixed_in_titles(session: Session | None, user, package_ids: list[str]) -> dict[str, str]:
     """Titles of the packages among ``package_ids`` this reader may know of (the article page's rule: published,
     and the reader's organisation entitled or the reader staff): a hit never names another customer's package."""
@@ -81,7 +90,7 @@ def search(*, session: Session | None, settings: Settings, user, q: str, module:
            kind: str | None = None, version: str | None = None, tag: str | None = None,
            sort: str = "relevance", limit: int = 10, offset: int = 0) -> Results:
     """Articles the user may read that match ``q`` and the filters, with facets and a "did you mean"."""
-    policy.require(user, "search.use")
+    may_search(user, settings)
     errors = {}
     if sort not in SORTS:
         errors["sort"] = message("errors_search.sort")
@@ -103,7 +112,7 @@ def search(*, session: Session | None, settings: Settings, user, q: str, module:
 
 def suggest(*, settings: Settings, user, q: str, limit: int = SUGGEST_LIMIT) -> list[dict[str, str]]:
     """Articles whose titles match what is being typed (search box, new-ticket form)."""
-    policy.require(user, "search.use")
+    may_search(user, settings)
     if len(q or "") > sq.MAX_QUERY_CHARS:
         raise Invalid.fields({"q": message("errors_search.query_long", max=sq.MAX_QUERY_CHARS)})
     hits = backend(settings).suggest(q or "", audiences(user), max(1, min(limit, SUGGEST_LIMIT)))

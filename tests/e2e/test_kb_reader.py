@@ -236,3 +236,30 @@ def test_an_exported_edition_searches_russian_on_its_own(page, settings, tmp_pat
         server.shutdown()
         server.server_close()
 
+
+
+def test_an_anonymous_reader_of_the_public_edition_searches_it(page, app, db, settings, make, world, article):
+    """PORTAL_PUBLIC_KB=true: the search box of the public edition answers a visitor who is not signed in with
+    public articles — not «Войдите, чтобы искать» — and never with a customers' article."""
+    writer = make.user("writer", username="petrova")
+    with db.session_scope() as session:
+        public = service.create_article(
+            session=session, settings=settings, actor=writer, section=None,
+            body="## Шаги\n\nСкачайте агент RUM и перезапустите браузер.\n",
+            front_matter={"title": "Переустановка агента RUM", "kind": "howto", "visibility": "public",
+                          "summary": "Как переустановить агент RUM"})
+    with db.session_scope() as session:
+        service.publish_article(session=session, settings=settings, actor=writer, slug=public.slug)
+    assert {r.status for r in site.build(settings=settings, db=db, force=True)} == {"built"}
+    app.state.settings = settings.model_copy(update={"public_kb": True})
+
+    page.goto("/kb/")
+    _type(page, "агент RUM")
+    page.locator(".md-search-result__item").first.wait_for()
+    titles = page.locator(".md-search-result__link h1").all_inner_texts()
+    assert "Переустановка агента RUM" in titles and TITLE not in titles  # TITLE is for customers only
+    assert "Войдите" not in page.locator(".md-search-result__meta").inner_text()
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/kb-public-search-1366.png")
+    page.locator(".md-search-result__link", has_text="Переустановка агента RUM").click()
+    page.wait_for_url(f"**{service.get_article(settings=settings, slug=public.slug).url}")

@@ -6,13 +6,15 @@ readers the package's entitlement lets see it — in the JSON and never in the c
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from portal import audit
 from portal.errors import Forbidden, Invalid, NotFound
 from portal.knowledge import feedback, service, site
 from portal.knowledge.feedback_models import ArticleVote
+from portal.search.models import SearchLogEntry
 from tests.releases.conftest import create as create_package
-from tests.releases.conftest import make_world
+from tests.releases.conftest import make_world, wait_for
 
 
 def _publish(db, settings, writer, article):
@@ -172,3 +174,47 @@ def test_search_names_a_fixing_package_only_to_readers_entitled_to_it(db, settin
         assert page.status_code == 200 and article.title in page.text
         for text in (answer.text, page.text):
             assert package_id not in text and "Заплатка для Ромашки" not in text
+
+
+def test_anonymous_visitors_search_the_public_edition_only_when_it_is_enabled(db, settings, make, writer,
+                                                                              write_article, api, client, app):
+    """PORTAL_PUBLIC_KB=true: a visitor not signed in searches the public articles (and nothing else), is never
+    named a package, and the search is logged as the anonymous role's; without it, search answers 401."""
+    world = make_world(db, settings, make)
+    public = write_article(writer, title="Квазиобновление агента: порядок действий", visibility="public",
+                           tickets=[world.t_romashka])
+    hidden = write_article(writer, title="Квазиобновление агента для клиентов", visibility="customers")
+    internal = write_article(writer, title="Квазиобновление агента: внутренняя памятка", visibility="internal")
+    for article in (public, hidden, internal):
+        _publish(db, settings, writer, article)
+    package_id = create_package(db, settings, world.support, package_id="primoart-7.1.0-hf9",
+                                title="Заплатка для Ромашки", tickets=[world.t_romashka], publish=True)
+    params = {"q": "квазиобновление агента"}
+
+    for path in ("/api/v1/search", "/api/v1/search/suggest"):
+        assert client.get(path, params=params).status_code == 401  # PORTAL_PUBLIC_KB is off
+
+    app.state.settings = settings.model_copy(update={"public_kb": True})
+    answer = client.get("/api/v1/search", params=params)
+    assert answer.status_code == 200, answer.text
+    slugs = [h["slug"] for h in answer.json()["hits"]]
+    assert slugs[0] == public.slug and hidden.slug not in slugs and internal.slug not in slugs
+    assert all(h["fixed_in"] == [] for h in answer.json()["hits"])
+    assert "для клиентов" not in answer.text and "памятка" not in answer.text
+    assert package_id not in answer.text and "Заплатка" not in answer.text
+    suggested = client.get("/api/v1/search/suggest", params={"q": "Квазиобновление аг"})
+    assert suggested.status_code == 200 and [s["slug"] for s in suggested.json()][:1] == [public.slug]
+    assert {hidden.slug, internal.slug}.isdisjoint(s["slug"] for s in suggested.json())
+    assert client.get("/api/v1/search", params={"q": "x", "limit": 0}).status_code == 422
+    # signed-in readers keep their own audiences (and their packages)
+    customer_hits = api.get(world.ivanova, "/api/v1/search", params=params).json()["hits"]
+    assert {public.slug, hidden.slug} <= {h["slug"] for h in customer_hits}
+    assert internal.slug not in {h["slug"] for h in customer_hits}
+    assert [p["id"] for h in customer_hits for p in h["fixed_in"]] == [package_id]
+    assert internal.slug in {h["slug"] for h in api.get(world.support, "/api/v1/search", params=params).json()["hits"]}
+
+    def logged() -> list[tuple[str, str]]:
+        with db.session_scope(write=False) as session:
+            return [(e.query, e.role) for e in session.scalars(select(SearchLogEntry))]
+
+    assert wait_for(lambda: ("квазиобновление агента", "anonymous") in logged()), logged()
