@@ -279,3 +279,15 @@ def test_a_killed_mid_publish_leaves_b_consistent(nodes, point):
         a.stop()
         a.proc = None
         a.start()
+
+
+def test_failed_logins_count_on_every_node(nodes):
+    """Throttling lives in the database: failures spread over both nodes lock the account on both."""
+    a, b, _, _ = nodes
+    for n in range(5):  # PORTAL_LOGIN_MAX_FAILURES
+        node = a if n % 2 == 0 else b
+        r = httpx.post(f"{node.url}/api/v1/auth/token", json={"username": "qa", "password": f"wrong-{n}"}, timeout=60)
+        assert r.status_code in (401, 429), r.text
+    for node in (a, b):  # even the right password waits now, whichever node is asked
+        r = httpx.post(f"{node.url}/api/v1/auth/token", json={"username": "qa", "password": DEMO_PASSWORD}, timeout=60)
+        assert r.status_code == 429, r.text
