@@ -257,8 +257,11 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
     with tempfile.TemporaryDirectory(prefix="kb-build-", dir=settings.site_path) as tmp:
         work = Path(tmp)
         try:
+            mark = time.monotonic()
             source = _export(content, head, work / "source")
+            exported = time.monotonic() - mark
             dates = _revision_dates(content, head, settings.timezone)
+            dated = time.monotonic() - mark - exported
             epoch = _commit_epoch(content, head)
             config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
                                  if (source / "mkdocs.yml").exists() else "")
@@ -272,6 +275,7 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
                 progress(edition, "prepare")
             prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source, config=config,
                                      dates=dates, work=work / edition, incremental=incremental, parsed=parsed))
+            prepared[-1].timings.update(git_export=round(exported, 3), git_dates=round(dated, 3))
         env = {"SOURCE_DATE_EPOCH": str(epoch),
                TEMPLATE_CACHE_ENV: str(settings.site_path / BUILDS_DIR / TEMPLATE_CACHE_DIR)}
 
@@ -575,22 +579,37 @@ def _remove_old_builds(settings: Settings, edition: str) -> None:
         _discard(old)
 
 
+_PARSED: dict[tuple[str, str], Any] = {}  # (path, sha-1 of the text) → the article read (None: left out)
+_PARSED_LIMIT = 50_000
+_parsed_lock = threading.Lock()
+
+
 class _ParsedArticles:
-    """Each article file of the export read once per build, whichever editions ask (three, in threads)."""
+    """Each article file read once: per build for all editions, and across the builds of this process (the
+    job runs in the long-lived server) for every file whose text has not changed — parsing thousands of front
+    matters is most of a build's preparation."""
 
     def __init__(self) -> None:
         self._read: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, path: Path, rel: str):
-        with self._lock:
-            if rel not in self._read:
+        if rel not in self._read:
+            text = path.read_text(encoding="utf-8")
+            key = (rel, hashlib.sha1(text.encode("utf-8")).hexdigest())
+            with _parsed_lock:
+                known = key in _PARSED
+                article = _PARSED.get(key)
+            if not known:
                 try:
-                    self._read[rel] = articles.read_published(f"{articles.KB_DIR}/{rel}",
-                                                              path.read_text(encoding="utf-8"))
+                    article = articles.read_published(f"{articles.KB_DIR}/{rel}", text)
                 except Invalid:  # left out of every edition and of search; `portal kb check` and /articles name it
-                    self._read[rel] = None
-            return self._read[rel]
+                    article = None
+                with _parsed_lock:
+                    if len(_PARSED) >= _PARSED_LIMIT:
+                        _PARSED.clear()
+                    _PARSED[key] = article
+            self._read[rel] = article
+        return self._read[rel]
 
 
 def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[str, str],
