@@ -98,13 +98,24 @@ def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep
 HEADER_MARK = "primoart-support"  # header.js fills the region only from an answer that carries it
 
 
+SITE_STRINGS_PREFIX = "kbsite."
+
+
+def site_strings(lang: str) -> dict[str, str]:
+    """The site's own words in the reader's language (kb_reader.yml's ``kbsite.*``): the built pages carry the
+    Russian ones, the theme's scripts put these in their place (search box, votes, «Исправлено в пакете …»)."""
+    return {key.removeprefix(SITE_STRINGS_PREFIX): text for key, text in i18n.catalogue(lang).items()
+            if key.startswith(SITE_STRINGS_PREFIX)}
+
+
 @router.get("/api/v1/me/header")
 def site_header(request: Request, user: OptionalUser, page: Annotated[str, Query(max_length=2000)] = ""):
     """The portal's header for a page of /kb/, for this reader: the built pages are the same file for every
     reader of an edition, so the theme's script (theme/assets/javascripts/portal/header.js) asks for it."""
     lang = web.language(request)
     data: dict[str, Any] = {"portal": HEADER_MARK, "brand": "PrimoART · " + i18n.translate("app.support", lang),
-                            "user": None, "nav": [], "can_create_ticket": False}
+                            "user": None, "nav": [], "can_create_ticket": False, "lang": lang,
+                            "strings": site_strings(lang)}
     if user is None:
         target = page if page.startswith("/kb/") else "/kb/"
         data["login"] = {"url": f"/login?next={quote(target)}", "label": i18n.translate("kb.site_login", lang)}

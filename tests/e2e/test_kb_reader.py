@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from portal import audit
+from portal.accounts.models import User
 from portal.knowledge import export, service, site
 from portal.knowledge.feedback_models import ArticleSearch, ArticleVote
 from portal.search.models import SearchLogEntry
@@ -263,3 +264,37 @@ def test_an_anonymous_reader_of_the_public_edition_searches_it(page, app, db, se
         page.screenshot(path=f"{SHOTS}/kb-public-search-1366.png")
     page.locator(".md-search-result__link", has_text="Переустановка агента RUM").click()
     page.wait_for_url(f"**{service.get_article(settings=settings, slug=public.slug).url}")
+
+
+def test_an_english_reader_reads_the_sites_own_words_in_english(page, db, world, article):
+    """The built pages carry Russian; for a reader whose account language is English the portal's header answer
+    brings the English words: search box, «Fixed in package …», the vote widget, «Didn't help?»."""
+    with db.session_scope() as session:
+        session.get(User, world.ivanova.id).language = "en"
+    sign_in(page, "ivanova")
+    page.goto(article.url)
+    fixed = page.locator("[data-portal-fixed]")
+    fixed.wait_for()
+    assert fixed.inner_text().startswith("Fixed in package primoart-7.1.0-hf9")
+    feedback = page.get_by_test_id("kb-feedback")
+    feedback.wait_for()
+    assert feedback.get_by_text("Was this article helpful?").is_visible()
+    feedback.get_by_role("button", name="No", exact=True).click()
+    page.get_by_text("Thank you! Tell us what was missing and the article will be improved.").wait_for()
+    assert feedback.get_by_role("button", name="Send comment").is_visible()
+    assert page.get_by_role("link", name="File a request").is_visible()
+    assert page.locator("html").get_attribute("lang") == "en"
+
+    box = page.locator(".md-search__input")
+    assert box.get_attribute("placeholder") == "Search"
+    _type(page, "квазиконсольтроникс")
+    page.get_by_text("No matches found").wait_for()
+    _type(page, "сессиями")
+    page.locator(".md-search-result__item").first.wait_for()
+    assert page.locator(".md-search-result__meta").inner_text().endswith("found")
+    if SHOTS:
+        for width in (1366, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=f"{SHOTS}/kb-english-{width}.png")
+    for russian in ("Помогла ли статья", "Исправлено в пакете", "Совпадений", "Найдено", "Создать заявку"):
+        assert russian not in page.locator("body").inner_text(), russian

@@ -41,6 +41,9 @@
 
   function feedback(reader, view) {
     if (!box || !view.can_vote || !reader || !reader.csrf) return
+    // The reader's language from the portal (header.js has put it in the page's static words already).
+    var strings = reader.strings || {}
+    function say(name, fallback) { return (typeof strings[name] === "string" && strings[name]) || fallback }
     var buttons = box.querySelectorAll("[data-vote]")
     var form = box.querySelector("[data-portal-feedback-form]")
     var comment = form.querySelector("textarea")
@@ -57,7 +60,7 @@
     function send(helpful, text) {
       var headers = { "Content-Type": "application/json", Accept: "application/json" }
       headers[reader.csrf.header] = reader.csrf.token
-      status.textContent = "Сохраняем…"
+      status.textContent = say("saving", "Сохраняем…")
       return fetch(base + "/vote", {
         method: "PUT", credentials: "same-origin", headers: headers,
         body: JSON.stringify({ helpful: helpful, comment: text })
@@ -67,15 +70,16 @@
         if (!answer.ok) {
           var errors = answer.body && answer.body.errors
           status.textContent = (errors && errors.length && errors[0].message) || answer.body.detail ||
-            "Не удалось сохранить ответ; попробуйте ещё раз."
+            say("save_failed", "Не удалось сохранить ответ; попробуйте ещё раз.")
           return
         }
         current = answer.body.vote
         pressed()
-        status.textContent = current.comment ? "Спасибо! Ответ и комментарий сохранены." :
-          (current.helpful ? "Спасибо! Рады, что статья помогла." : "Спасибо! Напишите, чего не хватило, — статью поправят.")
+        status.textContent = current.comment ? say("thanks_comment", "Спасибо! Ответ и комментарий сохранены.") :
+          (current.helpful ? say("thanks_yes", "Спасибо! Рады, что статья помогла.")
+                           : say("thanks_no", "Спасибо! Напишите, чего не хватило, — статью поправят."))
         form.hidden = !!current.comment
-      }).catch(function () { status.textContent = "Портал не ответил; попробуйте ещё раз." })
+      }).catch(function () { status.textContent = say("no_answer", "Портал не ответил; попробуйте ещё раз.") })
     }
 
     buttons.forEach(function (button) {
@@ -89,7 +93,8 @@
       send(current.helpful, comment.value)
     })
     if (current) {
-      status.textContent = "Вы уже ответили: " + (current.helpful ? "да" : "нет") + ". Можно изменить ответ."
+      status.textContent = current.helpful ? say("answered_yes", "Вы уже ответили: да. Можно изменить ответ.")
+                                           : say("answered_no", "Вы уже ответили: нет. Можно изменить ответ.")
       comment.value = current.comment || ""
       form.hidden = !!current.comment
     } else {

@@ -46,8 +46,26 @@
       region.appendChild(el("a", { "class": "portal-bar__login", href: data.login.url }, data.login.label))
     }
     region.hidden = false
+    translate(data)
     if (data.can_create_ticket) {
       document.querySelectorAll("[data-portal-ticket]").forEach(function (box) { box.hidden = false })
+    }
+  }
+
+  // The page's own words in the reader's language (the built page has the Russian ones): each element marked
+  // data-portal-text="key" and the search box's placeholder.
+  function translate(data) {
+    var strings = data.strings
+    if (!strings || typeof strings !== "object") return
+    if (typeof data.lang === "string" && /^[a-z]{2}$/.test(data.lang)) document.documentElement.lang = data.lang
+    document.querySelectorAll("[data-portal-text]").forEach(function (node) {
+      var text = strings[node.getAttribute("data-portal-text")]
+      if (typeof text === "string" && text) node.textContent = text
+    })
+    var input = document.querySelector(".md-search__input")
+    if (input && strings.search_placeholder) {
+      input.setAttribute("placeholder", strings.search_placeholder)
+      input.setAttribute("aria-label", strings.search_placeholder)
     }
   }
 

@@ -17,7 +17,12 @@
   var config = {}
   try { config = JSON.parse(document.getElementById("__config").textContent) } catch (e) { /* Material's defaults */ }
   var words = config.translations || {}
-  function say(key, fallback) { return words[key] || fallback }
+  // The reader's language: the portal's words (GET /api/v1/me/header, header.js) once they arrive, else
+  // Material's translations of the built site (Russian), else the Russian written here.
+  var strings = {}
+  function say(name, key, fallback) {
+    return (typeof strings[name] === "string" && strings[name]) || (key && words[key]) || fallback
+  }
 
   // Asked 150 ms after each change; the query the reader settles on (1.5 s without a change) is asked once
   // more without typing=true, so the search log records it — and not every prefix typed on the way.
@@ -62,9 +67,9 @@
   }
 
   function count(total) {
-    if (total === 0) return say("search.result.none", "Совпадений не найдено")
-    if (total === 1) return say("search.result.one", "Найдено 1 совпадение")
-    return say("search.result.other", "Найдено совпадений: #").replace("#", String(total))
+    if (total === 0) return say("search_none", "search.result.none", "Совпадений не найдено")
+    if (total === 1) return say("search_one", "search.result.one", "Найдено 1 совпадение")
+    return say("search_many", "search.result.other", "Найдено совпадений: #").replace("#", String(total))
   }
 
   function clear(text) {
@@ -76,7 +81,8 @@
     list.textContent = ""
     meta.textContent = count(data.total)
     if (data.corrected && data.suggestion) {
-      meta.appendChild(document.createTextNode(" · показаны результаты по запросу «" + data.suggestion + "»"))
+      var corrected = say("search_corrected", null, " · показаны результаты по запросу «{query}»")
+      meta.appendChild(document.createTextNode(corrected.replace("{query}", data.suggestion)))
     }
     ;(data.hits || []).forEach(function (hit) {
       var href = path(hit.url)
@@ -136,20 +142,21 @@
       if (mine !== asked) return null
       if (response.status === 401) {
         clear("")
-        var login = el("a", { href: "/login?next=" + encodeURIComponent(location.pathname) }, "Войдите")
+        var login = el("a", { href: "/login?next=" + encodeURIComponent(location.pathname) },
+                       say("search_login", null, "Войдите"))
         meta.appendChild(login)
-        meta.appendChild(document.createTextNode(", чтобы искать по базе знаний"))
+        meta.appendChild(document.createTextNode(say("search_login_rest", null, ", чтобы искать по базе знаний")))
         return null
       }
       if (!response.ok) {
         return response.json().then(function (body) {
-          clear((body && typeof body.detail === "string") ? body.detail : "Поиск сейчас не отвечает")
-        }, function () { clear("Поиск сейчас не отвечает") }).then(function () { return null })
+          clear((body && typeof body.detail === "string") ? body.detail : say("search_down", null, "Поиск сейчас не отвечает"))
+        }, function () { clear(say("search_down", null, "Поиск сейчас не отвечает")) }).then(function () { return null })
       }
       return response.json()
     }).then(function (data) {
       if (data && mine === asked) { shown = query; render(query, data) }
-    }).catch(function () { if (mine === asked) clear("Поиск сейчас не отвечает") })
+    }).catch(function () { if (mine === asked) clear(say("search_down", null, "Поиск сейчас не отвечает")) })
   }
 
   function changed() {
@@ -158,7 +165,7 @@
     clearTimeout(timer)
     clearTimeout(settled)
     logged = null
-    if (!query) { asked++; shown = ""; clear(say("search.result.placeholder", "Начните печатать для поиска")); return }
+    if (!query) { asked++; shown = ""; clear(say("search_start", "search.result.placeholder", "Начните печатать для поиска")); return }
     timer = setTimeout(function () { ask(query, true) }, DELAY_MS)
     settled = setTimeout(function () { log(query) }, SETTLED_MS)
   }
@@ -174,7 +181,14 @@
 
   function links() { return Array.prototype.slice.call(list.querySelectorAll(".md-search-result__link")) }
 
-  clear(say("search.result.placeholder", "Начните печатать для поиска"))
+  clear(say("search_start", "search.result.placeholder", "Начните печатать для поиска"))
+  if (window.portalReader) {
+    window.portalReader.then(function (reader) {
+      if (!reader || !reader.strings || typeof reader.strings !== "object") return
+      strings = reader.strings
+      if (!input.value.trim()) clear(say("search_start", "search.result.placeholder", "Начните печатать для поиска"))
+    })
+  }
   input.addEventListener("input", changed)
   input.addEventListener("focus", open)
   box.querySelector("form").addEventListener("submit", function (event) { event.preventDefault() })
