@@ -298,3 +298,8 @@ def test_an_english_reader_reads_the_sites_own_words_in_english(page, db, world,
             page.screenshot(path=f"{SHOTS}/kb-english-{width}.png")
     for russian in ("Помогла ли статья", "Исправлено в пакете", "Совпадений", "Найдено", "Создать заявку"):
         assert russian not in page.locator("body").inner_text(), russian
+
+    response = page.goto("/kb/no-such-section/no-such-page/")
+    assert response is not None and response.status == 404
+    page.get_by_role("heading", name="Page not found").wait_for()
+    page.get_by_role("link", name="To the knowledge base's home page").wait_for()
