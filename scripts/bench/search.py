@@ -482,7 +482,7 @@ def relevance() -> None:
             return lambda text: [h.slug for h in index.search(SearchRequest(text=text, audiences=("public",),
                                                                                 limit=10)).hits]
 
-        engines = [("portal (Whoosh, hybrid, all but one)", portal_engine),
+        engines = [("portal (Whoosh, families, title)", portal_engine),
                    ("Whoosh LanguageAnalyzer('ru'), OR", lambda: _whoosh_plain(articles, base / "whoosh")),
                    ("SQLite FTS5 unicode61, OR", lambda: _fts5(articles, base / "fts.db"))]
         try:
