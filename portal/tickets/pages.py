@@ -19,6 +19,7 @@ from portal.registry import Registry
 from portal.tickets import attachments as attachment_files
 from portal.tickets import queue as ticket_queue
 from portal.tickets import service, sla, steps, workflow, worklists
+from portal.tickets import staged as staged_files
 from portal.tickets.api import attachment_response
 from portal.tickets.models import Channel, DeferReason, Kind, Priority, Status
 from portal.tickets.schemas import sla_breached
@@ -171,29 +172,53 @@ def new_ticket_submit(
     contact_phone: Annotated[str, Form(max_length=40)] = "", organization: Annotated[str, Form(max_length=64)] = "",
     channel: Annotated[str, Form(max_length=10)] = "",
     attachments: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
+    staged: Annotated[list[str], Form(max_length=staged_files.TOKEN_MAX)] = [],  # noqa: B006 — the kept files
 ):
     policy.require(user, "ticket.create")
     data = service.TicketInput(kind=kind, module=module, product_version=product_version, summary=summary,
                                description=description, steps_to_reproduce=steps_to_reproduce, priority=priority,
                                contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone,
                                organization=organization, channel=channel)
+    # The files go into the blob store before the registration's short write transaction begins, and stay
+    # listed in the form whatever is refused, so the customer never chooses them again.
+    kept, file_error = _keep_uploads(settings, user, staged, attachments)
     try:
-        # The files go into the blob store before the registration's short write transaction begins.
-        stored = [(attachment_files.store_file(settings=settings, filename=upload.filename, stream=upload.file),
-                   upload.content_type) for upload in attachments if upload.filename]
+        if file_error is not None:
+            raise file_error
         ticket = service.register(session=session, settings=settings, actor=user, data=data)
-        for stored_file, content_type in stored:
+        for staged_file in kept:
             service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                                   stored_file=stored_file, content_type=content_type)
+                                   stored_file=staged_file.stored, content_type=staged_file.content_type)
     except PortalError as exc:
         session.rollback()
-        errors = web.form_errors(exc)
-        if "filename" in errors or "file" in errors or exc.status_code == 413:
-            errors["attachments"] = errors.pop("filename", "") or errors.pop("file", "") or exc.detail
-            errors.pop("_", None)
-        return _form_page(request, session, user, form=vars(data), errors=errors,
+        errors = _file_errors(exc, "attachments") if exc is file_error else web.form_errors(exc)
+        return _form_page(request, session, user, form={**vars(data), "kept": kept}, errors=errors,
                           status_code=422 if exc.status_code == 413 else exc.status_code)
     return web.redirect(f"/tickets/{ticket.id}?created=1")
+
+
+def _keep_uploads(settings, user, tokens: list[str], uploads: list[UploadFile]
+                  ) -> tuple[list[staged_files.StagedFile], PortalError | None]:
+    """The form's kept files (tokens of this person only) and its new uploads, each stored in the blob store
+    now; the first refused upload's error (the others are kept)."""
+    kept = staged_files.redeem_all(settings, person_id=user.id, tokens=tokens)
+    refused: PortalError | None = None
+    for upload in uploads:
+        if not upload.filename:
+            continue
+        try:
+            stored = attachment_files.store_file(settings=settings, filename=upload.filename, stream=upload.file)
+        except PortalError as exc:
+            refused = refused or exc
+            continue
+        kept.append(staged_files.stage(settings, person_id=user.id, stored=stored, content_type=upload.content_type))
+    return kept, refused
+
+
+def _file_errors(exc: PortalError, field: str) -> dict:
+    """A refused file's message under the form's file field."""
+    errors = web.form_errors(exc)
+    return {field: errors.get("filename") or errors.get("file") or errors.get("_") or exc.detail}
 
 
 # --- the SLA report -----------------------------------------------------------------------------------
@@ -411,40 +436,35 @@ def priority_submit(request: Request, user: CurrentUser, session: SessionDep, se
 @router.post("/tickets/{ticket_id}/comments")
 def comment_submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                    database: DatabaseDep, ticket_id: str, body: Text = "", internal: Annotated[bool, Form()] = False,
-                   files: Annotated[list[UploadFile], File()] = []):  # noqa: B006 — FastAPI copies defaults
+                   files: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
+                   staged: Annotated[list[str], Form(max_length=staged_files.TOKEN_MAX)] = []):  # noqa: B006
     """A reply and its files in one form (a customer asked for a HAR file answers with it): the files go into
     the blob store with no transaction open, then the comment and the attachments in one short transaction.
-    A refusal shows the page again with the reply as typed."""
-    form = {"body": body, "internal": internal}
+    A refusal shows the page again with the reply as typed and the files kept (listed, each removable)."""
     uploads = [upload for upload in files if upload.filename]
-    if uploads:  # may this reader attach here, before any bytes are stored (a read transaction)
+    if uploads or staged:  # may this reader attach here, before any bytes are stored (a read transaction)
         with database.session_scope(write=False) as reader:
             ticket = service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
             policy.require(user, "ticket.attach", ticket)
-    stored: list[tuple[attachment_files.StoredFile, str | None]] = []
-    try:
-        for upload in uploads:
-            stored.append((attachment_files.store_file(settings=settings, filename=upload.filename or "",
-                                                       stream=upload.file), upload.content_type))
-    except PortalError as exc:
-        errors = web.form_errors(exc)
-        errors = {"files": errors.get("filename") or errors.get("file") or errors.get("_") or exc.detail}
-        return _ticket_page(request, session, user, ticket_id, errors=errors, form=form,
-                            status_code=422 if exc.status_code == 413 else exc.status_code)
+    kept, file_error = _keep_uploads(settings, user, staged, uploads)
+    form = {"body": body, "internal": internal, "kept": kept}
+    if file_error is not None:
+        return _ticket_page(request, session, user, ticket_id, errors=_file_errors(file_error, "files"), form=form,
+                            status_code=422 if file_error.status_code == 413 else file_error.status_code)
 
     def action(ticket):
-        if body.strip() or not stored:
+        if body.strip() or not kept:
             service.add_comment(session=session, settings=settings, ticket=ticket, actor=user, body=body,
                                 public=not internal)
-        for stored_file, content_type in stored:
+        for staged_file in kept:
             service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
-                                   stored_file=stored_file, content_type=content_type)
+                                   stored_file=staged_file.stored, content_type=staged_file.content_type)
 
     def done(ticket, t) -> str:
-        names = ", ".join(f"«{stored_file.filename}»" for stored_file, _ in stored)
-        if stored and body.strip():
+        names = ", ".join(f"«{staged_file.filename}»" for staged_file in kept)
+        if kept and body.strip():
             return t("flow.done.reply_with_files", id=ticket.id, names=names)
-        if stored:
+        if kept:
             return t("flow.done.files", id=ticket.id, names=names)
         return t("flash.comment_internal" if internal else "flash.comment", id=ticket.id)
 
