@@ -140,11 +140,16 @@ def intake_assign(intake_id: RowId, request: Request, user: CurrentUser, session
         return web.render(request, "notify/intake_message.html", {
             "record": record, "original": intake.read_original(settings=settings, record=record),
             "organizations": accounts.list_organizations(session=session), "errors": {"organization": exc.detail},
+            "chosen": organization,
         }, status_code=exc.status_code)
-    return web.redirect(f"/tickets/{ticket.id}")
+    return _said(request, f"/tickets/{ticket.id}", "intake_flow.assigned", sender=ticket.contact_email,
+                 id=ticket.id, organization=ticket.organization.name)
 
 
 @router.post("/intake/{intake_id}/dismiss")
-def intake_dismiss(intake_id: RowId, user: CurrentUser, session: SessionDep, reason: Annotated[str, Form()] = ""):
-    intake.dismiss_held(session=session, actor=user, intake_id=intake_id, reason=reason)
-    return web.redirect("/intake")
+def intake_dismiss(intake_id: RowId, request: Request, user: CurrentUser, session: SessionDep,
+                   reason: Annotated[str, Form()] = ""):
+    record = intake.dismiss_held(session=session, actor=user, intake_id=intake_id, reason=reason)
+    response = web.redirect("/intake")
+    web.flash(request, response, i18n.translate("intake_flow.dismissed", web.language(request), sender=record.sender))
+    return response
