@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import dataclass
 from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
 
@@ -181,44 +182,51 @@ def new_ticket_submit(
                                organization=organization, channel=channel)
     # The files go into the blob store before the registration's short write transaction begins, and stay
     # listed in the form whatever is refused, so the customer never chooses them again.
-    kept, file_error = _keep_uploads(settings, user, staged, attachments)
+    kept, refused = _keep_uploads(settings, user, staged, attachments)
     try:
-        if file_error is not None:
-            raise file_error
+        if refused is not None:
+            raise refused.error
         ticket = service.register(session=session, settings=settings, actor=user, data=data)
         for staged_file in kept:
             service.add_attachment(session=session, settings=settings, ticket=ticket, actor=user,
                                    stored_file=staged_file.stored, content_type=staged_file.content_type)
     except PortalError as exc:
         session.rollback()
-        errors = _file_errors(exc, "attachments") if exc is file_error else web.form_errors(exc)
+        errors = _file_errors(refused, "attachments") if refused and exc is refused.error else web.form_errors(exc)
         return _form_page(request, session, user, form={**vars(data), "kept": kept}, errors=errors,
                           status_code=422 if exc.status_code == 413 else exc.status_code)
     return web.redirect(f"/tickets/{ticket.id}?created=1")
 
 
+@dataclass(frozen=True)
+class _RefusedUpload:
+    filename: str
+    error: PortalError
+
+
 def _keep_uploads(settings, user, tokens: list[str], uploads: list[UploadFile]
-                  ) -> tuple[list[staged_files.StagedFile], PortalError | None]:
+                  ) -> tuple[list[staged_files.StagedFile], _RefusedUpload | None]:
     """The form's kept files (tokens of this person only) and its new uploads, each stored in the blob store
-    now; the first refused upload's error (the others are kept)."""
+    now; the first refused upload (the others are kept)."""
     kept = staged_files.redeem_all(settings, person_id=user.id, tokens=tokens)
-    refused: PortalError | None = None
+    refused: _RefusedUpload | None = None
     for upload in uploads:
         if not upload.filename:
             continue
         try:
             stored = attachment_files.store_file(settings=settings, filename=upload.filename, stream=upload.file)
         except PortalError as exc:
-            refused = refused or exc
+            refused = refused or _RefusedUpload(upload.filename, exc)
             continue
         kept.append(staged_files.stage(settings, person_id=user.id, stored=stored, content_type=upload.content_type))
     return kept, refused
 
 
-def _file_errors(exc: PortalError, field: str) -> dict:
-    """A refused file's message under the form's file field."""
-    errors = web.form_errors(exc)
-    return {field: errors.get("filename") or errors.get("file") or errors.get("_") or exc.detail}
+def _file_errors(refused: _RefusedUpload, field: str) -> dict:
+    """A refused file's message, naming the file, under the form's file field."""
+    errors = web.form_errors(refused.error)
+    reason = errors.get("filename") or errors.get("file") or errors.get("_") or refused.error.detail
+    return {field: i18n.message("staged.refused_file", name=refused.filename, reason=reason)}
 
 
 # --- the SLA report -----------------------------------------------------------------------------------
@@ -446,11 +454,11 @@ def comment_submit(request: Request, user: CurrentUser, session: SessionDep, set
         with database.session_scope(write=False) as reader:
             ticket = service.get_ticket(session=reader, ticket_id=ticket_id, user=user)
             policy.require(user, "ticket.attach", ticket)
-    kept, file_error = _keep_uploads(settings, user, staged, uploads)
+    kept, refused = _keep_uploads(settings, user, staged, uploads)
     form = {"body": body, "internal": internal, "kept": kept}
-    if file_error is not None:
-        return _ticket_page(request, session, user, ticket_id, errors=_file_errors(file_error, "files"), form=form,
-                            status_code=422 if file_error.status_code == 413 else file_error.status_code)
+    if refused is not None:
+        return _ticket_page(request, session, user, ticket_id, errors=_file_errors(refused, "files"), form=form,
+                            status_code=422 if refused.error.status_code == 413 else refused.error.status_code)
 
     def action(ticket):
         if body.strip() or not kept:

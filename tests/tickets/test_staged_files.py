@@ -71,7 +71,7 @@ def test_a_refused_file_is_named_and_the_others_are_kept(client, make, db):
                     files=[("attachments", ("session.har", HAR, "application/json")),
                            ("attachments", ("empty.log", b"", "text/plain"))])
     assert r.status_code == 422
-    assert re.search(r'data-field="attachments">[^<]*пуст', r.text), r.text
+    assert re.search(r'data-field="attachments">«empty.log»: [^<]*пуст', r.text), r.text
     assert [shown.split(" ")[0] for _, shown in _kept(r.text)] == ["session.har"]
     assert "Агент не отправляет данные" in r.text  # and what was typed is there too
 
@@ -110,7 +110,7 @@ def test_reply_refused_keeps_the_reply_and_the_files(client, api, make, db):
                     files=[("files", ("session.har", HAR, "application/json")),
                            ("files", ("empty.log", b"", "text/plain"))])
     assert r.status_code == 422
-    assert "Вот HAR-файл" in r.text and 'data-field="files"' in r.text
+    assert "Вот HAR-файл" in r.text and re.search(r'data-field="files">«empty.log»: [^<]*пуст', r.text)
     (token, shown), = _kept(r.text)
     assert shown.startswith("session.har")
     r = client.post(f"/tickets/{tid}/comments", data={"csrf_token": csrf_of(r.text), "body": "Вот HAR-файл",
