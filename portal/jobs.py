@@ -6,7 +6,8 @@ job runs, its row in ``job_state`` is claimed with a single conditional UPDATE
 A crashed runner's lease expires and the job runs again elsewhere. Domains
 declare their jobs (``Job`` values in their ``jobs`` modules), ``portal.wiring`` adds
 them to ``REGISTRY``, and a domain asks for an early run with ``request_run()``
-inside its own transaction (e.g. a site build after publish).
+inside its own transaction (e.g. a site build after publish); when that transaction commits, the schedulers
+of the same process wake at once instead of at their next poll (other processes see it at theirs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import CursorResult, Integer, String, Text, or_, select, update
+from sqlalchemy import CursorResult, Integer, String, Text, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -110,10 +111,22 @@ def _ensure_row(session: Session, name: str, now: dt.datetime) -> JobState:
     return row
 
 
+# Set after a transaction that asked for a run commits: the schedulers of this process stop waiting. Set only
+# after the commit, or a woken scheduler would find the row not yet due and sleep a full poll.
+_requested = threading.Event()
+
+
+def _wake_schedulers(session: Session) -> None:
+    _requested.set()
+
+
 def request_run(session: Session, name: str, *, now: dt.datetime | None = None) -> None:
     """Ask for the job to run as soon as a scheduler is free, in the caller's transaction; a per-node job is
-    asked of every node that has run it (a node new to it runs it when its scheduler first sees it)."""
+    asked of every node that has run it (a node new to it runs it when its scheduler first sees it).
+    The schedulers of this process wake when the transaction commits."""
     now = now or utcnow()
+    if not event.contains(session, "after_commit", _wake_schedulers):
+        event.listen(session, "after_commit", _wake_schedulers)
     job = REGISTRY.get(name)
     if job is not None and job.per_node:
         session.execute(
@@ -200,11 +213,12 @@ class Scheduler:
     def run_forever(self, poll_seconds: float = 2.0) -> None:
         log.info("scheduler %s started with jobs: %s", self.owner, ", ".join(self.jobs) or "none")
         while not self._stop.is_set():
+            _requested.clear()  # before the tick: a request committed while it runs ends the next wait at once
             try:
                 self.tick()
             except Exception:  # database briefly unreachable: try again on the next tick
                 log.exception("scheduler tick failed")
-            self._stop.wait(poll_seconds)
+            _requested.wait(poll_seconds)  # a run requested in this process ends it at once; so does stop()
 
     def start_thread(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="portal-scheduler", daemon=True)
@@ -212,5 +226,6 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        _requested.set()
         if self._thread is not None:
             self._thread.join(30)
