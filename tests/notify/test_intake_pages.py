@@ -36,3 +36,5 @@ def test_assigning_and_dismissing_a_held_message_say_what_happened(client, make,
                     "Письмо осталось в списке «отклонены».") and not again
     listed = client.get("/intake?status=dismissed").text
     assert "Скидки недели" in listed and "Не работает синтетика" not in listed
+    assert "<td>promo@spam.example</td>" in listed  # a sender without a name: the address, no empty «<…>»
+    assert " · </p>" not in listed  # the status filters end without a dangling separator
