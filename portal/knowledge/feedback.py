@@ -26,6 +26,7 @@ from portal import audit, policy
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid, NotFound, not_found
+from portal.i18n import message
 from portal.knowledge import articles, service
 from portal.knowledge.articles import Article
 from portal.knowledge.feedback_models import ArticleSearch, ArticleVote
@@ -95,7 +96,7 @@ def vote(*, session: Session, settings: Settings, actor, slug: str, helpful: boo
     policy.require(actor, "article.vote", article)
     text = (comment or "").strip()
     if len(text) > COMMENT_MAX:
-        raise Invalid.fields({"comment": f"не длиннее {COMMENT_MAX} символов (сейчас {len(text)})"})
+        raise Invalid.fields({"comment": message("kbr.comment_too_long", max=COMMENT_MAX, length=len(text))})
     row = _vote_of(session, actor, slug, article.commit)
     replaced = row is not None
     if row is None:
@@ -123,9 +124,9 @@ def record_search(*, session: Session, settings: Settings, reader, slug: str, qu
     """The reader opened ``slug`` from a search for ``query`` (a log, as search's own: no audit row)."""
     text = " ".join((query or "").split())
     if not text:
-        raise Invalid.fields({"query": "пустой запрос"})
+        raise Invalid.fields({"query": message("kbr.query_empty")})
     if len(text) > QUERY_MAX:
-        raise Invalid.fields({"query": f"не длиннее {QUERY_MAX} символов"})
+        raise Invalid.fields({"query": message("kbr.query_too_long", max=QUERY_MAX)})
     _published_for(settings, reader, slug)
     role = str(getattr(reader.role, "value", reader.role))
     session.add(ArticleSearch(slug=slug, query=text, normalized=normalized_query(text), role=role, at=utcnow()))

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import audit
+from portal.accounts.models import User
 from portal.errors import Forbidden, Invalid, NotFound
 from portal.knowledge import feedback, service, site
 from portal.knowledge.feedback_models import ArticleVote
@@ -86,12 +87,18 @@ def test_hidden_unpublished_and_missing_articles_answer_alike(db, settings, make
         assert session.query(ArticleVote).count() == 0
 
 
-def test_a_too_long_comment_is_refused_with_a_reason_and_nothing_is_stored(db, settings, make, published):
+def test_a_too_long_comment_is_refused_with_a_reason_and_nothing_is_stored(db, settings, make, published, api):
     ivanova = make.user("customer", make.org("romashka"), username="ivanova")
     with pytest.raises(Invalid) as caught, db.session_scope() as session:
         feedback.vote(session=session, settings=settings, actor=ivanova, slug=published.slug, helpful=False,
                       comment="х" * (feedback.COMMENT_MAX + 1))
     assert "не длиннее 2000 символов" in str(caught.value.errors)
+    english = make.user("customer", make.org("vector"), username="smith")
+    with db.session_scope() as session:
+        session.get(User, english.id).language = "en"
+    answer = api.put(english, f"/api/v1/kb/articles/{published.slug}/vote",
+                     json={"helpful": False, "comment": "x" * (feedback.COMMENT_MAX + 1)})
+    assert answer.status_code == 422 and "at most 2000 characters" in answer.text, answer.text
     with db.session_scope(write=False) as session:
         assert session.query(ArticleVote).count() == 0
 
