@@ -8,8 +8,9 @@ own build steps through its Python API, in the order ``mkdocs.commands.build.bui
 1. configuration, files and navigation as a full build makes them (cheap: no Markdown is rendered);
 2. every page's source is read and passes the ``page_markdown`` event (the tags plugin collects every page's
    tags there, so the tags page lists all of them), but only the pages whose key changed
-   (``mkdocs_hooks.page_keys``: source, URL, sections, previous and next page) — and the pages holding a tags
-   listing — are rendered to HTML and written;
+   (``mkdocs_hooks.page_keys``: source, URL, sections, previous and next page), the pages holding a tags
+   listing and the pages linking to a page that appeared, left or moved (the link resolves differently) —
+   are rendered to HTML and written;
 3. the theme's templates (sitemap, 404), the navigation fragment and the search index are written whole; the
    search index keeps the entries of the pages not rendered again from the edition being replaced, in the
    order a full build writes them;
@@ -26,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import posixpath
+import re
 import shutil
 import sys
 import time
@@ -42,6 +45,9 @@ from portal.knowledge import mkdocs_hooks
 
 TAGS_LISTING_MARK = "<!-- material/tags"
 SEARCH_INDEX = Path("search") / "search_index.json"
+# Links to other pages, inline or reference-style. Broader than what MkDocs resolves on purpose: a false match
+# only re-renders one more page, a missed one would leave a stale link until the full build.
+PAGE_LINK_RE = re.compile(r"(?:\]\(\s*<?|^\s*\[[^\]]+\]:\s*<?)([^)\s>#?]+\.md)", re.MULTILINE)
 
 
 def _unlink(path: str | os.PathLike) -> None:
@@ -53,6 +59,19 @@ def _unlink(path: str | os.PathLike) -> None:
 
 def _page_location(location: str) -> str:
     return location.split("#", 1)[0]
+
+
+def _links_moved(page: Page, moved: set[str]) -> bool:
+    """Whether the page links to one of ``moved`` (sources whose page appeared, left or changed its URL)."""
+    if not moved:
+        return False
+    assert page.markdown is not None
+    here = posixpath.dirname(page.file.src_uri)
+    for target in PAGE_LINK_RE.findall(page.markdown):
+        resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(here, target))
+        if resolved in moved:
+            return True
+    return False
 
 
 def build(config_file: str, previous_manifest: dict) -> dict:
@@ -87,6 +106,9 @@ def build(config_file: str, previous_manifest: dict) -> dict:
         inclusion = InclusionLevel.is_included
         doc_files = files.documentation_pages(inclusion=inclusion)
         old_keys: dict[str, str] = previous_manifest.get("pages", {})
+        old_dest: dict[str, str] = previous_manifest.get("dest", {})
+        moved = {src for src in set(old_dest) | set(manifest["dest"])
+                 if old_dest.get(src) != manifest["dest"].get(src)}
         render = []
         for file in doc_files:
             if file.page is None and file.inclusion.is_not_in_nav():
@@ -99,7 +121,8 @@ def build(config_file: str, previous_manifest: dict) -> dict:
             assert page.markdown is not None
             listing = TAGS_LISTING_MARK in page.markdown
             page.markdown = config.plugins.on_page_markdown(page.markdown, page=page, config=config, files=files)
-            if listing or old_keys.get(file.src_uri) != keys[file.src_uri]:
+            if (listing or old_keys.get(file.src_uri) != keys[file.src_uri]
+                    or _links_moved(page, moved)):
                 render.append(page)
         lap("read_sources")
         for page in render:  # the rest of _populate_page

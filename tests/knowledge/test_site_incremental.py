@@ -1,6 +1,6 @@
 """The incremental build equals a full build: after a random sequence of article operations (create, edit,
-rename, move between sections, archive, visibility change, restore), each edition served — built
-incrementally after every three to six operations — is the same tree, byte for byte, as a full ``mkdocs
+rename, move between sections, archive, visibility change, restore; articles link to one another), each
+edition served — built incrementally after every three to six operations — is the same tree, byte for byte, as a full ``mkdocs
 build`` of that commit made in another data home: the same pages, navigation fragment, search index, sitemap
 and tags page. And nothing of an article an edition may not show is in any of its files.
 
@@ -57,23 +57,35 @@ class World:
         slugs = sorted(s for s, a in self.articles.items() if status is None or a["status"] == status)
         return self.rng.choice(slugs) if slugs else None
 
-    def create(self) -> None:
+    def _link(self, slug: str | None = None) -> str:
+        """Half the time (or to ``slug``), a paragraph linking to another article: renaming, moving, hiding or
+        archiving that one changes how the link resolves, so the linking page must be rendered again although
+        its text is the same."""
+        if slug is None:
+            slug = self._pick()
+            if slug is None or self.rng.random() < 0.5:
+                return ""
+        return f"\nСм. также [связанную статью](../{self.articles[slug]['section']}/{slug}.md).\n"
+
+    def create(self, *, section: str | None = None, link_to: str | None = None) -> str:
         self.count += 1
-        section = self.rng.choice(SECTIONS)
+        section = section or self.rng.choice(SECTIONS)
         marker = f"меткастатьи{self.count:03d}"
         title = f"{self.rng.choice(WORDS).capitalize()} {self.rng.choice(WORDS)} {self.count}"
-        body = f"## Симптомы\n\n{marker}: {' '.join(self.rng.choices(WORDS, k=12))}.\n\n## Решение\n\nШаг.\n"
+        body = (f"## Симптомы\n\n{marker}: {' '.join(self.rng.choices(WORDS, k=12))}.\n\n## Решение\n\nШаг.\n"
+                + self._link(link_to))
         with self.db.session_scope() as session:
             article = service.create_article(
                 session=session, settings=self.settings, actor=self.writer, body=body, section=section,
                 front_matter={"title": title, "kind": KINDS[section], "visibility": self.rng.choice(VISIBILITIES),
                               "summary": "Кратко", "module": self.rng.choice(["RUM-агент", "Коллектор"]),
-                              "tags": self.rng.sample(WORDS, 2)})
+                              "tags": self.rng.sample(WORDS, 2)} | ({"visibility": "public"} if link_to else {}))
         self.articles[article.slug] = {"marker": marker}
         with self.db.session_scope() as session:
             service.publish_article(session=session, settings=self.settings, actor=self.writer, slug=article.slug)
         self._refresh(article.slug)
         self.log.append(f"create {article.slug} in {section}")
+        return article.slug
 
     def _save(self, slug: str, **changes) -> None:
         article = service.get_article(settings=self.settings, slug=slug)
@@ -89,7 +101,8 @@ class World:
         if slug:
             article = service.get_article(settings=self.settings, slug=slug)
             title = f"{article.title} {self.rng.choice(WORDS)}" if self.rng.random() < 0.5 else article.title
-            self._save(slug, body=article.body + f"\nДополнение: {' '.join(self.rng.choices(WORDS, k=6))}.\n",
+            self._save(slug, body=article.body + f"\nДополнение: {' '.join(self.rng.choices(WORDS, k=6))}.\n"
+                       + self._link(),
                        meta={"title": title, "tags": self.rng.sample(WORDS, 2)})
             self.log.append(f"edit {slug}")
 
@@ -192,6 +205,34 @@ def test_incremental_builds_equal_full_builds_and_show_nothing_of_another_visibi
     assert sum(r for r, _ in rendered) < sum(p for _, p in rendered) / 3, rendered
     with db.session_scope(write=False) as session:
         assert session.query(SiteBuild).filter(SiteBuild.trigger.like("%:incremental")).count() >= 10
+
+
+def test_a_page_linking_to_a_renamed_moved_or_hidden_article_is_rendered_again(
+        writer, db, settings, content_repo, tmp_path):
+    """The linking page's text is unchanged and it is nobody's neighbour in the navigation (fillers sit between),
+    yet where its link leads changed: the incremental build renders it again, as a full build would."""
+    world = World(random.Random(12), db, settings, content_repo, writer)
+    reference = settings.model_copy(update={"home": tmp_path / "reference", "content_repo": settings.content_path})
+    target = world.create(section="problems")
+    world._save(target, meta={"visibility": "public"})
+    for _ in range(3):
+        world.create(section="known-issues")
+    linking = world.create(section="howto", link_to=target)
+    assert {r.status for r in site.build(settings=settings, db=db, trigger="test")} == {"built"}
+
+    def build_and_compare(what: str) -> None:
+        results = site.build(settings=settings, db=db, trigger="test")
+        assert {(r.status, r.mode) for r in results} == {("built", "incremental")}, (what, [r.error for r in results])
+        _compare(world, reference, db, 12)
+
+    world._move(target, "problems", f"{target}-renamed", "rename")
+    target = f"{target}-renamed"
+    build_and_compare("rename")
+    world._move(target, "known-issues", target, "move")
+    build_and_compare("move")
+    world._save(target, meta={"visibility": "internal"})  # the customers' and public editions lose it
+    build_and_compare("hide")
+    assert world.articles[linking]["visibility"] == "public"
 
 
 def _compare(world: World, reference, db, seed: int) -> None:
