@@ -105,7 +105,8 @@ class Ticket(Base):
         Index("ix_tickets_open_summary", "is_open", "priority", "sla_met", "reacted_at", "sla_reaction_due",
               "assignee_id"),
         Index("ix_tickets_status", "status"),
-        Index("ix_tickets_assignee", "assignee_id"),
+        # A person's tickets; with the open ones' status and ID in it, «awaiting my answer» reads no ticket row.
+        Index("ix_tickets_assignee_open", "assignee_id", "is_open", "status", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # PRM-2026-00042
@@ -173,7 +174,11 @@ class TicketEvent(Base):
     """One entry of a ticket's history: who, when, what (from → to), a public or internal comment."""
 
     __tablename__ = "ticket_events"
-    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket", "ticket_id", "id"),
+        # A ticket's last public comment from the index alone (second line's «awaiting my answer»).
+        Index("ix_ticket_events_comments", "ticket_id", "kind", "public", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
