@@ -43,19 +43,23 @@ def awaiting_reaction(*, session: Session, user, limit: int = LIMIT) -> list[Tic
 
 
 def awaiting_my_answer(*, session: Session, user, limit: int = LIMIT) -> list[Ticket]:
-    """Open tickets assigned to the reader whose last public comment is the customer's: they wait for a reply."""
+    """Open tickets assigned to the reader whose last public comment is the customer's: they wait for a reply,
+    the longest waiting first."""
     policy.require(user, "ticket.queue")
-    # Only the reader's open tickets' comments are grouped: the whole history is never scanned.
-    mine = select(Ticket.id).where(Ticket.is_open.is_(True), Ticket.assignee_id == user.id)
-    last = (select(TicketEvent.ticket_id, func.max(TicketEvent.id).label("last_id"))
-            .where(TicketEvent.ticket_id.in_(mine), TicketEvent.public.is_(True), TicketEvent.kind == "comment")
-            .group_by(TicketEvent.ticket_id).subquery())
-    stmt = (select(Ticket).join(last, last.c.ticket_id == Ticket.id)
-            .join(TicketEvent, TicketEvent.id == last.c.last_id)
-            .where(Ticket.is_open.is_(True), Ticket.assignee_id == user.id, TicketEvent.actor_is_staff.is_(False),
-                   Ticket.status != Status.awaiting_info.value)
-            .options(selectinload(Ticket.organization)).order_by(TicketEvent.at).limit(limit))
-    return list(session.scalars(stmt))
+    # Each of the reader's open tickets (ix_tickets_assignee_open) meets its last public comment
+    # (ix_ticket_events_comments) without either table's rows being read; only the page's tickets are loaded.
+    last_comment = (select(func.max(TicketEvent.id))
+                    .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "comment",
+                           TicketEvent.public.is_(True))
+                    .correlate(Ticket).scalar_subquery())
+    waiting = list(session.scalars(
+        select(Ticket.id).join(TicketEvent, TicketEvent.id == last_comment)
+        .where(Ticket.assignee_id == user.id, Ticket.is_open.is_(True), Ticket.status != Status.awaiting_info.value,
+               TicketEvent.actor_is_staff.is_(False))
+        .order_by(TicketEvent.at, TicketEvent.id).limit(limit)))
+    loaded = {ticket.id: ticket for ticket in session.scalars(
+        select(Ticket).where(Ticket.id.in_(waiting)).options(selectinload(Ticket.organization)))}
+    return [loaded[ticket_id] for ticket_id in waiting]
 
 
 def in_status(*, session: Session, user, status: str, limit: int = LIMIT) -> list[Ticket]:
