@@ -323,7 +323,10 @@ def dashboard_section(request, session, user):
     waiting = [d for d in rows if d.package.status == PackageStatus.published
                and d.status not in (DeliveryStatus.acknowledged, DeliveryStatus.confirmed)]
     if staff:
-        waiting = [d for d in waiting if d.overdue][:20]
+        # second line's work: acknowledged deliveries to confirm first, then those overdue
+        to_confirm = [d for d in rows if d.package.status == PackageStatus.published
+                      and d.status == DeliveryStatus.acknowledged]
+        waiting = (to_confirm + [d for d in waiting if d.overdue])[:20]
         withdrawn = []
     else:
         withdrawn = [d.package for d in rows if d.package.status == PackageStatus.withdrawn]

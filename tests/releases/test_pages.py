@@ -126,3 +126,17 @@ def test_dashboard_lists_packages_waiting(live_server, world, db, settings):
         assert 'data-testid="dashboard-packages"' in home.text and "pkg-r" in home.text
     with session_for(live_server, "petrov") as c:
         assert 'data-testid="dashboard-packages"' not in c.get("/", headers=HTML).text
+
+
+def test_second_lines_home_lists_deliveries_to_confirm(live_server, world, db, settings):
+    create(db, settings, world.support, package_id="pkg-r", tickets=[world.t_romashka], publish=True)
+    with session_for(live_server, "support") as c:
+        section = c.get("/", headers=HTML).text.split('data-testid="dashboard-packages"')[1]
+        assert "pkg-r" not in section and "ждут подтверждения второй линией" in section
+    with session_for(live_server, "ivanova") as c:
+        page = c.get("/packages/pkg-r", headers=HTML)
+        ack = c.post("/packages/pkg-r/acknowledge", data={"csrf_token": csrf_of(page.text), "note": "Получили"})
+        assert ack.status_code == 303
+    with session_for(live_server, "support") as c:
+        section = c.get("/", headers=HTML).text.split('data-testid="dashboard-packages"')[1]
+        assert "pkg-r" in section and "ООО Ромашка" in section
