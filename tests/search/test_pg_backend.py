@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from portal import locks
 from portal.config import Settings
 from portal.errors import Conflict
 from portal.knowledge import hooks
@@ -295,7 +296,7 @@ def test_writers_of_all_nodes_take_turns_through_the_advisory_lock(pg, content_r
     held, release = threading.Event(), threading.Event()
 
     def other_node():
-        with pg_backend._advisory(pg.engine, pg_backend.WRITE_LOCK, timeout=5, what="test"):
+        with locks.advisory(pg.settings.effective_database_url, pg_backend.WRITE_LOCK, timeout=5, what="test"):
             held.set()
             release.wait(10)
             time.sleep(0.5)

@@ -6,7 +6,7 @@ and per generation the document counts of every term (idf) and the spelling dict
 visibility. It is still a cache of git: ``rebuild`` writes a new generation while the live one answers,
 then swaps the ``live`` mark in one transaction; ``catch_up`` re-indexes the articles a diff names inside
 the live generation, in one transaction, and bumps its ``stamp``. Writers of all nodes take turns through
-PostgreSQL advisory locks.
+PostgreSQL advisory locks (``locks.advisory``).
 
 Searching follows the Whoosh backend step by step (``searching.Searching``): the same parsed query and
 synonyms (``query.nodes``), the same candidates (minimum-should-match of the concepts), the same BM25F
@@ -20,7 +20,6 @@ article never contributes to hits, counts, facets, suggestions or corrections.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from whoosh import query as wq
 
+from portal import locks
 from portal.config import Settings
 from portal.db import make_engine
 from portal.errors import Conflict, Unavailable
@@ -61,7 +61,6 @@ WRITE_LOCK = "search-index"
 REBUILD_LOCK = "search-rebuild"
 WRITE_LOCK_TIMEOUT = 60.0
 REBUILD_LOCK_TIMEOUT = 30 * 60.0
-LOCK_POLL_SECONDS = 0.05
 HEAD_CHECK_SECONDS = 1.0
 INCREMENTAL_LIMIT = 500
 BATCH = 200  # documents per INSERT during a rebuild
@@ -77,29 +76,6 @@ _GIN_INDEXES = [i.name for i in SearchDocument.metadata.tables[_DOCS].indexes
 # The connection of the search this thread is answering (PgReader.session): one checkout and one transaction
 # per search, not one per statement.
 _LOCAL = threading.local()
-
-
-def _advisory_key(name: str) -> int:
-    """The lock's name as PostgreSQL's 64-bit advisory key, the same on every node."""
-    return int.from_bytes(hashlib.sha256(f"portal:{name}".encode()).digest()[:8], "big", signed=True)
-
-
-@contextlib.contextmanager
-def _advisory(engine: Engine, name: str, *, timeout: float, what: str) -> Iterator[None]:
-    """A PostgreSQL advisory lock held on a connection of its own: every node sees it, and it ends with
-    the connection if the holder dies."""
-    key = _advisory_key(name)
-    deadline = time.monotonic() + timeout
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
-            if time.monotonic() >= deadline:
-                raise Conflict(f"{what} уже идёт в другом процессе; повторите позже.")
-            time.sleep(LOCK_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
 @dataclass
@@ -532,8 +508,8 @@ class PgIndex:
         """Bring the live generation to HEAD from the diff; a full rebuild when the diff cannot be followed."""
         need_rebuild = False
         try:
-            with _advisory(self.engine, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT if wait else 0,
-                           what="Обновление поискового индекса"):
+            with locks.advisory(self.settings.effective_database_url, WRITE_LOCK,
+                                timeout=WRITE_LOCK_TIMEOUT if wait else 0, what="Обновление поискового индекса"):
                 generation = self.live()
                 if not self._usable(generation):
                     need_rebuild = True
@@ -646,7 +622,8 @@ class PgIndex:
 
     def rebuild(self, *, progress: Progress | None = None, force: bool = True) -> dict[str, Any]:
         """Index every published article of HEAD into a new generation and swap it in."""
-        with _advisory(self.engine, REBUILD_LOCK, timeout=REBUILD_LOCK_TIMEOUT, what="Перестроение поискового индекса"):
+        with locks.advisory(self.settings.effective_database_url, REBUILD_LOCK, timeout=REBUILD_LOCK_TIMEOUT,
+                            what="Перестроение поискового индекса"):
             live = self.live()
             if not force and self._usable(live):
                 assert live is not None
@@ -700,7 +677,8 @@ class PgIndex:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             self._clean_gin(conn)
             conn.execute(text(f"ANALYZE {_DOCS}"))  # the planner's statistics of the new rows
-        with _advisory(self.engine, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT, what="Обновление поискового индекса"):
+        with locks.advisory(self.settings.effective_database_url, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT,
+                            what="Обновление поискового индекса"):
             head = self.source.head()
             if head != commit:
                 changed = self.source.changed_paths(commit, head)
