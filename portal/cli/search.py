@@ -34,13 +34,13 @@ def rebuild():
 
         meta = service.rebuild(settings=s, progress=progress)
     console.print(f"✓ {meta['articles']} published articles of {meta['files']} files indexed at commit "
-                  f"{meta['commit'][:10]} in {meta['build_seconds']:.1f} s ({s.index_path})")
+                  f"{meta['commit'][:10]} in {meta['build_seconds']:.1f} s ({meta['where']})")
 
 
 @search_app.command("status")
 @handle_errors
 def status():
-    """Where the index is, which commit it reflects and how big it is."""
+    """Which backend holds the index and where, which commit it reflects and how big it is."""
     from portal.search import service  # lazy: Whoosh is loaded by the search commands only
 
     info = service.status(settings=settings())
@@ -48,6 +48,6 @@ def status():
         console.print("No search index yet: it is built on the first search or by `portal search rebuild`.")
         return
     table = Table("field", "value")
-    for key in ("path", "commit", "mode", "articles", "bytes", "build_seconds"):
+    for key in ("backend", "where", "commit", "mode", "articles", "bytes", "build_seconds"):
         table.add_row(key, str(info.get(key, "")))
     console.print(table)

@@ -94,7 +94,8 @@ class Generation:
     updated_at: float
 
     def meta(self) -> dict[str, Any]:
-        return {"backend": "postgresql", "path": f"postgresql:search_documents/gen-{self.id}",
+        return {"backend": "postgresql", "path": f"postgresql:{_DOCS}/gen-{self.id}",
+                "where": f"PostgreSQL, table {_DOCS}, generation {self.id}",
                 "generation": self.id, "commit": self.commit, "schema": self.schema_version,
                 "mode": self.mode, "articles": self.articles, "files": self.files, "built_at": self.built_at,
                 "build_seconds": self.build_seconds, "updated_at": self.updated_at}

@@ -228,7 +228,7 @@ class WhooshIndex(Searching):
                         what="Перестроение поискового индекса"):
             live = self.store.current()
             if not force and self._usable(live):  # another process built it meanwhile
-                return dict(self.store.meta(live) or {})
+                return self._described(live)
             started = time.monotonic()
             commit = self.source.head()
             gen = self.store.new_generation()
@@ -268,7 +268,7 @@ class WhooshIndex(Searching):
                 raise
             log.info("search index rebuilt: %d articles at %s in %.1f s", indexed, commit[:10],
                      time.monotonic() - started)
-            return dict(self.store.meta(gen) or {})
+            return self._described(gen)
 
     def close(self) -> None:
         """Close this process's searchers (the index on disk stays)."""
@@ -279,11 +279,15 @@ class WhooshIndex(Searching):
 
     def info(self) -> dict[str, Any]:
         gen = self.store.current()
-        meta = dict(self.store.meta(gen) or {}) if gen else {}
-        if gen:
-            meta["path"] = str(gen)
-            meta["bytes"] = sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
+        if gen is None:
+            return {}
+        meta = self._described(gen)
+        meta["bytes"] = sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
         return meta
+
+    def _described(self, gen: Path) -> dict[str, Any]:
+        """A generation's record and where it lives (what ``portal search`` prints)."""
+        return {**(self.store.meta(gen) or {}), "backend": "whoosh", "path": str(gen), "where": str(gen)}
 
     def synonyms(self, commit: str) -> sq.Synonyms:
         cached = self._synonyms
