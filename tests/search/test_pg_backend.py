@@ -21,7 +21,7 @@ from portal.knowledge import hooks
 from portal.search import service
 from portal.search.index import PgIndex, SearchRequest, WhooshIndex, backend, pg_backend
 from tests.search import manpages
-from tests.search.conftest import CUSTOMER, STAFF, commit
+from tests.search.conftest import BACKENDS, CUSTOMER, STAFF, commit, index_of
 from tests.search.corpus import RELEVANCE
 from tests.search.index.test_whoosh_backend import new_article
 
@@ -92,28 +92,37 @@ def test_scores_are_whooshs_bm25f(corpus_settings, search_databases):
 # --- visibility, filters, snippets ---------------------------------------------------------------------
 
 
-def test_visibility_is_part_of_the_query(pg):
-    assert slugs(pg, "квазиконсоль", STAFF) == ["debug-collector"]
-    page = pg.search(SearchRequest(text="квазиконсоль", audiences=CUSTOMER))
+@pytest.fixture(params=BACKENDS)
+def either(request, settings, kb, search_databases):
+    """A fresh index of the fixture corpus in each backend (built by its first search)."""
+    index = index_of(request.param, settings, search_databases)
+    yield index
+    index.close()
+
+
+def test_visibility_is_part_of_the_query(either):
+    index = either
+    assert slugs(index, "квазиконсоль", STAFF) == ["debug-collector"]
+    page = index.search(SearchRequest(text="квазиконсоль", audiences=CUSTOMER))
     assert page.total == 0 and page.hits == [] and page.suggestion is None
-    page = pg.search(SearchRequest(text="агент", audiences=CUSTOMER))
+    page = index.search(SearchRequest(text="агент", audiences=CUSTOMER))
     assert "debug-collector" not in [h.slug for h in page.hits]
     for name, counts in page.facets.items():
         assert all(c["value"] not in ("internal-tools", "9.9.9", "внутреннее") for c in counts), name
     assert page.total == sum(c["count"] for c in page.facets["kind"])
-    staff = pg.search(SearchRequest(text="агент", audiences=STAFF))
+    staff = index.search(SearchRequest(text="агент", audiences=STAFF))
     assert staff.total == page.total + 1
-    assert pg.similar("debug-collector", CUSTOMER, 5) == []
-    assert all(h.slug != "debug-collector" for h in pg.similar("no-data-dashboard", CUSTOMER, 10))
-    assert pg.similar("no-data-dashboard", CUSTOMER, 10)
-    assert pg.suggest("квазикон", CUSTOMER, 8) == []
-    assert [h.slug for h in pg.suggest("квазикон", STAFF, 8)] == ["debug-collector"]
+    assert index.similar("debug-collector", CUSTOMER, 5) == []
+    assert all(h.slug != "debug-collector" for h in index.similar("no-data-dashboard", CUSTOMER, 10))
+    assert index.similar("no-data-dashboard", CUSTOMER, 10)
+    assert index.suggest("квазикон", CUSTOMER, 8) == []
+    assert [h.slug for h in index.suggest("квазикон", STAFF, 8)] == ["debug-collector"]
     for code in ("PRM-2026-00777", "0x8badf00d"):
-        assert slugs(pg, code, CUSTOMER) == [] and slugs(pg, code, STAFF) == ["debug-collector"]
-    # the customers' spelling dictionary never learnt the internal word
-    page = pg.search(SearchRequest(text="квазиконсаль", audiences=CUSTOMER))
+        assert slugs(index, code, CUSTOMER) == [] and slugs(index, code, STAFF) == ["debug-collector"]
+    # the customers' spelling dictionary never learnt the internal word; the staff's did
+    page = index.search(SearchRequest(text="квазиконсаль", audiences=CUSTOMER))
     assert page.suggestion is None and page.total == 0
-    assert pg.search(SearchRequest(text="квазиконсаль", audiences=STAFF)).suggestion == "квазиконсоль"
+    assert index.search(SearchRequest(text="квазиконсаль", audiences=STAFF)).suggestion == "квазиконсоль"
 
 
 def test_filters_facets_sort_pages_and_snippets(pg):

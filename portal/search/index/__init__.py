@@ -19,10 +19,13 @@ it when ``CURRENT`` or the index's generation changes.
 The package, bottom up (each module imports only those above it in this list):
 
     protocol.py        what a backend offers: SearchRequest, Hit, SearchPage, SearchBackend
+    background.py      following git: the catch-up from the diff, and what a search leaves to a thread
     generations.py     the directory of generations: CURRENT, the swap, portal.json
     schema.py          the Whoosh schema and the document of one article (SCHEMA_VERSION)
     reader.py          one index version as this process reads it: searchers, document sets, caches
-    ranking.py         which matches are scored, facets, the spelling correction, hits
+    ranking.py         which matches are scored, facets, the spelling correction, completions, hits
+                       (the steps both backends share read a ``Lexicon``: a query's documents, a
+                       term's frequency, the terms near a word)
     searching.py       searches, completions and similar articles over a reader
     whoosh_backend.py  WhooshIndex: opening, catching up with git, writing, rebuilding; backend()
     pg_documents.py    an article as rows of the PostgreSQL index (the same analysis, as tsvectors)
@@ -33,6 +36,7 @@ The package, bottom up (each module imports only those above it in this list):
 
 from portal.config import Settings
 from portal.search.index import pg_backend, whoosh_backend
+from portal.search.index.background import INCREMENTAL_LIMIT
 from portal.search.index.generations import CURRENT_FILE, META_FILE, IndexStore
 from portal.search.index.pg_backend import PgIndex
 from portal.search.index.protocol import Hit, Progress, SearchBackend, SearchPage, SearchRequest
@@ -47,7 +51,6 @@ from portal.search.index.schema import (
 )
 from portal.search.index.whoosh_backend import (
     HEAD_CHECK_SECONDS,
-    INCREMENTAL_LIMIT,
     MAX_BACKENDS,
     REBUILD_LOCK,
     REBUILD_LOCK_TIMEOUT,

@@ -11,10 +11,12 @@ PostgreSQL advisory locks (``locks.advisory``).
 Searching follows the Whoosh backend step by step (``searching.Searching``): the same parsed query and
 synonyms (``query.nodes``), the same candidates (minimum-should-match of the concepts), the same BM25F
 with the section weights in the term frequencies (``reader.BM25_B``/``BM25_K1``), the same tiers by the
-title above ``ranking.SCORE_LIMIT`` matches, the same spelling correction, snippets and hits. The
-documents holding a term come from the GIN indexes (one query per term, cached per index version in
-each process); visibility and the filters are sets of documents applied inside the search, so a hidden
-article never contributes to hits, counts, facets, suggestions or corrections.
+title above ``ranking.SCORE_LIMIT`` matches, the same spelling correction, completions, snippets and
+hits; the steps that do not depend on where the index lives are ``ranking``'s own, reading this
+backend's ``PgReader`` as their ``ranking.Lexicon``. The documents holding a term come from the GIN
+indexes (one query per term, cached per index version in each process); visibility and the filters are
+sets of documents applied inside the search, so a hidden article never contributes to hits, counts,
+facets, suggestions or corrections.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +40,18 @@ from whoosh import query as wq
 from portal import locks
 from portal.config import Settings
 from portal.db import make_engine
-from portal.errors import Conflict, Unavailable
+from portal.errors import Unavailable
 from portal.search import analysis
 from portal.search import query as sq
 from portal.search.index import ranking
+from portal.search.index.background import (
+    HEAD_CHECK_SECONDS,
+    REBUILD_LOCK,
+    REBUILD_LOCK_TIMEOUT,
+    WRITE_LOCK,
+    WRITE_LOCK_TIMEOUT,
+    CatchingUp,
+)
 from portal.search.index.pg_documents import (
     SCORED_FIELDS,
     SPELL_FIELDS,
@@ -57,12 +68,6 @@ from portal.search.source import SYNONYMS_PATH, Source
 
 log = logging.getLogger("portal.search")
 
-WRITE_LOCK = "search-index"
-REBUILD_LOCK = "search-rebuild"
-WRITE_LOCK_TIMEOUT = 60.0
-REBUILD_LOCK_TIMEOUT = 30 * 60.0
-HEAD_CHECK_SECONDS = 1.0
-INCREMENTAL_LIMIT = 500
 BATCH = 200  # documents per INSERT during a rebuild
 SET_CACHE_SIZE = 4096
 PAGE_CACHE_SIZE = 1024
@@ -249,7 +254,7 @@ class PgReader:
         return frozenset()  # NullQuery and anything query.py does not build
 
     # --- term statistics -----------------------------------------------------------------------
-    def count(self, fieldname: str, term: str) -> int:
+    def frequency(self, fieldname: str, term: str) -> int:
         found = self._counts.get((fieldname, term))
         if found is None:
             self.prefetch_counts([(fieldname, term)])
@@ -397,7 +402,7 @@ class Scorer:
                 self._collect(sub)
 
     def idf(self, fieldname: str, term: str) -> float:
-        return math.log(self.reader.n / (self.reader.count(fieldname, term) + 1)) + 1
+        return math.log(self.reader.n / (self.reader.frequency(fieldname, term) + 1)) + 1
 
     def _bm25(self, fieldname: str, term: str, s: Scored, boost: float) -> float | None:
         tf = s.tf.get(fieldname, {}).get(term)
@@ -435,7 +440,7 @@ class Scorer:
             return total * q.boost
         return None
 
-    def top(self, docs: set[int] | frozenset[int], limit: int, factor: dict[int, float] | None = None
+    def top(self, docs: AbstractSet[int], limit: int, factor: dict[int, float] | None = None
             ) -> list[tuple[float, int]]:
         stats = self.reader.scored(sorted(docs), self.terms)
         scored = []
@@ -447,11 +452,12 @@ class Scorer:
         return scored[:limit]
 
 
-class PgIndex:
+class PgIndex(CatchingUp):
     """The search backend over the shared PostgreSQL index."""
 
     def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE, *, cache_pages: bool = True,
                  engine: Engine | None = None):
+        CatchingUp.__init__(self)
         self.settings = settings
         self.mode = mode
         self.cache_pages = cache_pages
@@ -461,7 +467,6 @@ class PgIndex:
         self._reader: PgReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
-        self._background: dict[str, threading.Thread] = {}
 
     # --- life cycle ---------------------------------------------------------------------------
     def _usable(self, generation: Generation | None) -> bool:
@@ -495,7 +500,7 @@ class PgIndex:
                 reader = self._reader = PgReader(self.engine, generation)
             return reader
 
-    def _behind_us(self, commit: str) -> bool:
+    def _ahead_of_git(self, commit: str) -> bool:
         """The index holds a commit this node's repository does not know: another node published it and
         this node's git has not caught up yet, so the index is ahead, not stale."""
         with self.source.content.repo() as repo:
@@ -505,65 +510,13 @@ class PgIndex:
             except Exception:
                 return True
 
-    def catch_up(self, *, wait: bool) -> str | None:
-        """Bring the live generation to HEAD from the diff; a full rebuild when the diff cannot be followed."""
-        need_rebuild = False
-        try:
-            with locks.advisory(self.settings.effective_database_url, WRITE_LOCK,
-                                timeout=WRITE_LOCK_TIMEOUT if wait else 0, what="Обновление поискового индекса"):
-                generation = self.live()
-                if not self._usable(generation):
-                    need_rebuild = True
-                else:
-                    assert generation is not None
-                    head = self.source.head()
-                    if generation.commit == head:
-                        return head
-                    changed = self.source.changed_paths(generation.commit, head)
-                    if changed is None and self._behind_us(generation.commit):
-                        return None
-                    if changed is None or len(changed) > INCREMENTAL_LIMIT:
-                        need_rebuild = True
-                    else:
-                        self._apply(generation.id, changed, head)
-                        return head
-        except Conflict:
-            if wait:
-                raise
-            return None
-        if need_rebuild:
-            if wait:
-                return self.rebuild(force=True)["commit"]
-            self._rebuild_in_background()
-        return None
+    def _write_lock(self, *, wait: bool) -> contextlib.AbstractContextManager[None]:
+        return locks.advisory(self.settings.effective_database_url, WRITE_LOCK,
+                              timeout=WRITE_LOCK_TIMEOUT if wait else 0, what="Обновление поискового индекса")
 
-    def _catch_up_behind(self) -> None:
-        self.catch_up(wait=False)
-        self._head_checked = 0.0  # the next search takes the new version at once
-
-    def _rebuild_in_background(self) -> None:
-        self._in_background("rebuild", lambda: self.rebuild(force=True))
-
-    def _in_background(self, name: str, work: Callable[[], Any]) -> None:
-        """``work`` in a thread while the live generation keeps answering (one of each name at a time)."""
-        with self._lock:
-            running = self._background.get(name)
-            if running is not None and running.is_alive():
-                return
-
-            def run():
-                try:
-                    work()
-                except Exception:
-                    log.exception("search index %s in the background failed", name)
-
-            thread = self._background[name] = threading.Thread(target=run, name=f"portal-search-{name}", daemon=True)
-            thread.start()
-
-    def settle(self, timeout: float = 60.0) -> None:
-        """Wait for this process's background catch-up or rebuild to finish (tests, a clean shutdown)."""
-        for thread in list(self._background.values()):
-            thread.join(timeout)
+    def _live_version(self) -> tuple[int, str] | None:
+        generation = self.live()
+        return (generation.id, generation.commit) if generation is not None and self._usable(generation) else None
 
     def _write_counts(self, conn: Connection, generation: int, counts: TermCounts) -> None:
         rows = [{"g": generation, "f": f, "t": t, "n": n} for (f, t), n in counts.counts.items() if n]
@@ -678,8 +631,7 @@ class PgIndex:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             self._clean_gin(conn)
             conn.execute(text(f"ANALYZE {_DOCS}"))  # the planner's statistics of the new rows
-        with locks.advisory(self.settings.effective_database_url, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT,
-                            what="Обновление поискового индекса"):
+        with self._write_lock(wait=True):
             head = self.source.head()
             if head != commit:
                 changed = self.source.changed_paths(commit, head)
@@ -760,7 +712,8 @@ class PgIndex:
         page = self._attempt(reader, parsed, allowed, request, synonyms, require_all=True)
         suggestion = None
         if page.total == 0:
-            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms)
+            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
+                                            self.mode)
             if suggestion is not None:
                 page = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
                 page.suggestion, page.corrected = suggestion, True
@@ -773,14 +726,16 @@ class PgIndex:
                 page = self._run(reader, q, allowed, request, parsed, synonyms)
                 page.matched = "fuzzy" if page.total else "none"
         elif page.matched == "any":
-            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms)
+            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
+                                            self.mode)
             if suggestion is not None:
                 fixed = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
                 if fixed.matched == "all":
                     fixed.suggestion, fixed.corrected = suggestion, True
                     return fixed
         elif page.total < ranking.FEW_HITS:
-            suggestion = self._correction(reader, parsed, request.audiences, allowed, synonyms, known_total=page.total)
+            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
+                                            self.mode, known_total=page.total)
         page.suggestion = suggestion
         return page
 
@@ -804,21 +759,6 @@ class PgIndex:
         page.matched = "all" if any(counts[doc] == n for doc in matched) else "any"
         return page
 
-    def _candidates(self, reader: PgReader, q: wq.Query, matched: frozenset[int], want: int) -> frozenset[int]:
-        """ranking.candidates over this reader: above SCORE_LIMIT matches, the tiers by the title."""
-        if len(matched) <= ranking.SCORE_LIMIT:
-            return matched
-        titled = ranking.to_title(q)
-        concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
-        every = reader.docs(titled) & matched
-        if len(every) >= want:
-            return every
-        anyone: set[int] = set()
-        for concept in concepts:
-            anyone |= reader.docs(concept)
-        some = every | (anyone & matched)
-        return some if len(some) >= want else matched
-
     def _run(self, reader: PgReader, q: wq.Query, allowed: frozenset[int], request: SearchRequest, parsed: sq.Parsed,
              synonyms: sq.Synonyms, sort: str | None = None, *, matched: frozenset[int] | None = None,
              factor: dict[int, float] | None = None, tiers: wq.Query | None = None) -> SearchPage:
@@ -831,7 +771,7 @@ class PgIndex:
         if (sort or request.sort) == "date":
             top = [(0.0, d) for d in sorted(matched, key=lambda d: (-reader.updated.get(d, 0), d))[:want]]
         else:
-            top = scorer.top(self._candidates(reader, tiers or scorer.q, matched, want), want, factor)
+            top = scorer.top(ranking.candidates(reader, tiers or scorer.q, matched, want), want, factor)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
         shown = top[request.offset:want]
         stored = reader.stored([d for _s, d in shown])
@@ -841,80 +781,26 @@ class PgIndex:
             page.hits.append(ranking.hit(meta, score=round(float(score or 0.0), 4), snippet=str(snippet)))
         return page
 
-    def _correction(self, reader: PgReader, parsed: sq.Parsed, audiences: tuple[str, ...], allowed: frozenset[int],
-                    synonyms: sq.Synonyms, known_total: int = 0) -> str | None:
-        """ranking.correction over this reader: each audience's own spelling dictionary, so no word of an
-        article the reader may not see is ever suggested."""
-        fields = [SPELL_FIELDS[a] for a in audiences]
-        changed = False
-        units = []
-        for unit in parsed.units:
-            word = unit.text
-            if unit.kind != "word" or not 4 <= len(word) <= sq.MAX_FUZZY_CHARS or not word.isalpha():
-                units.append(unit)
-                continue
-            norm = analysis.normalise(word, self.mode)
-            if any(reader.count(f, word) for f in fields) or reader.count("text", norm):
-                units.append(unit)
-                continue
-            best = None
-            maxdist = 1 if len(word) <= 5 else 2
-            for fieldname in fields:
-                for prefix in (1, 0):
-                    found = reader.near(fieldname, word, maxdist, prefix)
-                    for candidate, n in found:
-                        key = (ranking.distance(word, candidate), -n, candidate)
-                        if best is None or key < best:
-                            best = key
-                    if found:
-                        break
-            if best is None:
-                units.append(unit)
-            else:
-                units.append(sq.Unit("word", best[2]))
-                changed = True
-        if not changed:
-            return None
-        fixed = sq.Parsed(units)
-        q = sq.combine(sq.nodes(fixed, self.mode, synonyms), fixed, self.mode, require_all=True)
-        if len(reader.docs(Scorer(reader, q).q) & allowed) <= known_total:
-            return None
-        return fixed.text()
-
     # --- suggestions and similar articles -----------------------------------------------------
     def suggest(self, text: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         cleaned = sq.clean(text or "")
-        parsed = sq.parse(cleaned)
-        if parsed.empty:
+        if sq.parse(cleaned).empty:
             return []
-        last = parsed.units[-1]
-        complete = sq.Parsed(parsed.units[:-1])
         reader = self._current()
         with reader.session():
-            return self._suggest(reader, cleaned, complete, last, audiences, limit)
+            allowed = self._allowed(reader, audiences, {})
 
-    def _suggest(self, reader: PgReader, cleaned: str, complete: sq.Parsed, last: sq.Unit, audiences: tuple[str, ...],
-                 limit: int) -> list[Hit]:
-        synonyms = self.synonyms(reader.commit)
-        allowed = self._allowed(reader, audiences, {})
-        parts = sq.nodes(complete, self.mode, synonyms) if not complete.empty else []
-        prefix_options = [sq.nodes(sq.Parsed([last]), self.mode, synonyms)[0]]
-        if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
-            prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
-            if last.kind == "code":
-                prefix_options.append(wq.Prefix("codes", last.text))
-        parts.append(wq.Or(prefix_options))
-        hits: list[Hit] = []
-        for require_all in (True, False):
-            scorer = Scorer(reader, wq.And(parts) if require_all else wq.Or(parts))
-            matched = reader.docs(scorer.q) & allowed
-            if matched:
-                top = scorer.top(self._candidates(reader, scorer.q, matched, limit), limit)
+            def found(q: wq.Query) -> list[Hit]:
+                scorer = Scorer(reader, q)
+                matched = reader.docs(scorer.q) & allowed
+                if not matched:
+                    return []
+                top = scorer.top(ranking.candidates(reader, scorer.q, matched, limit), limit)
                 stored = reader.stored([d for _s, d in top])
-                hits = [ranking.hit(stored[d][0], score=round(float(sc), 4), snippet="") for sc, d in top]
-            if hits or len(parts) < 2:
-                break
-        return hits
+                return [ranking.hit(stored[d][0], score=round(float(sc), 4), snippet="") for sc, d in top]
+
+            return ranking.completions(ranking.completion_parts(cleaned, self.mode, self.synonyms(reader.commit)),
+                                       found)
 
     def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         """Articles sharing the most telling words of this one (its terms by weighted frequency × idf)."""
@@ -949,6 +835,11 @@ class PgIndex:
         top = Scorer(reader, likeness).top(pool, limit)
         stored = reader.stored([d for _s, d in top])
         return [ranking.hit(stored[d][0], score=round(float(sc), 4), snippet="") for sc, d in top]
+
+
+def _spell_fields(audiences: tuple[str, ...]) -> list[str]:
+    """Each audience's own spelling dictionary, so no word of an article the reader may not see is suggested."""
+    return [SPELL_FIELDS[a] for a in audiences]
 
 
 _BACKENDS: dict[tuple[str, str], PgIndex] = {}

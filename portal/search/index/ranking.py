@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from typing import Any, Protocol
 
 from whoosh import query as wq
 
@@ -10,13 +12,46 @@ from portal.search import analysis
 from portal.search import query as sq
 from portal.search.index.protocol import Hit
 from portal.search.index.reader import VersionReader
-from portal.search.index.schema import AUDIENCE_SPELL_FIELD, FACET_FIELDS
+from portal.search.index.schema import FACET_FIELDS
 
 SCORE_LIMIT = 300  # above this many matches only the likeliest tiers are scored (see candidates)
 FEW_HITS = 3  # below this a "did you mean" is looked for
 
 
-def candidates(searcher, reader: VersionReader, q: wq.Query, matched: set[int], want: int) -> set[int]:
+class Lexicon(Protocol):
+    """What the steps shared by the backends read of one index version."""
+
+    def docs(self, q: wq.Query) -> AbstractSet[int]:
+        """The documents matching a query built by query.py (or ``to_title``)."""
+
+    def frequency(self, fieldname: str, term: str) -> int:
+        """How often ``term`` occurs in ``fieldname`` (0: an unknown word)."""
+
+    def near(self, fieldname: str, word: str, maxdist: int, prefix: int) -> Iterable[tuple[str, int]]:
+        """(term, frequency) of the field's terms within ``maxdist`` edits of ``word`` sharing its first
+        ``prefix`` letters."""
+
+
+class SearcherLexicon:
+    """A Whoosh searcher and its version reader as a ``Lexicon``."""
+
+    def __init__(self, searcher, reader: VersionReader):
+        self.searcher = searcher
+        self.reader = reader
+
+    def docs(self, q: wq.Query) -> set[int]:
+        return self.reader.docs(self.searcher, q)
+
+    def frequency(self, fieldname: str, term: str) -> int:
+        return self.searcher.reader().frequency(fieldname, term)
+
+    def near(self, fieldname: str, word: str, maxdist: int, prefix: int) -> Iterator[tuple[str, int]]:
+        ixreader = self.searcher.reader()
+        for term in ixreader.terms_within(fieldname, word, maxdist, prefix=prefix):
+            yield term, ixreader.frequency(fieldname, term)
+
+
+def candidates(lexicon: Lexicon, q: wq.Query, matched: AbstractSet[int], want: int) -> AbstractSet[int]:
     """The matches worth scoring. Up to SCORE_LIMIT, all of them; above it, tiers by the title —
     every concept of the query in the title, then any — grown until they fill the page. A title
     word weighs four body words, so the best-scored articles are almost always in the first tiers;
@@ -25,12 +60,12 @@ def candidates(searcher, reader: VersionReader, q: wq.Query, matched: set[int], 
         return matched
     titled = to_title(q)
     concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
-    every = reader.docs(searcher, titled) & matched
+    every = lexicon.docs(titled) & matched
     if len(every) >= want:
         return every
-    anyone = set()
+    anyone: set[int] = set()
     for concept in concepts:
-        anyone |= reader.docs(searcher, concept)
+        anyone |= lexicon.docs(concept)
     some = every | (anyone & matched)
     return some if len(some) >= want else matched
 
@@ -61,7 +96,7 @@ def _leaves(q: wq.Query, boost: float = 1.0) -> list[tuple[wq.Query, float]]:
     return [(q, boost)]
 
 
-def score(searcher, q: wq.Query, docs: set[int], limit: int,
+def score(searcher, q: wq.Query, docs: AbstractSet[int], limit: int,
           factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
     """(score, docnum) of the best ``limit`` of ``docs``; each score multiplied by the document's ``factor``
     (coordination) when one is given.
@@ -111,15 +146,14 @@ def facets(searcher, reader: VersionReader, docs: set[int]) -> dict[str, list[di
     return out
 
 
-def correction(searcher, reader: VersionReader, parsed: sq.Parsed, audiences: tuple[str, ...], allowed: set[int],
+def correction(lexicon: Lexicon, parsed: sq.Parsed, spell_fields: list[str], allowed: AbstractSet[int],
                synonyms: sq.Synonyms, mode: str, known_total: int = 0) -> str | None:
     """The query with misspelt words replaced from the reader's own dictionary, when it then finds more.
 
-    The dictionary of an audience learns only from articles of that visibility, and the corrected
-    query must find articles the reader may see, so no word of a hidden article is ever suggested.
+    ``spell_fields`` are the dictionaries of the reader's audiences: each learns only from articles of
+    that visibility, and the corrected query must find articles the reader may see, so no word of a
+    hidden article is ever suggested.
     """
-    ixreader = searcher.reader()
-    fields = [AUDIENCE_SPELL_FIELD[a] for a in audiences]
     changed = False
     units = []
     for unit in parsed.units:
@@ -128,18 +162,18 @@ def correction(searcher, reader: VersionReader, parsed: sq.Parsed, audiences: tu
             units.append(unit)
             continue
         norm = analysis.normalise(word, mode)
-        if any(ixreader.frequency(f, word) for f in fields) or ixreader.frequency("text", norm):
+        if any(lexicon.frequency(f, word) for f in spell_fields) or lexicon.frequency("text", norm):
             units.append(unit)  # a known word (or a form of one) is not corrected
             continue
         best = None
         maxdist = 1 if len(word) <= 5 else 2
-        for fieldname in fields:
+        for fieldname in spell_fields:
             # Most typos spare the first letter; only when that finds nothing is it allowed to differ.
             for prefix in (1, 0):
                 found = False
-                for candidate in ixreader.terms_within(fieldname, word, maxdist, prefix=prefix):
+                for candidate, frequency in lexicon.near(fieldname, word, maxdist, prefix):
                     found = True
-                    key = (distance(word, candidate), -ixreader.frequency(fieldname, candidate), candidate)
+                    key = (distance(word, candidate), -frequency, candidate)
                     if best is None or key < best:
                         best = key
                 if found:
@@ -153,9 +187,35 @@ def correction(searcher, reader: VersionReader, parsed: sq.Parsed, audiences: tu
         return None
     fixed = sq.Parsed(units)
     q = sq.combine(sq.nodes(fixed, mode, synonyms), fixed, mode, require_all=True)
-    if len(reader.docs(searcher, q) & allowed) <= known_total:
+    if len(lexicon.docs(q) & allowed) <= known_total:
         return None
     return fixed.text()
+
+
+def completion_parts(cleaned: str, mode: str, synonyms: sq.Synonyms) -> list[wq.Query]:
+    """The concepts of what is being typed (``cleaned``, not empty): the finished words as a search has them,
+    the last word also as the start of a title word (or of a code) unless a space says it is finished."""
+    parsed = sq.parse(cleaned)
+    last = parsed.units[-1]
+    complete = sq.Parsed(parsed.units[:-1])
+    parts = sq.nodes(complete, mode, synonyms) if not complete.empty else []
+    prefix_options = [sq.nodes(sq.Parsed([last]), mode, synonyms)[0]]
+    if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
+        prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
+        if last.kind == "code":
+            prefix_options.append(wq.Prefix("codes", last.text))
+    parts.append(wq.Or(prefix_options))
+    return parts
+
+
+def completions(parts: list[wq.Query], found: Callable[[wq.Query], list[Hit]]) -> list[Hit]:
+    """The best articles ``found`` for all of the concepts, or for any of them when all find nothing."""
+    hits: list[Hit] = []
+    for require_all in (True, False):
+        hits = found(wq.And(parts) if require_all else wq.Or(parts))
+        if hits or len(parts) < 2:
+            break
+    return hits
 
 
 def to_title(q: wq.Query) -> wq.Query:

@@ -17,6 +17,11 @@ from portal.search import query as sq
 from portal.search.index import ranking
 from portal.search.index.protocol import Hit, SearchPage, SearchRequest
 from portal.search.index.reader import VersionReader
+from portal.search.index.schema import AUDIENCE_SPELL_FIELD
+
+
+def _spell_fields(audiences: tuple[str, ...]) -> list[str]:
+    return [AUDIENCE_SPELL_FIELD[a] for a in audiences]
 
 
 class Searching(abc.ABC):
@@ -69,7 +74,8 @@ class Searching(abc.ABC):
         suggestion = None
         if page.total == 0:
             # Nothing with every word: the spelling correction first, then any word, then similar words.
-            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms, self.mode)
+            suggestion = ranking.correction(ranking.SearcherLexicon(searcher, reader), parsed,
+                                            _spell_fields(request.audiences), allowed, synonyms, self.mode)
             if suggestion is not None:
                 page = self._attempt(searcher, reader, sq.parse(suggestion), allowed, request, synonyms,
                                      require_all=True)
@@ -84,7 +90,8 @@ class Searching(abc.ABC):
                 page.matched = "fuzzy" if page.total else "none"
         elif page.matched == "any":
             # Candidates miss a word: when that word is a typo, the corrected query holding every word wins.
-            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms, self.mode)
+            suggestion = ranking.correction(ranking.SearcherLexicon(searcher, reader), parsed,
+                                            _spell_fields(request.audiences), allowed, synonyms, self.mode)
             if suggestion is not None:
                 fixed = self._attempt(searcher, reader, sq.parse(suggestion), allowed, request, synonyms,
                                       require_all=True)
@@ -92,8 +99,9 @@ class Searching(abc.ABC):
                     fixed.suggestion, fixed.corrected = suggestion, True
                     return fixed
         elif page.total < ranking.FEW_HITS:
-            suggestion = ranking.correction(searcher, reader, parsed, request.audiences, allowed, synonyms,
-                                             self.mode, known_total=page.total)
+            suggestion = ranking.correction(ranking.SearcherLexicon(searcher, reader), parsed,
+                                            _spell_fields(request.audiences), allowed, synonyms, self.mode,
+                                            known_total=page.total)
         page.suggestion = suggestion
         return page
 
@@ -131,8 +139,8 @@ class Searching(abc.ABC):
         if (sort or request.sort) == "date":
             top = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched).top_n
         else:
-            top = ranking.score(searcher, q, ranking.candidates(searcher, reader, tiers or q, matched, want), want,
-                                factor)
+            pool = ranking.candidates(ranking.SearcherLexicon(searcher, reader), tiers or q, matched, want)
+            top = ranking.score(searcher, q, pool, want, factor)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
         for score, docnum in top[request.offset:want]:
             stored = searcher.stored_fields(docnum)
@@ -145,32 +153,21 @@ class Searching(abc.ABC):
     def suggest(self, text: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         """Articles whose title starts like what is being typed (the last word may be unfinished)."""
         cleaned = sq.clean(text or "")
-        parsed = sq.parse(cleaned)
-        if parsed.empty:
+        if sq.parse(cleaned).empty:
             return []
-        last = parsed.units[-1]
-        complete = sq.Parsed(parsed.units[:-1])
         with self.searcher() as (searcher, reader):
-            synonyms = self.synonyms(reader.commit)
             allowed = self._allowed(searcher, reader, audiences, {})
-            parts = sq.nodes(complete, self.mode, synonyms) if not complete.empty else []
-            prefix_options = [sq.nodes(sq.Parsed([last]), self.mode, synonyms)[0]]
-            if last.kind != "phrase" and len(last.text) >= 2 and not cleaned.endswith(" "):
-                prefix_options.append(wq.Prefix("title_words", last.text, boost=2.0))
-                if last.kind == "code":
-                    prefix_options.append(wq.Prefix("codes", last.text))
-            parts.append(wq.Or(prefix_options))
-            hits: list[Hit] = []
-            for require_all in (True, False):
-                q = wq.And(parts) if require_all else wq.Or(parts)
+
+            def found(q: wq.Query) -> list[Hit]:
                 matched = reader.docs(searcher, q) & allowed
-                if matched:
-                    results = searcher.search(q, limit=limit, filter=matched)
-                    hits = [ranking.hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
-                            for sc, d in results.top_n]
-                if hits or len(parts) < 2:
-                    break
-            return hits
+                if not matched:
+                    return []
+                results = searcher.search(q, limit=limit, filter=matched)
+                return [ranking.hit(searcher.stored_fields(d)["meta"], score=round(float(sc or 0.0), 4), snippet="")
+                        for sc, d in results.top_n]
+
+            return ranking.completions(ranking.completion_parts(cleaned, self.mode, self.synonyms(reader.commit)),
+                                       found)
 
     def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         """Articles sharing the most telling words of this one; nothing when the reader may not see it."""

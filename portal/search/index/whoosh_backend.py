@@ -13,7 +13,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -21,9 +21,17 @@ from whoosh import index as windex
 
 from portal import locks
 from portal.config import Settings
-from portal.errors import Conflict, Unavailable
+from portal.errors import Unavailable
 from portal.search import analysis
 from portal.search import query as sq
+from portal.search.index.background import (
+    HEAD_CHECK_SECONDS,
+    REBUILD_LOCK,
+    REBUILD_LOCK_TIMEOUT,
+    WRITE_LOCK,
+    WRITE_LOCK_TIMEOUT,
+    CatchingUp,
+)
 from portal.search.index.generations import IndexStore
 from portal.search.index.protocol import Progress
 from portal.search.index.reader import VersionReader
@@ -33,18 +41,13 @@ from portal.search.source import SYNONYMS_PATH, Source
 
 log = logging.getLogger("portal.search")
 
-WRITE_LOCK = "search-index"
-REBUILD_LOCK = "search-rebuild"
-WRITE_LOCK_TIMEOUT = 60.0
-REBUILD_LOCK_TIMEOUT = 30 * 60.0
 WHOOSH_LOCK_TIMEOUT = 10.0
-HEAD_CHECK_SECONDS = 1.0
-INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is cheaper
 WRITER_LIMIT_MB = 128
 
 
-class WhooshIndex(Searching):
+class WhooshIndex(Searching, CatchingUp):
     def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE, *, cache_pages: bool = True):
+        CatchingUp.__init__(self)
         self.settings = settings
         self.mode = mode
         self.cache_pages = cache_pages
@@ -54,7 +57,6 @@ class WhooshIndex(Searching):
         self._reader: VersionReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
-        self._background: dict[str, threading.Thread] = {}  # catch-up, rebuild: one of each at a time
 
     # --- life cycle -----------------------------------------------------------------------------
     def _usable(self, gen: Path | None) -> TypeGuard[Path]:
@@ -113,10 +115,6 @@ class WhooshIndex(Searching):
                 self._in_background("catch-up", self._catch_up_behind)
             return reader
 
-    def _catch_up_behind(self) -> None:
-        self.catch_up(wait=False)
-        self._head_checked = 0.0  # the next search takes the new commit (and its synonyms) at once
-
     def _reopened(self) -> VersionReader:
         """The current reader, replaced when ``CURRENT`` or the index's own generation changed."""
         reader = self._reader
@@ -142,65 +140,13 @@ class WhooshIndex(Searching):
         finally:
             reader.give(searcher)
 
-    def catch_up(self, *, wait: bool) -> str | None:
-        """Bring the live index to HEAD from the diff; a full rebuild when the diff cannot be followed.
+    def _write_lock(self, *, wait: bool) -> contextlib.AbstractContextManager[None]:
+        return locks.held(self.settings.locks_path, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT if wait else 0,
+                          what="Обновление поискового индекса")
 
-        ``wait=False`` (the lazy check of a search) gives up at once when another writer is busy.
-        Returns the commit the index reflects afterwards, or None when it did not try.
-        """
-        need_rebuild = False
-        try:
-            with locks.held(self.settings.locks_path, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT if wait else 0,
-                            what="Обновление поискового индекса"):
-                gen = self.store.current()
-                if not self._usable(gen):
-                    need_rebuild = True
-                else:
-                    commit = (self.store.meta(gen) or {})["commit"]
-                    head = self.source.head()
-                    if commit == head:
-                        return head
-                    changed = self.source.changed_paths(commit, head)
-                    if changed is None or len(changed) > INCREMENTAL_LIMIT:
-                        need_rebuild = True
-                    else:
-                        self._apply(gen, changed, head)
-                        return head
-        except Conflict:
-            if wait:
-                raise
-            return None
-        if need_rebuild:
-            if wait:
-                return self.rebuild(force=True)["commit"]
-            self._rebuild_in_background()
-        return None
-
-    def _rebuild_in_background(self) -> None:
-        """A full rebuild in a thread while the live index keeps answering (one at a time per process)."""
-        self._in_background("rebuild", lambda: self.rebuild(force=True))
-
-    def _in_background(self, what: str, work: Callable[[], object]) -> None:
-        """``work`` in a thread of its own, unless the same work of this process is still running."""
-        with self._lock:
-            running = self._background.get(what)
-            if running is not None and running.is_alive():
-                return
-
-            def run():
-                try:
-                    work()
-                except Exception:
-                    log.exception("%s of the search index failed", what)
-
-            thread = threading.Thread(target=run, name=f"portal-search-{what}", daemon=True)
-            self._background[what] = thread
-            thread.start()
-
-    def settle(self) -> None:
-        """Wait for this process's background catch-up and rebuild to finish (the command line, tests)."""
-        for thread in list(self._background.values()):
-            thread.join()
+    def _live_version(self) -> tuple[Path, str] | None:
+        gen = self.store.current()
+        return (gen, (self.store.meta(gen) or {})["commit"]) if self._usable(gen) else None
 
     def _apply(self, gen: Path, paths: list[str], commit: str) -> None:
         """Re-index the given article files at ``commit`` in generation ``gen``; the caller holds the write lock."""
@@ -253,8 +199,7 @@ class WhooshIndex(Searching):
                 self.store.write_meta(gen, commit=commit, schema=SCHEMA_VERSION, mode=self.mode,
                                       articles=indexed, files=total, built_at=time.time(),
                                       build_seconds=round(time.monotonic() - started, 3))
-                with locks.held(self.settings.locks_path, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT,
-                                what="Обновление поискового индекса"):
+                with self._write_lock(wait=True):
                     head = self.source.head()
                     if head != commit:
                         changed = self.source.changed_paths(commit, head)

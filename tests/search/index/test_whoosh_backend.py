@@ -232,28 +232,6 @@ def test_synonyms_come_from_the_content_repository(settings, content_repo, kb):
     assert slugs(index, "квакозябра") == ["captcha"]
 
 
-def test_visibility_is_part_of_the_query(settings, kb):
-    index = WhooshIndex(settings)
-    assert slugs(index, "квазиконсоль", STAFF) == ["debug-collector"]
-    page = index.search(SearchRequest(text="квазиконсоль", audiences=CUSTOMER))
-    assert page.total == 0 and page.hits == [] and page.suggestion is None
-    page = index.search(SearchRequest(text="агент", audiences=CUSTOMER))
-    assert "debug-collector" not in [h.slug for h in page.hits]
-    for name, counts in page.facets.items():
-        assert all(c["value"] not in ("internal-tools", "9.9.9", "внутреннее") for c in counts), name
-    assert page.total == sum(c["count"] for c in page.facets["kind"])
-    staff = index.search(SearchRequest(text="агент", audiences=STAFF))
-    assert staff.total == page.total + 1
-    assert index.similar("debug-collector", CUSTOMER, 5) == []
-    assert all(h.slug != "debug-collector" for h in index.similar("no-data-dashboard", CUSTOMER, 10))
-    assert index.suggest("квазикон", CUSTOMER, 8) == []
-    assert [h.slug for h in index.suggest("квазикон", STAFF, 8)] == ["debug-collector"]
-    # the customers' spelling dictionary never learnt the internal word
-    page = index.search(SearchRequest(text="квазиконсаль", audiences=CUSTOMER))
-    assert page.suggestion is None and page.total == 0
-    assert index.search(SearchRequest(text="квазиконсаль", audiences=STAFF)).suggestion == "квазиконсоль"
-
-
 def test_filters_facets_sort_and_pages(settings, kb):
     index = WhooshIndex(settings)
     page = index.search(SearchRequest(text="проверка", audiences=CUSTOMER, module="stm"))

@@ -1,0 +1,125 @@
+"""Following git, the same for every backend: the catch-up from the diff between the index's commit and
+HEAD (a full rebuild when the diff cannot be followed or is too long), and the writes a search leaves to a
+thread of its own — a reader never waits for a writer, so when a search finds HEAD ahead of the index the
+catch-up (or the rebuild it turns into) runs beside it while the live version keeps answering."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from portal.errors import Conflict
+from portal.search.index.protocol import Progress
+from portal.search.source import Source
+
+log = logging.getLogger("portal.search")
+
+# The locks and pace every backend keeps (the lock names are the same so that a backend's writers of all
+# processes take turns on one name).
+WRITE_LOCK = "search-index"
+REBUILD_LOCK = "search-rebuild"
+WRITE_LOCK_TIMEOUT = 60.0
+REBUILD_LOCK_TIMEOUT = 30 * 60.0
+HEAD_CHECK_SECONDS = 1.0  # how often a search compares HEAD with the index's commit
+INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is cheaper
+
+
+class CatchingUp(abc.ABC):
+    """``catch_up`` and the background catch-up and rebuild (one of each at a time per process). The backend
+    supplies its write lock, its live version, how changed articles are re-indexed in it, ``rebuild``, the
+    lock ``_lock`` and ``_head_checked`` (when HEAD was last compared)."""
+
+    source: Source
+    _lock: threading.RLock
+    _head_checked: float
+
+    def __init__(self) -> None:
+        self._background: dict[str, threading.Thread] = {}
+
+    @abc.abstractmethod
+    def _write_lock(self, *, wait: bool) -> contextlib.AbstractContextManager[None]:
+        """The lock every writer of this index takes; without ``wait`` it is given up at once when busy."""
+
+    @abc.abstractmethod
+    def _live_version(self) -> tuple[Any, str] | None:
+        """(the live version, the commit it reflects), or None when there is none this process can use."""
+
+    @abc.abstractmethod
+    def _apply(self, version: Any, paths: list[str], commit: str) -> None:
+        """Re-index the given article files at ``commit`` in ``version``; the caller holds the write lock."""
+
+    @abc.abstractmethod
+    def rebuild(self, *, progress: Progress | None = None, force: bool = True) -> dict[str, Any]: ...
+
+    def _ahead_of_git(self, commit: str) -> bool:
+        """Whether the index reflects a commit this node's repository does not know yet (another node wrote it)."""
+        return False
+
+    def catch_up(self, *, wait: bool) -> str | None:
+        """Bring the live index to HEAD from the diff; a full rebuild when the diff cannot be followed.
+
+        ``wait=False`` (the lazy check of a search) gives up at once when another writer is busy.
+        Returns the commit the index reflects afterwards, or None when it did not try.
+        """
+        need_rebuild = False
+        try:
+            with self._write_lock(wait=wait):
+                live = self._live_version()
+                if live is None:
+                    need_rebuild = True
+                else:
+                    version, commit = live
+                    head = self.source.head()
+                    if commit == head:
+                        return head
+                    changed = self.source.changed_paths(commit, head)
+                    if changed is None and self._ahead_of_git(commit):
+                        return None
+                    if changed is None or len(changed) > INCREMENTAL_LIMIT:
+                        need_rebuild = True
+                    else:
+                        self._apply(version, changed, head)
+                        return head
+        except Conflict:
+            if wait:
+                raise
+            return None
+        if need_rebuild:
+            if wait:
+                return self.rebuild(force=True)["commit"]
+            self._rebuild_in_background()
+        return None
+
+    def _catch_up_behind(self) -> None:
+        self.catch_up(wait=False)
+        self._head_checked = 0.0  # the next search takes the new version (and its synonyms) at once
+
+    def _rebuild_in_background(self) -> None:
+        """A full rebuild in a thread while the live index keeps answering."""
+        self._in_background("rebuild", lambda: self.rebuild(force=True))
+
+    def _in_background(self, what: str, work: Callable[[], object]) -> None:
+        """``work`` in a thread of its own, unless the same work of this process is still running."""
+        with self._lock:
+            running = self._background.get(what)
+            if running is not None and running.is_alive():
+                return
+
+            def run():
+                try:
+                    work()
+                except Exception:
+                    log.exception("%s of the search index in the background failed", what)
+
+            thread = self._background[what] = threading.Thread(target=run, name=f"portal-search-{what}",
+                                                               daemon=True)
+            thread.start()
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait for this process's background catch-up and rebuild to finish (the command line, tests)."""
+        for thread in list(self._background.values()):
+            thread.join(timeout)
