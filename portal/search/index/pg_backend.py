@@ -709,35 +709,13 @@ class PgIndex(CatchingUp):
         synonyms = self.synonyms(reader.commit)
         if browsing:
             return self._run(reader, wq.Every(), allowed, request, parsed, synonyms, sort="date")
-        page = self._attempt(reader, parsed, allowed, request, synonyms, require_all=True)
-        suggestion = None
-        if page.total == 0:
-            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
-                                            self.mode)
-            if suggestion is not None:
-                page = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
-                page.suggestion, page.corrected = suggestion, True
-                return page
-            if len(parsed.units) > 1:
-                page = self._attempt(reader, parsed, allowed, request, synonyms, require_all=False)
-                page.matched = "any"
-            if page.total == 0:
-                q = wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True))
-                page = self._run(reader, q, allowed, request, parsed, synonyms)
-                page.matched = "fuzzy" if page.total else "none"
-        elif page.matched == "any":
-            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
-                                            self.mode)
-            if suggestion is not None:
-                fixed = self._attempt(reader, sq.parse(suggestion), allowed, request, synonyms, require_all=True)
-                if fixed.matched == "all":
-                    fixed.suggestion, fixed.corrected = suggestion, True
-                    return fixed
-        elif page.total < ranking.FEW_HITS:
-            suggestion = ranking.correction(reader, parsed, _spell_fields(request.audiences), allowed, synonyms,
-                                            self.mode, known_total=page.total)
-        page.suggestion = suggestion
-        return page
+        fields = _spell_fields(request.audiences)
+        return ranking.answer(
+            parsed,
+            lambda p, require_all: self._attempt(reader, p, allowed, request, synonyms, require_all=require_all),
+            lambda: self._run(reader, wq.Or(sq.nodes(parsed, self.mode, synonyms, fuzzy=True)), allowed, request,
+                              parsed, synonyms),
+            lambda known: ranking.correction(reader, parsed, fields, allowed, synonyms, self.mode, known_total=known))
 
     def _attempt(self, reader: PgReader, parsed: sq.Parsed, allowed: frozenset[int], request: SearchRequest,
                  synonyms: sq.Synonyms, *, require_all: bool) -> SearchPage:

@@ -10,7 +10,7 @@ from whoosh import query as wq
 
 from portal.search import analysis
 from portal.search import query as sq
-from portal.search.index.protocol import Hit
+from portal.search.index.protocol import Hit, SearchPage
 from portal.search.index.reader import VersionReader
 from portal.search.index.schema import FACET_FIELDS
 
@@ -190,6 +190,39 @@ def correction(lexicon: Lexicon, parsed: sq.Parsed, spell_fields: list[str], all
     if len(lexicon.docs(q) & allowed) <= known_total:
         return None
     return fixed.text()
+
+
+def answer(parsed: sq.Parsed, attempt: Callable[[sq.Parsed, bool], SearchPage], fuzzy: Callable[[], SearchPage],
+           correct: Callable[[int], str | None]) -> SearchPage:
+    """The page of a query: every word first (``attempt(parsed, require_all)``); finding nothing, the spelling
+    correction (``correct(known_total)``), then any word, then similar words (``fuzzy()``); when candidates
+    miss a word and that word is a typo, the corrected query holding every word wins; with few hits, a
+    "did you mean" is offered beside them."""
+    page = attempt(parsed, True)
+    suggestion = None
+    if page.total == 0:
+        suggestion = correct(0)
+        if suggestion is not None:
+            page = attempt(sq.parse(suggestion), True)
+            page.suggestion, page.corrected = suggestion, True
+            return page
+        if len(parsed.units) > 1:
+            page = attempt(parsed, False)
+            page.matched = "any"
+        if page.total == 0:
+            page = fuzzy()
+            page.matched = "fuzzy" if page.total else "none"
+    elif page.matched == "any":
+        suggestion = correct(0)
+        if suggestion is not None:
+            fixed = attempt(sq.parse(suggestion), True)
+            if fixed.matched == "all":
+                fixed.suggestion, fixed.corrected = suggestion, True
+                return fixed
+    elif page.total < FEW_HITS:
+        suggestion = correct(page.total)
+    page.suggestion = suggestion
+    return page
 
 
 def completion_parts(cleaned: str, mode: str, synonyms: sq.Synonyms) -> list[wq.Query]:
