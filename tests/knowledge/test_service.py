@@ -3,11 +3,14 @@ diff and restore, publish and archive with the search hook and a site build requ
 
 from __future__ import annotations
 
+import datetime as dt
+
 import git
 import pytest
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, jobs
+from portal.db import utcnow
 from portal.errors import Conflict, Invalid
 from portal.jobs import JobState
 from portal.knowledge import hooks, service
@@ -126,6 +129,10 @@ def test_publish_and_archive_commit_call_the_hook_and_request_a_build(writer, wr
     def listener(*, settings, commit, slugs):
         calls.append((commit, slugs))
 
+    build_job = jobs.REGISTRY["kb.build"]
+    with db.session_scope() as session:  # this node has run the per-node build job before
+        session.add(JobState(name=build_job.lease_name(settings), next_run_at=utcnow() + dt.timedelta(hours=1),
+                             runs=1, requested=0))
     hooks.ARTICLES_CHANGED.add(listener)
     try:
         with db.session_scope() as session:
@@ -138,8 +145,8 @@ def test_publish_and_archive_commit_call_the_hook_and_request_a_build(writer, wr
     assert "Публикация статьи" in _commit(settings, published.commit).message
     assert service.get_article(settings=settings, slug=article.slug).meta.status == "archived"
     with db.session_scope(write=False) as session:
-        job = session.get(JobState, "kb.build")
-        assert job is not None and job.requested == 2
+        job = jobs.states_by_job(session, settings).get("kb.build")
+        assert job is not None and job.requested == 2 and job.next_run_at <= utcnow()
         actions = [e.action for e in session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.id))]
         assert actions[-3:] == ["article.create", "article.publish", "article.archive"]
 
