@@ -28,7 +28,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from _serving import free_port, wait_port  # noqa: E402  (scripts/bench/ is this script's folder)
 
 from portal import bootstrap  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
@@ -60,24 +60,6 @@ PASSWORD = "bench-password-123"
 CUSTOMERS = 20
 MODULE, VERSION = "RUM-агент", "5.2"
 TARGET_P95_AT_50, TARGET_PREVIEW_DELAY = 1.0, 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the portal server exited at start")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def ticket_body(n: int) -> dict:

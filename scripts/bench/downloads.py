@@ -31,7 +31,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from _serving import free_port, wait_port  # noqa: E402  (scripts/bench/ is this script's folder)
 
 from portal import bootstrap  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
@@ -59,22 +59,6 @@ MIB = 1024 * 1024
 PASSWORD = "bench-password-123"
 TARGET_PORTAL, TARGET_ACCEL, TARGET_RSS_MB = 0.8, 0.9, 200
 ACCEL_PREFIX = "/_protected/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def children(pid: int) -> list[int]:

@@ -24,7 +24,6 @@ import json
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from _serving import free_port, wait_port  # noqa: E402  (scripts/bench/ is this script's folder)
 
 WORDS = ("агент сессия отчёт браузер страница задержка ошибка сбой настройка ключ проект сценарий проверка "
          "таймаут сервер коллектор метрика пользователь обновление версия журнал панель виджет оповещение "
@@ -64,24 +64,6 @@ def article_text(rng: random.Random, n: int) -> str:
         '!!! tip "Обходное решение"\n    ' + sentence(rng, 10),
     ]) + "\n"
     return frontmatter.join(meta, body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the portal server exited at start")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def vm_hwm_kib(pid: int) -> int:

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from _serving import free_port  # noqa: E402  (scripts/bench/ is this script's folder)
 
 from portal import migrate  # noqa: E402
 from portal.accounts import service as accounts  # noqa: E402
@@ -242,7 +243,7 @@ def queue(count: int, n_requests: int, server_url: str) -> None:
             from portal.app import create_app
 
             app = create_app(settings)
-            port = bench_search.free_port()
+            port = free_port()
             server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
             thread = threading.Thread(target=server.run, daemon=True)
             thread.start()

@@ -26,7 +26,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from _serving import free_port  # noqa: E402  (scripts/bench/ is this script's folder)
 
 from portal.config import Settings  # noqa: E402
 from portal.content import ContentRepo  # noqa: E402
@@ -274,12 +274,6 @@ def fts_query(conn: sqlite3.Connection, text: str) -> list:
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_latencies(settings: Settings, texts: list[str], *, during_build: bool = False) -> tuple[list[float], bool]:
