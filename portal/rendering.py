@@ -33,6 +33,7 @@ import html
 import json
 import multiprocessing
 import re
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -252,9 +253,12 @@ class _Timeout(Exception):
 
 
 def _worker_main(conn: Any) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the server stops its workers itself (or they see
+    # the pipe close), so a worker ignores it rather than printing a traceback beside the server's shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _serve_renders(conn)
-    except (BrokenPipeError, EOFError):
+    except (OSError, EOFError):  # BrokenPipeError, ConnectionResetError: the pipe's other end is gone
         return  # the server went away (shut down, or replaced this worker): nothing is waiting for an answer
 
 
