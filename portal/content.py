@@ -414,8 +414,9 @@ def recorded_head(settings: Settings) -> str | None:
         return session.scalar(select(ContentHead.commit).where(ContentHead.branch == BRANCH))
 
 
-def _local_head(path) -> str | None:
-    """HEAD's commit read from the files git keeps it in (no git process: this runs before requests)."""
+def head_from_ref_files(path: Path) -> str | None:
+    """HEAD's commit of the repository at ``path`` read from the files git keeps it in (no git process, so it is
+    cheap enough for every request and every search); None when the refs are not plain files."""
     git_dir = path / ".git"
     try:
         ref = (git_dir / "HEAD").read_text().strip()
@@ -423,11 +424,13 @@ def _local_head(path) -> str | None:
             return ref
         name = ref[5:]
         loose = git_dir / name
-        if loose.exists():
+        if loose.is_file():
             return loose.read_text().strip()
-        for line in (git_dir / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + name):
-                return line.split(" ", 1)[0]
+        packed = git_dir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + name):
+                    return line.split(" ", 1)[0]
     except OSError:
         return None
     return None
@@ -455,7 +458,7 @@ def follow(settings: Settings, *, force: bool = False) -> bool:
             return False
         _follow_checked[key] = now
     wanted = recorded_head(settings)
-    local = _local_head(content.path)
+    local = head_from_ref_files(content.path)
     if not wanted or wanted == local or not content.exists():
         return False
     with content.repo() as repo:

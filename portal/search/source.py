@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import git
 
 from portal.config import Settings
-from portal.content import ContentRepo
+from portal.content import ContentRepo, head_from_ref_files
 from portal.errors import Invalid
 from portal.knowledge import articles
 from portal.knowledge.articles import Article
@@ -68,24 +68,8 @@ class Source:
         self.content = ContentRepo(settings)
 
     def head(self) -> str:
-        """HEAD of the content repository, read from the ref files when they are plain (no git process)."""
-        git_dir = self.content.path / ".git"
-        try:
-            ref = (git_dir / "HEAD").read_text().strip()
-            if not ref.startswith("ref: "):
-                return ref
-            name = ref[5:]
-            loose = git_dir / name
-            if loose.is_file():
-                return loose.read_text().strip()
-            packed = git_dir / "packed-refs"
-            if packed.is_file():
-                for line in packed.read_text().splitlines():
-                    if line.endswith(" " + name):
-                        return line.split(" ", 1)[0]
-        except OSError:
-            pass
-        return self.content.head()
+        """HEAD of the content repository: from the ref files when they are plain, else from git."""
+        return head_from_ref_files(self.content.path) or self.content.head()
 
     def article_paths(self, repo: git.Repo, commit: str) -> list[str]:
         tree = repo.commit(commit).tree
