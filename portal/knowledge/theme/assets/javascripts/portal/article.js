@@ -12,16 +12,7 @@
   var fixed = document.querySelector("[data-portal-fixed]")
   var box = document.querySelector("[data-portal-feedback]")
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag)
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]) })
-    if (text) node.textContent = text
-    return node
-  }
-
-  function path(url) {
-    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null
-  }
+  var el = window.portalDom.el, path = window.portalDom.path  // dom.js
 
   function showFixed(packages) {
     if (!fixed || !packages || !packages.length) return

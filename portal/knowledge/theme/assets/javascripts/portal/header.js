@@ -7,17 +7,7 @@
   var region = document.querySelector("[data-portal-header]")
   if (!region || !window.fetch) { window.portalReader = Promise.resolve(null); return }
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag)
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]) })
-    if (text) node.textContent = text
-    return node
-  }
-
-  // Only same-site paths become links (the answer is the portal's own, but a link never leaves the site).
-  function path(url) {
-    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null
-  }
+  var el = window.portalDom.el, path = window.portalDom.path  // dom.js
 
   function fill(data) {
     var brand = el("a", { "class": "portal-bar__brand", href: "/" }, data.brand || "PrimoART")

@@ -29,12 +29,7 @@
   var DELAY_MS = 150, SETTLED_MS = 1500, LIMIT = 10
   var asked = 0, shown = "", timer = null, settled = null, logged = null
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag)
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]) })
-    if (text) node.textContent = text
-    return node
-  }
+  var el = window.portalDom.el, path = window.portalDom.path  // dom.js
 
   // The snippet is the portal's: article text escaped, matched words in <mark>. Only text and <mark> survive.
   function snippet(html, into) {
@@ -60,10 +55,6 @@
       var hit = bare && stems.some(function (stem) { return bare.indexOf(stem) === 0 })
       into.appendChild(hit ? el("mark", {}, part) : document.createTextNode(part))
     })
-  }
-
-  function path(url) {
-    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null
   }
 
   function count(total) {
