@@ -123,7 +123,7 @@ def _search(settings) -> str:
     info = search_service.status(settings=settings)
     if not info:
         raise OSError("индекс не построен: выполните portal search rebuild")
-    return f"поколение {os.path.basename(str(info.get('path', '')))}"
+    return str(info["where"])  # the backend says where its live generation is (a directory, or a table)
 
 
 def _smtp(settings) -> str:
