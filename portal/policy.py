@@ -315,6 +315,8 @@ RULES: dict[str, Rule] = {
     "ticket.correct_priority": _staff_only_hiding_org_objects(SECOND_LINE),
     "ticket.assign": _staff_only_hiding_org_objects(TICKET_WORKERS),
     "ticket.override_delivery": _staff_only_hiding_org_objects(SECOND_LINE),
+    # Second line merges a duplicate into the original (portal.tickets.merge).
+    "ticket.merge": _staff_only_hiding_org_objects(SECOND_LINE),
     "sla.report": roles(SECOND_LINE),
     "intake.assign": roles(SECOND_LINE),
     # --- knowledge base and search ---

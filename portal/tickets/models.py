@@ -154,6 +154,9 @@ class Ticket(Base):
     resolution_cause: Mapped[str] = mapped_column(Text, default="")
     resolution_solution: Mapped[str] = mapped_column(Text, default="")
     resolution_workaround: Mapped[str] = mapped_column(Text, default="")
+    # A duplicate merged into another ticket (``portal.tickets.merge``): closed, its comments, files and contacts
+    # moved there; a reply to its e-mail thread lands on that ticket.
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
 
     organization: Mapped[Organization] = relationship(lazy="joined")
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id], lazy="select")
@@ -194,6 +197,21 @@ class TicketEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events", lazy="select")
+
+
+class TicketContact(Base):
+    """Another person the ticket's messages go to: the contact of a duplicate merged into it (the ticket's own
+    contact stays in its columns)."""
+
+    __tablename__ = "ticket_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    from_ticket_id: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TicketAttachment(Base):
