@@ -13,4 +13,5 @@ import portal.knowledge.models  # noqa: F401
 import portal.notify.models  # noqa: F401
 import portal.releases.models  # noqa: F401
 import portal.search.models  # noqa: F401
+import portal.search.similar.models  # noqa: F401
 import portal.tickets.models  # noqa: F401
