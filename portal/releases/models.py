@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal import storage
@@ -25,6 +25,9 @@ class DeliveryStatus(enum.StrEnum):
     delivered = "delivered"  # second line handed it over by another channel
     acknowledged = "acknowledged"  # the customer confirmed receipt or installation
     confirmed = "confirmed"  # second line confirmed the delivery
+    # The package was withdrawn after the organisation received it: told (``releases.notices``), then it said so.
+    withdrawn_notified = "withdrawn_notified"
+    withdrawal_acknowledged = "withdrawal_acknowledged"
 
 
 class Channel(enum.StrEnum):
@@ -68,6 +71,8 @@ class Package(Base):
     withdrawn_by: Mapped[str] = mapped_column(String(150), default="")
     withdraw_reason: Mapped[str] = mapped_column(Text, default="")
     manifest_commit: Mapped[str] = mapped_column(String(40), default="")
+    # The package this one replaces (``releases.notices``: its holders are told when this one is published).
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("packages.id"), index=True)
 
     files: Mapped[list["PackageFile"]] = relationship(order_by="PackageFile.id", lazy="selectin",
                                                       back_populates="package")
@@ -161,7 +166,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(14), default=DeliveryStatus.pending.value)
+    status: Mapped[str] = mapped_column(String(24), default=DeliveryStatus.pending.value)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -208,3 +213,44 @@ class Download(Base):
 
 # A package file's bytes are a blob; `portal package verify` re-hashes them itself, so no description here.
 BLOB_REFERENCE = storage.BlobReference("releases.package_files", PackageFile.sha256)
+
+
+class NoticeKind(enum.StrEnum):
+    withdrawn = "withdrawn"  # the package was withdrawn: stop installing it, acknowledge the notice
+    superseded = "superseded"  # a newer package replaces it
+
+
+class PackageNotice(Base):
+    """One notice to one organisation that downloaded or was handed a package, about that package.
+
+    Created exactly once per package, organisation and kind (the unique constraint), in the transaction that
+    withdrew the package or published its replacement. A withdrawal notice is open until a customer of the
+    organisation acknowledges it; until then second line is reminded every few working days.
+    """
+
+    __tablename__ = "package_notices"
+    __table_args__ = (
+        UniqueConstraint("package_id", "organization_id", "kind", name="uq_package_notices_package_org_kind"),
+        Index("ix_package_notices_open", "kind", "acknowledged_at", "next_reminder_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[str] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text, default="")  # the withdrawal's reason, as second line wrote it
+    replacement_id: Mapped[str | None] = mapped_column(ForeignKey("packages.id"))  # what to install instead
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str] = mapped_column(String(150), default="")
+    # Withdrawal notices not yet acknowledged: the day second line is next reminded, and how often it was.
+    next_reminder_on: Mapped[dt.date | None] = mapped_column(Date)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+
+    package: Mapped[Package] = relationship(foreign_keys=[package_id], lazy="joined")
+    replacement: Mapped[Package | None] = relationship(foreign_keys=[replacement_id], lazy="joined")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+    @property
+    def open(self) -> bool:
+        return self.acknowledged_at is None
