@@ -156,6 +156,7 @@ JOB_RIGHTS: dict[str, frozenset[str]] = {
     "blobs.sweep": frozenset({"blobs.sweep"}),
     "intents.reconcile": frozenset({"intent.reconcile", "ticket.view"}),
     "releases.overdue": frozenset({"delivery.mark_overdue"}),
+    "releases.notice_reminders": frozenset({"notice.remind"}),
     # Not scheduled: the check of a package file's bytes that runs before a download is served.
     "releases.verify": frozenset({"package.mark_corrupt"}),
 }
@@ -163,7 +164,7 @@ INTAKE_RIGHTS = frozenset({"ticket.create", "ticket.create_for_other_org", "tick
                            "ticket.attach", "intake.hold"})
 # Actions only system actors take (no person does them); granted only by a system actor's rights.
 SYSTEM_ACTIONS = frozenset({"ticket.remind", "blobs.sweep", "intent.reconcile", "intake.hold",
-                            "package.mark_corrupt", "delivery.mark_overdue"})
+                            "package.mark_corrupt", "delivery.mark_overdue", "notice.remind"})
 
 Rule = Callable[[Actor | None, Any], Decision]
 
@@ -338,6 +339,10 @@ RULES: dict[str, Rule] = {
     "delivery.record": _staff_only_hiding_org_objects(SECOND_LINE),
     "delivery.confirm": _staff_only_hiding_org_objects(SECOND_LINE),
     "delivery.acknowledge": _own_org_then(SECOND_LINE),
+    # A notice of a withdrawal or a replacement: the organisation it was sent to reads it and only its customers
+    # acknowledge it (second line's word would not say the customer read it).
+    "notice.view": staff_or_own_org,
+    "notice.acknowledge": _own_org_then(frozenset()),
 }
 
 

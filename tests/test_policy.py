@@ -68,9 +68,11 @@ EXPECTED_OWN = {
     "delivery.record":        dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "delivery.confirm":       dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "delivery.acknowledge":   dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=A),
+    "notice.view":            dict(admin=A, support=A, developer=A, qa=A, writer=A, customer=A),
+    "notice.acknowledge":     dict(admin=D, support=D, developer=D, qa=D, writer=D, customer=A),
 }
 
-ORG_SCOPED = {a for a in EXPECTED_OWN if a.startswith(("ticket.", "delivery."))} - {
+ORG_SCOPED = {a for a in EXPECTED_OWN if a.startswith(("ticket.", "delivery.", "notice."))} - {
     "ticket.create_for_other_org", "ticket.view_internal", "ticket.queue", "ticket.comment_internal"}
 
 
