@@ -11,6 +11,7 @@ import portal.jobs  # noqa: F401
 import portal.knowledge.feedback_models  # noqa: F401
 import portal.knowledge.models  # noqa: F401
 import portal.notify.models  # noqa: F401
+import portal.releases.ledger_models  # noqa: F401
 import portal.releases.models  # noqa: F401
 import portal.search.models  # noqa: F401
 import portal.search.similar.models  # noqa: F401

@@ -24,7 +24,7 @@ from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.i18n import Joined, Message, message
 from portal.policy import Actor
-from portal.releases import events
+from portal.releases import events, ledger
 from portal.releases.models import Channel, Delivery, DeliveryStatus, Download, Package, PackageStatus
 from portal.releases.service import packages_for_ticket, require
 from portal.tickets import service as tickets
@@ -118,6 +118,8 @@ def mark_downloaded(*, session: Session, package: Package, user: User, at: dt.da
     delivery.status, delivery.downloaded_at, delivery.downloaded_by = S.downloaded.value, at, user.username
     delivery.overdue, delivery.updated_at = False, at
     _audit(session, user, delivery, "downloaded")
+    ledger.append(session, package_id=package.id, organization_id=delivery.organization_id,
+                  kind=ledger.Kind.downloaded, actor=user, at=at)
     session.flush()
     return delivery
 
@@ -144,6 +146,9 @@ def record_handover(*, session: Session, actor, package_id: str, organization: s
     delivery.status, delivery.delivered_at, delivery.delivered_by = S.delivered.value, delivered_at or now, _name(actor)
     delivery.channel, delivery.delivery_note, delivery.overdue, delivery.updated_at = channel, note, False, now
     _audit(session, actor, delivery, "delivered", channel=channel, note=note)
+    ledger.append(session, package_id=delivery.package_id, organization_id=org.id, kind=ledger.Kind.delivered,
+                  actor=actor, at=now, details={"channel": channel, "delivered_at": delivery.delivered_at.isoformat(),
+                                                "note": note})
     session.flush()
     events.delivery_handed_over(events.DeliveryHandedOver(session=session, package=delivery.package,
                                                           organization=org, channel=channel))
@@ -161,6 +166,8 @@ def acknowledge(*, session: Session, actor, delivery_id: int, note: str = "") ->
     delivery.status, delivery.acknowledged_at, delivery.acknowledged_by = S.acknowledged.value, now, _name(actor)
     delivery.acknowledge_note, delivery.overdue, delivery.updated_at = note, False, now
     _audit(session, actor, delivery, "acknowledged", note=note)
+    ledger.append(session, package_id=delivery.package_id, organization_id=delivery.organization_id,
+                  kind=ledger.Kind.acknowledged, actor=actor, at=now, details={"note": note})
     session.flush()
     return delivery
 
@@ -177,9 +184,20 @@ def confirm(*, session: Session, actor, delivery_id: int, note: str = "") -> Del
     delivery.status, delivery.confirmed_at, delivery.confirmed_by = S.confirmed.value, now, _name(actor)
     delivery.confirm_note, delivery.on_behalf, delivery.overdue, delivery.updated_at = note, on_behalf, False, now
     _audit(session, actor, delivery, "confirmed", note=note, on_behalf=on_behalf)
+    ledger.append(session, package_id=delivery.package_id, organization_id=delivery.organization_id,
+                  kind=ledger.Kind.confirmed, actor=actor, at=now, details=_confirmed_facts(delivery, note))
     _fix_delivered_events(session, delivery, actor)
     session.flush()
     return delivery
+
+
+def _confirmed_facts(delivery: Delivery, note: str) -> dict:
+    """What the receipt states, frozen in the ledger when the delivery is confirmed: the organisation and the
+    package as they are named today, each file with its size and SHA-256."""
+    package, org = delivery.package, delivery.organization
+    return {"note": note, "on_behalf": delivery.on_behalf, "organization": {"slug": org.slug, "name": org.name},
+            "package": {"title": package.title, "version": package.version},
+            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in package.files]}
 
 
 def _fix_delivered_events(session: Session, delivery: Delivery, actor) -> None:
