@@ -122,7 +122,9 @@ def enqueue(*, session: Session, settings: Settings, kind: str, recipient: str, 
         return None  # no address, or our own mailbox (intake would read it back)
     now = now or utcnow()
     name = (user.display_name if user is not None else context.get("recipient_name")) or ""
-    rendered = templates.render(kind, settings=settings, context={**context, "recipient_name": name})
+    # a person with an account reads their account's language; an address without one (a contact) Russian
+    lang = user.language if user is not None and user.language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    rendered = templates.render(kind, settings=settings, context={**context, "recipient_name": name}, lang=lang)
     headers: dict[str, str] = {}
     references = []
     if in_reply_to:
@@ -366,7 +368,10 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
             notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="ticket_suspended",
                                     context={"reason": ticket.suspend_reason or event.comment}, now=now)
         elif target == "deferred":
-            reason = details.get("reason_text") or details.get("reason", "")
+            code = details.get("reason", "")
+            # the regulation's words for the reason, in each recipient's language
+            reason = i18n.message(f"defer.{code}") if f"defer.{code}" in i18n.catalogue(i18n.DEFAULT_LANGUAGE) \
+                else details.get("reason_text") or code
             comment = event.comment if event.comment != details.get("reason") else ""
             notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="ticket_deferred",
                                     context={"reason": reason, "comment": comment}, now=now)
@@ -501,12 +506,6 @@ def send_reminders(*, session: Session, settings: Settings, now: dt.datetime | N
     return len(due)
 
 
-def _duration(delta: dt.timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} ч {minutes:02d} мин" if hours else f"{minutes} мин"
-
-
 def scan_sla(*, session: Session, settings: Settings, now: dt.datetime | None = None) -> dict[str, int]:
     """Alert second line, once per ticket and deadline, when a reaction deadline approaches and when it passes."""
     now = now or utcnow()
@@ -521,6 +520,6 @@ def scan_sla(*, session: Session, settings: Settings, now: dt.datetime | None = 
         if not mark_once(session=session, key=key, now=now):
             continue
         notify_staff(session=session, settings=settings, ticket=ticket, kind=kind,
-                     context={"left": _duration(ticket.sla_reaction_due - now)}, now=now)
+                     context={"left": max(ticket.sla_reaction_due - now, dt.timedelta(0))}, now=now)
         counts[kind] += 1
     return counts

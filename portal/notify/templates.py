@@ -1,9 +1,11 @@
-"""E-mail templates: Russian, Jinja2, a plain-text and an HTML part per message, and a subject.
+"""E-mail templates: Jinja2, a plain-text and an HTML part per message, and a subject — in the recipient's language.
 
-Each message kind ``k`` has ``portal/templates/email/k.txt`` and ``k.html``. Both extend a layout
-(``_layout.txt`` / ``_layout.html``) that adds the greeting and the signature; the text template also
-defines ``{% block subject %}``. The HTML environment escapes everything it is given, the text one
-nothing (it is not HTML).
+Each message kind ``k`` has ``portal/templates/email/k.txt`` and ``k.html``, one template per message for every
+language: the words come from the catalogues (``portal/locales/<lang>/email.yml``) through ``t("email.…")``.
+Both extend a layout (``_layout.txt`` / ``_layout.html``) that adds the greeting and the signature; the text
+template also defines ``{% block subject %}``. The HTML environment escapes everything it is given, the text one
+nothing (it is not HTML). A recipient with an account reads the language of their account; an address without
+one (a ticket's contact) reads Russian.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup, escape
 
-from portal import i18n
+from portal import i18n, web
 from portal.config import Settings
 
 EMAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -40,8 +43,6 @@ KINDS: dict[str, str] = {
     "critical_ticket": "staff",
 }
 
-PRIORITY_NAMES = {"critical": "критический", "high": "высокий", "medium": "средний", "low": "низкий"}
-
 
 @dataclasses.dataclass(frozen=True)
 class Rendered:
@@ -58,6 +59,37 @@ def _localtime(value: dt.datetime | dt.date | None, fmt: str = "%d.%m.%Y %H:%M",
     return value.strftime("%d.%m.%Y")
 
 
+def _lang(ctx) -> str:
+    return ctx.get("lang", i18n.DEFAULT_LANGUAGE)
+
+
+def _catalogued(prefix: str, value: Any, lang: str) -> str:
+    """``prefix + value`` in the catalogue, or the value as it was (data the catalogues do not word)."""
+    key = f"{prefix}{value}"
+    return i18n.translate(key, lang) if key in i18n.catalogue(i18n.DEFAULT_LANGUAGE) else str(value or "")
+
+
+def _words(lang: str, key: str, values: dict[str, Any]) -> str:
+    """The catalogue's text, its values read in ``lang`` (a message among them is worded in ``lang`` too)."""
+    return i18n.translate(key, lang, **{k: v.in_language(lang) if isinstance(v, i18n.Message) else v
+                                        for k, v in values.items()})
+
+
+@jinja2.pass_context
+def _text_words(ctx, key: str, **values: Any) -> str:
+    return _words(_lang(ctx), key, values)
+
+
+@jinja2.pass_context
+def _html_words(ctx, key: str, **values: Any) -> Markup:
+    """The catalogue's text as HTML: the text escaped, each value escaped unless the template made it markup
+    (``strong``) — a person's words inside a sentence never become tags."""
+    lang = _lang(ctx)
+    resolved = {k: v.in_language(lang) if isinstance(v, i18n.Message) else v for k, v in values.items()}
+    return Markup(escape(i18n.translate(key, lang))).format(**resolved) if resolved \
+        else Markup(escape(i18n.translate(key, lang)))
+
+
 @functools.cache
 def _environments(tz: str) -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(str(EMAIL_TEMPLATES))
@@ -65,24 +97,34 @@ def _environments(tz: str) -> tuple[jinja2.Environment, jinja2.Environment]:
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
+    text.globals["t"], html.globals["t"] = _text_words, _html_words
+    text.filters["strong"] = lambda value: value
+    html.filters["strong"] = lambda value: Markup("<strong>{}</strong>").format(value)
     for env in (text, html):
         env.filters["localtime"] = lambda value, fmt="%d.%m.%Y %H:%M": _localtime(value, fmt, tz=tz)
-        env.filters["priority_name"] = lambda value: PRIORITY_NAMES.get(value, value)
+        env.filters["priority_name"] = jinja2.pass_context(
+            lambda ctx, value: _catalogued("priority.", value, _lang(ctx)))
         # a delivery's channel in words («электронная почта», not «email»)
-        env.filters["channel_name"] = lambda value: (i18n.translate(f"channel_{value}")
-                                                     if f"channel_{value}" in i18n.catalogue("ru") else value or "")
+        env.filters["channel_name"] = jinja2.pass_context(
+            lambda ctx, value: _catalogued("channel_", value, _lang(ctx)))
+        # how long is left, in words («1 час 50 минут», "1 hour 50 minutes"); text as it came
+        env.filters["duration"] = jinja2.pass_context(
+            lambda ctx, value: web.duration(value, _lang(ctx)) if isinstance(value, dt.timedelta) else value)
     return text, html
 
 
-def render(kind: str, *, settings: Settings, context: dict[str, Any]) -> Rendered:
-    """Subject, plain text and HTML of one message kind with the given context."""
+def render(kind: str, *, settings: Settings, context: dict[str, Any], lang: str = i18n.DEFAULT_LANGUAGE) -> Rendered:
+    """Subject, plain text and HTML of one message kind with the given context, worded in ``lang``."""
     if kind not in KINDS:
         raise LookupError(f"no e-mail template {kind!r}")
+    lang = lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
     text_env, html_env = _environments(settings.timezone)
-    ctx = {"base_url": settings.base_url.rstrip("/"), "support_address": settings.support_address, **context}
-    text_template = text_env.get_template(f"{kind}.txt")
-    subject = "".join(text_template.blocks["subject"](text_template.new_context(ctx))).strip()
-    subject = " ".join(subject.split())[:300]  # one line, whatever the data held
-    text = text_template.render(ctx).strip() + "\n"
-    html = html_env.get_template(f"{kind}.html").render(ctx)
+    ctx = {"base_url": settings.base_url.rstrip("/"), "support_address": settings.support_address, **context,
+           "lang": lang}
+    with i18n.using(lang):  # messages in the context (a reason of deferral, what is missing) read in ``lang``
+        text_template = text_env.get_template(f"{kind}.txt")
+        subject = "".join(text_template.blocks["subject"](text_template.new_context(ctx))).strip()
+        subject = " ".join(subject.split())[:300]  # one line, whatever the data held
+        text = text_template.render(ctx).strip() + "\n"
+        html = html_env.get_template(f"{kind}.html").render(ctx)
     return Rendered(subject=subject, text=text, html=html)

@@ -18,7 +18,7 @@ from portal.accounts.models import Organization
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
-from portal.i18n import message
+from portal.i18n import Joined, message
 from portal.policy import Actor
 from portal.tickets import sla
 from portal.tickets.actions import apply_move
@@ -211,4 +211,5 @@ def _missing(errors: dict[str, str]) -> list[str]:
     """What is missing, as the information request lists it: «label: message» per field."""
     if not errors:
         return []
-    return [f"{e.get('label') or e['field']}: {e['message']}" for e in Invalid.fields(errors).errors or []]
+    # Joined: kept in the history as Russian, read in each recipient's language by the registration e-mail
+    return [Joined((e.get("label") or e["field"], ": ", e["message"])) for e in Invalid.fields(errors).errors or []]

@@ -201,7 +201,7 @@ def test_sla_alerts_fire_once_before_and_once_after_the_deadline(make, mail_db, 
     assert alerts("approaching") == [] and alerts("breached") == []
     at(hours=6, minutes=10)
     assert [m["Subject"] for m in alerts("approaching")] == [f"[{late}] Срок реакции истекает 01.12.2026 20:00"]
-    assert "осталось 1 ч 50 мин" in text_of(alerts("approaching")[0])
+    assert "осталось 1 час 50 минут" in text_of(alerts("approaching")[0])
     at(hours=7)
     assert len(alerts("approaching")) == 1
     at(hours=8, minutes=10)
