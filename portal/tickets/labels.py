@@ -13,16 +13,7 @@ FIELD_LABELS = {name: message(f"field.{name}") for name in (
 
 STATUS_NAMES = {status.value: message(f"status.{status.value}") for status in Status}
 # «Ограничения поддержки»: the regulation's words for each reason of deferral.
-DEFER_REASONS = {
-    DeferReason.cannot_reproduce.value: "невозможно повторить описанную проблему на аналогичной конфигурации "
-    "оборудования и отсутствует доступ к ИТ-окружению, в котором работает Пользователь",
-    DeferReason.no_information.value: "Пользователь не может предоставить исходную информацию для выявления "
-    "и решения проблемы",
-    DeferReason.out_of_scope.value: "вопрос выходит за рамки технической поддержки",
-    DeferReason.incorrect_question.value: "вопрос задан некорректно (или обсуждение вопроса проводится "
-    "неконструктивно) и решение проблемы затягивается из-за несвоевременного предоставления информации",
-    DeferReason.unsupported_version.value: "версия Продукта является устаревшей и больше не поддерживается",
-}
+DEFER_REASONS = {reason.value: message(f"defer.{reason.value}") for reason in DeferReason}
 
 
 def choices(enum_cls) -> str:
