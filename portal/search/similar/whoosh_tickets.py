@@ -1,0 +1,230 @@
+"""The Whoosh ticket index: ``$PORTAL_HOME/index-tickets``, generations swapped through ``CURRENT`` as the article
+index's are (``search.index.generations``); ``portal.json`` of a generation holds its watermark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh.fields import ID, TEXT, Schema
+
+from portal import locks
+from portal.config import Settings
+from portal.db import make_engine
+from portal.search import analysis
+from portal.search.index.generations import IndexStore
+from portal.search.index.protocol import Progress
+from portal.search.similar import documents
+from portal.search.similar.documents import TicketText, Wanted
+from portal.search.similar.index import WRITE_LOCK, WRITE_LOCK_TIMEOUT, Following, IndexedTicket, Match
+
+WRITER_LIMIT_MB = 256
+ALLOWED_CACHE = 64  # (scope, organisation) document sets kept per searcher
+
+
+def build_schema(mode: str) -> Schema:
+    return Schema(
+        ticket_id=ID(stored=True, unique=True),
+        organization=ID(),
+        scope=ID(),
+        text=TEXT(analyzer=analysis.text_analyzer(mode)),  # summary␞module, version␞the rest, weighted 4/2/1
+        codes=TEXT(analyzer=analysis.code_analyzer(), phrase=False),
+    )
+
+
+def document(ticket: IndexedTicket) -> dict[str, Any]:
+    value = ticket.text.sectioned()
+    return {"ticket_id": ticket.ticket_id, "organization": str(ticket.organization_id),
+            "scope": documents.scope(ticket.status, ticket.is_open), "text": value, "codes": value}
+
+
+class _Reader:
+    """One generation as this process reads it: the open index, a searcher per thread, allowed-document sets."""
+
+    def __init__(self, gen: Path):
+        self.gen = gen
+        self.ix = windex.open_dir(str(gen))
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._allowed: dict[tuple[int, str, int | None], set[int]] = {}
+
+    def searcher(self):
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._local.searcher = self.ix.searcher()
+        elif not searcher.up_to_date():
+            searcher = self._local.searcher = searcher.refresh()
+        return searcher
+
+    def allowed(self, searcher, scope: str, organization_id: int | None) -> set[int]:
+        """The documents of a scope (and organisation): the filter the lookup applies inside its search."""
+        key = (searcher.ixreader.generation(), scope, organization_id)
+        with self._lock:
+            found = self._allowed.get(key)
+        if found is None:
+            q: wq.Query = wq.Term("scope", scope)
+            if organization_id is not None:
+                q = wq.And([q, wq.Term("organization", str(organization_id))])
+            found = set(q.docs(searcher))
+            with self._lock:
+                if len(self._allowed) >= ALLOWED_CACHE:
+                    self._allowed.clear()
+                self._allowed[key] = found
+        return found
+
+    def close(self) -> None:
+        self.ix.close()
+
+
+class WhooshTickets(Following):
+    def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE):
+        Following.__init__(self)
+        self.settings = settings
+        self.mode = mode
+        self.engine = make_engine(settings.effective_database_url, connections=2)
+        self.store = IndexStore(settings.home_path / "index-tickets")
+        self._reader: _Reader | None = None
+        self._reader_lock = threading.Lock()
+
+    # --- the live generation -------------------------------------------------------------------------
+    def _usable(self, gen: Path | None) -> bool:
+        meta = (self.store.meta(gen) if gen is not None else None) or {}
+        return meta.get("schema") == documents.SCHEMA_VERSION and meta.get("mode") == self.mode \
+            and "watermark" in meta
+
+    def _current(self) -> _Reader | None:
+        gen = self.store.current()
+        if not self._usable(gen):
+            return None
+        with self._reader_lock:
+            if self._reader is None or self._reader.gen != gen:
+                previous, self._reader = self._reader, _Reader(gen)  # type: ignore[arg-type]
+                if previous is not None:
+                    previous.close()
+            return self._reader
+
+    def _watermark(self) -> dt.datetime | None:
+        gen = self.store.current()
+        if not self._usable(gen):
+            return None
+        return dt.datetime.fromisoformat((self.store.meta(gen) or {})["watermark"])  # type: ignore[arg-type]
+
+    # --- writing -------------------------------------------------------------------------------------
+    def _write(self, tickets: list[IndexedTicket], watermark: dt.datetime) -> None:
+        gen = self.store.current()
+        assert gen is not None
+        ix = windex.open_dir(str(gen))
+        try:
+            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+            try:
+                for ticket in tickets:
+                    writer.update_document(**document(ticket))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+        finally:
+            ix.close()
+        meta = self.store.meta(gen) or {}
+        known = int(meta.get("tickets", 0))
+        self.store.write_meta(gen, watermark=watermark.isoformat(), updated_at=time.time(),
+                              tickets=max(known, self._count(gen)))
+
+    @staticmethod
+    def _count(gen: Path) -> int:
+        ix = windex.open_dir(str(gen))
+        try:
+            return ix.doc_count()
+        finally:
+            ix.close()
+
+    def _build(self, batches: Iterator[list[IndexedTicket]], watermark: dt.datetime, total: int,
+               progress: Progress | None, started: float) -> dict[str, Any]:
+        gen = self.store.new_generation()
+        try:
+            ix = windex.create_in(str(gen), build_schema(self.mode))
+            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+            done = 0
+            try:
+                for batch in batches:
+                    for ticket in batch:
+                        writer.add_document(**document(ticket))
+                    done += len(batch)
+                    if progress:
+                        progress(min(done, total), total)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(optimize=True)
+            ix.close()
+            self.store.write_meta(gen, watermark=watermark.isoformat(), schema=documents.SCHEMA_VERSION,
+                                  mode=self.mode, tickets=done, built_at=time.time(),
+                                  build_seconds=round(time.monotonic() - started, 3))
+            with locks.shared(self.settings, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT, what="Обновление индекса заявок"):
+                previous = self.store.current()
+                self.store.publish(gen)
+                self.store.prune({gen} if previous is None else {gen, previous})
+        except BaseException:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        return self._described(gen)
+
+    # --- reading -------------------------------------------------------------------------------------
+    def wanted(self, text: TicketText) -> Wanted:
+        reader = self._current()
+        if reader is None:
+            return Wanted([], [])
+        searcher = reader.searcher()
+        return self._wanted(searcher, text)
+
+    def _wanted(self, searcher, text: TicketText) -> Wanted:
+        fields = {"words": "text", "codes": "codes"}
+        return documents.wanted(documents.analyse(text, self.mode),
+                                lambda kind, term: searcher.doc_frequency(fields[kind], term), searcher.doc_count())
+
+    def similar(self, text: TicketText, *, scope: str, organization_id: int | None = None,
+                exclude: str | None = None, limit: int = 5) -> list[Match]:
+        self._maybe_check()
+        reader = self._current()
+        if reader is None:
+            self.catch_up_later()  # no index yet: built in the background, the page does not wait
+            return []
+        searcher = reader.searcher()
+        want = self._wanted(searcher, text)
+        if want.empty:
+            return []
+        allowed = reader.allowed(searcher, scope, organization_id)
+        if not allowed:
+            return []
+        q = wq.Or([wq.Term("text", term, boost=weight) for term, weight in want.words]
+                  + [wq.Term("codes", term, boost=weight) for term, weight in want.codes])
+        results = searcher.search(q, limit=limit + 1, filter=allowed)
+        matches = []
+        for hit in results:
+            ticket_id = hit["ticket_id"]
+            if ticket_id != exclude:
+                matches.append(Match(ticket_id, round(float(hit.score or 0.0), 4)))
+        return matches[:limit]
+
+    def info(self) -> dict[str, Any]:
+        gen = self.store.current()
+        if gen is None:
+            return {}
+        return self._described(gen)
+
+    def _described(self, gen: Path) -> dict[str, Any]:
+        return {**(self.store.meta(gen) or {}), "backend": "whoosh", "where": str(gen)}
+
+    def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        self.engine.dispose()
