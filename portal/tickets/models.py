@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal import storage
@@ -107,6 +107,11 @@ class Ticket(Base):
         Index("ix_tickets_status", "status"),
         # A person's tickets; with the open ones' status and ID in it, «awaiting my answer» reads no ticket row.
         Index("ix_tickets_assignee_open", "assignee_id", "is_open", "status", "id"),
+        # Second line's «awaiting a reaction», nearest deadline first: only the unreacted new tickets are in it, so
+        # the home page reads the first few instead of every new ticket (16,000 of a million in the benchmark).
+        Index("ix_tickets_awaiting_reaction", "sla_reaction_due", "id",
+              postgresql_where=text("status = 'new' AND reacted_at IS NULL"),
+              sqlite_where=text("status = 'new' AND reacted_at IS NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # PRM-2026-00042

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import threading
+import time
+import weakref
 
 from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
@@ -169,8 +172,49 @@ class QueueSummary:
         return sum(self.open_by_priority.values())
 
 
-def queue_summary(*, session: Session, now: dt.datetime | None = None) -> QueueSummary:
-    """Open tickets by priority, those past their reaction deadline, those nobody took (one index-only pass)."""
+# Counting every open ticket is an index-only pass, but at 100,000 open tickets (a million in all) it is the
+# largest part of the queue page and of second line's home, on every page view by every second-liner. The summary
+# is an overview — the list under it is read live — so each process shares one count per database for a few
+# seconds; registering or taking a ticket shows in it at most this much later, on this node and on every other.
+SUMMARY_MAX_AGE_SECONDS = 5.0
+
+
+class _SharedSummaries:
+    """The last summary counted per database (engine), with the monotonic time it was counted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get(self, engine, max_age: float) -> QueueSummary | None:
+        with self._lock:
+            counted = self._by_engine.get(engine)
+        if counted is None or time.monotonic() - counted[0] > max_age:
+            return None
+        return counted[1]
+
+    def put(self, engine, summary: QueueSummary) -> None:
+        with self._lock:
+            self._by_engine[engine] = (time.monotonic(), summary)
+
+
+_summaries = _SharedSummaries()
+
+
+def queue_summary(*, session: Session, now: dt.datetime | None = None,
+                  max_age: float = SUMMARY_MAX_AGE_SECONDS) -> QueueSummary:
+    """Open tickets by priority, those past their reaction deadline, those nobody took: counted at most
+    ``max_age`` seconds ago in this process (0 counts now)."""
+    engine = session.get_bind().engine
+    if max_age > 0 and (shared := _summaries.get(engine, max_age)) is not None:
+        return shared
+    summary = count_queue_summary(session=session, now=now)
+    _summaries.put(engine, summary)
+    return summary
+
+
+def count_queue_summary(*, session: Session, now: dt.datetime | None = None) -> QueueSummary:
+    """The summary counted now (one index-only pass over the open tickets)."""
     now = now or utcnow()
     breached = or_(Ticket.sla_met == false(), and_(Ticket.reacted_at.is_(None), Ticket.sla_reaction_due < now))
     rows = session.execute(

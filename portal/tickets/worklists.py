@@ -8,7 +8,7 @@ awaiting verification.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import policy
@@ -37,7 +37,10 @@ def awaiting_reaction(*, session: Session, user, limit: int = LIMIT) -> list[Tic
     is second line's first status change or public reply, so every ticket waiting for one is still new: the
     status index finds them without reading the open ones."""
     policy.require(user, "ticket.queue")
-    stmt = (select(Ticket).where(Ticket.status == Status.new.value, Ticket.reacted_at.is_(None))
+    # The status is written into the SQL, not bound: a planner proves a partial index's condition only from a
+    # constant (SQLite always, PostgreSQL once a prepared statement goes generic).
+    unreacted_new = and_(Ticket.status == literal(Status.new.value, literal_execute=True), Ticket.reacted_at.is_(None))
+    stmt = (select(Ticket).where(unreacted_new)
             .options(selectinload(Ticket.organization)).order_by(Ticket.sla_reaction_due, Ticket.id).limit(limit))
     return list(session.scalars(stmt))
 
