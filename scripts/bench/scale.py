@@ -258,6 +258,7 @@ def queue(count: int, n_requests: int, server_url: str) -> None:
                     staff, customer = login("support"), login("anna")
                     for label, path, headers in [
                         ("GET /tickets/queue (support)", "/tickets/queue", staff),
+                        ("GET / (support: second line's home)", "/", staff),
                         ("GET /tickets/queue?priority=critical&module=RUM-агент", "/tickets/queue?priority=critical"
                          "&module=RUM-агент", staff),
                         ("GET /api/v1/tickets (support, newest 50)", "/api/v1/tickets", staff),
