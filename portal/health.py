@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from portal import blobs, content, jobs, migrate, policy
+from portal.i18n import Message, message
 from portal.content import ContentRepo
 from portal.search import service as search_service
 
@@ -109,20 +110,20 @@ def _remote(settings) -> str:
     repo = ContentRepo(settings)
     if not repo.has_remote():
         if settings.content_remote:
-            raise OSError(f"PORTAL_CONTENT_REMOTE={settings.content_remote} задан, но у репозитория "
-                          f"{settings.content_path} нет удалённого: выполните portal init")
-        return "нет (не настроен)"
+            raise OSError(message("health.remote_missing", remote=settings.content_remote,
+                                  path=str(settings.content_path)))
+        return message("health.remote_not_configured")
     done = subprocess.run(["git", "-C", str(settings.content_path), "ls-remote", "--heads"], capture_output=True,
                           text=True, timeout=3 * TIMEOUT, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
     if done.returncode != 0:
-        raise OSError((done.stderr.strip() or f"git ls-remote: код {done.returncode}")[:300])
-    return "доступен"
+        raise OSError(done.stderr.strip()[:300] or message("health.remote_failed", code=done.returncode))
+    return message("health.remote_reachable")
 
 
 def _search(settings) -> str:
     info = search_service.status(settings=settings)
     if not info:
-        raise OSError("индекс не построен: выполните portal search rebuild")
+        raise OSError(message("health.index_missing"))
     return str(info["where"])  # the backend says where its live generation is (a directory, or a table)
 
 
@@ -133,7 +134,7 @@ def _smtp(settings) -> str:
     cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     with cls(url.hostname or "", url.port or (465 if url.scheme == "smtps" else 587), timeout=TIMEOUT) as smtp:
         smtp.noop()
-    return f"{url.hostname} отвечает"
+    return message("health.server_answers", host=url.hostname)
 
 
 def _imap(settings) -> str:
@@ -142,28 +143,28 @@ def _imap(settings) -> str:
     url = urlsplit(settings.imap_url)
     imap = imaplib.IMAP4_SSL(url.hostname or "", url.port or 993, timeout=TIMEOUT)
     imap.logout()
-    return f"{url.hostname} отвечает"
+    return message("health.server_answers", host=url.hostname)
 
 
 def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
-    """(component in Russian, fine, what was found) for every configured component."""
+    """(component, fine, what was found) for every configured component; the component and what the portal itself
+    found are messages (Russian text, read in the reader's language), what a server or library said is as it was."""
     out: list[tuple[str, bool, str]] = []
     quick = check_parts(app_settings, db)
-    names = {"database": "база данных", "data_home": "каталог данных", "blob_store": "хранилище файлов",
-             "content_repository": "репозиторий содержимого"}
+    names = {key: message(f"health.part.{key}") for key in COMPONENTS}
     details = {"blob_store": blobs.blob_store(app_settings).describe(), "data_home": str(app_settings.home_path),
                "content_repository": quick.get("content_head", "")[:12]}
     if "content_remote" in quick:
-        names["content_remote"] = f"узел {app_settings.node} и общий репозиторий"
-        details["content_remote"] = "на последнем отправленном коммите"
+        names["content_remote"] = message("health.part.content_remote", node=app_settings.node)
+        details["content_remote"] = message("health.at_pushed_commit")
     for key, label in names.items():
         state = quick[key]
         ok = state == "ok" or state.startswith("ok:")
         found = (details.get(key, "") if state == "ok" else state.removeprefix("ok: ")) if ok else \
             state.removeprefix("fail: ")
         out.append((label, ok, found))
-    slow: list[tuple[str, Callable[[object], str]]] = [("удалённый репозиторий содержимого", _remote),
-                                                      ("поисковый индекс", _search)]
+    slow: list[tuple[str, Callable[[object], str]]] = [(message("health.part.remote"), _remote),
+                                                      (message("health.part.search"), _search)]
     if app_settings.smtp_url:
         slow.append(("SMTP", _smtp))
     if app_settings.imap_url:
@@ -172,7 +173,8 @@ def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
         try:
             out.append((label, True, check(app_settings)))
         except Exception as exc:  # every failure becomes one readable line
-            out.append((label, False, f"{type(exc).__name__}: {exc}"[:300]))
+            said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else None
+            out.append((label, False, said if said is not None else f"{type(exc).__name__}: {exc}"[:300]))
     return out
 
 

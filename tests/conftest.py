@@ -26,6 +26,10 @@ from portal.config import Settings
 from portal.db import Base, Database
 from tests import factories
 
+# The command line speaks the operator's locale (portal.cli.common.language): Russian in the suite whatever the
+# developer's LANG, unless a test asks for another.
+os.environ["LC_ALL"] = "C.UTF-8"
+
 PG_SERVER = os.environ.get("PORTAL_TEST_POSTGRES")
 TEST_SECRET = "test-secret-key-not-for-production"
 

@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.console import Console
 
+from portal import i18n
 from portal.config import Settings
 from portal.db import Database
 from portal.errors import PortalError
@@ -17,6 +18,21 @@ from portal.policy import SystemActor
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def language() -> str:
+    """The operator's language: English when the locale that words messages (LC_ALL, else LC_MESSAGES, else LANG)
+    is English, Russian otherwise — also for C, POSIX or nothing set, as everywhere in the portal."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable, "")
+        if value:
+            return "en" if value.lower().startswith("en") else i18n.DEFAULT_LANGUAGE
+    return i18n.DEFAULT_LANGUAGE
+
+
+def say(key: str, **values) -> str:
+    """A catalogue text in the operator's language."""
+    return i18n.message(key, **values).in_language(language())
 
 def operator() -> SystemActor:
     """The operator at the server's console, named by their OS account (``cli:root`` in the audit log).
@@ -54,13 +70,14 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except PortalError as exc:
-            err_console.print(f"[red]Error:[/red] {exc.detail}")
-            for e in exc.errors or []:
-                err_console.print(f"  • {e.get('label') or e['field']}: {e['message']}")
-            raise typer.Exit(1 if exc.status_code != 422 else 2) from None
+        with i18n.using(language()):  # the command's messages and refusals in the operator's language
+            try:
+                return fn(*args, **kwargs)
+            except PortalError as exc:
+                err_console.print(f"[red]{say('cli.error')}[/red] {exc.detail}")
+                for e in exc.errors or []:
+                    err_console.print(f"  • {e.get('label') or e['field']}: {e['message']}")
+                raise typer.Exit(1 if exc.status_code != 422 else 2) from None
 
     return wrapper
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from portal.cli.common import console, database, err_console, handle_errors
+from portal.cli.common import console, database, err_console, handle_errors, say
 
 
 @handle_errors
@@ -17,11 +17,11 @@ def doctor_cmd():
     failed = 0
     for label, ok, detail in health.doctor(db.settings, db):
         if ok:
-            console.print(f"[green]в порядке[/green]  {label}: {detail}")
+            console.print(f"[green]{say('cli.doctor.ok')}[/green]  {label}: {detail}")
         else:
             failed += 1
-            err_console.print(f"[red]ОШИБКА[/red]    {label}: {detail}")
+            err_console.print(f"[red]{say('cli.doctor.fail')}[/red]    {label}: {detail}")
     if failed:
-        err_console.print(f"Неисправно компонентов: {failed}.")
+        err_console.print(say("cli.doctor.failed", count=failed))
         raise typer.Exit(1)
-    console.print("Все компоненты в порядке.")
+    console.print(say("cli.doctor.all_ok"))

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from portal.accounts import service as accounts
-from portal.cli.common import console, database, err_console, handle_errors, operator
+from portal.cli.common import console, database, err_console, handle_errors, operator, say
 
 kb_app = typer.Typer(help="Knowledge base: articles and the site.", no_args_is_help=True)
 
@@ -69,14 +69,14 @@ def build(
     editions = edition or list(site.EDITIONS)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("Сборка редакций сайта", total=len(editions) * 2)
+        task = progress.add_task(say("cli.kb.building"), total=len(editions) * 2)
 
         def advance(name: str, stage: str) -> None:
             progress.update(task, advance=1, description=f"{name}: {stage}")
 
         results = site.build(settings=db.settings, db=db, editions=editions, force=force, trigger="cli",
                              progress=advance)
-        progress.update(task, completed=len(editions) * 2, description="Готово")
+        progress.update(task, completed=len(editions) * 2, description=say("cli.kb.done"))
     table = Table("edition", "status", "commit", "pages", "seconds")
     for r in results:
         table.add_row(r.edition, r.status, r.commit[:12], str(r.pages), f"{r.seconds:.1f}")
