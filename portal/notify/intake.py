@@ -10,7 +10,9 @@ Each message:
   flag below is lost; the whole message is kept in the blob store;
 * automatic mail (bounces, out-of-office: RFC 3834 ``Auto-Submitted``, ``Precedence``) and our own
   messages are ignored, so the portal never talks to an autoresponder;
-* with a ticket ID in the subject from a user of that ticket's organisation → a comment on the ticket;
+* with a ticket ID in the subject — or, without one, answering one of the portal's own messages by its
+  ``In-Reply-To``/``References`` (``portal.notify.threads``) — from a user of that ticket's organisation → a
+  comment on the ticket (on the ticket a merged duplicate was merged into);
 * from a customer user → a new ticket of their organisation (channel e-mail); when the regulation's
   fields (module and version, description and steps, contacts) are missing it is registered as awaiting
   information and the automatic answer — the «registered» message, which gives the ticket ID — lists
@@ -46,10 +48,11 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.db import Database, utcnow
 from portal.errors import Conflict, Invalid, NotFound, PortalError
+from portal.notify import threads
 from portal.notify.models import IntakeMessage, IntakeStatus
 from portal.notify.sender import from_address, tls_context
-from portal.policy import Actor, SystemActor
-from portal.tickets import actions, queue, registration
+from portal.policy import INTAKE_RIGHTS, Actor, SystemActor
+from portal.tickets import actions, merge, queue, registration
 from portal.tickets.attachments import add_attachment
 from portal.tickets.models import Channel, Kind, Priority, ProductModule
 
@@ -76,6 +79,8 @@ class ParsedMessage:
     body: str
     attachments: list[Attachment]
     automatic: bool
+    # the Message-IDs it answers, the closest first (In-Reply-To, then References): portal.notify.threads
+    references: tuple[str, ...] = ()
 
 
 def _text_of_html(markup: str) -> str:
@@ -123,6 +128,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         message_id=message_id[:300], sender=address.strip()[:254], sender_name=(name or "").strip()[:200],
         subject=" ".join(str(msg.get("Subject", "")).split())[:300], body=body.replace("\r\n", "\n").strip(),
         attachments=attachments, automatic=_is_automatic(msg, address),
+        references=threads.references_in(str(msg.get("In-Reply-To", "")), str(msg.get("References", ""))),
     )
 
 
@@ -291,6 +297,21 @@ def _attach(session: Session, settings: Settings, ticket, actor: Actor, parsed: 
     return problems
 
 
+def _ticket_answered(session: Session, settings: Settings, parsed: ParsedMessage):
+    """The ticket a message continues: the ID in its subject, else the portal message it answers (In-Reply-To,
+    References); a merged duplicate's conversation goes on in the ticket it was merged into. None: a new request."""
+    for ticket_id in (ticket_id_in(parsed.subject, settings),
+                      threads.ticket_of_thread(session=session, settings=settings, references=parsed.references)):
+        if not ticket_id:
+            continue
+        try:
+            ticket = queue.get_ticket_unchecked(session=session, ticket_id=ticket_id)
+        except NotFound:
+            continue
+        return merge.final_ticket(session=session, ticket=ticket)
+    return None
+
+
 def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetime | None = None) -> IntakeMessage:
     """Handle one message from the mailbox (once: a known Message-ID returns its earlier record)."""
     now = now or utcnow()
@@ -311,13 +332,7 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
         session.flush()
         return record
     user = _customer_for(session, parsed.sender)
-    ticket_id = ticket_id_in(parsed.subject, settings)
-    ticket = None
-    if ticket_id:
-        try:
-            ticket = queue.get_ticket_unchecked(session=session, ticket_id=ticket_id)
-        except NotFound:
-            ticket = None
+    ticket = _ticket_answered(session, settings, parsed)
     if ticket is not None:
         if user is None or user.organization_id != ticket.organization_id:
             record.reason = (f"ответ на заявку {ticket.id} с адреса, который не принадлежит пользователю "
@@ -406,6 +421,42 @@ def assign_held(*, session: Session, settings: Settings, actor: User, intake_id:
     session.flush()
     audit.record(session, actor=actor, action="intake.assign", object_type="intake_message", object_id=record.id,
                  organization_id=org.id, details={"sender": record.sender, "ticket": ticket.id})
+    return ticket
+
+
+def add_held_to_ticket(*, session: Session, settings: Settings, actor: User, intake_id: int, ticket_id: str,
+                       now: dt.datetime | None = None):
+    """Second line adds a held message to an open ticket of the sender's organisation (the page offers the most
+    similar one) as a comment, with its files. The comment is the sender's words, not second line's: it is
+    written as intake for a customer of that organisation, so it counts as the customer's reply and sends the
+    customers no «support replied» echo."""
+    now = now or utcnow()
+    record = _held(session, actor, intake_id)
+    organization = threads.sender_organization(session=session, address=record.sender)
+    if organization is None:
+        raise Conflict(i18n.message("errors_merge.intake_no_organization", sender=record.sender))
+    ticket = merge.final_ticket(session=session, ticket=queue.get_ticket_unchecked(session=session,
+                                                                                    ticket_id=ticket_id))
+    if ticket.organization_id != organization.id:
+        raise Conflict(i18n.message("errors_merge.intake_other_organization", id=ticket.id, sender=record.sender))
+    user = _customer_for(session, record.sender)
+    writer = SystemActor.intake(on_behalf_of=user) if user is not None and user.organization_id == organization.id \
+        else SystemActor("intake", "intake", Role.customer.value, rights=INTAKE_RIGHTS, organization_id=organization.id)
+    parsed = read_original(settings=settings, record=record)
+    said = i18n.message("intake_thread.comment_from",
+                        sender=f"{record.sender_name} <{record.sender}>" if record.sender_name else record.sender)
+    text = strip_quoted(parsed.body) or "(письмо без текста)"
+    actions.add_comment(session=session, settings=settings, ticket=ticket, actor=writer, body=f"{said}\n\n{text}",
+                        now=now)
+    problems = _attach(session, settings, ticket, writer, parsed)
+    record.status, record.ticket_id, record.organization_id = IntakeStatus.comment.value, ticket.id, organization.id
+    record.handled_by_id, record.handled_at = actor.id, now
+    if problems:
+        record.reason = "; ".join(problems)
+    session.flush()
+    audit.record(session, actor=actor, action="intake.add_to_ticket", object_type="intake_message",
+                 object_id=record.id, organization_id=organization.id,
+                 details={"sender": record.sender, "ticket": ticket.id})
     return ticket
 
 

@@ -10,7 +10,7 @@ from portal import i18n, jobs, policy, web
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError, not_found
-from portal.notify import intake, service
+from portal.notify import intake, service, threads
 from portal.notify.models import OutboxStatus
 from portal.validation import RowId
 
@@ -122,10 +122,41 @@ def intake_page(request: Request, user: CurrentUser, session: SessionDep, settin
 def intake_message_page(intake_id: RowId, request: Request, user: CurrentUser, session: SessionDep,
                         settings: SettingsDep):
     record = intake.get_intake(session=session, user=user, intake_id=intake_id)
+    return _intake_message(request, session, settings, record)
+
+
+def _intake_message(request, session, settings, record, *, errors: dict | None = None, chosen: str = "",
+                    status_code: int = 200):
+    """A message read from the mailbox; a held one with what second line can do: register it for an organisation,
+    add it to the most similar open ticket of the sender's organisation (``threads.suggestion``), dismiss it."""
+    original = intake.read_original(settings=settings, record=record)
+    offer = threads.suggestion(session=session, settings=settings, record=record, body=original.body) \
+        if record.status == "held" else None
     return web.render(request, "notify/intake_message.html", {
-        "record": record, "original": intake.read_original(settings=settings, record=record),
-        "organizations": accounts.list_organizations(session=session), "errors": {},
-    })
+        "record": record, "original": original, "suggestion": offer,
+        "organizations": accounts.list_organizations(session=session), "errors": errors or {}, "chosen": chosen,
+    }, status_code=status_code)
+
+
+@router.post("/intake/{intake_id}/add")
+def intake_add_to_ticket(intake_id: RowId, request: Request, user: CurrentUser, session: SessionDep,
+                         settings: SettingsDep, ticket: Annotated[str, Form(max_length=40)] = ""):
+    """«Добавить к PRM-…»: the held message becomes a comment on that ticket of the sender's organisation."""
+    try:
+        found = intake.add_held_to_ticket(session=session, settings=settings, actor=user, intake_id=intake_id,
+                                          ticket_id=ticket)
+    except PortalError as exc:
+        if exc.status_code in (401, 403):
+            raise
+        session.rollback()
+        record = intake.get_intake(session=session, user=user, intake_id=intake_id)
+        return _intake_message(request, session, settings, record, errors={"ticket": exc.detail},
+                               status_code=exc.status_code)
+    sender = intake.get_intake(session=session, user=user, intake_id=intake_id).sender
+    response = web.redirect(f"/tickets/{found.id}")
+    web.flash(request, response, i18n.translate("intake_thread.added", web.language(request), sender=sender,
+                                                id=found.id))
+    return response
 
 
 @router.post("/intake/{intake_id}/assign")

@@ -30,7 +30,7 @@ from portal.errors import Conflict, Invalid, NotFound
 from portal.notify import templates
 from portal.notify.models import NotificationPreference, NotifyMark, OutboxMessage, OutboxStatus
 from portal.tickets import service as tickets
-from portal.tickets import sla
+from portal.tickets import merge, sla
 from portal.tickets.models import Status, Ticket
 
 CATEGORIES = ("ticket_updates", "organization_tickets", "packages", "staff_alerts")
@@ -240,6 +240,12 @@ def ticket_recipients(*, session: Session, ticket) -> list[Recipient]:
     own = {u.id for u in org_users if u.id == ticket.requester_id or _same_address(u.email, ticket.contact_email)}
     contact_user = next((u for u in org_users if _same_address(u.email, ticket.contact_email)), None)
     _add(found, ticket.contact_email, contact_user, ticket.contact_name)
+    # the contacts merged duplicates brought along (portal.tickets.merge): theirs was the same organisation
+    for extra in merge.extra_contacts(session=session, ticket=ticket):
+        extra_user = next((u for u in org_users if _same_address(u.email, extra.email)), None)
+        if extra_user is not None:
+            own.add(extra_user.id)
+        _add(found, extra.email, extra_user, extra.name)
     for user in org_users:
         if not user.email:
             continue
@@ -359,6 +365,14 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
         return
     if not event.public:
         return  # internal comments and internal events never reach the customer
+    if kind == "merged":  # one message about the whole merge, to the original's people and the duplicate's
+        notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="ticket_merged",
+                                context={"duplicate_id": details.get("duplicate", ""),
+                                         "comments": details.get("comments", 0),
+                                         "attachments": details.get("attachments", [])},
+                                in_reply_to=ticket_thread_id(settings, details.get("duplicate") or ticket.id),
+                                now=now)
+        return
     if kind == "status":
         target = event.to_status
         if target == "awaiting_info":
