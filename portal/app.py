@@ -135,6 +135,7 @@ def _include_routers(app: FastAPI) -> None:
     from portal.notify import pages as notify_pages
     from portal.search import api as search_api
     from portal.search import pages as search_pages
+    from portal.search.similar import pages as similar_pages
     from portal.tickets import api as tickets_api
     from portal.tickets import pages as tickets_pages
 
@@ -146,6 +147,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(notify_pages.router)
     app.include_router(search_api.router)
     app.include_router(search_pages.router)
+    app.include_router(similar_pages.router)
     app.include_router(tickets_api.router)
     app.include_router(tickets_pages.router)
     app.include_router(knowledge_api.router)

@@ -21,7 +21,7 @@ from jinja2 import pass_context
 
 from portal import i18n, policy, rendering
 from portal.accounts import security
-from portal.accounts.models import User
+from portal.accounts.models import Organization, User
 from portal.deps import CSRF_COOKIE, CSRF_FIELD
 from portal.errors import PortalError
 
@@ -249,6 +249,17 @@ def _people_names(request: Request) -> dict[str, str]:
     return names
 
 
+def _organization_names(request: Request) -> dict[str, str]:
+    """Slug → the organisation's name, read once per page: the audit log stored slugs («romashka»), people read
+    names («ООО Ромашка»)."""
+    names = getattr(request.state, "organization_names", None)
+    if names is None:
+        with request.app.state.db.session_scope(write=False) as session:
+            names = dict(session.execute(sqlalchemy.select(Organization.slug, Organization.name)).all())
+        request.state.organization_names = names
+    return names
+
+
 def person_name(who: Any, lang: str, names: dict[str, str]) -> str:
     """Who did something, by name: a user's full name (their login when they have none), the portal's own
     actors in words («Фоновое задание «Отправка писем»», «Администратор сервера (root)»)."""
@@ -272,22 +283,26 @@ _VALUE_PREFIXES = {
     "role": ("role.",), "reason": ("defer.",), "via": ("via.",),
 }
 _PERSON_FIELDS = ("assignee", "by", "actor", "downloaded_by", "delivered_by", "confirmed_by", "acknowledged_by")
+_ORGANIZATION_FIELDS = ("organization", "organizations")
 _MOMENT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def recorded_value(key: str, value: Any, lang: str, tz: str, names: dict[str, str]) -> str:
-    """One value of an audit row's or event's details in words: no None/True, no Python lists, no codes."""
+def recorded_value(key: str, value: Any, lang: str, tz: str, names: dict[str, str],
+                   organizations: dict[str, str] | None = None) -> str:
+    """One value of an audit row's or event's details in words: no None/True, no Python lists, no codes; people
+    and organisations by name (``organizations``: slug → name)."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return i18n.translate("common.yes" if value else "common.no", lang)
     if isinstance(value, (list, tuple)):
-        return ", ".join(recorded_value(key, v, lang, tz, names) for v in value)
+        return ", ".join(recorded_value(key, v, lang, tz, names, organizations) for v in value)
     if isinstance(value, dict):
         if "name" in value:
             size = value.get("size")
             return str(value["name"]) + (f" ({filesize(size, lang)})" if isinstance(size, int) else "")
-        return "; ".join(f"{_field_label(k, lang)}: {recorded_value(k, v, lang, tz, names)}" for k, v in value.items())
+        return "; ".join(f"{_field_label(k, lang)}: {recorded_value(k, v, lang, tz, names, organizations)}"
+                         for k, v in value.items())
     if key == "size" and isinstance(value, int):
         return filesize(value, lang)
     text = str(value)
@@ -296,6 +311,8 @@ def recorded_value(key: str, value: Any, lang: str, tz: str, names: dict[str, st
             return i18n.translate(prefix + text, lang)
     if key in _PERSON_FIELDS:
         return person_name(text, lang, names)
+    if key in _ORGANIZATION_FIELDS and organizations:
+        return organizations.get(text, text)
     if _MOMENT_RE.match(text):
         return _localtime(text, tz=tz)
     return text
@@ -313,7 +330,7 @@ def audit_object(object_type: str, object_id: str, lang: str, names: dict[str, s
 
 
 def audit_lines(action: str, details: dict[str, Any], lang: str, tz: str,
-                names: dict[str, str]) -> list[tuple[str, str]]:
+                names: dict[str, str], organizations: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """An audit row's details as «поле: значение» lines, a change as «поле: было → стало»."""
     details = dict(details or {})
     lines: list[tuple[str, str]] = []
@@ -332,7 +349,8 @@ def audit_lines(action: str, details: dict[str, Any], lang: str, tz: str,
                                                      f"{recorded_value(field, after, lang, tz, names)}"))
         else:
             details["previous"] = previous
-    lines += [(_field_label(k, lang), recorded_value(k, v, lang, tz, names)) for k, v in details.items()]
+    lines += [(_field_label(k, lang), recorded_value(k, v, lang, tz, names, organizations))
+              for k, v in details.items()]
     return lines
 
 
@@ -364,7 +382,8 @@ def make_templates(settings) -> Jinja2Templates:
          if key.startswith(prefix)), key=lambda pair: pair[1].lower()))
     env.filters["audit_lines"] = pass_context(
         lambda ctx, entry: audit_lines(entry.action, entry.details, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
-                                       settings.timezone, _people_names(ctx["request"])))
+                                       settings.timezone, _people_names(ctx["request"]),
+                                       _organization_names(ctx["request"])))
     env.filters["recorded"] = pass_context(
         lambda ctx, value, key="": recorded_value(key, value, ctx.get("lang", i18n.DEFAULT_LANGUAGE),
                                                   settings.timezone, _people_names(ctx["request"])))

@@ -13,7 +13,8 @@ What is connected here, and why it matters:
 * ``releases.events`` ← notify: a published package and a recorded hand-over reach customers by the same
   route (an event of the domain, a listener of notify), releases never importing notify;
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
-* ``tickets.history.EVENT_LISTENERS`` ← search's ticket index (it catches up after the event's transaction), and
+* ``tickets.history.EVENT_LISTENERS`` ← search's ticket index (it catches up after the event's transaction),
+  ``tickets.pages.TICKET_PAGE_SECTIONS`` ← its similar solved tickets (staff who work tickets), and
   ``search.similar.service.TICKET_PACKAGES`` ← releases: a similar solved ticket names the packages with its fix;
 * ``knowledge.fixed_in.READABLE_PACKAGES`` ← releases: an article on /kb/ and a search hit say «Исправлено в
   пакете …» only to the readers the package's entitlement lets see it (one lookup for both);
@@ -61,6 +62,7 @@ def wire() -> None:
     from portal.releases import pages as releases_pages
     from portal.releases import service as releases
     from portal.search import service as search
+    from portal.search.similar import pages as similar_pages
     from portal.search.similar import service as similar_tickets
     from portal.tickets import history as ticket_history
     from portal.tickets import labels as ticket_labels
@@ -73,6 +75,7 @@ def wire() -> None:
         ticket_history.EVENT_LISTENERS.add(notify.on_ticket_event)
         ticket_history.EVENT_LISTENERS.add(similar_tickets.on_ticket_event)
         similar_tickets.TICKET_PACKAGES.add(releases.packages_for_ticket)
+        ticket_pages.TICKET_PAGE_SECTIONS.add(similar_pages.ticket_page_section)  # second line's memory
         events.PACKAGE_PUBLISHED.add(notify.on_package_published)
         events.DELIVERY_HANDED_OVER.add(notify.on_delivery_handed_over)
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
