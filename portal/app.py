@@ -138,6 +138,7 @@ def _include_routers(app: FastAPI) -> None:
     from portal.search.similar import pages as similar_pages
     from portal.tickets import api as tickets_api
     from portal.tickets import pages as tickets_pages
+    from portal.tickets import merge_pages as tickets_merge_pages
 
     app.include_router(health.router)
     app.include_router(accounts_api.router)
@@ -150,6 +151,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(similar_pages.router)
     app.include_router(tickets_api.router)
     app.include_router(tickets_pages.router)
+    app.include_router(tickets_merge_pages.router)
+    app.include_router(tickets_merge_pages.api_router)
     app.include_router(knowledge_api.router)
     app.include_router(knowledge_pages.router)
     from portal.releases import api as releases_api

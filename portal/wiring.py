@@ -21,7 +21,8 @@ What is connected here, and why it matters:
 * ``intents.EFFECTS`` ← releases, knowledge: a git-and-database operation cut off by a crash is finished by
   whichever process reconciles it, and ``intents.AFTER_REINDEX`` ← knowledge: the articles it changed are
   told to the knowledge hooks (and so to search) without the core importing knowledge;
-* ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery);
+* ``tickets.pages.TICKET_PAGE_SECTIONS`` ← knowledge (articles), releases (the fix's delivery), tickets' own merge
+  part (what was merged where; the form for second line);
 * ``tickets.pages.NEW_TICKET_CITATIONS`` ← knowledge: «Не помогло? Создать заявку» on an article opens the
   new-ticket form with that article cited (tickets never importing knowledge);
 * ``dashboard.SECTIONS`` ← tickets, notify, releases, knowledge (what awaits the writer), the health report
@@ -66,6 +67,7 @@ def wire() -> None:
     from portal.search.similar import service as similar_tickets
     from portal.tickets import history as ticket_history
     from portal.tickets import labels as ticket_labels
+    from portal.tickets import merge_pages as ticket_merge_pages
     from portal.tickets import models as ticket_models
     from portal.tickets import pages as ticket_pages
     from portal.tickets import workflow
@@ -84,6 +86,7 @@ def wire() -> None:
         intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
+        ticket_pages.TICKET_PAGE_SECTIONS.add(ticket_merge_pages.ticket_section)
         ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
         dashboard.SECTIONS.add(health.dashboard_section)  # the administrator's first: is everything working
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,

@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "eta_set": "customer",
     "ticket_resolved": "customer",
     "support_reply": "customer",
+    "ticket_merged": "customer",
     "package_available": "customer",
     "delivery_awaiting_acknowledgement": "customer",
     "sla_approaching": "staff",
