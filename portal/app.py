@@ -162,6 +162,10 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(releases_api.router)
     app.include_router(releases_pages.upload_router)
     app.include_router(releases_pages.router)
+    from portal.releases import notice_pages as releases_notice_pages
+
+    app.include_router(releases_notice_pages.router)
+    app.include_router(releases_notice_pages.api_router)
 
 
 ERROR_TITLES = (400, 401, 403, 404, 405, 409, 413, 416, 422, 429, 500, 503)

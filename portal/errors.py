@@ -60,7 +60,7 @@ class NotFound(PortalError):
 # The catalogues word each kind: error.missing.<kind> («Заявка не найдена.»), error.missing_number.<kind> and
 # error.missing_named.<kind> (with {ident}).
 MISSING_KINDS = ("object", "package", "file", "delivery", "article", "ticket", "attachment", "comment",
-                 "organization", "token")
+                 "organization", "token", "notice")
 
 
 def not_found(kind: str, ident: object = None, *, hint: str = "") -> NotFound:

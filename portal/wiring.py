@@ -11,7 +11,8 @@ What is connected here, and why it matters:
   does not close — in every process, not only in those that happened to import releases first;
 * ``tickets.history.EVENT_LISTENERS`` ← notify: every ticket event writes its messages to the outbox;
 * ``releases.events`` ← notify: a published package and a recorded hand-over reach customers by the same
-  route (an event of the domain, a listener of notify), releases never importing notify;
+  route (an event of the domain, a listener of notify), releases never importing notify; so do
+  ``releases.notices``' notices of a withdrawal or a replacement and second line's reminders of unacknowledged ones;
 * ``knowledge.hooks.ARTICLES_CHANGED`` ← search: the index follows every article commit;
 * ``tickets.history.EVENT_LISTENERS`` ← search's ticket index (it catches up after the event's transaction),
   ``tickets.pages.TICKET_PAGE_SECTIONS`` ← its similar solved tickets (staff who work tickets), and
@@ -54,12 +55,15 @@ def wire() -> None:
     from portal.knowledge import tickets_link
     from portal.notify import jobs as notify_jobs
     from portal.notify import models as notify_models
+    from portal.notify import package_notices as notify_package_notices
     from portal.notify import pages as notify_pages
     from portal.notify import service as notify
     from portal.releases import deliveries, events
     from portal.releases import fixed_in as releases_fixed_in
     from portal.releases import jobs as releases_jobs
     from portal.releases import models as releases_models
+    from portal.releases import notice_pages as releases_notice_pages
+    from portal.releases import notices as releases_notices
     from portal.releases import pages as releases_pages
     from portal.releases import service as releases
     from portal.search import service as search
@@ -80,17 +84,20 @@ def wire() -> None:
         ticket_pages.TICKET_PAGE_SECTIONS.add(similar_pages.ticket_page_section)  # second line's memory
         events.PACKAGE_PUBLISHED.add(notify.on_package_published)
         events.DELIVERY_HANDED_OVER.add(notify.on_delivery_handed_over)
+        releases_notices.NOTICE_SENT.add(notify_package_notices.on_notice_sent)
+        releases_notices.NOTICE_REMINDER.add(notify_package_notices.on_notice_reminder)
         knowledge_hooks.ARTICLES_CHANGED.add(search.on_articles_changed)
         intents.AFTER_REINDEX.add(knowledge_hooks.articles_changed)
         knowledge_fixed_in.READABLE_PACKAGES.add(releases_fixed_in.readable_published)
-        intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS)
+        intents.EFFECTS.add(tickets_link.STAGE_EFFECT, knowledge.BUILD_EFFECT, *releases.EFFECTS,
+                            *releases_notices.EFFECTS)
 
         ticket_pages.TICKET_PAGE_SECTIONS.add(knowledge_pages.ticket_articles_section, releases_pages.ticket_section)
         ticket_pages.TICKET_PAGE_SECTIONS.add(ticket_merge_pages.ticket_section)
         ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
         dashboard.SECTIONS.add(health.dashboard_section)  # the administrator's first: is everything working
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
-                               releases_pages.dashboard_section)
+                               releases_pages.dashboard_section, releases_notice_pages.dashboard_section)
         dashboard.SECTIONS.add(knowledge_pages.writer_dashboard_section)
         knowledge_pages.SEARCH_GAPS.add(search.zero_hit_queries)
 

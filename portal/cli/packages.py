@@ -47,6 +47,8 @@ def upload(
     product_version: list[str] = typer.Option([], "--product-version", help="Target product version (repeat)"),
     module: list[str] = typer.Option([], "--module", help="Product module (repeat)"),
     notes_file: Path | None = typer.Option(None, "--notes", help="Release notes (Markdown); default: the template"),
+    supersedes: str = typer.Option("", "--supersedes", help="ID of the published package this one replaces: "
+                                                            "publishing tells the organisations that received it"),
     publish: bool = typer.Option(False, "--publish", help="Publish right after the upload"),
 ):
     """Upload files as a draft package (with a progress bar); --publish publishes it too."""
@@ -71,7 +73,7 @@ def upload(
     data = service.PackageInput(
         id=package_id, title=title, version=version, product_versions=service.split_list(product_version),
         modules=service.split_list(module), ticket_ids=service.split_list(ticket),
-        organizations=service.split_list(org), notes=notes)
+        organizations=service.split_list(org), notes=notes, supersedes=supersedes)
     with db.session_scope() as session:
         package = service.upload_package(session=session, settings=settings, actor=operator(), data=data,
                                          files=staged, publish=publish)

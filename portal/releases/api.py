@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portal import openapi
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
-from portal.releases import deliveries, downloads, service, signing, upload
+from portal.releases import deliveries, downloads, notice_pages, service, signing, upload
 from portal.releases.schemas import HandoverBody, NoteBody, NotesBody, WithdrawBody, delivery_out, package_out
 from portal.validation import RowId
 
@@ -24,8 +24,12 @@ def _out(session, package, user, *, full: bool = True) -> dict:
     if user.organization_id is not None:
         delivery = deliveries.find_delivery(session=session, package_id=package.id,
                                             organization_id=user.organization_id)
-    return package_out(package, user=user, delivery=delivery, full=full,
-                       ticket_ids=service.visible_ticket_ids(session=session, package=package, user=user))
+    out = package_out(package, user=user, delivery=delivery, full=full,
+                      ticket_ids=service.visible_ticket_ids(session=session, package=package, user=user))
+    links = notice_pages.package_links(session, package=package, user=user)
+    out["supersedes"] = links["supersedes"].id if links["supersedes"] else None
+    out["superseded_by"] = [p.id for p in links["replaced_by"]]
+    return out
 
 
 @upload_router.post("/packages", status_code=201, summary="Upload a fix package (multipart: file…, id, title, "
@@ -36,7 +40,7 @@ def _out(session, package, user, *, full: bool = True) -> dict:
                             "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
                             **{name: {"type": "string"} for name in (
                                 "id", "title", "version", "product_versions", "modules", "ticket_ids",
-                                "organizations", "notes", "sha256")}}}}}}})
+                                "organizations", "notes", "sha256", "supersedes")}}}}}}})
 async def create_package(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                          db: DatabaseDep) -> dict:
     package = await upload.create_from_upload(request, user=user, session=session, settings=settings, db=db)

@@ -37,7 +37,8 @@ CAN_ACKNOWLEDGE = frozenset({S.pending, S.downloaded, S.delivered})
 CAN_CONFIRM = frozenset({S.pending, S.downloaded, S.delivered, S.acknowledged})
 CHANNELS = {c.value for c in Channel}
 # An organisation "has" a package (for the withdrawal notice) once anything but pending happened.
-RECEIVED = frozenset({S.downloaded, S.delivered, S.acknowledged, S.confirmed})
+RECEIVED = frozenset({S.downloaded, S.delivered, S.acknowledged, S.confirmed, S.withdrawn_notified,
+                      S.withdrawal_acknowledged})
 
 
 def _name(actor: Actor) -> str:

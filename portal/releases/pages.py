@@ -12,7 +12,7 @@ from portal import i18n, policy, web
 from portal.accounts import service as accounts
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import PortalError
-from portal.releases import deliveries, notes, service, upload
+from portal.releases import deliveries, notes, notice_pages, service, upload
 from portal.releases.models import Channel, DeliveryStatus, PackageStatus
 from portal.releases.schemas import file_url
 from portal.timeutil import parse_local
@@ -41,6 +41,8 @@ def _new_form(request, session, *, form=None, errors=None, status_code=200):
     return web.render(request, "releases/new.html", {
         "form": form or {}, "errors": errors or {},
         "organizations": accounts.list_organizations(session=session),
+        "replaceable": [p for p in service.list_packages(session=session, user=request.state.user)
+                        if p.status != PackageStatus.draft],
     }, status_code=status_code)
 
 
@@ -50,7 +52,7 @@ def new_package_page(request: Request, user: CurrentUser, session: SessionDep):
     return _new_form(request, session)
 
 
-FIELDS = ("id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "notes")
+FIELDS = ("id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "notes", "supersedes")
 
 
 def _typed(values) -> dict[str, str]:
@@ -65,13 +67,14 @@ def new_package_check(request: Request, user: CurrentUser, session: SessionDep,
                       product_versions: Annotated[str, Query(max_length=1000)] = "",
                       modules: Annotated[str, Query(max_length=2000)] = "",
                       ticket_ids: Annotated[str, Query(max_length=2000)] = "",
-                      organizations: Annotated[str, Query(max_length=2000)] = ""):
+                      organizations: Annotated[str, Query(max_length=2000)] = "",
+                      supersedes: Annotated[str, Query(max_length=200)] = ""):
     """The upload page asks this as the person types and before the file is sent: what is wrong with the fields
     (``{"errors": {field: message}}``), so a mistyped ticket number never costs an upload."""
     data = service.PackageInput(id=id, title=title, version=version,
                                 product_versions=service.split_list([product_versions]),
                                 modules=service.split_list([modules]), ticket_ids=service.split_list([ticket_ids]),
-                                organizations=service.split_list([organizations]))
+                                organizations=service.split_list([organizations]), supersedes=supersedes)
     errors = service.check_input(session=session, actor=user, data=data)
     lang = web.language(request)
     return {"errors": {field: i18n.in_language(message, lang) for field, message in errors.items()}}
@@ -113,6 +116,7 @@ def _package_page(request, session, user, package_id: str, *, errors=None, statu
         "board": deliveries.list_deliveries(session=session, user=user, package=package.id) if manage else [],
         "received": deliveries.received_by(session=session, package=package) if manage else [],
         "organizations": service.entitled_organizations(session=session, package=package) if manage else [],
+        **notice_pages.package_context(session, package=package, user=user),
     }
     return web.render(request, "releases/view.html", context, status_code=status_code)
 
@@ -228,6 +232,7 @@ def _board(request, session, user, *, group="package", status="", organization="
         "statuses": [s.value for s in DeliveryStatus], "channels": [c.value for c in Channel],
         "organizations": accounts.list_organizations(session=session),
         "packages": service.list_packages(session=session, user=user, status=PackageStatus.published.value),
+        **notice_pages.board_context(session, user=user),
     }, status_code=status_code)
 
 

@@ -28,7 +28,7 @@ from portal.errors import Conflict, Invalid, NotFound, not_found
 from portal.i18n import message
 from portal.knowledge import service as knowledge
 from portal.policy import Actor
-from portal.releases import events, signing
+from portal.releases import events, signing, supersede
 from portal.releases import notes as release_notes
 from portal.releases.models import (
     Delivery,
@@ -54,7 +54,7 @@ MANIFEST_DIR = "releases"
 # Human names of the fields, for 422 answers (``portal.wiring`` hands them to ``portal.validation``).
 FIELD_LABELS = {name: message(f"field.{name}") for name in (
     "id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "file", "notes", "reason",
-    "sha256")}
+    "sha256", "supersedes")}
 
 
 def split_list(value: str | list[str] | None) -> list[str]:
@@ -148,6 +148,7 @@ class PackageInput:
     ticket_ids: list[str] = dataclasses.field(default_factory=list)
     organizations: list[str] = dataclasses.field(default_factory=list)  # slugs, or "all"
     notes: str = ""
+    supersedes: str = ""  # the ID of the published package this one replaces (its holders are told)
 
 
 def require(actor: Actor | None, action: str, obj=None, *, missing: NotFound | None = None) -> None:
@@ -246,7 +247,8 @@ def package_header(package: Package) -> dict:
 
 def _normalised(data: PackageInput) -> PackageInput:
     return dataclasses.replace(data, id=(data.id or "").strip(), title=(data.title or "").strip(),
-                               version=(data.version or "").strip(), ticket_ids=[t.upper() for t in data.ticket_ids])
+                               version=(data.version or "").strip(), ticket_ids=[t.upper() for t in data.ticket_ids],
+                               supersedes=(data.supersedes or "").strip())
 
 
 def check_input(*, session: Session, actor, data: PackageInput) -> dict[str, str]:
@@ -259,6 +261,8 @@ def check_input(*, session: Session, actor, data: PackageInput) -> dict[str, str
     _resolve_links(session, data, errors)
     if "id" not in errors and session.get(Package, data.id) is not None:
         errors["id"] = message("errors_releases.id_taken_field", id=data.id)
+    if wrong := supersede.check(session, package_id=data.id, supersedes=data.supersedes):
+        errors["supersedes"] = wrong
     return errors
 
 
@@ -270,6 +274,8 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
     errors: dict[str, str] = {}
     _validate(data, errors)
     found_tickets, named, all_customers = _resolve_links(session, data, errors)
+    if wrong := supersede.check(session, package_id=data.id, supersedes=data.supersedes):
+        errors["supersedes"] = wrong
     _check_files(files, errors)
     if errors:
         raise Invalid.fields(errors)
@@ -279,7 +285,7 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
     package = Package(
         id=data.id, title=data.title, version=data.version, product_versions=",".join(data.product_versions),
         modules=",".join(data.modules), all_customers=all_customers, notes="", status=PackageStatus.draft.value,
-        created_at=now, created_by=_actor_name(actor),
+        created_at=now, created_by=_actor_name(actor), supersedes_id=data.supersedes or None,
     )
     session.add(package)
     session.flush()
@@ -298,7 +304,7 @@ def create_package(*, session: Session, settings: Settings, actor, data: Package
     audit.record(session, actor=actor, action="package.create", object_type="package", object_id=package.id,
                  details={"files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files],
                           "tickets": package.ticket_ids, "all_customers": all_customers,
-                          "organizations": sorted(orgs)})
+                          "organizations": sorted(orgs), "supersedes": data.supersedes or None})
     session.flush()
     return package
 
@@ -430,7 +436,7 @@ def publish_package(*, session: Session, settings: Settings, actor, package_id: 
         # The articles that cite its tickets name it in fixed_in in the same commit as its manifest.
         fixed = knowledge.fixed_in_changes(content=content, package_id=package.id, ticket_ids=package.ticket_ids)
         effects = [{"type": "package.publish", "package": package.id, "published_at": now.isoformat()},
-                   *fixed.effects]
+                   {"type": "package.replacement_notices", "package": package.id}, *fixed.effects]
         commit_message = f"Опубликован пакет {package.id}"
         if fixed.slugs:
             commit_message += f"; он исправляет заявки статей: {', '.join(fixed.slugs)}"
@@ -496,7 +502,7 @@ def withdraw_package(*, session: Session, settings: Settings, actor, package_id:
         started.append(intents.begin(
             session, content=content, operation="package.withdraw", target=package.id, actor=actor, files=files,
             effects=[{"type": "package.withdraw", "package": package.id, "withdrawn_at": now.isoformat(),
-                      "reason": reason}]))
+                      "reason": reason}, {"type": "package.withdrawal_notices", "package": package.id}]))
         commit = content.commit_files(files=files, message=f"Отозван пакет {package.id}: {reason[:200]}",
                                       author=author_of(actor))
     intents.finish(session, started[0], settings=settings, commit=commit)
@@ -553,6 +559,8 @@ def manifest(*, session: Session, package: Package, **changes) -> str:
         "published_at": p["published_at"].isoformat() if p["published_at"] else None,
         "published_by": p["published_by"] or None,
     }
+    if package.supersedes_id:
+        meta["supersedes"] = package.supersedes_id
     if p["status"] == PackageStatus.withdrawn:
         meta.update(withdrawn_at=p["withdrawn_at"].isoformat(), withdrawn_by=p["withdrawn_by"],
                     withdraw_reason=p["withdraw_reason"])

@@ -226,6 +226,7 @@ def package_input(form: UploadForm) -> service.PackageInput:
         modules=service.split_list(form.values("modules")),
         ticket_ids=service.split_list(form.values("ticket_ids")),
         organizations=service.split_list(form.values("organizations")), notes=form.get("notes"),
+        supersedes=form.get("supersedes"),
     )
 
 

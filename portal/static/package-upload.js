@@ -5,7 +5,7 @@
 (function () {
   var form = document.querySelector("form[data-check]");
   if (!form) return;
-  var FIELDS = ["id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations"];
+  var FIELDS = ["id", "title", "version", "product_versions", "modules", "ticket_ids", "organizations", "supersedes"];
   var checked = false, timer = null;
 
   function query() {
