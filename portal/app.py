@@ -157,11 +157,14 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(knowledge_pages.router)
     from portal.releases import api as releases_api
     from portal.releases import pages as releases_pages
+    from portal.releases import receipt_pages as releases_receipt_pages
 
     app.include_router(releases_api.upload_router)
     app.include_router(releases_api.router)
     app.include_router(releases_pages.upload_router)
     app.include_router(releases_pages.router)
+    app.include_router(releases_receipt_pages.router)
+    app.include_router(releases_receipt_pages.api_router)
     from portal.releases import notice_pages as releases_notice_pages
 
     app.include_router(releases_notice_pages.router)

@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("nav.packages", "/packages", "package.view", "nav.group.packages"),
     NavItem("nav.package_upload", "/packages/new", "package.manage", "nav.group.packages"),
     NavItem("nav.deliveries", "/deliveries", "delivery.record", "nav.group.packages"),
+    NavItem("nav.delivery_history", "/deliveries/history", "delivery.view", "nav.group.packages"),
     NavItem("nav.intake", "/intake", "intake.assign", "nav.group.admin"),
     NavItem("nav.catalogue", "/admin/catalogue", "catalogue.manage", "nav.group.admin"),
     NavItem("nav.users", "/admin/users", "user.manage", "nav.group.admin"),

@@ -136,7 +136,8 @@ def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", he
 @handle_errors
 def verify_cmd():
     """Re-hash every package file (stop serving changed ones); report missing files, orphan blobs and leftover
-    temporary files of uploads. Exit code 1 when anything is wrong."""
+    temporary files of uploads; check every package's chain of delivery-ledger events and name the first edited or
+    deleted row. Exit code 1 when anything is wrong."""
     import time
 
     from portal.releases.models import PackageFile  # lazy: package commands only
@@ -182,8 +183,24 @@ def verify_cmd():
                           f"его никто не пишет; удаляется при запуске портала и заданием blobs.sweep")
     for path in found.busy_temporary:
         console.print(f"идёт загрузка: {path}")
+    broken_chains, ledger_events = _verify_ledger(db)
     console.print(f"Проверено файлов пакетов: {len(files)} (разных блобов: {len(checked)}); повреждено: {corrupt}, "
                   f"отсутствует: {missing}, блобов без ссылок: {len(found.orphan_blobs)}, "
                   f"временных файлов прерванных загрузок: {len(found.orphan_temporary)}.")
-    if corrupt or missing or found.orphan_blobs or found.orphan_temporary:
+    if corrupt or missing or found.orphan_blobs or found.orphan_temporary or broken_chains:
         raise typer.Exit(1)
+
+
+def _verify_ledger(db) -> tuple[int, int]:
+    """Walk every package's chain of delivery-ledger events; print the first broken row of each broken chain.
+    Returns (broken chains, events in the ledger)."""
+    from portal.i18n import message
+    from portal.releases import ledger  # lazy: package commands only
+
+    with db.session_scope(write=False) as session:
+        breaks = list(ledger.verify(session))
+        events = ledger.event_count(session)
+    for found in breaks:
+        err_console.print(f"[red]{message('ledger.verify_tag')}[/red] {found}")
+    console.print(str(message("ledger.verify_summary", events=events, broken=len(breaks))))
+    return len(breaks), events

@@ -25,11 +25,12 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from portal import locks
 from portal.db import utcnow
+from portal.i18n import Message, message
 from portal.releases.ledger_models import LedgerEvent, LedgerHead
 
 CANONICAL_VERSION = 1
@@ -122,38 +123,42 @@ class Break:
     package_id: str
     event_id: int | None
     seq: int | None
-    what: str
+    what: Message
 
     def __str__(self) -> str:
-        where = f"event id {self.event_id} (seq {self.seq})" if self.event_id is not None else "chain end"
-        return f"package {self.package_id}, {where}: {self.what}"
+        return str(self.said)
+
+    @property
+    def said(self) -> Message:
+        where = (message("ledger.where_event", event_id=self.event_id, seq=self.seq) if self.event_id is not None
+                 else message("ledger.where_end"))
+        return message("ledger.break", package=self.package_id, where=where, what=self.what)
 
 
 def _check_chain(package_id: str, events: Iterable[LedgerEvent], head: LedgerHead | None) -> Break | None:
     prev_hash, expected_seq = "", 1
     for event in events:
         if event.seq != expected_seq:
-            what = (f"seq {expected_seq}–{event.seq - 1} missing: an event was deleted before this one"
-                    if event.seq > expected_seq else f"seq {event.seq} where {expected_seq} was expected")
+            what = (message("ledger.seq_missing", first=expected_seq, last=event.seq - 1)
+                    if event.seq > expected_seq else message("ledger.seq_unexpected", seq=event.seq,
+                                                             expected=expected_seq))
             return Break(package_id, event.id, event.seq, what)
         if event.prev_hash != prev_hash:
             return Break(package_id, event.id, event.seq,
-                         f"prev_hash {event.prev_hash[:12]}… is not the previous event's hash {prev_hash[:12]}…"
-                         if prev_hash else f"prev_hash {event.prev_hash[:12]}… on the chain's first event")
+                         message("ledger.prev_differs", prev=event.prev_hash[:12], expected=prev_hash[:12])
+                         if prev_hash else message("ledger.prev_on_first", prev=event.prev_hash[:12]))
         computed = event_hash(event)
         if computed != event.hash:
-            return Break(package_id, event.id, event.seq,
-                         f"the row's content ({event.kind}, {event.actor}, {event.at:%Y-%m-%d %H:%M:%S} UTC) no "
-                         f"longer matches its stored hash {event.hash[:12]}… (computed {computed[:12] or 'none'}…):"
-                         f" the row was edited")
+            return Break(package_id, event.id, event.seq, message(
+                "ledger.edited", kind=event.kind, actor=event.actor, at=f"{event.at:%Y-%m-%d %H:%M:%S}",
+                stored=event.hash[:12], computed=computed[:12] or "—"))
         prev_hash, expected_seq = event.hash, expected_seq + 1
     last_seq = expected_seq - 1
     if head is None:
-        return Break(package_id, None, last_seq, "events without a chain head") if last_seq else None
+        return Break(package_id, None, last_seq, message("ledger.no_head")) if last_seq else None
     if head.seq != last_seq or head.hash != prev_hash:
-        return Break(package_id, None, last_seq,
-                     f"the chain ends at seq {last_seq} but its head records seq {head.seq} "
-                     f"({head.hash[:12]}…): the last event(s) were deleted or edited")
+        return Break(package_id, None, last_seq, message("ledger.head_differs", seq=last_seq, head_seq=head.seq,
+                                                         head_hash=head.hash[:12]))
     return None
 
 
@@ -167,6 +172,6 @@ def verify(session: Session) -> Iterator[Break]:
             yield found
 
 
-def chain_length(session: Session) -> int:
+def event_count(session: Session) -> int:
     """How many events the ledger holds (for the verifier's summary)."""
-    return sum(h.seq for h in session.scalars(select(LedgerHead)))
+    return session.scalar(select(func.count()).select_from(LedgerEvent)) or 0

@@ -58,7 +58,7 @@ def test_an_edited_row_is_named(db, settings, world, published):
         conn.execute(text("UPDATE ledger_events SET actor_name = 'Кто-то другой' WHERE id = :id"), {"id": second})
     found = _breaks(db)
     assert len(found) == 1 and found[0].package_id == published and found[0].event_id == second
-    assert "edited" in found[0].what
+    assert "строка изменена" in found[0].what
 
 
 def test_an_edited_row_with_its_hash_recomputed_is_named_by_the_next(db, settings, world, published):
@@ -69,7 +69,7 @@ def test_an_edited_row_with_its_hash_recomputed_is_named_by_the_next(db, setting
         events[1].hash = ledger.event_hash(events[1])
         third = events[2].id
     found = _breaks(db)
-    assert [(b.event_id, b.seq) for b in found] == [(third, 3)] and "prev_hash" in found[0].what
+    assert [(b.event_id, b.seq) for b in found] == [(third, 3)] and "предыдущее событие изменено" in found[0].what
 
 
 @pytest.mark.parametrize("which", [1, 4])  # a middle event and the last one
@@ -81,9 +81,9 @@ def test_a_deleted_row_is_named(db, settings, world, published, which):
     found = _breaks(db)
     assert len(found) == 1 and found[0].package_id == published
     if which == 1:
-        assert found[0].seq == 2 and "seq 1–1 missing" in found[0].what
+        assert found[0].seq == 2 and "нет seq 1–1" in found[0].what
     else:
-        assert found[0].event_id is None and "head records seq 4" in found[0].what
+        assert found[0].event_id is None and "голова записывает seq 4" in found[0].what
 
 
 def test_a_rolled_back_step_leaves_no_event(db, settings, world, published):
