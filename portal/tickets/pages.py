@@ -387,11 +387,19 @@ def _step_page(request, session, user, ticket, step, *, form: dict | None = None
 
 
 @router.get("/tickets/{ticket_id}/act/{name}")
-def step_form(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str, name: str):
+def step_form(request: Request, user: CurrentUser, session: SessionDep, ticket_id: str, name: str,
+              solution_from: Annotated[str, Query(max_length=32)] = ""):
     ticket, step = _step_for(session, user, ticket_id, name)
     if step is None:
         return _step_gone(request, ticket, name)
-    return _step_page(request, session, user, ticket, step)
+    form = {}
+    if solution_from and "solution" in step.fields:
+        # «Использовать решение» of a similar solved ticket: its cause, solution and workaround, for the reader to
+        # check before sending (a ticket the reader may not see is not there)
+        source = service.get_ticket(session=session, ticket_id=solution_from, user=user)
+        form = {"cause": source.resolution_cause, "solution": source.resolution_solution,
+                "workaround": source.resolution_workaround, "solution_from": source.id}
+    return _step_page(request, session, user, ticket, step, form=form)
 
 
 @router.post("/tickets/{ticket_id}/act/{name}")

@@ -60,7 +60,10 @@ class _Reader:
         if searcher is None:
             searcher = self._local.searcher = self.ix.searcher()
         elif not searcher.up_to_date():
-            searcher = self._local.searcher = searcher.refresh()
+            # A new searcher, not refresh(): refresh reuses the reader of a segment whose deletions changed, and
+            # a ticket updated in place would still be found under its old scope.
+            searcher.close()
+            searcher = self._local.searcher = self.ix.searcher()
         return searcher
 
     def allowed(self, searcher, scope: str, organization_id: int | None) -> set[int]:
@@ -73,6 +76,9 @@ class _Reader:
             if organization_id is not None:
                 q = wq.And([q, wq.Term("organization", str(organization_id))])
             found = set(q.docs(searcher))
+            ixreader = searcher.reader()
+            if ixreader.has_deletions():  # a query's docs() still lists documents replaced since the last merge
+                found = {d for d in found if not ixreader.is_deleted(d)}
             with self._lock:
                 if len(self._allowed) >= ALLOWED_CACHE:
                     self._allowed.clear()
