@@ -20,11 +20,15 @@ search_app = typer.Typer(help="The knowledge-base search index.", no_args_is_hel
 
 @search_app.command("rebuild")
 @handle_errors
-def rebuild():
+def rebuild(tickets: bool = typer.Option(False, "--tickets", help="Rebuild the ticket index (similar tickets, "
+                                         "duplicates at filing) from the database instead")):
     """Index every published article of the content repository's HEAD, then swap the new index in."""
     from portal.search import service  # lazy: Whoosh is loaded by the search commands only
 
     s = settings()
+    if tickets:
+        _rebuild_tickets(s)
+        return
     with Progress(TextColumn("[bold]Indexing articles"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as bar:
         task = bar.add_task("index", total=None)
@@ -37,13 +41,37 @@ def rebuild():
                   f"{meta['commit'][:10]} in {meta['build_seconds']:.1f} s ({meta['where']})")
 
 
+def _rebuild_tickets(s) -> None:
+    from portal.search.similar import service as similar
+
+    with Progress(TextColumn("[bold]Indexing tickets"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("index", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        meta = similar.rebuild(settings=s, progress=progress)
+    console.print(f"✓ {meta.get('tickets', 0)} tickets indexed in {meta.get('build_seconds', 0):.1f} s "
+                  f"({meta.get('where')})")
+
+
 @search_app.command("status")
 @handle_errors
 def status():
     """Which backend holds the index and where, which commit it reflects and how big it is."""
     from portal.search import service  # lazy: Whoosh is loaded by the search commands only
 
-    info = service.status(settings=settings())
+    from portal.search.similar import service as similar
+
+    s = settings()
+    tickets = similar.info(settings=s)
+    if tickets:
+        console.print(f"Ticket index: {tickets.get('tickets', 0)} tickets up to {tickets.get('watermark', '')} "
+                      f"({tickets.get('backend')}: {tickets.get('where')})")
+    else:
+        console.print("No ticket index yet: it is built on the first lookup or by `portal search rebuild --tickets`.")
+    info = service.status(settings=s)
     if not info:
         console.print("No search index yet: it is built on the first search or by `portal search rebuild`.")
         return
