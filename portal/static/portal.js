@@ -80,7 +80,14 @@
       if (field) return field;
     }
     var previous = error.previousElementSibling;
-    return previous && /^(INPUT|SELECT|TEXTAREA)$/.test(previous.tagName) ? previous : null;
+    if (previous && /^(INPUT|SELECT|TEXTAREA)$/.test(previous.tagName)) return previous;
+    // An error about a group of fields (the contacts: «e-mail or phone») names no one field: the group's first
+    // empty field is where the fix is typed, else its first field.
+    var group = error.closest("fieldset");
+    if (!group) return null;
+    var fields = Array.prototype.slice.call(group.querySelectorAll(
+      "input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select, textarea"));
+    return fields.filter(function (f) { return !f.value; })[0] || fields[0] || null;
   }
   function tieErrors() {
     var first = null;
