@@ -25,6 +25,10 @@ def _context(kind: str, value: str) -> dict:
         "previous": WHEN if kind == "eta_set" else "low", "solution": value, "workaround": value,
         "requested_at": WHEN, "recipient_name": value, "left": value, "channel": value, "author": value,
         "articles": [SimpleNamespace(url="https://portal.example/kb/a/", title=value)], "missing": [value], "corrected": True,
+        # a merge, a withdrawal or replacement notice and its reminder
+        "duplicate_id": value, "comments": 2, "attachments": [value], "sent_at": WHEN,
+        "board": "https://portal.example/deliveries", "replacement": SimpleNamespace(
+            name=value, title=value, link="https://portal.example/packages/p-2"),
         "staff": kind in ("sla_approaching", "sla_breached", "critical_ticket"),
     }
 
