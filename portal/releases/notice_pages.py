@@ -35,7 +35,7 @@ def package_links(session, *, package: Package, user) -> dict:
 
 def package_context(session, *, package: Package, user) -> dict:
     """What the package page adds: the replacement links and the reader's organisation's notices of it."""
-    own = notices.list_notices(session=session, user=user, package_id=package.id) \
+    own = notices.shown(notices.list_notices(session=session, user=user, package_id=package.id)) \
         if user.organization_id is not None else []
     return {**package_links(session, package=package, user=user), "package_notices": own}
 
@@ -54,7 +54,7 @@ def dashboard_section(request, session, user):
         return "releases/_notices_dashboard.html", {"staff": True, "notices": waiting}
     if user.organization_id is None or not policy.allows(user, "notice.view"):
         return None
-    open_notices = notices.list_notices(session=session, user=user, open_only=True)
+    open_notices = notices.shown(notices.list_notices(session=session, user=user, open_only=True))
     if not open_notices:
         return None
     return "releases/_notices_dashboard.html", {"staff": False, "notices": open_notices}

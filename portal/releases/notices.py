@@ -218,12 +218,31 @@ def unacknowledged_withdrawals(*, session: Session, user) -> list[PackageNotice]
                   key=lambda n: (n.created_at, n.id))
 
 
+def shown(rows: list[PackageNotice]) -> list[PackageNotice]:
+    """The notices to show: a replacement notice is left out where the same organisation has the package's
+    withdrawal notice, which names the replacement too (and acknowledging it acknowledges both)."""
+    withdrawn = {(n.package_id, n.organization_id) for n in rows if n.kind == NoticeKind.withdrawn}
+    return [n for n in rows if n.kind == NoticeKind.withdrawn or (n.package_id, n.organization_id) not in withdrawn]
+
+
 def acknowledge(*, session: Session, actor, notice_id: int) -> PackageNotice:
-    """A customer of the organisation says it read the notice; the withdrawn delivery moves on. Asked again, the
-    notice stays as first acknowledged."""
+    """A customer of the organisation says it read the notice; the withdrawn delivery moves on. A withdrawal
+    notice's acknowledgement covers the same package's replacement notice too. Asked again, the notice stays as
+    first acknowledged."""
     notice = get_notice(session=session, user=actor, notice_id=notice_id, action="notice.acknowledge")
     if not notice.open:
         return notice
+    _acknowledge(session, actor, notice)
+    if notice.kind == NoticeKind.withdrawn:
+        replaced = session.scalar(select(PackageNotice).where(
+            PackageNotice.package_id == notice.package_id, PackageNotice.organization_id == notice.organization_id,
+            PackageNotice.kind == NoticeKind.superseded.value, PackageNotice.acknowledged_at.is_(None)))
+        if replaced is not None:
+            _acknowledge(session, actor, replaced)
+    return notice
+
+
+def _acknowledge(session: Session, actor, notice: PackageNotice) -> None:
     now = utcnow()
     notice.acknowledged_at, notice.acknowledged_by, notice.next_reminder_on = now, actor.audit_name, None
     if notice.kind == NoticeKind.withdrawn:
@@ -238,7 +257,6 @@ def acknowledge(*, session: Session, actor, notice_id: int) -> PackageNotice:
     ledger.append(session, package_id=notice.package_id, organization_id=notice.organization_id, kind=kind,
                   actor=actor, at=now, details={"notice": notice.id})
     session.flush()
-    return notice
 
 
 # --- reminders on the SLA calendar ----------------------------------------------------------------------------

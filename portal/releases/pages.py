@@ -334,7 +334,9 @@ def dashboard_section(request, session, user):
         waiting = (to_confirm + [d for d in waiting if d.overdue])[:20]
         withdrawn = []
     else:
-        withdrawn = [d.package for d in rows if d.package.status == PackageStatus.withdrawn]
+        # those the organisation received have their notice instead (releases.notices' own section)
+        withdrawn = [d.package for d in rows if d.package.status == PackageStatus.withdrawn
+                     and d.status not in (DeliveryStatus.withdrawn_notified, DeliveryStatus.withdrawal_acknowledged)]
     if not waiting and not withdrawn and not staff and not rows:
         return None
     return "releases/_dashboard.html", {"waiting": waiting, "withdrawn": withdrawn, "staff": staff}

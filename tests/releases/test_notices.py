@@ -206,6 +206,11 @@ def test_replacement_tells_only_holders_and_the_pages_link_both_ways(api, db, se
     assert f"Вместо него установите пакет {NEW}" in text_of(withdrawn[0])
     own = [n for n in api.get(world.ivanova, "/api/v1/notices").json() if n["kind"] == "withdrawn"]
     assert own[0]["replacement"] == NEW
+    # The dashboard shows the withdrawal notice only (it names the replacement); acknowledging it covers both.
+    home = html(api, world.ivanova, "/").text
+    assert home.count('data-testid="notice"') == 1 and 'data-kind="withdrawn"' in home
+    assert api.post(world.ivanova, f"/api/v1/notices/{own[0]['id']}/acknowledge").status_code == 200
+    assert api.get(world.ivanova, "/api/v1/notices?open=true").json() == []
 
 
 def test_a_chain_of_replacements_cannot_come_back(db, settings, world, published):
