@@ -23,6 +23,8 @@ def build_sites(ctx: jobs.JobContext) -> str:
     same commit (minutes at thousands of articles); a new commit meanwhile abandons it, is built
     incrementally first, and the full build starts again. A crash at any point leaves the edition on its last
     swapped build, incremental or not; the next run sees it stale or unreconciled and finishes the work."""
+    site.BUILD_WORKER.warm()  # a publish finds MkDocs and Material imported (it starts in the background)
+    site.settle_interrupted(ctx.settings, ctx.db)
     content = ContentRepo(ctx.settings)
     if content.has_remote():
         with content.writing():
@@ -36,7 +38,7 @@ def build_sites(ctx: jobs.JobContext) -> str:
         if pending:
             results += site.build(settings=ctx.settings, db=ctx.db, editions=pending, force=True,
                                   incremental=False, trigger="job:reconcile",
-                                  cancel=lambda: content.head() != head)
+                                  cancel=lambda: content.head() != head, background=True)
         done += [f"{r.edition}: {r.status} ({r.mode})" for r in results if r.status not in ("skipped", "cancelled")]
         failed += [r for r in results if r.status == "failed"]
         if not any(r.status == "cancelled" for r in results) and content.head() == head:

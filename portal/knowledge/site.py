@@ -26,6 +26,7 @@ files, so ``/kb/`` is served with a CSP that runs no inline script (``SITE_CSP``
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -57,7 +58,7 @@ from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database, utcnow
 from portal.errors import Invalid
-from portal.knowledge import articles, audiences, frontmatter
+from portal.knowledge import articles, audiences, frontmatter, site_worker
 from portal.knowledge.models import SiteBuild
 
 log = logging.getLogger("portal.knowledge")
@@ -90,6 +91,8 @@ SITE_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self'; connect-s
 ASSET_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".pdf"})
 
 Progress = Callable[[str, str], None]  # (edition, stage) — the CLI's progress bar listens
+# This process's warm build worker: exports, prepares and builds incrementally (run_build_request, below).
+BUILD_WORKER = site_worker.BuildWorker(f"{__name__}:run_build_request")
 
 
 # --- the repository's configuration ---------------------------------------------------------------
@@ -188,6 +191,24 @@ def is_stale(session: Session, settings: Settings, edition: str, head: str) -> b
     return current is None or current.commit != head or not (current.directory / "index.html").exists()
 
 
+_PROCESS_STARTED = utcnow()  # a build row still «building» from before this is no build of this process's
+
+
+def settle_interrupted(settings: Settings, db: Database) -> int:
+    """Close the build rows a stopped or killed portal process left «building»; how many. This node's manifest
+    is the truth: a row whose commit the edition is served from was swapped in before the process went
+    (built), any other was cut off (cancelled: no back-off, the job builds HEAD again at once). Rows started
+    by this process are left alone, they may be running."""
+    with db.session_scope() as session:
+        rows = list(session.scalars(select(SiteBuild).where(SiteBuild.status == "building",
+                                                            SiteBuild.started_at < _PROCESS_STARTED)))
+        for row in rows:
+            current = served(settings, row.edition)
+            row.status = "built" if current is not None and current.commit == row.commit else "cancelled"
+            row.finished_at = utcnow()
+        return len(rows)
+
+
 def unreconciled(settings: Settings, head: str) -> list[str]:
     """Editions served at ``head`` from an incremental build, which a full build is still to replace."""
     return [e for e in EDITIONS if (s := served(settings, e)) is not None and s.commit == head
@@ -228,12 +249,14 @@ Cancel = Callable[[], bool]  # asked while a build runs: True abandons it (a new
 
 def build(*, settings: Settings, db: Database, editions: list[str] | None = None, force: bool = False,
           trigger: str = "job", progress: Progress | None = None, incremental: bool = True,
-          cancel: Cancel | None = None) -> list[BuildResult]:
+          cancel: Cancel | None = None, background: bool = False) -> list[BuildResult]:
     """Build the stale (or, with ``force``, all requested — in full) editions from the content repository's HEAD.
 
     An edition served from a build with the same configuration and theme is built incrementally (only what
     changed is rendered, ``site_incremental.py``), unless ``incremental`` is false or ``force`` is given;
-    otherwise in full. ``cancel`` is asked while MkDocs runs: true abandons the build (status cancelled)."""
+    otherwise in full. ``cancel`` is asked while MkDocs runs: true abandons the build (status cancelled).
+    ``background`` runs the full builds at a lower CPU priority (``BACKGROUND_NICENESS``): the reconciliation
+    must not take the cores a publish, a search or a page needs."""
     incremental = incremental and not force
     content = ContentRepo(settings)
     head = content.head()
@@ -256,47 +279,53 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
     settings.site_path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kb-build-", dir=settings.site_path) as tmp:
         work = Path(tmp)
-        try:
-            mark = time.monotonic()
-            source = _export(content, head, work / "source")
-            exported = time.monotonic() - mark
-            dates = _revision_dates(content, head, settings.timezone)
-            dated = time.monotonic() - mark - exported
-            epoch = _commit_epoch(content, head)
-            config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
-                                 if (source / "mkdocs.yml").exists() else "")
-        except Exception as exc:  # nothing to build from: every edition fails with the reason
-            return results + [_finish(db, rows[e], BuildResult(e, head, "failed", error=str(exc))) for e in todo]
-
-        parsed = _ParsedArticles()
-        prepared = []
-        for edition in todo:  # the GIL serialises this work anyway: one edition after another
+        started = time.monotonic()
+        for edition in todo:
             if progress:
                 progress(edition, "prepare")
-            prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source, config=config,
-                                     dates=dates, work=work / edition, incremental=incremental, parsed=parsed))
-            prepared[-1].timings.update(git_export=round(exported, 3), git_dates=round(dated, 3))
-        env = {"SOURCE_DATE_EPOCH": str(epoch),
-               TEMPLATE_CACHE_ENV: str(settings.site_path / BUILDS_DIR / TEMPLATE_CACHE_DIR)}
+        # Export, preparation and the incremental builds run in the node's warm build worker, outside this
+        # (web) process's GIL; MkDocs, Material and the Markdown extensions are imported there already.
+        request = {"op": "build", "settings": settings.model_dump(mode="json", include=_WORKER_SETTINGS),
+                   "commit": head, "editions": todo, "work": str(work), "incremental": incremental,
+                   "cwd": str(work)}
+        try:
+            # A prepare-only request (every edition in full: MkDocs does not run) is interrupted by a newer
+            # commit, and the warm worker is kept for that commit's build; an incremental one stops the worker.
+            reply = BUILD_WORKER.run(request, cancel=cancel, interruptible=not incremental)
+        except site_worker.WorkerCancelled:
+            return results + [_finish(db, rows[e], BuildResult(
+                e, head, "cancelled", mode="incremental" if incremental else "full",
+                seconds=time.monotonic() - started)) for e in todo]
+        except site_worker.WorkerFailed as exc:  # died or hung (replaced): prepared here, built in full
+            log.error("the build worker failed at %s, building in full: %s", head[:12], exc)
+            reply = run_build_request({**request, "incremental": False})
+        if reply.get("error"):  # nothing to build from: every edition fails with the reason
+            return results + [_finish(db, rows[e], BuildResult(e, head, "failed", error=reply["error"])) for e in todo]
+        if not incremental and cancel is not None and cancel():
+            return results + [_finish(db, rows[e], BuildResult(
+                e, head, "cancelled", seconds=time.monotonic() - started)) for e in todo]
+        prepared = [_Prepared.from_reply(settings, head, started, item) for item in reply["editions"]]
+        env = reply["env"]
 
         def done(job: _Prepared, result: BuildResult) -> BuildResult:
             if progress:
                 progress(job.edition, result.status)
             return _finish(db, rows[job.edition], result)
 
-        # Every incremental edition in one MkDocs process (MkDocs, Material and the Markdown extensions are
-        # imported once), swapped in before any full build starts.
-        incremental_jobs = [job for job in prepared if job.mode == "incremental"]
-        if incremental_jobs:
-            for job, result in zip(incremental_jobs, _run_incremental(incremental_jobs, work, env, cancel)):
+        reports = {r["edition"]: r for r in reply.get("reports", [])}
+        for job in prepared:  # the incremental editions, built: swapped in before any full build starts
+            if job.mode == "incremental":
+                result = _incremental_result(job, reports.get(job.edition), reply)
                 if result is not None:
                     results.append(done(job, result))
         full_jobs = [job for job in prepared if job.mode == "full"]
         if full_jobs:
             with ThreadPoolExecutor(max_workers=max(1, min(len(full_jobs), os.cpu_count() or 1))) as pool:
-                results += list(pool.map(lambda job: done(job, _run_full(job, env, cancel)), full_jobs))
-    for edition in todo:
-        _remove_old_builds(settings, edition)
+                results += list(pool.map(lambda job: done(job, _run_full(job, env, cancel, background)),
+                                         full_jobs))
+    if not any(r.status == "cancelled" for r in results):  # else a newer commit waits: the next build removes them
+        for edition in todo:
+            _remove_old_builds(settings, edition)
     return results
 
 
@@ -392,6 +421,22 @@ class _Prepared:
     started: float
     timings: dict[str, float]
 
+    def to_reply(self) -> dict[str, Any]:
+        return {"edition": self.edition, "work": str(self.work), "config_file": str(self.config_file),
+                "out": str(self.out), "key": self.key, "pages": self.pages, "mode": self.mode,
+                "timings": self.timings}
+
+    @classmethod
+    def from_reply(cls, settings: Settings, commit: str, started: float, item: dict[str, Any]) -> _Prepared:
+        """An edition the worker prepared. Incremental only onto the build still served (``build`` holds the
+        node's job lease, so nothing else swaps one in meanwhile; checked all the same)."""
+        current = served(settings, item["edition"]) if item["mode"] == "incremental" else None
+        mode = "incremental" if current is not None and current.config_key == item["key"] else "full"
+        if mode != item["mode"]:  # its hard-linked copy must not be written into by a full build
+            _discard(Path(item["out"]))
+        return cls(settings, item["edition"], commit, Path(item["work"]), Path(item["config_file"]), Path(item["out"]),
+                   item["key"], item["pages"], mode, current, started, dict(item["timings"]))
+
 
 def _prepare(*, settings: Settings, edition: str, commit: str, source: Path, config: dict[str, Any],
              dates: dict[str, str], work: Path, incremental: bool, parsed: _ParsedArticles) -> _Prepared:
@@ -413,53 +458,82 @@ def _prepare(*, settings: Settings, edition: str, commit: str, source: Path, con
                      {"prepare_docs": round(time.monotonic() - started, 3)})
 
 
-def _run_incremental(jobs: list[_Prepared], work: Path, env: dict[str, str],
-                     cancel: Cancel | None) -> list[BuildResult | None]:
-    """Build the editions incrementally in one child process. An edition whose incremental build fails is
-    switched to a full build (None here; ``job.mode`` becomes full)."""
-    mark = time.monotonic()
-    batch = []
-    for job in jobs:
-        assert job.current is not None
-        _link_tree(job.current.directory, job.out)
-        previous = job.work / "previous-manifest.json"
-        previous.write_text(json.dumps(job.current.manifest, ensure_ascii=False), encoding="utf-8")
-        batch.append({"edition": job.edition, "config_file": str(job.config_file), "previous_manifest": str(previous),
-                      "manifest": str(_manifest_path(job.out))})
-    linked = round(time.monotonic() - mark, 3)
-    (work / "incremental.json").write_text(json.dumps(batch), encoding="utf-8")
-    proc, peak = run_module("portal.knowledge.site_incremental", ["--batch", str(work / "incremental.json")],
-                            cwd=work, env=env, cancel=cancel)
-    reports: dict[str, dict] = {}
-    if proc.returncode == 0:
-        reports = {r["edition"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
-    results: list[BuildResult | None] = []
-    for job in jobs:
-        report = reports.get(job.edition)
-        if proc.returncode == _CANCELLED:
-            _discard(job.out)
-            results.append(BuildResult(job.edition, job.commit, "cancelled", mode="incremental", peak_rss_kib=peak,
-                                       seconds=time.monotonic() - job.started))
-        elif report is None or report.get("error"):  # made again in full
-            _discard(job.out)
-            log.error("incremental build of %s at %s failed, building in full: %s", job.edition, job.commit[:12],
-                      report["error"] if report else _mkdocs_error(proc))
-            job.mode = "full"
-            results.append(None)
-        else:
-            job.timings.update(link_copy=linked, **{f"incremental.{k}": v for k, v in report["timings"].items()})
-            results.append(_complete(job, rendered=len(report["rendered"]), pages=report["pages"], peak=peak))
-    return results
+_WORKER_SETTINGS = {"home", "content_repo", "timezone", "base_url"}  # what a build reads of the settings
 
 
-def _run_full(job: _Prepared, env: dict[str, str], cancel: Cancel | None) -> BuildResult:
+def run_build_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The build worker's side of ``build``: export the commit, prepare each edition's docs and configuration,
+    and build the editions that can be built incrementally (``site_incremental``, every one in this process).
+    Returns what ``build`` needs to swap them in or build the others in full (plain data: it crosses a pipe).
+    With ``incremental`` false only the preparation is done (and MkDocs is not imported): so ``build`` runs it
+    in its own process when the worker failed."""
+    settings = Settings(**request["settings"])
+    content = ContentRepo(settings)
+    head, work = request["commit"], Path(request["work"])
+    try:
+        mark = time.monotonic()
+        source = _export(content, head, work / "source")
+        exported = time.monotonic() - mark
+        dates = _revision_dates(content, head, settings.timezone)
+        dated = time.monotonic() - mark - exported
+        epoch = _commit_epoch(content, head)
+        config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
+                             if (source / "mkdocs.yml").exists() else "")
+    except Exception as exc:
+        return {"error": str(exc)}
+    parsed = _ParsedArticles()
+    prepared = []
+    for edition in request["editions"]:
+        prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source, config=config,
+                                 dates=dates, work=work / edition, incremental=request["incremental"],
+                                 parsed=parsed))
+        prepared[-1].timings.update(git_export=round(exported, 3), git_dates=round(dated, 3))
+    env = {"SOURCE_DATE_EPOCH": str(epoch),
+           TEMPLATE_CACHE_ENV: str(settings.site_path / BUILDS_DIR / TEMPLATE_CACHE_DIR)}
+    reply: dict[str, Any] = {"env": env, "editions": [job.to_reply() for job in prepared]}
+    incremental = [job for job in prepared if job.mode == "incremental"]
+    if incremental:
+        from portal.knowledge import site_incremental  # MkDocs: only ever imported in the worker
+
+        mark = time.monotonic()
+        batch = []
+        for job in incremental:
+            assert job.current is not None
+            _link_tree(job.current.directory, job.out)
+            previous = job.work / "previous-manifest.json"
+            previous.write_text(json.dumps(job.current.manifest, ensure_ascii=False), encoding="utf-8")
+            batch.append({"edition": job.edition, "config_file": str(job.config_file),
+                          "previous_manifest": str(previous), "manifest": str(_manifest_path(job.out))})
+        reply["link_copy"] = round(time.monotonic() - mark, 3)
+        with site_worker.environment(env):
+            reply["reports"] = site_incremental.run_batch(batch)
+    return reply
+
+
+def _incremental_result(job: _Prepared, report: dict | None, reply: dict[str, Any]) -> BuildResult | None:
+    """The edition the worker built incrementally, swapped in; None when its incremental build failed (it is
+    built in full instead: ``job.mode`` becomes full)."""
+    if report is None or report.get("error"):
+        _discard(job.out)
+        log.error("incremental build of %s at %s failed, building in full: %s", job.edition, job.commit[:12],
+                  report["error"] if report else "no report from the build worker")
+        job.mode = "full"
+        return None
+    job.timings.update(link_copy=reply.get("link_copy", 0.0),
+                       **{f"incremental.{k}": v for k, v in report["timings"].items()})
+    return _complete(job, rendered=len(report["rendered"]), pages=report["pages"],
+                     peak=reply.get("peak_rss_kib", 0))
+
+
+def _run_full(job: _Prepared, env: dict[str, str], cancel: Cancel | None, background: bool = False) -> BuildResult:
     mark = time.monotonic()
     proc, peak = run_module("mkdocs", ["build", "--quiet", "--config-file", str(job.config_file)], cwd=job.work,
-                            env={**env, MANIFEST_ENV: str(_manifest_path(job.out))}, cancel=cancel)
+                            env={**env, MANIFEST_ENV: str(_manifest_path(job.out))}, cancel=cancel,
+                            niceness=BACKGROUND_NICENESS if background else 0)
     job.timings["mkdocs_build"] = round(time.monotonic() - mark, 3)
     seconds = time.monotonic() - job.started
     if proc.returncode == _CANCELLED:
-        _discard(job.out)
+        _discard(job.out, later=True)
         return BuildResult(job.edition, job.commit, "cancelled", seconds=seconds, peak_rss_kib=peak)
     if proc.returncode != 0 or not (job.out / "index.html").exists() or not _manifest_path(job.out).exists():
         _discard(job.out)
@@ -495,31 +569,57 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _discard(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
+_TRASH = ".trash-"  # builds abandoned midway, removed after the next swap (not while a publish waits)
+
+
+def _discard(out: Path, *, later: bool = False) -> None:
+    """Remove an unfinished build; ``later``: only rename it out of the way now (one rename instead of
+    thousands of unlinks before the next build can start), ``_remove_old_builds`` removes it after a swap."""
     _manifest_path(out).unlink(missing_ok=True)
+    if later and out.exists():
+        try:
+            out.rename(out.with_name(f"{_TRASH}{out.name}"))
+            return
+        except OSError:
+            pass
+    shutil.rmtree(out, ignore_errors=True)
 
 
 _CANCELLED = -15  # a build abandoned for a newer commit: its process was terminated
 
 
+_RUNNING: set[subprocess.Popen] = set()  # this process's build processes, stopped with it
+_running_lock = threading.Lock()
+NICENESS_ENV = "PORTAL_KB_NICENESS"  # read by _RUNNER: the child lowers its own priority first
+BACKGROUND_NICENESS = 10  # the full builds that replace incremental ones: a publish's build comes first
+
+
 def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-               cancel: Cancel | None = None) -> tuple[subprocess.CompletedProcess, int]:
+               cancel: Cancel | None = None, niceness: int = 0) -> tuple[subprocess.CompletedProcess, int]:
     """Run ``python -m module`` in a child process; (the finished process, its peak resident memory in KiB).
-    With ``cancel``, asked twice a second: when it says so, the process is stopped (return code -15)."""
+    With ``cancel``, asked four times a second: when it says so, the process is stopped (return code -15).
+    ``niceness`` lowers the child's CPU priority. The child ends with this process: stopped at exit, and it
+    leaves by itself when this process is killed."""
     proc = subprocess.Popen([sys.executable, "-c", _RUNNER, module, *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})})
-    deadline = time.monotonic() + MKDOCS_TIMEOUT
-    while True:
-        try:
-            stdout, stderr = proc.communicate(timeout=0.5 if cancel else MKDOCS_TIMEOUT)
-            break
-        except subprocess.TimeoutExpired:
-            if (cancel is not None and cancel()) or time.monotonic() > deadline:
-                proc.terminate()
-                stdout, stderr = proc.communicate()
+                            env={**os.environ, "PYTHONWARNINGS": "ignore", NICENESS_ENV: str(niceness),
+                                 **(env or {})})
+    with _running_lock:
+        _RUNNING.add(proc)
+    try:
+        deadline = time.monotonic() + MKDOCS_TIMEOUT
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.25 if cancel else MKDOCS_TIMEOUT)
                 break
+            except subprocess.TimeoutExpired:
+                if (cancel is not None and cancel()) or time.monotonic() > deadline:
+                    proc.terminate()
+                    stdout, stderr = proc.communicate()
+                    break
+    finally:
+        with _running_lock:
+            _RUNNING.discard(proc)
     peak, kept = 0, []
     for line in (stderr or "").splitlines():
         if line.startswith(_PEAK_MARK):
@@ -527,6 +627,22 @@ def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] |
         else:
             kept.append(line)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "\n".join(kept)), peak
+
+
+@atexit.register
+def _stop_running() -> None:
+    """At the server's exit, stop the build processes its scheduler thread still waits for: nothing writes
+    into the data home after the server is gone (the swap never happens, so the edition stays as it was)."""
+    with _running_lock:
+        running = list(_RUNNING)
+    for proc in running:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def run_mkdocs(args: list[str], *, cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
@@ -538,7 +654,13 @@ _PEAK_MARK = "portal-mkdocs-peak-rss-kib="
 # `python -m <module>`, reporting its own peak memory on the way out (the build's cost, for the benchmark):
 # VmHWM of the process's own address space (ru_maxrss would include the parent's size from before exec).
 _RUNNER = (
-    "import atexit, re, resource, runpy, sys\n"
+    "import atexit, os, re, resource, runpy, sys, threading, time\n"
+    f"os.nice(int(os.environ.pop('{NICENESS_ENV}', '0') or 0))\n"
+    "def _leave_with_parent(parent):\n"  # the server was killed (no atexit): this build is nobody's
+    "    while os.getppid() == parent:\n"
+    "        time.sleep(1.0)\n"
+    "    os._exit(1)\n"
+    "threading.Thread(target=_leave_with_parent, args=(os.getppid(),), daemon=True).start()\n"
     "def _peak():\n"
     "    try:\n"
     "        return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
@@ -575,7 +697,7 @@ def _remove_old_builds(settings: Settings, edition: str) -> None:
         return
     previous = sorted((p for p in current.directory.parent.glob(f"{edition}-*")
                        if p != current.directory and p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in previous[:-1]:
+    for old in previous[:-1] + sorted(current.directory.parent.glob(f"{_TRASH}{edition}-*")):
         _discard(old)
 
 

@@ -1,7 +1,8 @@
 """The incremental build of one edition: only the pages whose HTML changed are rendered again.
 
-Run in a child process by ``site.py`` (``python -m portal.knowledge.site_incremental --batch``, every stale
-edition in one process, so MkDocs and Material are imported once), like ``mkdocs build``:
+Run out of the web process by ``site.py``, in the node's warm build worker (``site_worker.py``: a long-lived
+process that has imported MkDocs and Material already; every stale edition in one request), or by hand as
+``python -m portal.knowledge.site_incremental --batch FILE``. Like ``mkdocs build``,
 it loads the same generated configuration (the same theme, plugins and the portal's hooks) and drives MkDocs'
 own build steps through its Python API, in the order ``mkdocs.commands.build.build`` takes them:
 
@@ -203,12 +204,10 @@ def _write_search_index(config, site_dir: Path, doc_files, rendered_urls: set[st
     mkdocs_hooks.write_file_replacing(path, data.encode("utf-8"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Incremental builds of knowledge-base editions, one process.")
-    parser.add_argument("--batch", required=True, help="JSON: [{edition, config_file, previous_manifest, manifest}]")
-    args = parser.parse_args()
+def run_batch(batch: list[dict]) -> list[dict]:
+    """Build each edition of ``batch`` ({edition, config_file, previous_manifest, manifest}); one report each."""
     reports = []
-    for job in json.loads(Path(args.batch).read_text(encoding="utf-8")):
+    for job in batch:
         try:
             previous = json.loads(Path(job["previous_manifest"]).read_text(encoding="utf-8"))
             result = build(job["config_file"], previous)
@@ -217,6 +216,14 @@ def main() -> None:
             reports.append({"edition": job["edition"], **result})
         except Exception:  # this edition is built in full instead; the others go on
             reports.append({"edition": job["edition"], "error": traceback.format_exc()[-4000:]})
+    return reports
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Incremental builds of knowledge-base editions, one process.")
+    parser.add_argument("--batch", required=True, help="JSON: [{edition, config_file, previous_manifest, manifest}]")
+    args = parser.parse_args()
+    reports = run_batch(json.loads(Path(args.batch).read_text(encoding="utf-8")))
     sys.stdout.write(json.dumps(reports, ensure_ascii=False) + "\n")
 
 
