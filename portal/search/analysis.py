@@ -211,14 +211,32 @@ class MorphologyFilter(Filter):
         return type(other) is type(self) and other.mode == self.mode
 
     def __call__(self, tokens):
-        mode = self.mode
+        forms = _FORMS[self.mode]
         for t in tokens:
-            t.text = normalise(t.text, mode)
+            word = t.text
+            found = forms.get(word)
+            if found is None:
+                found = forms[word] = _form_and_family(word, self.mode)
+            t.text = found[0]
             yield t
-            kin = family(t.text)
-            if kin:
-                t.text = kin
+            if found[1]:
+                t.text = found[1]
                 yield t
+
+
+# A word's (form, family) per mode, kept for the life of the process: a rebuild meets the same few tens of
+# thousands of words millions of times, and one dict lookup per token replaces a normalise (its regular
+# expressions and lru_cache) and a family. Bounded like the caches of the functions it calls.
+_FORMS: dict[str, dict[str, tuple[str, str]]] = {mode: {} for mode in MODES}
+_FORMS_LIMIT = 200_000
+
+
+def _form_and_family(word: str, mode: str) -> tuple[str, str]:
+    forms = _FORMS[mode]
+    if len(forms) >= _FORMS_LIMIT:
+        forms.clear()
+    form = normalise(word, mode)
+    return form, family(form)
 
 
 def text_analyzer(mode: str = DEFAULT_MODE):
@@ -230,16 +248,18 @@ def text_analyzer(mode: str = DEFAULT_MODE):
 
 
 def code_analyzer():
-    """Codes of "title␞summary␞body" as written (lower case), weighted like prose: IDs, error codes, versions."""
-    return SectionTokenizer(CODE_PATTERN, (3.0, 2.0, 1.0)) | LowercaseFilter() | YoFilter() | CodeFilter()
+    """Codes of "title␞summary␞body" as written (lower case), weighted like prose: IDs, error codes, versions,
+    and names written in capitals (ECONNRESET, SIGKILL)."""
+    return SectionTokenizer(CODE_PATTERN, (3.0, 2.0, 1.0)) | CodeFilter() | LowercaseFilter() | YoFilter()
 
 
 class CodeFilter(Filter):
-    """Keeps only tokens searched as written (holding a digit or an underscore)."""
+    """Keeps only tokens searched as written: holding a digit or an underscore, or a name in capitals. It reads
+    each token before the lower-casing, which would erase the capitals."""
 
     def __call__(self, tokens):
         for t in tokens:
-            if is_code(t.text):
+            if is_code(t.text) or is_identifier(t.text):
                 yield t
 
 
@@ -265,6 +285,16 @@ _HAS_DIGIT_OR_UNDERSCORE = re.compile(r"[\d_]")
 def is_code(token: str) -> bool:
     """A token searched as written: it holds a digit or an underscore (PRM-2026-00042, 0x80070005, 5.2.1)."""
     return bool(_HAS_DIGIT_OR_UNDERSCORE.search(token))
+
+
+# Error names and constants are written in Latin capitals (ECONNRESET, EACCES, SIGKILL, EINTR): typed so, they are
+# codes and weigh like one. Four letters at least, so that "SQL" or "API" typed in capitals stay plain words.
+_IDENTIFIER = re.compile(r"[A-Z]{4,}")
+
+
+def is_identifier(token: str) -> bool:
+    """A name written in Latin capitals, as typed (before lower-casing): ECONNRESET, SIGKILL, HTTP."""
+    return bool(_IDENTIFIER.fullmatch(token))
 
 
 def code_tokens(text: str) -> list[str]:
