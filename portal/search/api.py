@@ -39,12 +39,19 @@ class FacetCount(BaseModel):
     count: int
 
 
+class RebuildingOut(BaseModel):
+    done: int
+    total: int
+
+
 class SearchOut(BaseModel):
     total: int
     hits: list[SearchHitOut]
     facets: dict[str, list[FacetCount]]
     suggestion: str | None
     corrected: bool = False
+    # Set while the index is rebuilt for a new schema and the old one cannot answer: article files read, of
+    rebuilding: RebuildingOut | None = None
 
 
 class SuggestionOut(BaseModel):
@@ -67,7 +74,7 @@ def search(
     # The search log (a log, not a state change: no audit). A search box that answers as the reader types
     # (the /kb/ site's) asks with typing=true and once more without it when the reader stops, so «приори»
     # on the way to «приоритет» never becomes a search that found nothing.
-    if offset == 0 and not typing:
+    if offset == 0 and not typing and not results.page.rebuilding:  # no index yet is not a gap of the base
         service.log_later(db=db, q=q, hits=results.page.total, user=user)
     return results.as_dict()
 

@@ -36,7 +36,8 @@ def search_page(
                                  limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
     except Invalid as exc:
         error = exc.detail
-    if results is not None and page == 1 and (q.strip() or any(filters.values())):
+    # a search answered "being rebuilt" found nothing for want of an index, not of an article: not a gap
+    if results is not None and page == 1 and (q.strip() or any(filters.values())) and not results.page.rebuilding:
         service.log_later(db=db, q=q, hits=results.page.total, user=user)
     base = {"q": q, "sort": sort, **{k: v for k, v in filters.items() if v}}
 

@@ -59,6 +59,7 @@ class Results:
             "facets": self.page.facets,
             "suggestion": self.page.suggestion,
             "corrected": self.page.corrected,
+            "rebuilding": None if self.page.rebuilding is None else dict(zip(("done", "total"), self.page.rebuilding)),
         }
 
 

@@ -55,6 +55,11 @@ class CatchingUp(abc.ABC):
     @abc.abstractmethod
     def rebuild(self, *, progress: Progress | None = None, force: bool = True) -> dict[str, Any]: ...
 
+    def _outdated_live(self) -> bool:
+        """Whether the live version is sound but of an older schema or analysis mode: searches answer from it while
+        its replacement is rebuilt in the background, and a writer does not rebuild it in its own request."""
+        return False
+
     def _ahead_of_git(self, commit: str) -> bool:
         """Whether the index reflects a commit this node's repository does not know yet (another node wrote it)."""
         return False
@@ -89,6 +94,9 @@ class CatchingUp(abc.ABC):
                 raise
             return None
         if need_rebuild:
+            if self._outdated_live():
+                self._rebuild_in_background(force=False)  # it ends with a catch-up to HEAD, this commit included
+                return None
             if wait:
                 return self.rebuild(force=True)["commit"]
             self._rebuild_in_background()
@@ -98,9 +106,11 @@ class CatchingUp(abc.ABC):
         self.catch_up(wait=False)
         self._head_checked = 0.0  # the next search takes the new version (and its synonyms) at once
 
-    def _rebuild_in_background(self) -> None:
-        """A full rebuild in a thread while the live index keeps answering."""
-        self._in_background("rebuild", lambda: self.rebuild(force=True))
+    def _rebuild_in_background(self, *, force: bool = True) -> None:
+        """A full rebuild in a thread while the live index keeps answering (``force=False``: unless another process
+        has built a usable one meanwhile — the replacement of an index of an older schema, which every process
+        of every node asks for)."""
+        self._in_background("rebuild", lambda: self.rebuild(force=force))
 
     def _in_background(self, what: str, work: Callable[[], object]) -> None:
         """``work`` in a thread of its own, unless the same work of this process is still running."""

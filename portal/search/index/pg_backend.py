@@ -141,6 +141,7 @@ class PgReader:
         self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
         self._counts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        self.outdated = False  # of an older schema: it answers only until the rebuild running beside it is done
         with engine.connect() as conn:
             rows = conn.execute(text(f"SELECT id, visibility, module, kind, versions, tags, updated FROM {_DOCS} "
                                      "WHERE generation = :g"), {"g": generation.id})
@@ -467,6 +468,7 @@ class PgIndex(CatchingUp):
         self._reader: PgReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
+        self.rebuilding: tuple[int, int] | None = None  # (article files read, of) while this process rebuilds
 
     # --- life cycle ---------------------------------------------------------------------------
     def _usable(self, generation: Generation | None) -> bool:
@@ -476,9 +478,27 @@ class PgIndex(CatchingUp):
         with self.engine.connect() as conn:
             return _live(conn)
 
+    def _outdated_live(self) -> bool:
+        generation = self.live()
+        return generation is not None and not self._usable(generation)
+
     def _current(self) -> PgReader:
         with self._lock:
             generation = self.live()
+            if generation is not None and not self._usable(generation):
+                # Of an older schema or analysis mode (this code was upgraded): the rows are the same table's,
+                # so it answers (in its own terms) while the rebuild writes the new generation beside it.
+                reader = self._reader
+                if reader is None or reader.key != (generation.id, generation.stamp):
+                    log.info("search index in the database is of another schema: it answers while a rebuild runs")
+                    reader = self._reader = PgReader(self.engine, generation)
+                    reader.outdated = True
+                    self._head_checked = 0.0
+                now = time.monotonic()
+                if now - self._head_checked >= HEAD_CHECK_SECONDS:  # started again (at this pace) if it failed
+                    self._head_checked = now
+                    self._rebuild_in_background(force=False)
+                return reader
             if not self._usable(generation):
                 log.log(logging.WARNING if generation else logging.INFO, "search index in the database is %s: "
                         "rebuilding", "of another schema" if generation else "missing")
@@ -596,6 +616,8 @@ class PgIndex(CatchingUp):
                 with self.engine.begin() as conn:
                     self._drop(conn, [generation])
                 raise
+            finally:
+                self.rebuilding = None
             built = self.live()
             assert built is not None
             log.info("search index rebuilt: %d articles at %s in %.1f s", built.articles, commit[:10],
@@ -619,6 +641,7 @@ class PgIndex(CatchingUp):
                         conn.commit()
                         batch = []
                 done += 1
+                self.rebuilding = (done, total)
                 if progress:
                     progress(done, total)
             self._insert(conn, batch)
@@ -694,8 +717,15 @@ class PgIndex(CatchingUp):
                request.offset, reader.commit)
         page = reader.page(key) if self.cache_pages else None
         if page is None:
-            with reader.session():
-                page = self._search(reader, request)
+            try:
+                with reader.session():
+                    page = self._search(reader, request)
+            except Exception:
+                if not reader.outdated:
+                    raise
+                log.warning("search index generation %s of an older schema failed a search", reader.key[0],
+                            exc_info=True)
+                return SearchPage(total=0, hits=[], facets={}, matched="none", rebuilding=self.rebuilding or (0, 0))
             if self.cache_pages:
                 reader.keep_page(key, page)
         return page

@@ -50,6 +50,8 @@ class SearchPage:
     suggestion: str | None = None  # "did you mean"
     corrected: bool = False  # the hits are those of the suggestion (the query itself found nothing)
     matched: str = "all"  # all | any | fuzzy | none: which words a hit had to contain
+    # (article files read, of) when the index is being rebuilt for a new schema and the old one cannot answer
+    rebuilding: tuple[int, int] | None = None
 
 
 class SearchBackend(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import logging
 from collections import Counter
 from typing import Any
 
@@ -20,6 +21,9 @@ from portal.search.index.reader import VersionReader
 from portal.search.index.schema import AUDIENCE_SPELL_FIELD
 
 
+log = logging.getLogger("portal.search")
+
+
 def _spell_fields(audiences: tuple[str, ...]) -> list[str]:
     return [AUDIENCE_SPELL_FIELD[a] for a in audiences]
 
@@ -29,6 +33,7 @@ class Searching(abc.ABC):
 
     mode: str
     cache_pages: bool
+    rebuilding: tuple[int, int] | None  # (article files read, of) while this process rebuilds the index
 
     @abc.abstractmethod
     def searcher(self) -> contextlib.AbstractContextManager[tuple[Any, VersionReader]]:
@@ -56,10 +61,23 @@ class Searching(abc.ABC):
                    request.limit, request.offset)
             page = reader.page(key) if self.cache_pages else None
             if page is None:
-                page = self._search(searcher, reader, request)
+                if not reader.answers:
+                    return self.being_rebuilt()
+                try:
+                    page = self._search(searcher, reader, request)
+                except Exception:
+                    if not reader.outdated:
+                        raise
+                    log.warning("search index %s of an older schema failed a search", reader.gen, exc_info=True)
+                    return self.being_rebuilt()
                 if self.cache_pages:
                     reader.keep_page(key, page)
             return page
+
+    def being_rebuilt(self) -> SearchPage:
+        """The answer while the index is rebuilt for a new schema and the old one cannot answer: nothing found yet,
+        and how far the rebuild is."""
+        return SearchPage(total=0, hits=[], facets={}, matched="none", rebuilding=self.rebuilding or (0, 0))
 
     def _search(self, searcher, reader: VersionReader, request: SearchRequest) -> SearchPage:
         parsed = sq.parse(request.text)
@@ -131,6 +149,8 @@ class Searching(abc.ABC):
         if sq.parse(cleaned).empty:
             return []
         with self.searcher() as (searcher, reader):
+            if not reader.answers:
+                return []
             allowed = self._allowed(searcher, reader, audiences, {})
 
             def found(q: wq.Query) -> list[Hit]:
@@ -147,6 +167,8 @@ class Searching(abc.ABC):
     def similar(self, slug: str, audiences: tuple[str, ...], limit: int) -> list[Hit]:
         """Articles sharing the most telling words of this one; nothing when the reader may not see it."""
         with self.searcher() as (searcher, reader):
+            if not reader.answers:
+                return []
             allowed = self._allowed(searcher, reader, audiences, {})
             own = sorted(reader.docs(searcher, wq.Term("slug", slug)) & allowed)
             if not own:

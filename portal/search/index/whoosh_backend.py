@@ -57,6 +57,7 @@ class WhooshIndex(Searching, CatchingUp):
         self._reader: VersionReader | None = None
         self._head_checked = 0.0
         self._synonyms: tuple[str, sq.Synonyms] | None = None
+        self.rebuilding: tuple[int, int] | None = None  # (article files read, of) while this process rebuilds
 
     # --- life cycle -----------------------------------------------------------------------------
     def _usable(self, gen: Path | None) -> TypeGuard[Path]:
@@ -70,8 +71,34 @@ class WhooshIndex(Searching, CatchingUp):
         except Exception:  # unreadable table of contents: a damaged index
             return False
 
+    def _outdated(self, gen: Path | None) -> TypeGuard[Path]:
+        """A sound generation of another schema or analysis mode (this code was upgraded): searches answer from it
+        while the rebuild runs in the background."""
+        meta = self.store.meta(gen) if gen is not None else None
+        if not meta or not meta.get("commit") or (meta.get("schema"), meta.get("mode")) == (SCHEMA_VERSION, self.mode):
+            return False
+        try:
+            return windex.exists_in(str(gen))
+        except Exception:
+            return False
+
+    def _outdated_live(self) -> bool:
+        return self._outdated(self.store.current())
+
     def _open(self) -> VersionReader:
         gen = self.store.current()
+        if self._outdated(gen):
+            try:
+                reader = self._reader_of(gen)
+            except Exception as exc:
+                log.warning("search index %s of an older schema cannot be opened (%s): rebuilding", gen, exc)
+            else:
+                reader.outdated = True
+                reader.answers = set(reader.ix.schema.names()) >= set(build_schema(self.mode).names())
+                log.info("search index %s is of an older schema: %s while a rebuild runs", gen,
+                         "it answers" if reader.answers else "searches say how far the rebuild is")
+                self._rebuild_in_background(force=False)
+                return reader
         if not self._usable(gen):
             log.log(logging.WARNING if gen else logging.INFO, "search index in %s is %s: rebuilding",
                     self.store.root, "unusable" if gen else "missing")
@@ -111,7 +138,9 @@ class WhooshIndex(Searching, CatchingUp):
                 return reader
             if head != reader.commit:  # a catch-up that changed no article leaves the same files, a new commit
                 reader.commit = (self.store.meta(reader.gen) or {}).get("commit", reader.commit)
-            if head != reader.commit:
+            if reader.outdated:  # the rebuild that replaces it (started again if it failed)
+                self._rebuild_in_background(force=False)
+            elif head != reader.commit:
                 self._in_background("catch-up", self._catch_up_behind)
             return reader
 
@@ -189,6 +218,7 @@ class WhooshIndex(Searching, CatchingUp):
                             writer.add_document(**document(article))
                             indexed += 1
                         done += 1
+                        self.rebuilding = (done, total)
                         if progress:
                             progress(done, total)
                 except BaseException:
@@ -211,6 +241,8 @@ class WhooshIndex(Searching, CatchingUp):
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
+            finally:
+                self.rebuilding = None
             log.info("search index rebuilt: %d articles at %s in %.1f s", indexed, commit[:10],
                      time.monotonic() - started)
             return self._described(gen)
