@@ -260,3 +260,34 @@ def test_withdrawal_cut_off_after_git_gets_its_notices_once_from_the_reconciliat
 def _no_fault_armed():
     assert "PORTAL_FAULT_POINT" not in os.environ
     yield
+
+
+def test_cli_upload_supersedes_and_withdraw_tells_holders(api, db, settings, smtp, world, published, tmp_path,
+                                                          monkeypatch):
+    """`portal package upload --supersedes` refuses an unknown package with the field's message, and a replacement
+    published from the command line tells only the old package's holders; `withdraw` tells them too."""
+    from typer.testing import CliRunner
+
+    from portal.cli import app
+
+    monkeypatch.setenv("PORTAL_HOME", str(settings.home))
+    monkeypatch.setenv("PORTAL_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "test-secret-key-not-for-production")
+    monkeypatch.setenv("PORTAL_SMTP_URL", smtp.url)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    download(api, world.ivanova, OLD)
+    assert downloads_logged(db)
+    archive = tmp_path / f"{NEW}.tar.gz"
+    archive.write_bytes(b"hf4" * 1000)
+    common = ["package", "upload", str(archive), "--id", NEW, "--title", "Исправление импорта", "--version",
+              "5.2.1-hf4", "--org", "all"]
+    refused = runner.invoke(app, [*common, "--supersedes", "primoart-9.9.9"])
+    assert refused.exit_code != 0 and "primoart-9.9.9" in refused.output and "нет" in refused.output
+    made = runner.invoke(app, [*common, "--supersedes", OLD, "--publish"])
+    assert made.exit_code == 0, made.output
+    withdrawn = runner.invoke(app, ["package", "withdraw", OLD, "--reason", REASON])
+    assert withdrawn.exit_code == 0, withdrawn.output
+    with db.session_scope(write=False) as s:
+        rows = sorted((n.organization_id, n.kind, n.replacement_id) for n in s.scalars(select(PackageNotice)))
+    assert rows == [(world.romashka.id, "superseded", NEW), (world.romashka.id, "withdrawn", NEW)]
