@@ -134,7 +134,8 @@ def _intake_message(request, session, settings, record, *, errors: dict | None =
         if record.status == "held" else None
     return web.render(request, "notify/intake_message.html", {
         "record": record, "original": original, "suggestion": offer,
-        "organizations": accounts.list_organizations(session=session), "errors": errors or {}, "chosen": chosen,
+        "organizations": accounts.list_organizations(session=session), "errors": errors or {},
+        "chosen": chosen or (offer.organization.slug if offer else ""),  # the sender's organisation, when known
     }, status_code=status_code)
 
 

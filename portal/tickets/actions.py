@@ -19,6 +19,7 @@ from portal.tickets import sla, workflow
 from portal.tickets.history import record_event
 from portal.tickets.labels import DEFER_REASONS, STATUS_NAMES
 from portal.tickets.labels import choices as _choices
+from portal.tickets.merged import refuse_if_merged
 from portal.tickets.models import (
     OPEN_STATUSES,
     PAUSED_STATUSES,
@@ -105,6 +106,7 @@ def change_status(*, session: Session, settings: Settings, ticket: Ticket, actor
     solution, workaround, cause = (solution or "").strip(), (workaround or "").strip(), (cause or "").strip()
     if status not in Status.__members__:
         raise Invalid.fields({"status": message("error.input.choice", expected=_choices(Status))})
+    refuse_if_merged(ticket)
     transition = workflow.find(ticket, status)
     if transition is None:
         allowed = workflow.allowed_targets(ticket, actor)
@@ -179,6 +181,7 @@ def add_comment(*, session: Session, settings: Settings, ticket: Ticket, actor: 
     policy.require(actor, "ticket.comment", ticket)
     if not public:
         policy.require(actor, "ticket.comment_internal", ticket)
+    refuse_if_merged(ticket)
     body = (body or "").strip()
     if not body:
         raise Invalid.fields({"body": message("errors_tickets.comment_missing")})

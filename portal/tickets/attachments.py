@@ -15,6 +15,7 @@ from portal.errors import Invalid, NotFound, not_found
 from portal.i18n import message
 from portal.policy import Actor
 from portal.tickets.history import record_event
+from portal.tickets.merged import refuse_if_merged
 from portal.tickets.models import (
     Ticket,
     TicketAttachment,
@@ -63,6 +64,7 @@ def add_attachment(*, session: Session, settings: Settings, ticket: Ticket, acto
                    stored_file: StoredFile | None = None) -> TicketAttachment:
     """Attach a file (logs, screenshots) to the ticket: one already stored by ``store_file``, or ``stream``."""
     policy.require(actor, "ticket.attach", ticket)
+    refuse_if_merged(ticket)
     if stored_file is None:
         if stream is None:
             raise Invalid.fields({"file": message("errors_tickets.file_missing")})

@@ -91,6 +91,8 @@ def steps_from(ticket) -> list[Step]:
 def offered(ticket, user) -> list[Step]:
     """The steps this reader may take now, in the order of the buttons; taking a new ticket also needs the right
     to be assigned it (it is the queue's «Взять в работу»)."""
+    if ticket.merged_into_id:  # a merged duplicate's work goes on in the ticket it was merged into
+        return []
     steps = [s for s in steps_from(ticket) if policy.allows(user, s.transition.action, ticket)]
     steps = [s for s in steps if s.name != "take" or policy.allows(user, "ticket.assign", ticket)]
     return sorted(steps, key=lambda s: ORDER.index(s.name))

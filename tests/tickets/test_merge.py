@@ -218,6 +218,19 @@ def test_api_merges_and_refuses_like_the_pages(api, db, settings, people, two_ti
     assert r.json()["merged"]["attachments"] == ["agent.log"]
     again = api.client.post(f"/api/v1/tickets/{duplicate}/merge", json={"into": original}, headers=support)
     assert again.status_code == 409 and f"уже объединена с {original}" in again.json()["detail"]
+    # The duplicate takes no more writing: its conversation goes on in the original, and it says where.
+    boris = api.headers(people["boris"])
+    comment = api.client.post(f"/api/v1/tickets/{duplicate}/comments", json={"body": "Ещё вопрос"}, headers=boris)
+    assert comment.status_code == 409 and f"напишите в {original}" in comment.json()["detail"]
+    reopen = api.client.post(f"/api/v1/tickets/{duplicate}/status", json={"status": "in_analysis", "reason": "снова"},
+                             headers=support)
+    assert reopen.status_code == 409 and reopen.json()["merged_into"] == original
+    attach = api.client.post(f"/api/v1/tickets/{duplicate}/attachments", headers=boris,
+                             files={"file": ("late.log", b"late", "text/plain")})
+    assert attach.status_code == 409
+    shown = api.client.get(f"/tickets/{duplicate}", headers=boris)
+    assert shown.status_code == 200 and 'data-testid="merged-into"' in shown.text
+    assert 'data-testid="reply-form"' not in shown.text and "/act/reopen" not in shown.text
     # The original, once merged into, takes further duplicates; the closed duplicate takes none.
     third = _customer_ticket(db, settings, people["anna"], summary="Третья такая же")
     into_closed = api.client.post(f"/api/v1/tickets/{third}/merge", json={"into": duplicate}, headers=support)
