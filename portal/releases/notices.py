@@ -12,7 +12,8 @@ it are told nothing beyond the package's withdrawn status.
   (→ ``withdrawal_acknowledged``); until then second line is reminded every ``PORTAL_INFO_REMINDER_DAYS``
   working days of the SLA calendar (the job ``releases.notice_reminders``).
 * **Replacement** (``package.replacement_notices``, when a package that supersedes another is published): the
-  holders of the old package are told of the new one. A withdrawal notice of the old package still open names
+  holders of the old package that the new one is offered to are told of it (another holder learns nothing of a
+  package it is not entitled to). A withdrawal notice of the old package still open names
   the new package as what to install instead.
 
 Every notice and every acknowledgement is an audit row and a ledger event of the package's chain. E-mail is
@@ -120,6 +121,10 @@ def _create(session: Session, settings: Settings, *, package: Package, delivery:
     return notice
 
 
+def _entitled(package: Package, organization_id: int) -> bool:
+    return organization_id in package.entitled_organization_ids
+
+
 def _tell(session: Session, settings: Settings, notices: list[PackageNotice], at: dt.datetime) -> None:
     for notice in notices:
         for listener in NOTICE_SENT:
@@ -137,8 +142,10 @@ def _apply_withdrawal_notices(session: Session, ctx: intents.EffectContext, eff:
     replacement = supersede.current_replacement(session, package=package)
     sent = []
     for delivery in deliveries.received_by(session=session, package=package):
+        # A replacement the organisation is not entitled to is not named to it (nor could it download it).
+        instead = replacement if replacement is not None and _entitled(replacement, delivery.organization_id) else None
         notice = _create(session, ctx.settings, package=package, delivery=delivery, kind=NoticeKind.withdrawn,
-                         actor=ctx.actor, at=at, reason=package.withdraw_reason, replacement=replacement,
+                         actor=ctx.actor, at=at, reason=package.withdraw_reason, replacement=instead,
                          recovered=ctx.recovered)
         if notice is None:
             continue
@@ -161,6 +168,8 @@ def _apply_replacement_notices(session: Session, ctx: intents.EffectContext, eff
     at = package.published_at or utcnow()
     sent = []
     for delivery in deliveries.received_by(session=session, package=old):
+        if not _entitled(package, delivery.organization_id):
+            continue  # a holder the new package is not offered to learns nothing of it
         notice = _create(session, ctx.settings, package=old, delivery=delivery, kind=NoticeKind.superseded,
                          actor=ctx.actor, at=at, replacement=package, recovered=ctx.recovered)
         if notice is not None:
@@ -169,7 +178,8 @@ def _apply_replacement_notices(session: Session, ctx: intents.EffectContext, eff
     for notice in session.scalars(select(PackageNotice).where(
             PackageNotice.package_id == old.id, PackageNotice.kind == NoticeKind.withdrawn.value,
             PackageNotice.replacement_id.is_(None))):
-        notice.replacement_id = package.id
+        if _entitled(package, notice.organization_id):
+            notice.replacement_id = package.id
     session.flush()
     _tell(session, ctx.settings, sent, at)
 

@@ -291,3 +291,30 @@ def test_cli_upload_supersedes_and_withdraw_tells_holders(api, db, settings, smt
     with db.session_scope(write=False) as s:
         rows = sorted((n.organization_id, n.kind, n.replacement_id) for n in s.scalars(select(PackageNotice)))
     assert rows == [(world.romashka.id, "superseded", NEW), (world.romashka.id, "withdrawn", NEW)]
+
+
+def test_a_replacement_not_offered_to_a_holder_is_never_named_to_it(api, db, settings, smtp, world, published):
+    download(api, world.ivanova, OLD)
+    download(api, world.petrov, OLD)
+    assert downloads_logged(db, 2)
+    with db.session_scope() as s:
+        assert {d.organization.slug for d in s.scalars(select(Delivery).where(Delivery.package_id == OLD))
+                if d.status == "downloaded"} == {"romashka", "vector"}
+    files = [("file", (f"{NEW}.tar.gz", b"hf4 bytes\n" * 50, "application/gzip"))]
+    data = {"id": NEW, "title": "Исправление только для Вектора", "version": "5.2.1-hf4", "organizations": "vector",
+            "supersedes": OLD}
+    assert api.client.post("/api/v1/packages", files=files, data=data,
+                           headers=api.headers(world.support)).status_code == 201
+    assert api.post(world.support, f"/api/v1/packages/{NEW}/publish").status_code == 200
+    api.post(world.support, f"/api/v1/packages/{OLD}/withdraw", json={"reason": REASON})
+    deliver(db, settings)
+
+    assert [n["kind"] for n in api.get(world.ivanova, "/api/v1/notices").json()] == ["withdrawn"]
+    assert api.get(world.ivanova, "/api/v1/notices").json()[0]["replacement"] is None
+    assert {n["kind"]: n["replacement"] for n in api.get(world.petrov, "/api/v1/notices").json()} == \
+        {"withdrawn": NEW, "superseded": NEW}
+    for m in smtp.to(world.ivanova.email):
+        assert NEW not in text_of(m) and NEW not in str(m["Subject"]) and "Вектор" not in text_of(m)
+    assert "Замены пока нет" in html(api, world.ivanova, "/").text
+    assert NEW not in html(api, world.ivanova, f"/packages/{OLD}").text
+    assert api.get(world.ivanova, f"/api/v1/packages/{OLD}").json()["superseded_by"] == []
