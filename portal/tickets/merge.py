@@ -69,8 +69,9 @@ def _original_of(session: Session, duplicate: Ticket, original_id: str) -> Ticke
     """The ticket to merge into, among the duplicate's organisation's tickets only: another organisation's
     ticket is «not found», with the same words as a number that does not exist."""
     typed = (original_id or "").strip().upper()
-    found = session.scalar(select(Ticket).where(Ticket.id == typed,
-                                                Ticket.organization_id == duplicate.organization_id))
+    # populate_existing: read as it is now (after merge's row locks), not as this session first loaded it
+    found = session.scalar(select(Ticket).where(Ticket.id == typed, Ticket.organization_id == duplicate.organization_id)
+                           .execution_options(populate_existing=True))
     if found is None:
         raise not_found("ticket", typed, hint=message("errors_merge.same_organization",
                                                       organization=duplicate.organization.name))
