@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit import AuditEntry
+from portal.errors import Conflict
 from portal.notify import sender
 from portal.notify.models import OutboxMessage
-from portal.tickets import service
+from portal.tickets import merge, service
 from portal.tickets.models import Ticket, TicketAttachment, TicketContact, TicketEvent
 from tests.accounts.test_pages import csrf_of, login
 from tests.notify.conftest import SmtpServer, text_of
@@ -235,3 +236,36 @@ def test_api_merges_and_refuses_like_the_pages(api, db, settings, people, two_ti
     third = _customer_ticket(db, settings, people["anna"], summary="Третья такая же")
     into_closed = api.client.post(f"/api/v1/tickets/{third}/merge", json={"into": duplicate}, headers=support)
     assert into_closed.status_code == 409 and "сама объединена с" in into_closed.json()["detail"]
+
+
+def test_two_people_merging_two_tickets_into_each_other_at_once_leave_one_merge(db, settings, people, two_tickets):
+    """A into B and B into A at the same moment: the second waits for the first's row locks, then is refused —
+    never two tickets closed into each other."""
+    import threading
+
+    original, duplicate = two_tickets["original"], two_tickets["duplicate"]
+    outcome: dict[str, object] = {}
+
+    def the_other_merge():
+        try:
+            with db.session_scope() as s:
+                merge.merge(session=s, settings=settings, actor=load_user(s, people["support"]),
+                            duplicate=service.get_ticket_unchecked(session=s, ticket_id=original),
+                            original_id=duplicate)
+            outcome["second"] = "merged"
+        except Conflict as exc:
+            outcome["second"] = str(exc.detail)
+
+    with db.session_scope() as s:
+        merge.merge(session=s, settings=settings, actor=load_user(s, people["support"]),
+                    duplicate=service.get_ticket_unchecked(session=s, ticket_id=duplicate), original_id=original)
+        # The other merge starts while this one's transaction is still open, and must wait for it.
+        other = threading.Thread(target=the_other_merge)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive() or "second" in outcome
+    other.join(60)
+    assert outcome["second"] == f"Заявка {duplicate} сама объединена с {original}: укажите {original}."
+    with db.session_scope(write=False) as s:
+        assert s.get(Ticket, duplicate).merged_into_id == original
+        assert s.get(Ticket, original).merged_into_id is None and s.get(Ticket, original).is_open
