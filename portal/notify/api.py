@@ -10,6 +10,7 @@ from portal import jobs, policy
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.notify import intake, service
 from portal.notify.schemas import (
+    IntakeAdd,
     IntakeAssign,
     IntakeDismiss,
     IntakeOut,
@@ -69,6 +70,15 @@ def list_intake(user: CurrentUser, session: SessionDep, status: str | None = "he
 def assign_intake(intake_id: RowId, body: IntakeAssign, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     intake.assign_held(session=session, settings=settings, actor=user, intake_id=intake_id,
                        organization=body.organization)
+    return intake.get_intake(session=session, user=user, intake_id=intake_id)
+
+
+@router.post("/intake/{intake_id}/add", response_model=IntakeOut,
+             summary="Add a held message to a ticket of the sender's organisation as a comment (second line)")
+def add_intake_to_ticket(intake_id: RowId, body: IntakeAdd, user: CurrentUser, session: SessionDep,
+                         settings: SettingsDep):
+    intake.add_held_to_ticket(session=session, settings=settings, actor=user, intake_id=intake_id,
+                              ticket_id=body.ticket)
     return intake.get_intake(session=session, user=user, intake_id=intake_id)
 
 

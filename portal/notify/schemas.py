@@ -63,6 +63,13 @@ class IntakeAssign(BaseModel):
     organization: str = Field(min_length=1, max_length=64, description="Slug of the customer organisation")
 
 
+class IntakeAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket: str = Field(min_length=1, max_length=40,
+                        description="An open ticket of the sender's organisation (the page offers the most similar)")
+
+
 class IntakeDismiss(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -19,6 +19,7 @@ from portal.tickets import service as tickets
 from portal.tickets.models import Ticket, TicketEvent
 from tests.accounts.test_pages import csrf_of, login
 from tests.conftest import LiveServer
+from tests.factories import PASSWORD
 from tests.notify.conftest import text_of
 from tests.notify.helpers import deliver, user_in
 from tests.notify.test_intake import COMPLETE, _poll, intake_db, intake_settings, mail, people  # noqa: F401
@@ -141,6 +142,20 @@ def test_a_reply_from_another_organisation_is_held_and_second_line_adds_it_to_th
                                                                 "ticket": romashka_ticket})
     assert refused.status_code == 409 and "не той организации" in refused.text
     assert _comments(db, romashka_ticket) == []
+    # The API does the same for second line, and refuses a customer.
+    api = httpx.Client(base_url=staff_client.base_url, timeout=30)  # no page session: bearer tokens only
+
+    def bearer(username):
+        token = api.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).json()
+        return {"Authorization": f"Bearer {token['access_token']}"}
+
+    wrong = api.post(f"/api/v1/intake/{second}/add", json={"ticket": romashka_ticket}, headers=bearer("sergey"))
+    assert wrong.status_code == 409 and "не той организации" in wrong.json()["detail"]
+    assert api.post(f"/api/v1/intake/{second}/add", json={"ticket": vector_similar},
+                    headers=bearer("petr")).status_code == 403
+    done = api.post(f"/api/v1/intake/{second}/add", json={"ticket": vector_similar}, headers=bearer("sergey"))
+    assert done.status_code == 200 and done.json()["status"] == "comment"
+    assert _comments(db, vector_similar)[-1].endswith("Ещё одно письмо.")
 
 
 def test_a_colleague_without_an_account_is_offered_by_the_mail_domain_of_their_organisation(
