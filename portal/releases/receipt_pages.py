@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from portal import policy, web
+from portal import openapi, policy, web
 from portal.blobs import content_disposition
 from portal.deps import CurrentUser, SessionDep, SettingsDep, verify_csrf
 from portal.errors import not_found
@@ -58,12 +58,14 @@ def receipt_signature(user: CurrentUser, session: SessionDep, settings: Settings
 
 
 @api_router.get("/deliveries/{delivery_id}/receipt", response_class=Response,
+                responses=openapi.binary_responses("text/plain; charset=utf-8"),
                 summary="The receipt of a confirmed delivery (UTF-8 text; customers: their organisation's)")
 def api_receipt_text(user: CurrentUser, session: SessionDep, delivery_id: RowId) -> Response:
     return _text(_receipt(session, user, delivery_id))
 
 
 @api_router.get("/deliveries/{delivery_id}/receipt/signature", response_class=Response,
+                responses=openapi.binary_responses(),
                 summary="Ed25519 signature of the receipt's bytes (raw, 64 bytes)")
 def api_receipt_signature(user: CurrentUser, session: SessionDep, settings: SettingsDep,
                           delivery_id: RowId) -> Response:
