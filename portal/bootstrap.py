@@ -19,6 +19,7 @@ from portal.accounts.models import Organization, Role, User
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database
+from portal.i18n import message
 from portal.policy import SystemActor
 from portal.releases import signing
 from portal.releases.demo import seed_demo as seed_packages
@@ -58,16 +59,16 @@ def initialise(settings: Settings, *, demo: bool = False, admin_password: str | 
     home = settings.home_path
     if not home.exists():
         home.mkdir(parents=True)
-        report.done.append(f"created the data home {home}")
+        report.done.append(message("cli.init.created_home", home=str(home)))
     settings.locks_path.mkdir(parents=True, exist_ok=True)
     if settings.ensure_secret_file():
-        report.done.append("generated the secret key")
+        report.done.append(message("cli.init.secret_key"))
     db = Database(settings)
     try:
         if migrate.upgrade(db):
-            report.done.append("applied database migrations")
+            report.done.append(message("cli.init.migrated"))
         if ContentRepo(settings).ensure():
-            report.done.append(f"created the content repository {settings.content_path}")
+            report.done.append(message("cli.init.created_content", path=str(settings.content_path)))
         for step in INIT_STEPS:
             step(settings, db, report)
         with db.session_scope() as session:
@@ -85,7 +86,7 @@ def _ensure_admin(session, report: InitReport, password: str | None) -> None:
     password = password or security.generate_password()
     accounts.create_user(session=session, actor=SystemActor.init(), username="admin", role=Role.admin.value,
                          password=password, full_name="Администратор портала")
-    report.done.append("created the admin account")
+    report.done.append(message("cli.init.created_admin"))
     report.logins.append(("admin", Role.admin.value, password))
 
 
@@ -103,6 +104,6 @@ def _ensure_demo(session, settings: Settings, report: InitReport) -> None:
         report.logins.append((username, role.value, DEMO_PASSWORD))
         created_any = True
     if created_any:
-        report.done.append("created demo organisations and users")
+        report.done.append(message("cli.init.created_demo"))
         for seed in DEMO_SEEDERS:
             seed(session=session, settings=settings, report=report)

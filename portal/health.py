@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from portal import blobs, content, jobs, migrate, policy
-from portal.i18n import Message, message
 from portal.content import ContentRepo
+from portal.i18n import Message, message
 from portal.search import service as search_service
 
 router = APIRouter(tags=["health"])
@@ -169,12 +169,12 @@ def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
         slow.append(("SMTP", _smtp))
     if app_settings.imap_url:
         slow.append(("IMAP", _imap))
-    for label, check in slow:
+    for part, check in slow:
         try:
-            out.append((label, True, check(app_settings)))
+            out.append((part, True, check(app_settings)))
         except Exception as exc:  # every failure becomes one readable line
             said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else None
-            out.append((label, False, said if said is not None else f"{type(exc).__name__}: {exc}"[:300]))
+            out.append((part, False, said if said is not None else f"{type(exc).__name__}: {exc}"[:300]))
     return out
 
 

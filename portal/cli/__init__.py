@@ -9,7 +9,7 @@ from rich.table import Table
 
 from portal import audit, wiring
 from portal.cli.accounts import org_app, user_app
-from portal.cli.common import console, database, err_console, handle_errors, settings
+from portal.cli.common import columns, console, database, err_console, handle_errors, say, settings
 from portal.cli.doctor import doctor_cmd
 from portal.cli.kb import kb_app
 from portal.cli.notify import intake_app, outbox_app
@@ -50,12 +50,12 @@ def init(
     s = settings()
     report = initialise(s, demo=demo, admin_password=admin_password)
     if not report.changed:
-        console.print(f"Nothing to do: the portal in {s.home_path} is already initialised.")
+        console.print(say("cli.init.nothing", home=s.home_path))
         return
     for line in report.done:
         console.print(f"✓ {line}")
     if report.logins:
-        table = Table("login", "role", "password", title="Accounts created (passwords shown once)")
+        table = Table(*columns("login", "role", "password"), title=say("cli.init.accounts"))
         for row in report.logins:
             table.add_row(*row)
         console.print(table)
@@ -74,7 +74,7 @@ def serve(
 
     s = settings()
     database()  # refuses to start on an unmigrated or newer database, saying what to run
-    console.print(f"PrimoART portal on http://{host}:{port} (data home {s.home_path})")
+    console.print(say("cli.serve.running", host=host, port=port, home=s.home_path))
     uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=proxy_headers, log_level=s.log_level)
 
@@ -94,7 +94,8 @@ def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks
     housekeeping.on_start(db.settings, db)  # what a killed process left half-done, before the first tick
     scheduler = Scheduler(db.settings, db)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
-    console.print(f"Worker {scheduler.owner}: jobs {', '.join(scheduler.jobs) or 'none'}; Ctrl+C stops.")
+    console.print(say("cli.worker.running", owner=scheduler.owner,
+                      jobs=", ".join(scheduler.jobs) or say("cli.worker.no_jobs")))
     try:
         scheduler.run_forever(poll)
     except KeyboardInterrupt:
@@ -104,7 +105,7 @@ def worker(poll: float = typer.Option(2.0, "--poll", help="Seconds between looks
 @app.command("config")
 def config():
     """Print the effective settings, secrets masked."""
-    table = Table("setting", "environment variable", "value")
+    table = Table(*columns("setting", "variable", "value"))
     for name, value in settings().masked().items():
         table.add_row(name, f"PORTAL_{name.upper()}", value)
     console.print(table)
@@ -123,11 +124,11 @@ def audit_cmd(
     try:
         since_at = parse_local(since, s.timezone)
     except ValueError:
-        err_console.print(f"[red]Error:[/red] --since {since!r} is not a date (YYYY-MM-DD) or ISO date-time")
+        err_console.print(f"[red]{say('cli.error')}[/red] {say('cli.audit.bad_since', value=repr(since))}")
         raise typer.Exit(2) from None
     db = database()
     with db.session_scope(write=False) as session:
-        table = Table("when", "who", "action", "object", "details")
+        table = Table(*columns("when", "who", "action", "object", "details"))
         for e in audit.query(session, since=since_at, actor=actor, action=action, limit=limit):
             local = e.at.astimezone(ZoneInfo(s.timezone))
             details = ", ".join(f"{k}={v}" for k, v in e.details.items())

@@ -10,7 +10,17 @@ from rich.table import Table
 from portal.accounts import service
 from portal.accounts.models import Role
 from portal.accounts.security import generate_password
-from portal.cli.common import console, database, err_console, handle_errors, operator, read_password_stdin
+from portal.cli.common import (
+    code_words,
+    columns,
+    console,
+    database,
+    err_console,
+    handle_errors,
+    operator,
+    read_password_stdin,
+    say,
+)
 
 org_app = typer.Typer(help="Customer organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -24,7 +34,7 @@ def org_add(slug: str = typer.Argument(..., help="Short Latin code, e.g. romashk
     db = database()
     with db.session_scope() as session:
         org = service.create_organization(session=session, actor=operator(), slug=slug, name=name)
-        console.print(f"Organisation [bold]{org.slug}[/bold] «{org.name}» added.")
+        console.print(say("cli.org.added", slug=f"[bold]{org.slug}[/bold]", name=org.name))
 
 
 @org_app.command("list")
@@ -33,7 +43,7 @@ def org_list():
     """List customer organisations."""
     db = database()
     with db.session_scope(write=False) as session:
-        table = Table("slug", "name", "users")
+        table = Table(*columns("slug", "name", "users"))
         for org in service.list_organizations(session=session):
             table.add_row(org.slug, org.name, str(len(org.users)))
         console.print(table)
@@ -52,7 +62,7 @@ def user_add(
 ):
     """Add a user. Without a password one is generated and printed once."""
     if password and password_stdin:
-        err_console.print("[red]Error:[/red] give --password or --password-stdin, not both")
+        err_console.print(f"[red]{say('cli.error')}[/red] {say('cli.user.both_passwords')}")
         raise typer.Exit(2)
     generated = False
     if password_stdin:
@@ -63,9 +73,10 @@ def user_add(
     with db.session_scope() as session:
         user = service.create_user(session=session, actor=operator(), username=username, role=role,
                                    password=password, organization=org, email=email, full_name=name)
-        console.print(f"User [bold]{user.username}[/bold] ({user.role}) added.")
+        console.print(say("cli.user.added", username=f"[bold]{user.username}[/bold]",
+                          role=code_words("role.", user.role)))
     if generated:
-        console.print(f"Password (shown once): [bold]{password}[/bold]")
+        console.print(say("cli.user.password_once", password=f"[bold]{password}[/bold]"))
 
 
 @user_app.command("list")
@@ -74,10 +85,11 @@ def user_list():
     """List users."""
     db = database()
     with db.session_scope(write=False) as session:
-        table = Table("username", "role", "organisation", "e-mail", "active")
+        table = Table(*columns("login", "role", "organization", "email", "active"))
         for u in service.list_users(session=session):
-            table.add_row(u.username, u.role, u.organization.slug if u.organization else "", u.email or "",
-                          "yes" if u.is_active else "no")
+            # the role as `--role` takes it: the operator's next command names it so
+            table.add_row(u.username, u.role, u.organization.slug if u.organization else "",
+                          u.email or "", say("common.yes") if u.is_active else say("common.no"))
         console.print(table)
 
 
@@ -88,7 +100,7 @@ def user_disable(username: str):
     db = database()
     with db.session_scope() as session:
         service.disable_user(session=session, actor=operator(), username=username)
-    console.print(f"User [bold]{username}[/bold] disabled; their sessions and tokens have ended.")
+    console.print(say("cli.user.disabled", username=f"[bold]{username}[/bold]"))
 
 
 @user_app.command("passwd")
@@ -99,11 +111,11 @@ def user_passwd(username: str,
     if password_stdin:
         password = read_password_stdin()
     else:
-        password = getpass.getpass("New password: ")
-        if password != getpass.getpass("Repeat: "):
-            err_console.print("[red]Error:[/red] the passwords differ; nothing changed")
+        password = getpass.getpass(say("cli.user.new_password"))
+        if password != getpass.getpass(say("cli.user.repeat_password")):
+            err_console.print(f"[red]{say('cli.error')}[/red] {say('cli.user.passwords_differ')}")
             raise typer.Exit(2)
     db = database()
     with db.session_scope() as session:
         service.set_password(session=session, actor=operator(), username=username, password=password)
-    console.print(f"Password of [bold]{username}[/bold] changed; their sessions and tokens have ended.")
+    console.print(say("cli.user.password_changed", username=f"[bold]{username}[/bold]"))

@@ -34,6 +34,17 @@ def say(key: str, **values) -> str:
     """A catalogue text in the operator's language."""
     return i18n.message(key, **values).in_language(language())
 
+
+def code_words(prefix: str, code: str | None) -> str:
+    """A recorded code (a status, a role) in the operator's words when the catalogue has ``prefix + code``."""
+    key = f"{prefix}{code}"
+    return i18n.translate(key, language()) if key in i18n.catalogue(i18n.DEFAULT_LANGUAGE) else (code or "")
+
+
+def columns(*keys: str) -> list[str]:
+    """A table's column headings (``cli.col.*``) in the operator's language."""
+    return [say(f"cli.col.{key}") for key in keys]
+
 def operator() -> SystemActor:
     """The operator at the server's console, named by their OS account (``cli:root`` in the audit log).
 

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from portal.accounts import service as accounts
-from portal.cli.common import console, database, err_console, handle_errors, operator, say
+from portal.cli.common import columns, console, database, err_console, handle_errors, operator, say
 
 kb_app = typer.Typer(help="Knowledge base: articles and the site.", no_args_is_help=True)
 
@@ -38,9 +38,10 @@ def new(
         article = service.create_from_ticket(session=session, settings=db.settings,
                                              actor=_actor(session, as_user), ticket_id=from_ticket, kind=kind,
                                              visibility=visibility)
-    console.print(f"Draft [bold]{article.slug}[/bold] written to {article.path} (commit {article.commit[:12]}).")
-    console.print(f"Edit it at {db.settings.base_url.rstrip('/')}/articles/{article.slug}/edit, "
-                  f"then: portal kb publish {article.slug}")
+    console.print(say("cli.kb.draft_written", slug=f"[bold]{article.slug}[/bold]", path=article.path,
+                      commit=article.commit[:12]))
+    console.print(say("cli.kb.edit_then_publish", url=f"{db.settings.base_url.rstrip('/')}/articles/{article.slug}/edit"))
+    console.print(f"  portal kb publish {article.slug}", soft_wrap=True)
 
 
 @kb_app.command("publish")
@@ -53,7 +54,7 @@ def publish(slug: str, as_user: str | None = typer.Option(None, "--as", help="Us
     with db.session_scope() as session:
         article = service.publish_article(session=session, settings=db.settings, actor=_actor(session, as_user),
                                           slug=slug)
-    console.print(f"Published [bold]{slug}[/bold] (commit {article.commit[:12]}).")
+    console.print(say("cli.kb.published", slug=f"[bold]{slug}[/bold]", commit=article.commit[:12]))
 
 
 @kb_app.command("build")
@@ -77,13 +78,13 @@ def build(
         results = site.build(settings=db.settings, db=db, editions=editions, force=force, trigger="cli",
                              progress=advance)
         progress.update(task, completed=len(editions) * 2, description=say("cli.kb.done"))
-    table = Table("edition", "status", "commit", "pages", "seconds")
+    table = Table(*columns("edition", "status", "commit", "pages", "seconds"))
     for r in results:
         table.add_row(r.edition, r.status, r.commit[:12], str(r.pages), f"{r.seconds:.1f}")
     console.print(table)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
-        err_console.print(f"[red]{r.edition} failed:[/red]\n{r.error}")
+        err_console.print(f"[red]{say('cli.kb.edition_failed', edition=r.edition)}[/red]\n{r.error}")
     if failed:
         raise typer.Exit(1)
 
@@ -99,8 +100,8 @@ def export(
 
     db = database(check=False)
     done = kb_export.export_edition(settings=db.settings, edition=edition, target=Path(target))
-    console.print(f"Edition [bold]{done.edition}[/bold]: {done.pages} pages, {done.files} files in {done.target}. "
-                  "Serve it with any static web server; its search box searches the exported pages.")
+    console.print(say("cli.kb.exported", edition=f"[bold]{done.edition}[/bold]", pages=done.pages, files=done.files,
+                      target=done.target))
 
 
 @kb_app.command("check")
@@ -112,8 +113,8 @@ def check():
     db = database(check=False)
     report = service.check(settings=db.settings)
     if not report.ok:
-        err_console.print(f"[red]{len(report.problems)} problem(s) in {report.articles} articles:[/red]")
+        err_console.print(f"[red]{say('cli.kb.problems', problems=len(report.problems), articles=report.articles)}[/red]")
         for problem in report.problems:
             err_console.print(f"{problem.path}: {problem.message}", soft_wrap=True, markup=False)
         raise typer.Exit(1)
-    console.print(f"All {report.articles} articles are valid; their internal links resolve.")
+    console.print(say("cli.kb.all_valid", articles=report.articles))

@@ -17,7 +17,16 @@ from rich.table import Table
 from sqlalchemy import select
 
 from portal import audit, blobs, storage
-from portal.cli.common import console, database, err_console, handle_errors, operator
+from portal.cli.common import (
+    code_words,
+    columns,
+    console,
+    database,
+    err_console,
+    handle_errors,
+    operator,
+    say,
+)
 from portal.db import utcnow
 
 package_app = typer.Typer(help="Fix packages: upload, publish, withdraw, verify stored files.", no_args_is_help=True)
@@ -78,11 +87,12 @@ def upload(
         package = service.upload_package(session=session, settings=settings, actor=operator(), data=data,
                                          files=staged, publish=publish)
         status = package.status
-    table = Table("file", "size", "sha256")
+    table = Table(*columns("file", "size"), "SHA-256")
     for item in staged:
         table.add_row(item.name, str(item.size), item.sha256)
     console.print(table)
-    console.print(f"Package [bold]{package_id}[/bold] stored ({status}).")
+    console.print(say("cli.package.stored", id=f"[bold]{package_id}[/bold]",
+                      status=code_words("package_status.", status)))
 
 
 @package_app.command("list")
@@ -96,9 +106,10 @@ def list_packages(status: str | None = typer.Option(None, "--status", help="draf
         stmt = select(Package).order_by(Package.created_at.desc())
         if status:
             stmt = stmt.where(Package.status == status)
-        table = Table("id", "title", "status", "files", "tickets", "published")
+        table = Table("ID", *columns("title", "status", "files", "tickets", "published"))
         for p in session.scalars(stmt):
-            table.add_row(p.id, p.title, p.status, str(len(p.files)), ", ".join(p.ticket_ids),
+            table.add_row(p.id, p.title, code_words("package_status.", p.status), str(len(p.files)),
+                          ", ".join(p.ticket_ids),
                           p.published_at.strftime("%Y-%m-%d %H:%M") if p.published_at else "")
         console.print(table)
 
@@ -113,7 +124,8 @@ def publish_cmd(package_id: str):
     with db.session_scope() as session:
         package = service.publish_package(session=session, settings=db.settings, actor=operator(),
                                           package_id=package_id)
-        console.print(f"Package [bold]{package.id}[/bold] published (manifest {package.manifest_commit[:10]}).")
+        console.print(say("cli.package.published", id=f"[bold]{package.id}[/bold]",
+                          commit=package.manifest_commit[:10]))
 
 
 @package_app.command("withdraw")
@@ -127,9 +139,10 @@ def withdraw_cmd(package_id: str, reason: str = typer.Option(..., "--reason", he
         package = service.withdraw_package(session=session, settings=db.settings, actor=operator(),
                                            package_id=package_id, reason=reason)
         received = deliveries.received_by(session=session, package=package)
-        console.print(f"Package [bold]{package.id}[/bold] withdrawn.")
+        console.print(say("cli.package.withdrawn", id=f"[bold]{package.id}[/bold]"))
         for d in received:
-            console.print(f"  already had it: {d.organization.slug} ({d.organization.name}) — {d.status}")
+            console.print(say("cli.package.already_had", slug=d.organization.slug, name=d.organization.name,
+                              status=code_words("delivery_status.", d.status)))
 
 
 @package_app.command("verify")
@@ -156,16 +169,17 @@ def verify_cmd():
                 f.verified_stat = store.stat_key(f.sha256) or ""
                 if f.corrupt_at is not None:  # restored from a backup: serve it again
                     f.corrupt_at = None
-                    console.print(f"восстановлен: {f.package_id}/{f.name}")
+                    console.print(say("cli.verify.restored", file=f"{f.package_id}/{f.name}"))
                 continue
             absent = not store.exists(f.sha256)
             if absent:
                 missing += 1
-                err_console.print(f"[red]НЕТ ФАЙЛА[/red] {f.package_id}/{f.name}: в хранилище нет блоба {f.sha256}")
+                err_console.print(f"[red]{say('cli.verify.missing_tag')}[/red] "
+                                  + say("cli.verify.missing", file=f"{f.package_id}/{f.name}", sha=f.sha256))
             else:
                 corrupt += 1
-                err_console.print(f"[red]ПОВРЕЖДЁН[/red] {f.package_id}/{f.name}: байты не совпадают с SHA-256 "
-                                  f"{f.sha256}")
+                err_console.print(f"[red]{say('cli.verify.corrupt_tag')}[/red] "
+                                  + say("cli.verify.corrupt", file=f"{f.package_id}/{f.name}", sha=f.sha256))
             if f.corrupt_at is None:
                 f.corrupt_at = utcnow()
                 audit.record(session, actor=operator(), action="package.file_corrupt", object_type="package",
@@ -173,20 +187,19 @@ def verify_cmd():
         found = storage.report(settings=settings, session=session, now=time.time())
     for what, sha in found.missing:
         missing += 1
-        err_console.print(f"[red]НЕТ ФАЙЛА[/red] {what}: в хранилище нет блоба {sha}")
+        err_console.print(f"[red]{say('cli.verify.missing_tag')}[/red] " + say("cli.verify.missing", file=what, sha=sha))
     for sha, size, age in found.orphan_blobs:
-        err_console.print(f"[yellow]БЕЗ ССЫЛКИ[/yellow] блоб {sha} ({size} байт, хранится {age:.1f} ч): на него не "
-                          f"ссылается ни один файл пакета, вложение или письмо; задание blobs.sweep удалит его "
-                          f"через {settings.blob_grace_hours:g} ч после записи")
+        err_console.print(f"[yellow]{say('cli.verify.orphan_tag')}[/yellow] "
+                          + say("cli.verify.orphan", sha=sha, size=size, age=f"{age:.1f}",
+                                grace=f"{settings.blob_grace_hours:g}"))
     for path, size in found.orphan_temporary:
-        err_console.print(f"[yellow]ВРЕМЕННЫЙ[/yellow] {path} ({size} байт): остался от прерванной загрузки, "
-                          f"его никто не пишет; удаляется при запуске портала и заданием blobs.sweep")
+        err_console.print(f"[yellow]{say('cli.verify.temporary_tag')}[/yellow] "
+                          + say("cli.verify.temporary", path=path, size=size))
     for path in found.busy_temporary:
-        console.print(f"идёт загрузка: {path}")
+        console.print(say("cli.verify.busy", path=path))
     broken_chains, ledger_events = _verify_ledger(db)
-    console.print(f"Проверено файлов пакетов: {len(files)} (разных блобов: {len(checked)}); повреждено: {corrupt}, "
-                  f"отсутствует: {missing}, блобов без ссылок: {len(found.orphan_blobs)}, "
-                  f"временных файлов прерванных загрузок: {len(found.orphan_temporary)}.")
+    console.print(say("cli.verify.summary", files=len(files), blobs=len(checked), corrupt=corrupt, missing=missing,
+                      orphans=len(found.orphan_blobs), temporary=len(found.orphan_temporary)))
     if corrupt or missing or found.orphan_blobs or found.orphan_temporary or broken_chains:
         raise typer.Exit(1)
 

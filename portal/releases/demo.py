@@ -6,6 +6,7 @@ import io
 
 from sqlalchemy import select
 
+from portal.i18n import message
 from portal.policy import SystemActor
 from portal.releases import service
 from portal.releases.models import Package
@@ -30,4 +31,4 @@ def seed_demo(*, session, settings, report) -> None:
                                 product_versions=["5.2", "5.2.1"], modules=[ticket.module], ticket_ids=[ticket.id])
     service.create_package(session=session, settings=settings, actor=SystemActor.init(), data=data, files=staged)
     service.publish_package(session=session, settings=settings, actor=SystemActor.init(), package_id=DEMO_ID)
-    report.done.append(f"published the demo fix package {DEMO_ID}")
+    report.done.append(message("cli.init.demo_package", id=DEMO_ID))

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from portal import blobs, locks
+from portal import blobs, i18n, locks
 from portal.config import Settings
 
 KEY_DIR = "signing"
@@ -85,7 +85,7 @@ def verify(settings: Settings, message: bytes, signature_b64: str) -> bool:
 def init_step(settings, db, report) -> None:
     """``portal init``: the signing key of fix packages; leftovers of uploads killed mid-way are swept."""
     if ensure_key(settings):
-        report.done.append(f"generated the package signing key in {key_dir(settings)}")
+        report.done.append(i18n.message("cli.init.signing_key", path=str(key_dir(settings))))
     removed = blobs.blob_store(settings).sweep_temporary()  # only files no running writer holds
     if removed:
-        report.done.append(f"removed {removed} temporary files of interrupted uploads")
+        report.done.append(i18n.message("cli.init.removed_temporary", count=removed))

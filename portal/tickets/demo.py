@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.db import utcnow
+from portal.i18n import message
 from portal.policy import SystemActor
 from portal.tickets import service
 
@@ -99,4 +100,4 @@ def seed_demo(*, session, settings, report) -> None:
     service.change_status(session=session, settings=settings, ticket=t6, actor=support, status="deferred",
                           reason="unsupported_version", comment="Версия 5.0 больше не поддерживается; "
                           "после обновления до 5.2.1 карта работает.", now=t6.registered_at + dt.timedelta(hours=9))
-    report.done.append("created the demo product catalogue and tickets")
+    report.done.append(message("cli.init.demo_tickets"))

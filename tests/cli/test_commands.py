@@ -25,7 +25,7 @@ def run(*args, input=None):
 def test_init_demo_is_idempotent(env):
     first = run("init", "--demo", "--admin-password", "admin-pass-123")
     assert first.exit_code == 0, first.output
-    assert "created the admin account" in first.output
+    assert "создана учётная запись администратора" in first.output
     for login in ("admin", "ivanova", "petrov", "support", "developer", "qa", "writer"):
         assert login in first.output
     assert (env.home / "secret_key").exists()
@@ -34,7 +34,7 @@ def test_init_demo_is_idempotent(env):
     secret = (env.home / "secret_key").read_text()
     second = run("init", "--demo")
     assert second.exit_code == 0
-    assert "Nothing to do" in second.output
+    assert "Делать нечего" in second.output
     assert (env.home / "secret_key").read_text() == secret
     orgs = run("org", "list")
     assert "romashka" in orgs.output and "ООО Ромашка" in orgs.output
@@ -51,9 +51,9 @@ def test_org_and_user_commands(env):
             "--email", "kate@acme.test", "--name", "Екатерина", input="a-long-password\n")
     assert r.exit_code == 0, r.output
     r = run("user", "add", "gen", "--role", "qa")
-    assert r.exit_code == 0 and "shown once" in r.output
+    assert r.exit_code == 0 and "показан один раз" in r.output
     assert run("user", "disable", "kate").exit_code == 0
-    assert "no" in [line for line in run("user", "list").output.splitlines() if "kate" in line][0]
+    assert "нет" in [line for line in run("user", "list").output.splitlines() if "kate" in line][0]
     r = run("user", "passwd", "gen", "--password-stdin", input="another-long-one\n")
     assert r.exit_code == 0
 

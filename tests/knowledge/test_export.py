@@ -23,7 +23,7 @@ def test_export_copies_a_built_edition_with_material_search_of_its_own(settings,
     assert {r.status for r in site.build(settings=settings, db=db, editions=["public"])} == {"built"}
     done = runner.invoke(app, ["kb", "export", str(target), "--edition", "public"])
     assert done.exit_code == 0, done.output
-    assert "Edition public" in done.output
+    assert "Редакция public" in done.output
     served = target / export.SERVED_SCRIPT
     assert served.read_text(encoding="utf-8") == (site.THEME_DIR / export.STANDALONE_SCRIPT).read_text(encoding="utf-8")
     # the portal's own copy keeps the script that hands the search box to the portal

@@ -14,8 +14,8 @@ from portal.config import Settings
 from portal.notify import service, templates
 from portal.tickets import service as tickets
 from tests.notify.conftest import html_of, text_of
-from tests.notify.test_email_hostile import _context
 from tests.notify.helpers import act, deliver, register, user_in
+from tests.notify.test_email_hostile import _context
 from tests.tickets.helpers import MODULE
 
 CYRILLIC = re.compile("[А-Яа-яЁё]")

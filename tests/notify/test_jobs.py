@@ -126,12 +126,12 @@ def test_gives_up_after_max_attempts_and_an_admin_retries(make, mail_db, mail_se
     monkeypatch.setenv("PORTAL_SMTP_URL", smtp.url)
     runner = CliRunner()
     listed = runner.invoke(cli, ["outbox", "list", "--status", "failed"])
-    assert listed.exit_code == 0 and "anna@" in listed.output and "failed: 1" in listed.output
+    assert listed.exit_code == 0 and "anna@" in listed.output and "не отправлено: 1" in listed.output
     assert runner.invoke(cli, ["outbox", "retry"]).exit_code == 2
     retried = runner.invoke(cli, ["outbox", "retry", "--all-failed"])
-    assert retried.exit_code == 0 and "1 failed messages" in retried.output
+    assert retried.exit_code == 0 and "будут отправлены снова: 1" in retried.output
     sent = runner.invoke(cli, ["outbox", "send"])
-    assert sent.exit_code == 0 and "sent 1" in sent.output
+    assert sent.exit_code == 0 and "отправлено 1" in sent.output
     assert len(smtp.messages) == 1 and outbox(db)[0].status == "sent"
     with db.session_scope(write=False) as s:
         from portal import audit

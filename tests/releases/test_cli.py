@@ -34,11 +34,11 @@ def test_upload_list_publish_withdraw_verify(env, world, db, tmp_path):
     r = run("package", "upload", str(a), str(b), "--id", "primoart-5.2.1-hf3", "--title", "Исправление",
             "--version", "5.2.1-hf3", "--ticket", world.t_romashka, "--org", "vector", "--product-version", "5.2")
     assert r.exit_code == 0, r.output
-    assert "fix.tar.gz" in r.output and "35000" in r.output and "(draft)" in r.output
+    assert "fix.tar.gz" in r.output and "35000" in r.output and "(черновик)" in r.output
     listed = run("package", "list")
-    assert "primoart-5.2.1-hf3" in listed.output and "draft" in listed.output
+    assert "primoart-5.2.1-hf3" in listed.output and "черновик" in listed.output
     published = run("package", "publish", "primoart-5.2.1-hf3")
-    assert published.exit_code == 0 and "published" in published.output
+    assert published.exit_code == 0 and "опубликован" in published.output
     again = run("package", "publish", "primoart-5.2.1-hf3")
     assert again.exit_code == 1 and "уже опубликован" in again.output
     ok = run("package", "verify")
@@ -54,7 +54,7 @@ def test_upload_list_publish_withdraw_verify(env, world, db, tmp_path):
     with db.session_scope(write=False) as s:
         assert s.query(PackageFile).filter_by(name="fix.tar.gz").one().corrupt_at is not None
     withdrawn = run("package", "withdraw", "primoart-5.2.1-hf3", "--reason", "Файл повреждён")
-    assert withdrawn.exit_code == 0 and "withdrawn" in withdrawn.output
+    assert withdrawn.exit_code == 0 and "отозван" in withdrawn.output
     with db.session_scope(write=False) as s:
         assert s.get(Package, "primoart-5.2.1-hf3").status == "withdrawn"
 
