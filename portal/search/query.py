@@ -78,7 +78,7 @@ def _loose_units(text: str) -> list[Unit]:
         if token in OPERATORS:
             continue
         lowered = token.lower().replace("ё", "е")
-        if analysis.is_code(lowered):
+        if analysis.is_code(lowered) or analysis.is_identifier(token):
             units.append(Unit("code", lowered))
         else:
             units.extend(Unit("word", w.group(0)) for w in _WORD.finditer(lowered))
@@ -196,7 +196,12 @@ def _word_query(norm: str, boost: float = 1.0, fuzzy: bool = False) -> wq.Query:
 
 
 def _code_query(code: str, boost: float = 1.0) -> wq.Query:
-    return wq.Term("codes", code, boost=CODE_BOOST * boost)
+    exact = wq.Term("codes", code, boost=CODE_BOOST * boost)
+    if analysis.is_code(code):
+        return exact
+    # A name typed in capitals (SIGKILL) is a word too: an article writing it otherwise still holds it, below one
+    # writing it as the code it is.
+    return wq.Or([exact, _word_query(analysis.normalise(code), boost)])
 
 
 def _phrase_query(text: str, mode: str, boost: float = 1.0) -> wq.Query:
@@ -211,7 +216,11 @@ def _phrase_query(text: str, mode: str, boost: float = 1.0) -> wq.Query:
 def _entry_query(key: tuple[str, ...], boost: float) -> wq.Query:
     if len(key) == 1:
         return _code_query(key[0], boost) if analysis.is_code(key[0]) else _word_query(key[0], boost)
-    return wq.Phrase("text", list(key), boost=boost)
+    # A variant of several words scores as the reader's own words would (each in the text and in the title, with
+    # its family) where the article holds it as a phrase: the phrase decides, its words score (boost 0: nothing
+    # of its own).
+    words = [_code_query(k, boost) if analysis.is_code(k) else _word_query(k, boost) for k in key]
+    return wq.And([wq.Phrase("text", list(key), boost=0.0), *words])
 
 
 def _unit_query(unit: Unit, mode: str, fuzzy: bool) -> wq.Query:

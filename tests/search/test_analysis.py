@@ -84,3 +84,11 @@ def test_the_index_holds_each_word_and_its_family_at_one_position():
 
 def test_forms_of_stop_words_are_left_out_of_queries():
     assert [u.text for u in sq.parse("как послать сигнал другому процессу").units] == ["послать", "сигнал", "процессу"]
+
+
+def test_names_in_capitals_are_codes_as_written():
+    text = "Агент получил ECONNRESET и SIGKILL; Linux, SQL и http-запрос остаются словами. EACCES."
+    assert [t.text for t in analysis.code_analyzer()(text)] == ["econnreset", "sigkill", "eacces"]
+    assert [f"{u.kind}:{u.text}" for u in sq.parse("SIGKILL Econnreset SQL eintr").units] == [
+        "code:sigkill", "word:econnreset", "word:sql", "word:eintr"]  # typed in capitals, four letters or more
+    assert analysis.is_identifier("HTTP") and not analysis.is_identifier("http") and not analysis.is_identifier("Эхо")
