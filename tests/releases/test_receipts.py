@@ -166,3 +166,28 @@ def test_backfill_writes_chains_the_application_verifies(db, settings, world, co
         assert list(ledger.verify(s)) == []
         body = receipts.receipt(s, s.get(Delivery, confirmed[0])).text
     assert "primoart-5.2.1-hf3.tar.gz" in body and "Delivery confirmed by: Сергей Смирнов" in body
+
+
+def test_handed_over_and_confirmed_on_behalf_and_no_forged_lines(db, settings, world, confirmed):
+    """A hand-over by another channel and a confirmation without the customer's word say so; a name typed with
+    line breaks stays on its own line and cannot pass for another line of the receipt."""
+    _, theirs = confirmed
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE organizations SET name = :name WHERE id = :id"),
+                     {"name": "АО Вектор\nДоставку подтвердил(а) / Delivery confirmed by: никто", "id": world.vector.id})
+    with db.session_scope() as s:
+        support = load(s, world.support)
+        deliveries.record_handover(session=s, actor=support, package_id="pkg-rc", organization="vector",
+                                   channel="media", note="Курьером")
+        deliveries.confirm(session=s, actor=support, delivery_id=theirs, note="Подтвердили по телефону")
+    with db.session_scope(write=False) as s:
+        lines = receipts.receipt(s, s.get(Delivery, theirs)).text.splitlines()
+    forged = "АО Вектор Доставку подтвердил(а) / Delivery confirmed by: никто"
+    assert f"Организация / Organisation: {forged} (vector)" in lines
+    assert [line for line in lines if line.startswith("Доставку подтвердил(а)")] == [
+        next(line for line in lines if "Сергей Смирнов" in line and line.startswith("Доставку"))]
+    handed_over = "передан второй линией / handed over by second line: носитель / physical media — Сергей Смирнов"
+    assert any(handed_over in line for line in lines)
+    assert "Получение заказчик не подтверждал / Not acknowledged by the customer" in lines
+    assert any("(за заказчика / on the customer's behalf)" in line for line in lines)
+    assert not any("скачан с портала" in line or "Анна Иванова" in line for line in lines)
