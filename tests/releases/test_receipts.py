@@ -173,8 +173,9 @@ def test_handed_over_and_confirmed_on_behalf_and_no_forged_lines(db, settings, w
     line breaks stays on its own line and cannot pass for another line of the receipt."""
     _, theirs = confirmed
     with db.engine.begin() as conn:
+        forging = "АО Вектор\nДоставку подтвердил(а) / Delivery confirmed by: никто"
         conn.execute(text("UPDATE organizations SET name = :name WHERE id = :id"),
-                     {"name": "АО Вектор\nДоставку подтвердил(а) / Delivery confirmed by: никто", "id": world.vector.id})
+                     {"name": forging, "id": world.vector.id})
     with db.session_scope() as s:
         support = load(s, world.support)
         deliveries.record_handover(session=s, actor=support, package_id="pkg-rc", organization="vector",
