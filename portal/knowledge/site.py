@@ -27,7 +27,9 @@ files, so ``/kb/`` is served with a CSP that runs no inline script (``SITE_CSP``
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -42,7 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,6 +363,73 @@ def _export(content: ContentRepo, commit: str, target: Path) -> Path:
     return target
 
 
+SOURCE_DIR = "source"  # in .builds/: the last built commit's mkdocs.yml and kb/, updated in place from the diff
+
+
+@contextlib.contextmanager
+def _source_tree(settings: Settings, content: ContentRepo, commit: str, work: Path) -> Iterator[tuple[Path, str]]:
+    """(the commit's mkdocs.yml and kb/ as plain files, how they were made): this node's copy of the previous
+    build's files brought to ``commit`` by applying the git diff (``updated``: a publish rewrites a few files,
+    not thousands), or a fresh export (``exported``) when there is no complete copy, its commit is unknown
+    here, or another process's build holds the copy (then into ``work``, as every build did before).
+
+    The copy is complete only while its stamp (``source.json``: the commit) exists: the stamp is removed
+    before the files change and written after, so a build cut off midway leaves no copy taken for whole.
+    The copy is held under an exclusive file lock for as long as the caller reads it."""
+    builds = settings.site_path / BUILDS_DIR
+    builds.mkdir(parents=True, exist_ok=True)
+    copy, stamp = builds / SOURCE_DIR, builds / f"{SOURCE_DIR}.json"
+    with (builds / f"{SOURCE_DIR}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process builds from the copy: export apart
+            yield _export(content, commit, work / SOURCE_DIR), "exported"
+            return
+        try:
+            prior = json.loads(stamp.read_text(encoding="utf-8"))["commit"] if stamp.exists() else None
+        except (OSError, ValueError, KeyError):
+            prior = None
+        stamp.unlink(missing_ok=True)
+        how = "updated" if prior and copy.is_dir() and _apply_diff(content, prior, commit, copy) else "exported"
+        if how == "exported":
+            shutil.rmtree(copy, ignore_errors=True)
+            _export(content, commit, copy)
+        _write_atomically(stamp, json.dumps({"commit": commit}))
+        yield copy, how
+
+
+def _apply_diff(content: ContentRepo, prior: str, commit: str, copy: Path) -> bool:
+    """Bring ``copy`` (the files of ``prior``) to ``commit``: the changed files of mkdocs.yml and kb/ taken from
+    git, the deleted removed. False when git cannot tell (``prior`` is not in this repository)."""
+    paths = ("mkdocs.yml", articles.KB_DIR)
+    try:
+        with content.repo() as repo:
+            out = repo.git.diff("--no-renames", "--name-status", "-z", prior, commit, "--", *paths)
+            fields = [f for f in out.split("\0") if f]
+            changed = list(zip(fields[::2], fields[1::2]))  # (status, path)
+            present = [path for status, path in changed if not status.startswith("D")]
+            if present:
+                archive = copy.parent / f".{SOURCE_DIR}-{uuid.uuid4().hex[:8]}.tar"
+                try:
+                    with archive.open("wb") as stream:
+                        repo.git.archive("--format=tar", commit, "--", *present, output_stream=stream)
+                    with tarfile.open(archive) as tar:
+                        tar.extractall(copy, filter="data")
+                finally:
+                    archive.unlink(missing_ok=True)
+    except Exception:  # an unknown commit (history rewritten, a fresh clone): export instead
+        log.info("knowledge-base source copy not updatable from %s to %s: exporting", prior[:12], commit[:12])
+        return False
+    for status, path in changed:
+        if status.startswith("D"):
+            (copy / path).unlink(missing_ok=True)
+            parent = (copy / path).parent
+            while parent != copy and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+    return True
+
+
 def _revision_dates(content: ContentRepo, commit: str, tz: str) -> dict[str, str]:
     """``{path: "dd.mm.yyyy"}`` — the day each file under kb/ last changed, from one pass over git log."""
     with content.repo() as repo:
@@ -470,24 +539,25 @@ def run_build_request(request: dict[str, Any]) -> dict[str, Any]:
     settings = Settings(**request["settings"])
     content = ContentRepo(settings)
     head, work = request["commit"], Path(request["work"])
-    try:
-        mark = time.monotonic()
-        source = _export(content, head, work / "source")
-        exported = time.monotonic() - mark
-        dates = _revision_dates(content, head, settings.timezone)
-        dated = time.monotonic() - mark - exported
-        epoch = _commit_epoch(content, head)
-        config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
-                             if (source / "mkdocs.yml").exists() else "")
-    except Exception as exc:
-        return {"error": str(exc)}
-    parsed = _ParsedArticles()
-    prepared = []
-    for edition in request["editions"]:
-        prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source, config=config,
-                                 dates=dates, work=work / edition, incremental=request["incremental"],
-                                 parsed=parsed))
-        prepared[-1].timings.update(git_export=round(exported, 3), git_dates=round(dated, 3))
+    with contextlib.ExitStack() as holding:
+        try:
+            mark = time.monotonic()
+            source, how = holding.enter_context(_source_tree(settings, content, head, work))
+            exported = time.monotonic() - mark
+            dates = _revision_dates(content, head, settings.timezone)
+            dated = time.monotonic() - mark - exported
+            epoch = _commit_epoch(content, head)
+            config = read_config((source / "mkdocs.yml").read_text(encoding="utf-8")
+                                 if (source / "mkdocs.yml").exists() else "")
+        except Exception as exc:
+            return {"error": str(exc)}
+        parsed = _ParsedArticles()
+        prepared = []
+        for edition in request["editions"]:
+            prepared.append(_prepare(settings=settings, edition=edition, commit=head, source=source,
+                                     config=config, dates=dates, work=work / edition,
+                                     incremental=request["incremental"], parsed=parsed))
+            prepared[-1].timings.update({f"git_{how}": round(exported, 3), "git_dates": round(dated, 3)})
     env = {"SOURCE_DATE_EPOCH": str(epoch),
            TEMPLATE_CACHE_ENV: str(settings.site_path / BUILDS_DIR / TEMPLATE_CACHE_DIR)}
     reply: dict[str, Any] = {"env": env, "editions": [job.to_reply() for job in prepared]}
@@ -703,21 +773,39 @@ def _remove_old_builds(settings: Settings, edition: str) -> None:
 
 _PARSED: dict[tuple[str, str], Any] = {}  # (path, sha-1 of the text) → the article read (None: left out)
 _PARSED_LIMIT = 50_000
+_PAGE_TEXTS: dict[tuple[str, str, str, str], str] = {}  # (path, sha-1 of the source, date, edition) → page text
 _parsed_lock = threading.Lock()
 
 
 class _ParsedArticles:
     """Each article file read once: per build for all editions, and across the builds of this process (the
-    job runs in the long-lived server) for every file whose text has not changed — parsing thousands of front
-    matters is most of a build's preparation."""
+    build worker lives as long as the server) for every file whose text has not changed — parsing thousands
+    of front matters is most of a build's preparation. ``page`` does the same for the page text written."""
 
     def __init__(self) -> None:
         self._read: dict[str, Any] = {}
+        self._digest: dict[str, str] = {}
+
+    def page(self, rel: str, article: articles.Article, revision_date: str | None, edition: str,
+             slug: str) -> str:
+        """``_page_text`` of the article read from ``rel``, kept for the next build while its source is unchanged
+        (the same source, date and edition make the same page: the YAML of thousands of pages is not redone)."""
+        key = (rel, self._digest[rel], revision_date or "", edition)
+        with _parsed_lock:
+            text = _PAGE_TEXTS.get(key)
+        if text is None:
+            text = _page_text(article.meta, article.body, revision_date, edition, slug=slug)
+            with _parsed_lock:
+                if len(_PAGE_TEXTS) >= _PARSED_LIMIT:
+                    _PAGE_TEXTS.clear()
+                _PAGE_TEXTS[key] = text
+        return text
 
     def __call__(self, path: Path, rel: str):
         if rel not in self._read:
             text = path.read_text(encoding="utf-8")
             key = (rel, hashlib.sha1(text.encode("utf-8")).hexdigest())
+            self._digest[rel] = key[1]
             with _parsed_lock:
                 known = key in _PARSED
                 article = _PARSED.get(key)
@@ -758,8 +846,8 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             continue
         fm = article.meta
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_page_text(fm, article.body, dates.get(f"{articles.KB_DIR}/{rel}"), edition,
-                                     slug=names[1]), encoding="utf-8")
+        target.write_text(read.page(rel, article, dates.get(f"{articles.KB_DIR}/{rel}"), edition, names[1]),
+                          encoding="utf-8")
         pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel, fm.kind))
         sections_used.add(names[0])
     for index in sorted(kb.glob("*/index.md")) + [kb / "index.md"]:
