@@ -99,29 +99,58 @@ def idf(docs: int, total: int) -> float:
     return math.log(1.0 + (total - docs + 0.5) / (docs + 0.5))
 
 
+CANDIDATES = 2000  # about how many tickets a lookup scores (estimated from its terms' document counts)
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str  # words | codes
+    term: str
+    weight: float  # (1 + log tf) × idf
+    docs: int  # tickets holding it
+
+
 @dataclass(frozen=True)
 class Wanted:
-    """A lookup: word terms and codes with their weights (tf × idf), the most telling first."""
+    """A lookup: word terms and codes with their weights, the most telling first."""
 
-    words: list[tuple[str, float]]
-    codes: list[tuple[str, float]]
+    words: list[Term]
+    codes: list[Term]
 
     @property
     def empty(self) -> bool:
         return not self.words and not self.codes
 
+    @property
+    def terms(self) -> list[Term]:
+        return self.words + self.codes
+
+    def seeds(self) -> list[Term]:
+        """The terms whose tickets are the candidates: the rarest first, while their tickets add up to about
+        CANDIDATES (at least one). A ticket that answers this one shares its telling words, so it is among them;
+        every term of the lookup then adds to the candidates' scores. Common words («данные», «ошибка») would
+        make every ticket a candidate and the lookup as slow as the table is long."""
+        chosen: list[Term] = []
+        total = 0
+        for t in sorted(self.terms, key=lambda t: (t.docs, -t.weight, t.term)):
+            if chosen and total + t.docs > CANDIDATES:
+                break
+            chosen.append(t)
+            total += t.docs
+        return chosen
+
 
 def wanted(analysed: Analysed, frequency, total: int) -> Wanted:
     """The terms of a lookup worth asking for: known to the index (``frequency(kind, term)`` > 0, kind "words"
     or "codes"), weighted by (1 + log tf) × idf, the best LOOKUP_WORDS words and LOOKUP_CODES codes."""
-    def best(terms: dict[str, float], kind: str, n: int) -> list[tuple[str, float]]:
+    def best(terms: dict[str, float], kind: str, n: int) -> list[Term]:
         scored = []
         for term, tf in terms.items():
             docs = frequency(kind, term)
             if docs <= 0:
                 continue
-            scored.append((term, (1.0 + math.log(max(tf, 1.0))) * idf(docs, max(total, docs))))
-        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+            scored.append(Term(kind, term, (1.0 + math.log(max(tf, 1.0))) * idf(docs, max(total, docs)), docs))
+        scored.sort(key=lambda t: (-t.weight, t.term))
         return scored[:n]
 
     return Wanted(words=best(analysed.words, "words", LOOKUP_WORDS), codes=best(analysed.codes, "codes", LOOKUP_CODES))

@@ -41,6 +41,10 @@ def _terms(ticket_text: TicketText, mode: str) -> tuple[list[str], str]:
     return sorted(terms), vector
 
 
+def _term(t: documents.Term) -> str:
+    return t.term if t.kind == "words" else documents.CODE_MARK + t.term
+
+
 class PgTickets(Following):
     def __init__(self, settings: Settings, mode: str = analysis.DEFAULT_MODE):
         Following.__init__(self)
@@ -156,19 +160,18 @@ class PgTickets(Following):
                 if self._state(conn) is None:
                     self.catch_up_later()  # no index yet: built in the background, the page does not wait
                 return []
-            terms = [t for t, _ in want.words] + [documents.CODE_MARK + c for c, _ in want.codes]
-            weights = [w for _, w in want.words] + [w for _, w in want.codes]
-            if not terms:
+            if want.empty:
                 return []
             params: dict[str, Any] = {"scope": scope, "limit": limit, "exclude": exclude or "",
-                                      "any": " | ".join(lexeme(t) for t in terms)}
+                                      "seeds": " | ".join(lexeme(_term(t)) for t in want.seeds())}
             parts = []
-            for i, (term, weight) in enumerate(zip(terms, weights, strict=True)):
-                params[f"t{i}"], params[f"a{i}"] = lexeme(term), lexeme(term) + ":A"
-                params[f"w{i}"], params[f"b{i}"] = weight, weight * SUMMARY_BONUS
+            for i, t in enumerate(want.terms):
+                params[f"t{i}"], params[f"a{i}"] = lexeme(_term(t)), lexeme(_term(t)) + ":A"
+                params[f"w{i}"], params[f"b{i}"] = t.weight, t.weight * SUMMARY_BONUS
                 parts.append(f"(CASE WHEN words @@ CAST(:t{i} AS tsquery) THEN :w{i} ELSE 0 END"
                              f" + CASE WHEN words @@ CAST(:a{i} AS tsquery) THEN :b{i} ELSE 0 END)")
-            where = "scope = :scope AND ticket_id <> :exclude AND words @@ CAST(:any AS tsquery)"
+            # The candidates hold one of the seed terms (the rarest: documents.Wanted.seeds); all terms score.
+            where = "scope = :scope AND ticket_id <> :exclude AND words @@ CAST(:seeds AS tsquery)"
             if organization_id is not None:
                 where += " AND organization_id = :org"
                 params["org"] = organization_id

@@ -19,6 +19,7 @@ from portal import locks
 from portal.config import Settings
 from portal.db import make_engine
 from portal.search import analysis
+from portal.search.index import ranking
 from portal.search.index.generations import IndexStore
 from portal.search.index.protocol import Progress
 from portal.search.similar import documents
@@ -209,14 +210,19 @@ class WhooshTickets(Following):
         allowed = reader.allowed(searcher, scope, organization_id)
         if not allowed:
             return []
-        q = wq.Or([wq.Term("text", term, boost=weight) for term, weight in want.words]
-                  + [wq.Term("codes", term, boost=weight) for term, weight in want.codes])
-        results = searcher.search(q, limit=limit + 1, filter=allowed)
+        field = {"words": "text", "codes": "codes"}
+        candidates: set[int] = set()
+        for seed in want.seeds():
+            candidates.update(d for d in wq.Term(field[seed.kind], seed.term).docs(searcher) if d in allowed)
+        if not candidates:
+            return []
+        # The article search's BM25F scorer: each term walks its postings to the candidates only.
+        likeness = wq.Or([wq.Term(field[t.kind], t.term, boost=t.weight) for t in want.terms])
         matches = []
-        for hit in results:
-            ticket_id = hit["ticket_id"]
+        for score, docnum in ranking.score(searcher, likeness, candidates, limit + 1):
+            ticket_id = searcher.stored_fields(docnum)["ticket_id"]
             if ticket_id != exclude:
-                matches.append(Match(ticket_id, round(float(hit.score or 0.0), 4)))
+                matches.append(Match(ticket_id, round(float(score), 4)))
         return matches[:limit]
 
     def info(self) -> dict[str, Any]:
