@@ -168,6 +168,9 @@ class Following(abc.ABC):
                 while True:
                     try:
                         self.catch_up(wait=True)
+                    except Conflict:
+                        # a rebuild holds the index: its closing catch-up reads what this one would have
+                        log.info("ticket index busy (a rebuild); this catch-up is left to it")
                     except Exception:
                         log.exception("catching the ticket index up failed")
                     with self._lock:

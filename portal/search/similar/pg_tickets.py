@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from portal import locks
 from portal.config import Settings
 from portal.db import make_engine
 from portal.search import analysis
@@ -26,7 +27,7 @@ from portal.search.index.pg_documents import MAX_TERM_CHARS, lexeme
 from portal.search.index.protocol import Progress
 from portal.search.similar import documents
 from portal.search.similar.documents import TicketText, Wanted
-from portal.search.similar.index import Following, IndexedTicket, Match
+from portal.search.similar.index import REBUILD_LOCK_TIMEOUT, WRITE_LOCK, Following, IndexedTicket, Match
 
 STATE_ID = 1
 SUMMARY_BONUS = 0.5
@@ -103,7 +104,10 @@ class PgTickets(Following):
 
     def _build(self, batches: Iterator[list[IndexedTicket]], watermark: dt.datetime, total: int,
                progress: Progress | None, started: float) -> dict[str, Any]:
-        with self.engine.begin() as conn:
+        # Unlike Whoosh's new generation, the rows are rewritten in place: incremental writers wait (their counts
+        # would be taken against rows the rebuild replaces), and the rebuild's closing catch-up reads what they had.
+        with locks.shared(self.settings, WRITE_LOCK, timeout=REBUILD_LOCK_TIMEOUT, what="Обновление индекса заявок"), \
+                self.engine.begin() as conn:
             conn.execute(text("DELETE FROM search_tickets"))
             conn.execute(text("DELETE FROM search_ticket_terms"))
             done = 0
