@@ -45,6 +45,7 @@ from portal.blobs import (
     write_all,
 )
 from portal.errors import NotFound, PayloadTooLarge, Unavailable
+from portal.i18n import message
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
 COPY_LIMIT = 5 * 1024 ** 3  # one CopyObject copies at most 5 GiB; larger blobs are copied part by part
@@ -64,8 +65,7 @@ def _missing(exc: ClientError) -> bool:
 def _refused(exc: Exception) -> Unavailable:
     """The store failed while taking a file: a 503 that says nothing was kept, not a 500."""
     reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-    return Unavailable(f"Хранилище файлов (S3) не приняло файл: {reason}. Файл не сохранён; повторите загрузку "
-                       "позже, а если ошибка повторяется — сообщите администратору (portal doctor покажет причину).",
+    return Unavailable(message("errors_core.s3_refused", reason=reason),
                        headers={"Retry-After": "60"})
 
 
@@ -115,7 +115,7 @@ class S3BlobStore:
     # --- keys -------------------------------------------------------------------------------------------
     def key(self, sha256: str) -> str:
         if not SHA256_RE.match(sha256 or ""):
-            raise NotFound("Файл не найден.")
+            raise NotFound(message("error.missing.file"))
         return f"{self.prefix}sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def _touch_key(self, sha256: str) -> str:
@@ -149,7 +149,7 @@ class S3BlobStore:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key(sha256))["Body"]
         except ClientError as exc:
             if _missing(exc):
-                raise NotFound("Файл не найден в хранилище.") from None
+                raise NotFound(message("errors_files.not_in_store")) from None
             raise
         return cast(BinaryIO, body)
 
@@ -161,7 +161,7 @@ class S3BlobStore:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key(sha256), Range=f"bytes={start}-{end}")["Body"]
         except ClientError as exc:
             if _missing(exc):
-                raise NotFound("Файл не найден в хранилище.") from None
+                raise NotFound(message("errors_files.not_in_store")) from None
             raise
         try:
             yield from body.iter_chunks(READ_CHUNK)
@@ -316,7 +316,7 @@ class S3BlobWriter:
         self.size += len(chunk)
         if self.max_bytes is not None and self.size > self.max_bytes:
             self.abort()
-            raise PayloadTooLarge(f"Файл больше допустимого размера ({self.max_bytes // 1024 // 1024} МБ).")
+            raise PayloadTooLarge(message("errors_files.too_large", mib=self.max_bytes // 1024 // 1024))
         self._digest.update(chunk)
         self._buffer += chunk
         try:
@@ -345,8 +345,7 @@ class S3BlobWriter:
             sha256 = self._digest.hexdigest()
             if expected_sha256 is not None and not hmac.compare_digest(sha256, expected_sha256.strip().lower()):
                 raise ChecksumMismatch(
-                    f"SHA-256 полученного файла ({sha256}) не совпадает с заявленным ({expected_sha256}); "
-                    "файл повреждён при передаче — загрузите его ещё раз.")
+                    message("errors_files.sha256_mismatch", actual=sha256, claimed=expected_sha256))
             self._finish_temporary()
             created = self._place(sha256)
             if created is None:

@@ -26,7 +26,7 @@ from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal import locks
+from portal import i18n, locks
 from portal.config import Settings
 from portal.db import Base, UTCDateTime, utcnow
 from portal.errors import Conflict, NotInitialised
@@ -392,7 +392,7 @@ class ContentRepo:
 def shared_lock(settings: Settings, timeout: float = WRITE_LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
     """The content repository's write lock: across nodes on PostgreSQL (advisory), across processes on SQLite.
     The reconciliation of intents holds the same one."""
-    return locks.shared(settings, WRITE_LOCK_NAME, timeout=timeout, what="Репозиторий содержимого")
+    return locks.shared(settings, WRITE_LOCK_NAME, timeout=timeout, what=i18n.message("errors_core.lock.content"))
 
 
 def _upsert(settings: Settings):

@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 from portal.config import Settings
 from portal.errors import Unavailable
+from portal.i18n import message
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Connections beyond the worker threads: the job scheduler's thread and the odd nested read.
@@ -124,8 +125,7 @@ _GATE_KEY = "portal_write_gate"
 
 def write_busy(wait_seconds: float) -> Unavailable:
     return Unavailable(
-        f"Портал сейчас занят записью других изменений и не дождался очереди за {wait_seconds:g} с; "
-        "ваш запрос ничего не изменил. Повторите его через несколько секунд.",
+        message("errors_core.write_busy", seconds=f"{wait_seconds:g}"),
         headers={"Retry-After": "5"},
     )
 

@@ -21,12 +21,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from portal.errors import Conflict
+from portal.i18n import message
 
 ADVISORY_POLL_SECONDS = 0.05
 
 
 def _busy(what: str, timeout: float) -> Conflict:
-    return Conflict(f"{what} занято другой операцией более {timeout:g} с. Повторите попытку через минуту.")
+    return Conflict(message("errors_core.lock_busy", what=what, seconds=f"{timeout:g}"))
 
 
 @contextlib.contextmanager

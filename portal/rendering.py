@@ -47,6 +47,7 @@ import nh3
 from markupsafe import Markup, escape
 
 from portal.errors import Invalid
+from portal.i18n import message
 
 # Worst case of Python-Markdown with the site's extensions (scripts/bench/render.py): at 256 characters
 # 12–50 ms, at 512 65–250 ms, 1 KB 0.25–0.45 s, 4 KB 3–9 s (quiet and loaded 2-core machine).
@@ -238,9 +239,7 @@ def _convert(text: str, extensions: tuple[str, ...], configs: str, raw_html: boo
 class RenderTimeout(Invalid):
     """The text took longer than the deadline to render (a 422 for the preview API)."""
 
-    MESSAGE = ("Текст не удалось отобразить за отведённое время: в нём слишком много вложенной или "
-               "незакрытой разметки (например, тысячи скобок «[» подряд). Разбейте текст или уберите "
-               "повторяющиеся символы разметки и попробуйте снова.")
+    MESSAGE = message("errors_core.render_timeout")
 
     def __init__(self, field: str = "body") -> None:
         super().__init__(self.MESSAGE, errors=[{"field": field, "message": self.MESSAGE}])

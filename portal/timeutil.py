@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from portal.i18n import message
+
 
 def as_aware(value: dt.datetime | None, tz: str) -> dt.datetime | None:
     """A datetime a person typed without a zone is read in the portal's time zone."""
@@ -22,7 +24,7 @@ MIN_YEAR, MAX_YEAR = 1900, 9000
 
 class DateOutOfRange(ValueError):
     def __init__(self) -> None:
-        super().__init__(f"дата вне допустимого диапазона: год от {MIN_YEAR} до {MAX_YEAR}")
+        super().__init__(message("errors_core.date_out_of_range", min=MIN_YEAR, max=MAX_YEAR))
 
 
 def check_range(value: dt.datetime) -> dt.datetime:

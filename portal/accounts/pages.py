@@ -202,7 +202,7 @@ def audit_page(
     try:
         since_at = parse_local(since, settings.timezone)
     except ValueError:
-        since_at, errors["since"] = None, "дата в формате ГГГГ-ММ-ДД"
+        since_at, errors["since"] = None, i18n.message("errors_core.date_format")
     per_page = 100
     entries = audit.query(session, since=since_at, actor=actor or None, action=action or None,
                           object_type=object_type or None, limit=per_page + 1, offset=(page - 1) * per_page)

@@ -195,7 +195,7 @@ def package_acknowledge(request: Request, user: CurrentUser, session: SessionDep
         own = deliveries.find_delivery(session=session, package_id=package.id,
                                        organization_id=user.organization_id or -1)
         if own is None:
-            raise PortalError("Для вашей организации нет доставки этого пакета.")
+            raise PortalError(i18n.message("errors_core.no_delivery_here"))
         deliveries.acknowledge(session=session, actor=user, delivery_id=own.id, note=note)
 
     return _act(request, session, user, package_id, act, "acknowledged")
@@ -253,7 +253,7 @@ def board_csv(request: Request, user: CurrentUser, session: SessionDep, settings
     except ValueError:
         from portal.errors import Invalid
 
-        raise Invalid.fields({"since": "даты периода в формате ГГГГ-ММ-ДД"}) from None
+        raise Invalid.fields({"since": i18n.message("deliveries.bad_period")}) from None
     rows = deliveries.list_deliveries(session=session, user=user, package=package or None,
                                       organization=organization or None, status=status or None, since=since_at,
                                       until=until_at)

@@ -35,7 +35,7 @@ def ensure_key(settings: Settings) -> bool:
     private = directory / PRIVATE_KEY
     if private.exists():
         return False
-    with locks.held(settings.locks_path, "signing-key", timeout=30, what="Ключ подписи"):
+    with locks.held(settings.locks_path, "signing-key", timeout=30, what=i18n.message("errors_core.lock.signing_key")):
         if private.exists():
             return False
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -12,6 +12,7 @@ from portal import policy
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
+from portal.i18n import message
 from portal.tickets import sla
 from portal.tickets.models import (
     Priority,
@@ -33,7 +34,7 @@ def parse_period(since: str, until: str, tz: str) -> tuple[dt.datetime, dt.datet
         except ValueError:
             parsed = None
         if parsed is None:
-            errors[name] = "дата в формате ГГГГ-ММ-ДД"
+            errors[name] = message("errors_core.date_format")
         else:
             bounds[name] = parsed
     if errors:
@@ -75,7 +76,7 @@ def sla_report(*, session: Session, settings: Settings, user, since: dt.datetime
     """Tickets registered in [since, until): by priority, met / breached / pending, median reaction time."""
     policy.require(user, "sla.report")
     if until <= since:
-        raise Invalid.fields({"until": "конец периода должен быть позже начала"})
+        raise Invalid.fields({"until": message("errors_core.period_backwards")})
     now = now or utcnow()
     calendar = sla.Calendar.from_settings(settings)
     rows = {p.value: SlaRow(p.value) for p in Priority}
