@@ -62,7 +62,15 @@ class Parsed:
         return [u.text for u in self.units if u.kind == "word"]
 
     def text(self) -> str:
-        return " ".join(f'"{u.text}"' if u.kind == "phrase" else u.text for u in self.units)
+        """The query as it would be typed: parsed again (a correction's suggestion), it gives the same units."""
+        return " ".join(f'"{u.text}"' if u.kind == "phrase" else _as_typed(u) for u in self.units)
+
+
+def _as_typed(unit: Unit) -> str:
+    # A name in capitals is a code only as typed: lower-cased, it would come back as a word.
+    if unit.kind == "code" and not analysis.is_code(unit.text):
+        return unit.text.upper()
+    return unit.text
 
 
 def clean(text: str) -> str:

@@ -92,3 +92,9 @@ def test_names_in_capitals_are_codes_as_written():
     assert [f"{u.kind}:{u.text}" for u in sq.parse("SIGKILL Econnreset SQL eintr").units] == [
         "code:sigkill", "word:econnreset", "word:sql", "word:eintr"]  # typed in capitals, four letters or more
     assert analysis.is_identifier("HTTP") and not analysis.is_identifier("http") and not analysis.is_identifier("Эхо")
+
+
+def test_a_query_with_a_name_in_capitals_reads_back_as_typed():
+    parsed = sq.parse("ECONNRESET агнет PRM-2026-00042")
+    assert parsed.text() == "ECONNRESET агнет prm-2026-00042"  # a correction's suggestion keeps the code a code
+    assert sq.parse(parsed.text()).units == parsed.units
