@@ -217,12 +217,10 @@ class ContentRepo:
         index_lock = git_dir / "index.lock"
         if index_lock.exists():
             age = time.time() - index_lock.stat().st_mtime
-            state = "старше минуты — скорее всего, остался от прерванного процесса" if age > STALE_INDEX_LOCK_SECONDS \
-                else "свежий — возможно, git работает вне портала"
-            raise Conflict(
-                f"В репозитории содержимого найден {index_lock} ({state}). Убедитесь, что git в {self.path} "
-                f"никто не запускал, удалите этот файл и повторите."
-            )
+            state = i18n.message("errors_core.index_lock_stale" if age > STALE_INDEX_LOCK_SECONDS
+                                 else "errors_core.index_lock_fresh")
+            raise Conflict(i18n.message("errors_core.index_lock", path=str(index_lock), state=state,
+                                        repo=str(self.path)))
 
     @contextlib.contextmanager
     def writing(self, timeout: float = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
@@ -257,8 +255,8 @@ class ContentRepo:
         except git.GitCommandError as exc:
             if "couldn't find remote ref" in (exc.stderr or "").lower():
                 return None
-            raise Conflict(f"Не удалось получить изменения из удалённого репозитория «{remote}»: "
-                           f"{(exc.stderr or str(exc)).strip()}. Изменения не сохранены; повторите позже.") from None
+            raise Conflict(i18n.message("errors_core.fetch_failed", remote=remote,
+                                        reason=(exc.stderr or str(exc)).strip())) from None
         return repo.git.rev_parse("--verify", "--quiet", f"refs/remotes/{remote}/{branch}^{{commit}}")
 
     def _integrate(self, repo: git.Repo, upstream_sha: str, remote: str, branch: str) -> None:
@@ -287,9 +285,8 @@ class ContentRepo:
         with contextlib.suppress(git.GitCommandError):
             repo.git.push("--quiet", "--", remote, f"refs/heads/{rescue}:refs/heads/{rescue}")
         raise Conflict(
-            f"Конфликт с изменениями в удалённом репозитории «{remote}/{branch}»: ту же статью изменили на "
-            f"другом узле. Ваша версия сохранена в ветке {rescue}; в портале теперь версия из «{remote}». "
-            f"Откройте статью заново, перенесите свою правку и сохраните. ({reason[-1] if reason else ''})",
+            i18n.message("errors_core.remote_conflict", remote=remote, branch=branch, rescue=rescue,
+                         reason=reason[-1] if reason else ""),
             extra={"rescue_branch": rescue, "remote_commit": upstream_sha},
         )
 

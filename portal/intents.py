@@ -39,6 +39,7 @@ from portal.accounts.models import User
 from portal.config import Settings
 from portal.content import ContentRepo, record_head, shared_lock
 from portal.db import Base, UTCDateTime, utcnow
+from portal.i18n import message
 from portal.policy import Actor
 from portal.registry import Registry
 
@@ -303,8 +304,8 @@ class Summary:
 
     def __str__(self) -> str:
         if not self.applied and not self.dropped:
-            return "нет незавершённых операций"
-        return f"доведено до конца: {len(self.applied)}, отброшено: {len(self.dropped)}" + (
+            return str(message("job_report.intents_none"))
+        return str(message("job_report.intents_settled", applied=len(self.applied), dropped=len(self.dropped))) + (
             f" ({', '.join(self.applied + self.dropped)})")
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import audit, blobs, policy
 from portal.config import Settings
+from portal.i18n import message
 from portal.registry import Registry
 
 log = logging.getLogger("portal.storage")
@@ -75,7 +76,8 @@ def sweep(*, settings: Settings, db, now: float | None = None) -> str:
             audit.record(session, actor=actor, action="blobs.swept", object_type="blobs", object_id="orphans",
                          details={"removed": orphans, "grace_hours": settings.blob_grace_hours})
         log.info("removed %d unreferenced blobs older than %s h", len(orphans), settings.blob_grace_hours)
-    return f"временных файлов удалено: {temporary}, блобов без ссылок удалено: {len(orphans)}"
+    # kept as the Russian words (a job's report); a reader of another language gets them reworded
+    return str(message("job_report.swept", temporary=temporary, orphans=len(orphans)))
 
 
 @dataclass
