@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import storage
 from portal.db import Base, UTCDateTime, utcnow
+from portal.i18n import message
 
 
 class OutboxStatus(enum.StrEnum):
@@ -108,7 +109,7 @@ class IntakeMessage(Base):
 
 def _intake_messages(session: Session):
     for m in session.scalars(select(IntakeMessage).order_by(IntakeMessage.id)):
-        yield f"входящее письмо {m.id} «{m.subject[:60]}»", m.raw_sha256
+        yield message("errors_core.blob_of_intake", id=m.id, subject=m.subject[:60]), m.raw_sha256
 
 
 # The whole message read from the mailbox is a blob, kept for as long as its row.

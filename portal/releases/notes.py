@@ -17,6 +17,7 @@ from portal import rendering
 from portal.config import Settings
 from portal.content import project_root
 from portal.errors import Invalid
+from portal.i18n import message
 
 TEMPLATE_PATH = "releases/templates/notes.md.j2"
 NOTES_MAX = 100_000
@@ -27,7 +28,7 @@ def _template_text(settings: Settings) -> str:
         path = Path(root) / TEMPLATE_PATH
         if path.is_file():
             return path.read_text(encoding="utf-8")
-    raise Invalid.fields({"notes": f"шаблона примечаний к выпуску {TEMPLATE_PATH} нет в репозитории содержимого"})
+    raise Invalid.fields({"notes": message("errors_core.notes_template_missing", path=TEMPLATE_PATH)})
 
 
 def render(*, settings: Settings, package: dict, tickets: list) -> str:
@@ -41,7 +42,8 @@ def render(*, settings: Settings, package: dict, tickets: list) -> str:
     try:
         return env.from_string(_template_text(settings)).render(package=package, tickets=rows).strip() + "\n"
     except TemplateError as exc:
-        raise Invalid.fields({"notes": f"шаблон {TEMPLATE_PATH} не отрисовывается: {exc}"}) from None
+        raise Invalid.fields({"notes": message("errors_core.notes_template_broken", path=TEMPLATE_PATH,
+                                               reason=str(exc))}) from None
 
 
 def to_html(text: str) -> Markup:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from portal import storage
 from portal.accounts.models import Organization, User
 from portal.db import Base, UTCDateTime, utcnow
+from portal.i18n import message
 
 
 class Kind(enum.StrEnum):
@@ -237,7 +238,7 @@ class TicketAttachment(Base):
 
 def _attachments(session: Session):
     for a in session.scalars(select(TicketAttachment).order_by(TicketAttachment.id)):
-        yield f"вложение {a.id} заявки {a.ticket_id} «{a.filename}»", a.sha256
+        yield message("errors_core.blob_of_attachment", id=a.id, ticket=a.ticket_id, name=a.filename), a.sha256
 
 
 # The attachment's bytes are a blob: the sweep keeps them, the audit report names an attachment whose blob is gone.
