@@ -34,14 +34,16 @@ def build_sites(ctx: jobs.JobContext) -> str:
     for _ in range(RECONCILE_ROUNDS):
         results = site.build(settings=ctx.settings, db=ctx.db, trigger="job")
         head = content.head()
-        pending = site.unreconciled(ctx.settings, head)
+        # A publish that arrived while the editions were built is built incrementally first, not full-built.
+        moved_on = any(r.commit != head for r in results)
+        pending = [] if moved_on else site.unreconciled(ctx.settings, head)
         if pending:
             results += site.build(settings=ctx.settings, db=ctx.db, editions=pending, force=True,
                                   incremental=False, trigger="job:reconcile",
                                   cancel=lambda: content.head() != head, background=True)
         done += [f"{r.edition}: {r.status} ({r.mode})" for r in results if r.status not in ("skipped", "cancelled")]
         failed += [r for r in results if r.status == "failed"]
-        if not any(r.status == "cancelled" for r in results) and content.head() == head:
+        if not moved_on and not any(r.status == "cancelled" for r in results) and content.head() == head:
             break
     for r in failed:
         log.error("knowledge-base edition %s failed to build at %s: %s", r.edition, r.commit[:12], r.error)

@@ -767,8 +767,12 @@ def _remove_old_builds(settings: Settings, edition: str) -> None:
         return
     previous = sorted((p for p in current.directory.parent.glob(f"{edition}-*")
                        if p != current.directory and p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in previous[:-1] + sorted(current.directory.parent.glob(f"{_TRASH}{edition}-*")):
-        _discard(old)
+    for old in previous[:-1]:
+        _discard(old, later=True)
+    trash = sorted(current.directory.parent.glob(f"{_TRASH}{edition}-*"))
+    if trash:  # thousands of unlinks: in a process of their own at the lowest priority, not in this build's way
+        subprocess.Popen(["nice", "-n", "19", "rm", "-rf", "--", *map(str, trash)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 _PARSED: dict[tuple[str, str], Any] = {}  # (path, sha-1 of the text) → the article read (None: left out)

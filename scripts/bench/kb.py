@@ -97,7 +97,7 @@ def run_one(size: int) -> dict:
 
     rng = random.Random(size)
     out: dict = {"size": size}
-    with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kb-bench-", ignore_cleanup_errors=True) as tmp:
         home = Path(tmp) / "home"
         settings = Settings(home=home, secret_key="bench-secret", run_jobs=False, public_kb=True)
         initialise(settings, demo=True, admin_password="bench-admin-password")
