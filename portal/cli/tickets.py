@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Column, Table
 
-from portal.cli.common import console, database, handle_errors, operator, settings
+from portal.cli.common import code_words, columns, console, database, handle_errors, operator, say, settings
 from portal.db import utcnow
 from portal.tickets import service
 from portal.tickets.schemas import sla_breached
@@ -22,6 +22,15 @@ catalogue_app.add_typer(version_app, name="version")
 
 def _local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(ZoneInfo(settings().timezone)).strftime(fmt) if value else ""
+
+
+def _contact(ticket) -> str:
+    """Each contact detail once (a ticket from an e-mail may hold the address in the contact's name too)."""
+    shown: list[str] = []
+    for part in (ticket.contact_name, ticket.contact_email, ticket.contact_phone):
+        if part and not any(part.lower() in earlier.lower() for earlier in shown):
+            shown.append(part)
+    return ", ".join(shown)
 
 
 @ticket_app.command("list")
@@ -43,12 +52,13 @@ def ticket_list(
         fetch = service.queue if queue else service.list_tickets
         tickets = fetch(session=session, user=operator(), filters=filters, limit=limit)
         now = utcnow()
-        table = Table("registered", "organisation", "priority", "status", "module", "summary", "reaction due")
-        table.columns.insert(0, Column("id", no_wrap=True))
+        table = Table(*columns("registered", "organization", "priority", "status", "module", "summary",
+                               "reaction_due"))
+        table.columns.insert(0, Column("№", no_wrap=True))
         for t in tickets:
-            due = _local(t.sla_reaction_due) + (" BREACHED" if sla_breached(t, now=now) else "")
-            table.add_row(t.id, _local(t.registered_at), t.organization.slug, t.priority, t.status, t.module,
-                          t.summary, due)
+            due = _local(t.sla_reaction_due) + (f" {say('cli.ticket.breached')}" if sla_breached(t, now=now) else "")
+            table.add_row(t.id, _local(t.registered_at), t.organization.slug, code_words("priority.", t.priority),
+                          code_words("status.", t.status), t.module, t.summary, due)
         console.print(table)
 
 
@@ -61,29 +71,32 @@ def ticket_show(ticket_id: str = typer.Argument(..., help="e.g. PRM-2026-00042")
         t = service.get_ticket(session=session, ticket_id=ticket_id, user=operator())
         now = utcnow()
         console.print(f"[bold]{t.id}[/bold] {t.summary}")
+        breached = f" {say('cli.ticket.breached')}" if sla_breached(t, now=now) else ""
         rows = [
-            ("organisation", f"{t.organization.name} ({t.organization.slug})"), ("status", t.status),
-            ("priority", t.priority), ("kind", t.kind), ("channel", t.channel),
-            ("module / version", f"{t.module} / {t.product_version}"
-                                 + (" (no longer supported)" if t.version_unsupported else "")),
-            ("contact", ", ".join(x for x in (t.contact_name, t.contact_email, t.contact_phone) if x)),
+            ("organization", f"{t.organization.name} ({t.organization.slug})"),
+            ("status", code_words("status.", t.status)), ("priority", code_words("priority.", t.priority)),
+            ("kind", code_words("kind.", t.kind)), ("channel", code_words("channel.", t.channel)),
+            ("module_version", f"{t.module} / {t.product_version}"
+                               + (f" {say('cli.ticket.unsupported')}" if t.version_unsupported else "")),
+            ("contact", _contact(t)),
             ("registered", _local(t.registered_at)),
-            ("reaction due", _local(t.sla_reaction_due) + (" BREACHED" if sla_breached(t, now=now) else "")),
-            ("reacted", _local(t.reacted_at)), ("ETA", _local(t.eta)),
-            ("paused", f"{int(t.paused_total(now).total_seconds()) // 60} min"),
+            ("reaction_due", _local(t.sla_reaction_due) + breached),
+            ("reacted", _local(t.reacted_at)), ("eta", _local(t.eta)),
+            ("paused", say("cli.ticket.minutes", minutes=int(t.paused_total(now).total_seconds()) // 60)),
             ("assignee", t.assignee.username if t.assignee else ""),
         ]
         if t.resolution_solution or t.resolution_workaround:
             rows += [("cause", t.resolution_cause), ("solution", t.resolution_solution),
                      ("workaround", t.resolution_workaround)]
-        for name, value in rows:
-            console.print(f"  {name:<17} {value}")
+        for field, value in rows:
+            console.print(f"  {say('cli.ticket.field.' + field):<20} {value}")
         console.print(f"\n{t.description}\n")
-        table = Table("when", "who", "event", "from → to", "comment", "public")
+        table = Table(*columns("when", "who", "event", "change", "comment", "public"))
         for e in service.history(session=session, ticket=t, user=operator()):
-            table.add_row(_local(e.at, "%Y-%m-%d %H:%M:%S"), e.actor_name, e.kind,
-                          f"{e.from_status or ''} → {e.to_status}" if e.to_status else "", e.comment,
-                          "yes" if e.public else "internal")
+            change = (f"{code_words('status.', e.from_status) if e.from_status else ''} → "
+                      f"{code_words('status.', e.to_status)}") if e.to_status else ""
+            table.add_row(_local(e.at, "%Y-%m-%d %H:%M:%S"), e.actor_name, code_words("event.", e.kind), change,
+                          e.comment, say("common.yes") if e.public else say("cli.ticket.internal"))
         console.print(table)
 
 
@@ -94,7 +107,7 @@ def module_add(name: str, description: str = typer.Option("", "--description")):
     db = database()
     with db.session_scope() as session:
         service.add_module(session=session, actor=operator(), name=name, description=description)
-    console.print(f"Module «{name}» added.")
+    console.print(say("cli.catalogue.module_added", name=name))
 
 
 @module_app.command("list")
@@ -103,7 +116,7 @@ def module_list():
     """List product modules."""
     db = database()
     with db.session_scope(write=False) as session:
-        table = Table("module", "description")
+        table = Table(*columns("module", "description"))
         for m in service.list_modules(session=session):
             table.add_row(m.name, m.description)
         console.print(table)
@@ -116,7 +129,8 @@ def version_add(name: str, unsupported: bool = typer.Option(False, "--unsupporte
     db = database()
     with db.session_scope() as session:
         service.add_version(session=session, actor=operator(), name=name, supported=not unsupported)
-    console.print(f"Version {name} added{' (no longer supported)' if unsupported else ''}.")
+    console.print(say("cli.catalogue.version_added_unsupported" if unsupported else "cli.catalogue.version_added",
+                      name=name))
 
 
 @version_app.command("list")
@@ -125,9 +139,9 @@ def version_list():
     """List product versions."""
     db = database()
     with db.session_scope(write=False) as session:
-        table = Table("version", "supported")
+        table = Table(*columns("version", "supported"))
         for v in service.list_versions(session=session):
-            table.add_row(v.name, "yes" if v.supported else "no longer supported")
+            table.add_row(v.name, say("common.yes") if v.supported else say("cli.catalogue.no_longer_supported"))
         console.print(table)
 
 
@@ -138,4 +152,4 @@ def version_unsupport(name: str):
     db = database()
     with db.session_scope() as session:
         service.set_version_supported(session=session, actor=operator(), name=name, supported=False)
-    console.print(f"Version {name} is no longer supported.")
+    console.print(say("cli.catalogue.version_unsupported", name=name))

@@ -25,7 +25,7 @@ def test_catalogue_commands(env):
     assert runner.invoke(app, ["catalogue", "version", "add", "5.0"]).exit_code == 0
     assert "RUM-агент" in runner.invoke(app, ["catalogue", "module", "list"]).output
     assert runner.invoke(app, ["catalogue", "version", "unsupport", "5.0"]).exit_code == 0
-    assert "no longer supported" in runner.invoke(app, ["catalogue", "version", "list"]).output
+    assert "больше не поддерживается" in runner.invoke(app, ["catalogue", "version", "list"]).output
     again = runner.invoke(app, ["catalogue", "module", "add", "RUM-агент"])
     assert again.exit_code == 1 and "уже есть" in again.output
     bad = runner.invoke(app, ["catalogue", "version", "add", "5/1"])
@@ -41,7 +41,7 @@ def test_ticket_list_and_show(env, db, make):
     assert tid not in runner.invoke(app, ["ticket", "list", "--priority", "low"]).output
     assert tid in runner.invoke(app, ["ticket", "list", "--queue"]).output
     shown = runner.invoke(app, ["ticket", "show", tid])
-    assert shown.exit_code == 0 and "Агент молчит" in shown.output and "created" in shown.output
+    assert shown.exit_code == 0 and "Агент молчит" in shown.output and "Заявка зарегистрирована" in shown.output
     missing = runner.invoke(app, ["ticket", "show", "PRM-2026-99999"])
     assert missing.exit_code == 1 and "не найдена" in missing.output
     assert runner.invoke(app, ["ticket", "list", "--status", "lost"]).exit_code == 2
