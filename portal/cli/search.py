@@ -13,7 +13,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from portal.cli.common import console, handle_errors, settings
+from portal.cli.common import columns, console, handle_errors, say, settings
 
 search_app = typer.Typer(help="The knowledge-base search index.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def rebuild(tickets: bool = typer.Option(False, "--tickets", help="Rebuild the t
     if tickets:
         _rebuild_tickets(s)
         return
-    with Progress(TextColumn("[bold]Indexing articles"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(f"[bold]{say('cli.search.indexing_articles')}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as bar:
         task = bar.add_task("index", total=None)
 
@@ -37,14 +37,14 @@ def rebuild(tickets: bool = typer.Option(False, "--tickets", help="Rebuild the t
             bar.update(task, completed=done, total=total)
 
         meta = service.rebuild(settings=s, progress=progress)
-    console.print(f"✓ {meta['articles']} published articles of {meta['files']} files indexed at commit "
-                  f"{meta['commit'][:10]} in {meta['build_seconds']:.1f} s ({meta['where']})")
+    console.print(say("cli.search.rebuilt", articles=meta["articles"], files=meta["files"], commit=meta["commit"][:10],
+                      seconds=f"{meta['build_seconds']:.1f}", where=meta["where"]))
 
 
 def _rebuild_tickets(s) -> None:
     from portal.search.similar import service as similar
 
-    with Progress(TextColumn("[bold]Indexing tickets"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(f"[bold]{say('cli.search.indexing_tickets')}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=False) as bar:
         task = bar.add_task("index", total=None)
 
@@ -52,8 +52,8 @@ def _rebuild_tickets(s) -> None:
             bar.update(task, completed=done, total=total)
 
         meta = similar.rebuild(settings=s, progress=progress)
-    console.print(f"✓ {meta.get('tickets', 0)} tickets indexed in {meta.get('build_seconds', 0):.1f} s "
-                  f"({meta.get('where')})")
+    console.print(say("cli.search.tickets_rebuilt", tickets=meta.get("tickets", 0),
+                      seconds=f"{meta.get('build_seconds', 0):.1f}", where=meta.get("where")))
 
 
 @search_app.command("status")
@@ -67,15 +67,16 @@ def status():
     s = settings()
     tickets = similar.info(settings=s)
     if tickets:
-        console.print(f"Ticket index: {tickets.get('tickets', 0)} tickets up to {tickets.get('watermark', '')} "
-                      f"({tickets.get('backend')}: {tickets.get('where')})")
+        console.print(say("cli.search.tickets_status", tickets=tickets.get("tickets", 0),
+                          watermark=tickets.get("watermark", ""), backend=tickets.get("backend"),
+                          where=tickets.get("where")))
     else:
-        console.print("No ticket index yet: it is built on the first lookup or by `portal search rebuild --tickets`.")
+        console.print(say("cli.search.no_ticket_index"))
     info = service.status(settings=s)
     if not info:
-        console.print("No search index yet: it is built on the first search or by `portal search rebuild`.")
+        console.print(say("cli.search.no_index"))
         return
-    table = Table("field", "value")
+    table = Table(*columns("field", "value"))
     for key in ("backend", "where", "commit", "mode", "articles", "bytes", "build_seconds"):
         table.add_row(key, str(info.get(key, "")))
     console.print(table)

@@ -18,7 +18,7 @@ def test_rebuild_and_status(settings, kb):
     runner = CliRunner()
     result = runner.invoke(app, ["search", "rebuild"], env=env(settings))
     assert result.exit_code == 0, result.output
-    assert "29 published articles" in result.output and kb[:10] in result.output
+    assert "опубликованных статей: 29" in result.output and kb[:10] in result.output
     generation = IndexStore(settings.index_path).current()
     assert generation is not None and generation.name in result.output
     result = runner.invoke(app, ["search", "status"], env=env(settings))
@@ -31,7 +31,7 @@ def test_rebuild_and_status_say_where_the_postgresql_index_is(settings, kb, sear
     runner = CliRunner()
     result = runner.invoke(app, ["search", "rebuild"], env=chosen)
     assert result.exit_code == 0, result.output
-    assert "29 published articles" in result.output and "table search_documents" in result.output
+    assert "опубликованных статей: 29" in result.output and "table search_documents" in result.output
     assert str(settings.index_path) not in result.output
     result = runner.invoke(app, ["search", "status"], env=chosen)
     assert result.exit_code == 0 and kb in result.output and "postgresql" in result.output
@@ -40,4 +40,4 @@ def test_rebuild_and_status_say_where_the_postgresql_index_is(settings, kb, sear
 
 def test_status_without_an_index(settings, kb):
     result = CliRunner().invoke(app, ["search", "status"], env=env(settings))
-    assert result.exit_code == 0 and "No search index yet" in result.output
+    assert result.exit_code == 0 and "Поискового индекса ещё нет" in result.output

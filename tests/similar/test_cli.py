@@ -24,12 +24,12 @@ def test_rebuild_tickets_and_status(settings, db, make):
                         for n in range(1, 8)])
     runner = CliRunner()
     result = runner.invoke(app, ["search", "status"], env=env(settings))
-    assert result.exit_code == 0 and "No ticket index yet" in result.output
+    assert result.exit_code == 0 and "Индекса заявок ещё нет" in result.output
     result = runner.invoke(app, ["search", "rebuild", "--tickets"], env=env(settings))
     assert result.exit_code == 0, result.output
-    assert "7 tickets indexed" in result.output and "Indexing tickets" in result.output
+    assert "проиндексировано заявок: 7" in result.output and "Индексация заявок" in result.output
     result = runner.invoke(app, ["search", "status"], env=env(settings))
-    assert result.exit_code == 0 and "Ticket index: 7 tickets" in result.output
+    assert result.exit_code == 0 and "Индекс заявок: заявок 7" in result.output
     assert settings.search_backend in result.output
     found = similar.backend(settings).similar(TicketText(summary="не стартует агент STM, ошибка 3"), scope="solved")
     assert found[0].ticket_id == "PRM-2025-00003"
