@@ -62,7 +62,7 @@ def settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:  # pydantic's ValidationError: name the bad variable
-        err_console.print(f"[red]Configuration error:[/red] {exc}")
+        err_console.print(f"[red]{say('cli.config_error')}[/red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -96,6 +96,6 @@ def handle_errors(fn):
 def read_password_stdin() -> str:
     value = sys.stdin.readline().rstrip("\n")
     if not value:
-        err_console.print("[red]Error:[/red] no password on standard input")
+        err_console.print(f"[red]{say('cli.error')}[/red] {say('cli.no_password')}")
         raise typer.Exit(2)
     return value
