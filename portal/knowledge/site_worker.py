@@ -101,6 +101,8 @@ class BuildWorker:
         any other is stopped with the worker. A dead or hung worker raises ``WorkerFailed``. A worker stopped
         is replaced at once, so the next build finds one starting or ready."""
         with self._lock:
+            if cancel is not None and cancel():  # abandoned before it was sent: the worker is not disturbed
+                raise WorkerCancelled()
             proc = self._ensure()
             assert proc.stdin is not None and proc.stdout is not None
             try:
@@ -110,11 +112,6 @@ class BuildWorker:
                 raise self._replace(proc, "the build worker was gone before the request") from None
             deadline = time.monotonic() + self.reply_timeout
             while True:
-                if cancel is not None and cancel():
-                    if interruptible and self._interrupt(proc):
-                        raise WorkerCancelled()
-                    self._replace(proc, "")
-                    raise WorkerCancelled()
                 ready, _, _ = select.select([proc.stdout], [], [], CANCEL_POLL)
                 if ready:
                     line = proc.stdout.readline()
@@ -123,6 +120,13 @@ class BuildWorker:
                     return json.loads(line)
                 if proc.poll() is not None:
                     raise self._replace(proc, "the build worker died mid-build")
+                # Asked only after the worker has had a poll's time to take the request up: a signal that came
+                # before it did would be ignored, and the request run to its end.
+                if cancel is not None and cancel():
+                    if interruptible and self._interrupt(proc):
+                        raise WorkerCancelled()
+                    self._replace(proc, "")
+                    raise WorkerCancelled()
                 if time.monotonic() > deadline:
                     raise self._replace(proc, f"the build worker gave no answer in {self.reply_timeout:.0f} s")
 

@@ -77,24 +77,26 @@ def test_a_worker_killed_mid_build_leaves_the_edition_served_and_the_build_is_ma
         writer, db, settings, content_repo, tmp_path):
     site.build(settings=settings, db=db)
     worker = site.BUILD_WORKER
-    worker.warm()
+    pid = worker.warm()
     before = {e: site.served(settings, e) for e in site.EDITIONS}
     slug = _publish(db, settings, writer, "Панель показывает пустой график")
-    killed: list[int] = []
+    calls: list[int] = []
 
-    def kill_once() -> bool:  # asked while the worker builds: the worker dies as a crash would kill it
-        if not killed:
-            killed.append(worker.pid or 0)
-            os.kill(killed[0], signal.SIGKILL)
-            assert _wait_gone(killed[0])
-            for edition in site.EDITIONS:  # the worker is gone mid-build: each edition is the one served before
+    def kill_while_building() -> bool:  # asked before the request is sent, then while the worker has it
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(pid, signal.SIGSTOP)  # it takes the request up but cannot answer it
+        elif len(calls) == 2:
+            os.kill(pid, signal.SIGKILL)  # a crash with the build outstanding
+            assert _wait_gone(pid)
+            for edition in site.EDITIONS:  # nothing of the unfinished build is served
                 assert site.served(settings, edition) == before[edition]
         return False
 
-    results = site.build(settings=settings, db=db, cancel=kill_once)
-    assert killed and killed[0] > 0
+    results = site.build(settings=settings, db=db, cancel=kill_while_building)
+    assert len(calls) >= 2
     assert {(r.status, r.mode) for r in results} == {("built", "full")}, [r.error for r in results]
-    assert worker.pid not in (None, killed[0])
+    assert worker.pid not in (None, pid)
     reference = _reference(settings, db, tmp_path, "reference")
     for edition in site.EDITIONS:
         _assert_same_edition(site.served(settings, edition).directory, site.edition_dir(reference, edition), edition)
