@@ -6,6 +6,9 @@ from __future__ import annotations
 import html
 import re
 
+from portal.db import utcnow
+from portal.knowledge import service as knowledge
+from portal.releases.models import Package, PackageTicket
 from portal.search.similar import service as similar
 from portal.tickets import service
 from tests.accounts.test_pages import login
@@ -58,6 +61,17 @@ def test_staff_see_similar_solved_tickets_and_use_a_solution(client, bearer, mak
     new = register(db, settings, people["petr"], **NEW)
     _take(db, settings, new, people["sergey"])
     _settled(settings)
+    writer = make.user("writer", username="sokolova")
+    with db.session_scope() as s:  # an article citing the solved ticket, and a published package with its fix
+        knowledge.create_article(session=s, settings=settings, actor=load_user(s, writer), body="Текст.",
+                                 section=None, front_matter={"title": "RUM и CSP: куда пишет агент",
+                                                             "kind": "problem", "visibility": "customers",
+                                                             "summary": "Разрешить сборщик в CSP",
+                                                             "tickets": [solved]})
+        s.add(Package(id="primoart-5.2.1-hf9", title="Исправление агента для CSP", version="5.2.1",
+                      status="published", published_at=utcnow()))
+        s.flush()
+        s.add(PackageTicket(package_id="primoart-5.2.1-hf9", ticket_id=solved))
 
     login(client, "sergey")
     page = client.get(f"/tickets/{new}")
@@ -70,6 +84,9 @@ def test_staff_see_similar_solved_tickets_and_use_a_solution(client, bearer, mak
     assert "<strong>connect-src</strong>" in panel  # the solution as the portal renders prose
     assert "<script>" not in panel and "onerror=" not in panel.replace("onerror=alert(1)&gt;", "")
     assert not re.search(r"<img[^>]*onerror", panel)
+    first = panel[panel.index(f'data-ticket="{solved}"'):]
+    first = first[:first.index("</details>")]
+    assert "RUM и CSP: куда пишет агент" in first and "primoart-5.2.1-hf9" in first
     use = f"/tickets/{new}/act/resolve?solution_from={solved}"
     assert html.escape(use) in panel
 
@@ -85,6 +102,8 @@ def test_staff_see_similar_solved_tickets_and_use_a_solution(client, bearer, mak
     assert r.status_code == 200
     body = r.json()
     assert body[0]["id"] == solved and body[0]["solution"] == SOLUTION and body[0]["workaround"] == WORKAROUND
+    assert [a["title"] for a in body[0]["articles"]] == ["RUM и CSP: куда пишет агент"]
+    assert body[0]["packages"] == [{"id": "primoart-5.2.1-hf9", "title": "Исправление агента для CSP"}]
     assert new not in [b["id"] for b in body]
 
 

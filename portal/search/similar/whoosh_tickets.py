@@ -4,6 +4,7 @@ index's are (``search.index.generations``); ``portal.json`` of a generation hold
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import threading
 import time
@@ -27,6 +28,8 @@ from portal.search.similar.documents import TicketText, Wanted
 from portal.search.similar.index import WRITE_LOCK, WRITE_LOCK_TIMEOUT, Following, IndexedTicket, Match
 
 WRITER_LIMIT_MB = 256
+OPEN_ATTEMPTS = 3
+log = logging.getLogger("portal.search.tickets")
 ALLOWED_CACHE = 64  # (scope, organisation) document sets kept per searcher
 
 
@@ -85,6 +88,16 @@ class _Reader:
                     self._allowed.clear()
                 self._allowed[key] = found
         return found
+
+    def forget(self) -> None:
+        """Drop this thread's searcher (it is opened anew on the next lookup)."""
+        searcher = getattr(self._local, "searcher", None)
+        self._local.searcher = None
+        if searcher is not None:
+            try:
+                searcher.close()
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.ix.close()
@@ -199,6 +212,27 @@ class WhooshTickets(Following):
     def similar(self, text: TicketText, *, scope: str, organization_id: int | None = None,
                 exclude: str | None = None, limit: int = 5) -> list[Match]:
         self._maybe_check()
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                return self._similar(text, scope=scope, organization_id=organization_id, exclude=exclude,
+                                     limit=limit)
+            except OSError:
+                # A writer's commit removed the files of the version this searcher was opening (Whoosh deletes
+                # a superseded table of contents at once): the next attempt opens the new one.
+                if attempt == OPEN_ATTEMPTS - 1:
+                    log.exception("the ticket index could not be read; no similar tickets this time")
+                    return []
+                self._forget_searcher()
+                time.sleep(0.05 * (attempt + 1))
+        return []
+
+    def _forget_searcher(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.forget()
+
+    def _similar(self, text: TicketText, *, scope: str, organization_id: int | None, exclude: str | None,
+                 limit: int) -> list[Match]:
         reader = self._current()
         if reader is None:
             self.catch_up_later()  # no index yet: built in the background, the page does not wait
