@@ -164,10 +164,26 @@ _STORED_ACTOR_NAMES = {"portal init": "init", "приём почты": "intake"}
 _STORED_ACTOR_PREFIXES = {"задание ": "job:", "оператор ": "cli:"}
 
 
+def _stored_words_of_actor(name: str, lang: str) -> str | None:
+    """A ticket event stores its author as the Russian words (ticket history): those words read in ``lang``."""
+    russian = catalogue(DEFAULT_LANGUAGE)
+    for key in ("people.init", "people.intake", "people.anonymous"):
+        if russian.get(key) == name:
+            return translate(key, lang)
+    if "people.job" in russian and (match := _pattern("people.job").fullmatch(name)):
+        job = next((k for k, text in russian.items() if k.startswith("job.") and text == match["job"]), None)
+        return translate("people.job", lang, job=translate(job, lang) if job else match["job"])
+    if "people.operator" in russian and (match := _pattern("people.operator").fullmatch(name)):
+        return translate("people.operator", lang, name=match["name"])
+    return None
+
+
 def actor_words(name: str, lang: str = DEFAULT_LANGUAGE) -> str | None:
     """The portal's own actors in words — «Фоновое задание «Отправка писем»», «Администратор сервера (root)» —
     from their audit name (``init``, ``job:notify.outbox``, ``cli:root``, ``intake``) or the text an older
     ticket event stored; None for a person."""
+    if lang != DEFAULT_LANGUAGE and (stored := _stored_words_of_actor(name, lang)) is not None:
+        return stored
     name = _STORED_ACTOR_NAMES.get(name, name)
     for stored, prefix in _STORED_ACTOR_PREFIXES.items():
         if name.startswith(stored):

@@ -514,7 +514,7 @@ def send_reminders(*, session: Session, settings: Settings, now: dt.datetime | N
         reminder_on = ticket.info_reminder_on
         ticket.info_reminder_on = sla.next_reminder(settings, since=now)
         tickets.record_event(session=session, ticket=ticket, actor=actor, kind=INFO_REMINDER,
-                             comment="Заказчику отправлено напоминание о запрошенной информации.",
+                             comment=str(i18n.message("history.reminder_sent")),  # stored in Russian
                              details={"reminder_on": reminder_on, "next_reminder_on": ticket.info_reminder_on},
                              now=now)
     return len(due)

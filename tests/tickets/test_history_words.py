@@ -1,0 +1,58 @@
+"""The portal's own words in a ticket's history are stored in Russian and read in the reader's language on the
+ticket page: a reminder of requested information, the regulation's reason of a deferral (over HTTP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import update
+
+from portal.accounts.models import User
+from portal.notify import service as notify
+from portal.tickets import service as tickets
+from tests.accounts.test_pages import login
+from tests.notify.helpers import act, register, user_in
+from tests.tickets.helpers import catalogue
+
+
+def _history(client, ticket_id: str) -> str:
+    html = client.get(f"/tickets/{ticket_id}", headers={"accept": "text/html"}).text
+    found = re.search(r'<ul class="timeline" data-testid="history">(.*?)</ul>', html, re.S)
+    assert found, html[:1000]
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_a_reminder_and_a_deferral_read_in_the_readers_language(client, make, db, settings):
+    catalogue(db)
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example", full_name="John Smith")
+    make.user("customer", org, username="anna", email="anna@acme.example", full_name="Анна")
+    support = make.user("support", username="kate")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id == john.id).values(language="en"))
+    waiting = register(db, settings, john, summary="No data")
+    act(db, waiting, tickets.change_status, support, settings=settings, status="awaiting_info",
+        comment="Please send the agent log")
+    with db.session_scope() as s:  # the reminder job, on a day after the reminder date
+        assert notify.send_reminders(session=s, settings=settings,
+                                     now=dt.datetime.now(dt.UTC) + dt.timedelta(days=30)) == 1
+    deferred = register(db, settings, john, summary="Old version")
+    act(db, deferred, tickets.change_status, support, settings=settings, status="deferred",
+        reason="unsupported_version")
+
+    login(client, "john")
+    english = _history(client, waiting) + " " + _history(client, deferred)
+    assert "The customer was reminded of the information requested." in english
+    assert "the product version is outdated and no longer supported" in english
+    assert not re.search("[А-Яа-яЁё]", english.replace("Анна", "")), english
+
+    client.cookies.clear()
+    login(client, "anna")
+    russian = _history(client, waiting) + " " + _history(client, deferred)
+    assert "Заказчику отправлено напоминание о запрошенной информации." in russian
+    assert "версия Продукта является устаревшей и больше не поддерживается" in russian
+    with db.session_scope(write=False) as s:  # what is stored stays the Russian words
+        ticket = tickets.get_ticket_unchecked(session=s, ticket_id=waiting)
+        assert any(e.comment == "Заказчику отправлено напоминание о запрошенной информации."
+                   for e in tickets.history(session=s, ticket=ticket, user=user_in(s, support)))
