@@ -191,3 +191,29 @@ def test_build_rows_left_building_by_a_killed_server_are_settled_from_the_manife
         rows = [session.get_one(SiteBuild, i) for i in ids]
         assert [(r.status, r.finished_at is not None) for r in rows] == [("built", True), ("cancelled", True)]
         assert session.query(SiteBuild).filter_by(status="building").count() == 0
+
+
+def test_background_full_builds_run_at_a_lower_priority_and_a_publish_build_does_not(
+        writer, db, settings, content_repo):
+    site.build(settings=settings, db=db)
+    last: dict[str, dict[int, int]] = {"background": {}, "foreground": {}}  # kind → pid → nice value last seen
+
+    def niceness_of_running_builds(kind: str):
+        def look() -> bool:  # asked four times a second while the MkDocs processes run
+            for proc in list(site._RUNNING):
+                try:  # field 19 of /proc/<pid>/stat is the nice value (after the command's parenthesis)
+                    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    last[kind][proc.pid] = int(fields[16])
+                except (OSError, IndexError, ValueError):
+                    pass
+            return False
+        return look
+
+    assert {r.status for r in site.build(settings=settings, db=db, force=True, incremental=False, background=True,
+                                         cancel=niceness_of_running_builds("background"))} == {"built"}
+    assert {r.status for r in site.build(settings=settings, db=db, force=True, incremental=False,
+                                         cancel=niceness_of_running_builds("foreground"))} == {"built"}
+    base = os.nice(0)  # the last look at each process is well after it lowered its priority (MkDocs imports)
+    seen = {kind: set(values.values()) for kind, values in last.items()}
+    assert seen["background"] == {min(19, base + site.BACKGROUND_NICENESS)}, seen
+    assert seen["foreground"] == {base}, seen
