@@ -133,12 +133,16 @@ def _include_routers(app: FastAPI) -> None:
     from portal.knowledge import pages as knowledge_pages
     from portal.notify import api as notify_api
     from portal.notify import pages as notify_pages
+    from portal.releases import api as releases_api
+    from portal.releases import notice_pages as releases_notice_pages
+    from portal.releases import pages as releases_pages
+    from portal.releases import receipt_pages as releases_receipt_pages
     from portal.search import api as search_api
     from portal.search import pages as search_pages
     from portal.search.similar import pages as similar_pages
     from portal.tickets import api as tickets_api
-    from portal.tickets import pages as tickets_pages
     from portal.tickets import merge_pages as tickets_merge_pages
+    from portal.tickets import pages as tickets_pages
 
     app.include_router(health.router)
     app.include_router(accounts_api.router)
@@ -155,18 +159,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(tickets_merge_pages.api_router)
     app.include_router(knowledge_api.router)
     app.include_router(knowledge_pages.router)
-    from portal.releases import api as releases_api
-    from portal.releases import pages as releases_pages
-    from portal.releases import receipt_pages as releases_receipt_pages
-
     app.include_router(releases_api.upload_router)
     app.include_router(releases_api.router)
     app.include_router(releases_pages.upload_router)
     app.include_router(releases_pages.router)
     app.include_router(releases_receipt_pages.router)
     app.include_router(releases_receipt_pages.api_router)
-    from portal.releases import notice_pages as releases_notice_pages
-
     app.include_router(releases_notice_pages.router)
     app.include_router(releases_notice_pages.api_router)
 

@@ -50,6 +50,7 @@ EXPECTED_OWN = {
     "ticket.correct_priority": dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "ticket.assign":          dict(admin=A, support=A, developer=A, qa=A, writer=D, customer=D),
     "ticket.override_delivery": dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
+    "ticket.merge":           dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "sla.report":             dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "intake.assign":          dict(admin=A, support=A, developer=D, qa=D, writer=D, customer=D),
     "article.write":          dict(admin=A, support=D, developer=D, qa=D, writer=A, customer=D),

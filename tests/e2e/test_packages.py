@@ -55,6 +55,7 @@ def test_upload_publish_download_acknowledge_confirm(page, world, db, tmp_path):
     sign_out(page)
 
     sign_in(page, "ivanova")
+    page.get_by_role("navigation").get_by_text("Пакеты", exact=True).click()  # the group: the list and the history
     page.get_by_role("navigation").get_by_role("link", name="Пакеты исправлений").click()
     page.get_by_test_id("packages").get_by_role("link", name="primoart-5.2.1-hf3").click()
     assert page.get_by_test_id("own-delivery-status").inner_text() == "можно скачать — скачайте пакет и подтвердите получение"
