@@ -190,3 +190,25 @@ def test_the_index_follows_ticket_events(make, db, settings):
     assert second not in [m.ticket_id for m in index.similar(text, scope="open", organization_id=org)]
     assert similar.catch_up(settings=settings) >= 1
     assert [m.ticket_id for m in index.similar(text, scope="open", organization_id=org)] == [second]
+
+
+def test_a_merged_duplicate_is_never_offered_as_solved_nor_open(make, db, settings):
+    """A duplicate merged into its original closes, but it solved nothing: only the original is offered."""
+    from portal.search.similar.documents import TicketText
+    from portal.tickets import merge
+
+    catalogue(db)
+    people = _people(make)
+    original = register(db, settings, people["anna"], **SOLVED)
+    duplicate = register(db, settings, people["anna"], **SOLVED)
+    with db.session_scope() as s:
+        merge.merge(session=s, settings=settings, duplicate=service.get_ticket(session=s, ticket_id=duplicate,
+                                                                               user=load_user(s, people["sergey"])),
+                    original_id=original, actor=load_user(s, people["sergey"]))
+        org = load_user(s, people["anna"]).organization_id
+    _resolve(db, settings, original, people["sergey"])
+    _settled(settings)
+    index = similar.backend(settings)
+    text = TicketText(**NEW)
+    assert [m.ticket_id for m in index.similar(text, scope="solved")] == [original]
+    assert index.similar(text, scope="open", organization_id=org) == []

@@ -24,8 +24,11 @@ LOOKUP_CODES = 4  # …and codes
 SOLVED_STATUSES = frozenset({"resolved", "closed"})
 
 
-def scope(status: str, is_open: bool) -> str:
-    """Where a ticket is looked up: ``solved`` (resolved, closed), ``open``, or ``other`` (deferred)."""
+def scope(status: str, is_open: bool, merged: bool = False) -> str:
+    """Where a ticket is looked up: ``solved`` (resolved, closed), ``open``, or ``other`` (deferred, and a duplicate
+    merged into another: closed, but solved only through the ticket it was merged into)."""
+    if merged:
+        return "other"
     if status in SOLVED_STATUSES:
         return "solved"
     return "open" if is_open else "other"

@@ -52,6 +52,7 @@ class IndexedTicket:
     is_open: bool
     updated_at: dt.datetime
     text: TicketText
+    merged: bool = False  # a duplicate merged into another ticket: never offered as solved or open
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class TicketIndex(Protocol):
 
 _COLUMNS = (Ticket.id, Ticket.organization_id, Ticket.status, Ticket.is_open, Ticket.updated_at, Ticket.summary,
             Ticket.description, Ticket.steps_to_reproduce, Ticket.module, Ticket.product_version,
-            Ticket.resolution_cause, Ticket.resolution_solution, Ticket.resolution_workaround)
+            Ticket.resolution_cause, Ticket.resolution_solution, Ticket.resolution_workaround, Ticket.merged_into_id)
 
 
 def _indexed(row) -> IndexedTicket:
@@ -84,7 +85,8 @@ def _indexed(row) -> IndexedTicket:
                          updated_at=row[4], text=TicketText(summary=row[5] or "", description=row[6] or "",
                                                             steps=row[7] or "", module=row[8] or "",
                                                             version=row[9] or "", cause=row[10] or "",
-                                                            solution=row[11] or "", workaround=row[12] or ""))
+                                                            solution=row[11] or "", workaround=row[12] or ""),
+                         merged=row[13] is not None)
 
 
 class Following(abc.ABC):

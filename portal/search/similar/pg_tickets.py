@@ -71,8 +71,8 @@ class PgTickets(Following):
         for ticket in tickets:
             terms, vector = _terms(ticket.text, self.mode)
             rows.append({"ticket_id": ticket.ticket_id, "organization_id": ticket.organization_id,
-                         "scope": documents.scope(ticket.status, ticket.is_open), "words": vector, "terms": terms,
-                         "updated_at": ticket.updated_at})
+                         "scope": documents.scope(ticket.status, ticket.is_open, ticket.merged), "words": vector,
+                         "terms": terms, "updated_at": ticket.updated_at})
         return rows
 
     _UPSERT = text("INSERT INTO search_tickets (ticket_id, organization_id, scope, words, terms, updated_at) "

@@ -46,7 +46,7 @@ def build_schema(mode: str) -> Schema:
 def document(ticket: IndexedTicket) -> dict[str, Any]:
     value = ticket.text.sectioned()
     return {"ticket_id": ticket.ticket_id, "organization": str(ticket.organization_id),
-            "scope": documents.scope(ticket.status, ticket.is_open), "text": value, "codes": value}
+            "scope": documents.scope(ticket.status, ticket.is_open, ticket.merged), "text": value, "codes": value}
 
 
 class _Reader:
