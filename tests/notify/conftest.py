@@ -104,11 +104,15 @@ def smtp():
     server.stop()
 
 
-@pytest.fixture
-def mail_settings(settings, smtp):
+def sending_through(settings, smtp):
     """The test's settings with the SMTP server and a recognisable public address."""
     return settings.model_copy(update={"smtp_url": smtp.url, "base_url": "https://support.example.test",
                                        "support_address": "support@primoart.example"})
+
+
+@pytest.fixture
+def mail_settings(settings, smtp):
+    return sending_through(settings, smtp)
 
 
 def open_database(settings):

@@ -19,7 +19,7 @@ from portal import audit, housekeeping, intents
 from portal.db import Database
 from portal.releases import ledger, notices, supersede
 from portal.releases.models import Delivery, NoticeKind, Package, PackageNotice
-from tests.notify.conftest import SmtpServer, text_of
+from tests.notify.conftest import sending_through, smtp, text_of  # noqa: F401 (smtp: the fixture)
 from tests.notify.helpers import deliver
 from tests.releases.conftest import create, downloads_logged, load, stage
 
@@ -29,18 +29,9 @@ REASON = "Ломает импорт справочников при обновл
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(settings, smtp):
     """Every process of the test (the server, the services) sends through the test's SMTP server."""
-    return settings.model_copy(update={"smtp_url": smtp.url, "base_url": "https://support.example.test",
-                                       "support_address": "support@primoart.example"})
+    return sending_through(settings, smtp)
 
 
 @pytest.fixture

@@ -18,22 +18,13 @@ from portal.notify.models import OutboxMessage
 from portal.tickets import merge, service
 from portal.tickets.models import Ticket, TicketAttachment, TicketContact, TicketEvent
 from tests.accounts.test_pages import csrf_of, login
-from tests.notify.conftest import SmtpServer, text_of
+from tests.notify.conftest import sending_through, smtp, text_of  # noqa: F401 (smtp: the fixture)
 from tests.tickets.helpers import catalogue, load_user, register
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(settings, smtp):
-    return settings.model_copy(update={"smtp_url": smtp.url, "base_url": "https://support.example.test",
-                                       "support_address": "support@primoart.example"})
+    return sending_through(settings, smtp)
 
 
 @pytest.fixture
