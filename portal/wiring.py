@@ -96,8 +96,10 @@ def wire() -> None:
         ticket_pages.TICKET_PAGE_SECTIONS.add(ticket_merge_pages.ticket_section)
         ticket_pages.NEW_TICKET_CITATIONS.add(knowledge_pages.ticket_citation)
         dashboard.SECTIONS.add(health.dashboard_section)  # the administrator's first: is everything working
+        # A withdrawn package the customer installed comes before everything else on their home page.
+        dashboard.SECTIONS.add(releases_notice_pages.dashboard_section)
         dashboard.SECTIONS.add(ticket_pages.dashboard_section, notify_pages.dashboard_section,
-                               releases_pages.dashboard_section, releases_notice_pages.dashboard_section)
+                               releases_pages.dashboard_section)
         dashboard.SECTIONS.add(knowledge_pages.writer_dashboard_section)
         knowledge_pages.SEARCH_GAPS.add(search.zero_hit_queries)
 
