@@ -143,3 +143,14 @@ def test_every_message_kind_has_its_words_in_both_languages(kind, tmp_path):
         assert not re.search(r"\bemail\.[a-z_.]+", words) and not LEAKS.search(words), (kind, LEAKS.findall(words))
     assert CYRILLIC.search(russian.subject) and CYRILLIC.search(russian.text)
     assert english.subject != russian.subject and english.text != russian.text
+
+
+@pytest.mark.parametrize("kind", sorted(templates.KINDS))
+def test_only_a_message_about_a_ticket_says_a_reply_is_added_to_it(kind, tmp_path):
+    """«Reply to this e-mail … your reply is added to the ticket» is true of a ticket's messages; a package's
+    notice has no ticket for a reply to land on, so it does not promise one."""
+    settings = Settings(home=tmp_path)
+    context = _context(kind, "x")
+    rendered = templates.render(kind, settings=settings, context=context, lang="en")
+    promises = "your reply is added to the ticket" in rendered.text
+    assert promises == bool(context.get("ticket")) or templates.KINDS[kind] == "staff", (kind, promises)
