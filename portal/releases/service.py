@@ -463,7 +463,7 @@ def _apply_publish(session: Session, ctx: intents.EffectContext, eff: dict) -> N
                              created_at=now, updated_at=now))
     session.flush()
     _ticket_events(session, package, actor, "fix_published",
-                   f"Опубликован пакет исправлений {package.id} «{package.title}»")
+                   f"Опубликован пакет исправлений {package.id} «{package.title}»", title=package.title)
     events.package_published(events.PackagePublished(session=session, settings=ctx.settings, package=package,
                                                       organizations=tuple(orgs), at=now))
     details = {"organizations": [o.slug for o in orgs], "files": len(package.files), "commit": ctx.commit}
@@ -520,7 +520,8 @@ def _apply_withdraw(session: Session, ctx: intents.EffectContext, eff: dict) -> 
     package.withdrawn_at = dt.datetime.fromisoformat(eff["withdrawn_at"])
     package.withdrawn_by, package.withdraw_reason = _actor_name(ctx.actor), reason
     package.manifest_commit = ctx.commit
-    _ticket_events(session, package, ctx.actor, "fix_withdrawn", f"Пакет исправлений {package.id} отозван: {reason}")
+    _ticket_events(session, package, ctx.actor, "fix_withdrawn", f"Пакет исправлений {package.id} отозван: {reason}",
+                   reason=reason)
     details = {"reason": reason, "commit": ctx.commit}
     audit.record(session, actor=ctx.actor, action="package.withdraw", object_type="package", object_id=package.id,
                  details={**details, "recovered": True} if ctx.recovered else details)
@@ -533,11 +534,13 @@ EFFECTS = (intents.Effect("package.publish", _apply_publish), intents.Effect("pa
 
 
 
-def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str) -> None:
+def _ticket_events(session: Session, package: Package, actor, kind: str, comment: str, **facts: str) -> None:
+    """The event on each of the package's tickets: the comment in Russian (the API, logs), the facts in the details
+    so that the ticket page words it in its reader's language (history.yml)."""
     for ticket_id in package.ticket_ids:
         ticket = tickets.get_ticket_unchecked(session=session, ticket_id=ticket_id)
         tickets.record_event(session=session, ticket=ticket, actor=actor, kind=kind, comment=comment,
-                             details={"package": package.id})
+                             details={"package": package.id, **facts})
 
 
 def manifest(*, session: Session, package: Package, **changes) -> str:

@@ -4,6 +4,7 @@ ticket page: a reminder of requested information, the regulation's reason of a d
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 from sqlalchemy import update
@@ -56,3 +57,28 @@ def test_a_reminder_and_a_deferral_read_in_the_readers_language(client, make, db
         ticket = tickets.get_ticket_unchecked(session=s, ticket_id=waiting)
         assert any(e.comment == "Заказчику отправлено напоминание о запрошенной информации."
                    for e in tickets.history(session=s, ticket=ticket, user=user_in(s, support)))
+
+
+def test_a_fix_package_published_and_withdrawn_reads_in_the_readers_language(client, make, db, settings,
+                                                                              content_repo):
+    from portal.releases import service as releases
+    from tests.releases.conftest import create, load
+
+    catalogue(db)
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example", full_name="John Smith")
+    support = make.user("support", username="kate")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id == john.id).values(language="en"))
+    ticket = register(db, settings, john, summary="Export fails")
+    pid = create(db, settings, support, tickets=[ticket], orgs=["acme"], publish=True, title="Export fix <b>1</b>")
+    with db.session_scope() as s:
+        releases.withdraw_package(session=s, settings=settings, actor=load(s, support), package_id=pid,
+                                  reason="Breaks the import <script>x</script>")
+    login(client, "john")
+    history = html.unescape(_history(client, ticket))  # tags stripped, then the escaped text read back
+    assert f"Fix package {pid} «Export fix <b>1</b>» was published." in history  # the tags as text, escaped
+    assert f"Fix package {pid} was withdrawn: Breaks the import <script>x</script>" in history
+    assert "Опубликован" not in history and "отозван" not in history
+    page = client.get(f"/tickets/{ticket}", headers={"accept": "text/html"}).text
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
