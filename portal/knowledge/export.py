@@ -15,6 +15,7 @@ from pathlib import Path
 
 from portal.config import Settings
 from portal.errors import Invalid
+from portal.i18n import message
 from portal.knowledge import site
 
 SCRIPTS = Path("assets/javascripts/portal")
@@ -33,12 +34,13 @@ class Exported:
 def export_edition(*, settings: Settings, edition: str, target: Path) -> Exported:
     """Copy the built ``edition`` into ``target`` (a new or empty directory) as a self-contained static site."""
     if edition not in site.EDITIONS:
-        raise Invalid.fields({"edition": f"неизвестная редакция «{edition}»; есть: {', '.join(site.EDITIONS)}"})
+        raise Invalid.fields({"edition": message("errors_kb_content.unknown_edition", edition=edition,
+                                                 editions=", ".join(site.EDITIONS))})
     root = site.edition_dir(settings, edition)
     if not (root / "index.html").exists():
-        raise Invalid.fields({"edition": f"редакция «{edition}» ещё не собрана: portal kb build --edition {edition}"})
+        raise Invalid.fields({"edition": message("errors_kb_content.edition_not_built", edition=edition)})
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise Invalid.fields({"target": f"{target} уже существует и не пуст: укажите новый или пустой каталог"})
+        raise Invalid.fields({"target": message("errors_kb_content.target_not_empty", target=target)})
     target.parent.mkdir(parents=True, exist_ok=True)
     # The edition is a symlink to its current build; the copy is of the build's files, taken as they are now.
     shutil.copytree(root.resolve(), target, dirs_exist_ok=True)

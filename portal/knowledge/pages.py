@@ -86,7 +86,7 @@ def kb_site(path: str, request: Request, user: OptionalUser, session: SessionDep
         if not_found.exists():
             return FileResponse(not_found, status_code=404, media_type="text/html; charset=utf-8",
                                 headers=SITE_HEADERS)
-        raise NotFound("Страница базы знаний не найдена.")
+        raise NotFound(i18n.message("errors_kb_content.no_page"))
     media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
     if media_type.startswith("text/") or media_type in ("application/json", "application/javascript"):
         media_type += "; charset=utf-8"

@@ -15,6 +15,7 @@ import git
 
 from portal.content import ContentRepo
 from portal.errors import Invalid, NotFound, not_found
+from portal.i18n import message
 from portal.knowledge import articles, frontmatter
 from portal.knowledge.articles import Article
 
@@ -74,7 +75,7 @@ def check_commit(value: str) -> str:
     """A commit id as given by a person: hex only, so it never reaches git as an option."""
     value = (value or "").strip().lower()
     if not SHA_RE.match(value):
-        raise Invalid.fields({"commit": "ожидается идентификатор коммита (7–40 шестнадцатеричных символов)"})
+        raise Invalid.fields({"commit": message("errors_kb_content.commit_id")})
     return value
 
 
@@ -129,7 +130,7 @@ def read_text(content: ContentRepo, path: str, commit: str = "HEAD") -> str:
         try:
             return repo.git.show(f"{rev}:{path}", strip_newline_in_stdout=False)
         except git.GitCommandError:
-            raise NotFound(f"Версии {rev[:12]} файла {path} нет в репозитории.") from None
+            raise NotFound(message("errors_kb_content.no_file_version", rev=rev[:12], path=path)) from None
 
 
 def load(content: ContentRepo, slug: str, *, commit: str = "HEAD") -> Article:
@@ -159,7 +160,7 @@ def in_history(content: ContentRepo, path: str, commit: str) -> str:
     for version in history(content, path, limit=100000):
         if version.commit.startswith(commit):
             return version.commit
-    raise NotFound(f"У этой статьи нет версии {commit[:12]}. Версии перечислены на странице истории.")
+    raise NotFound(message("errors_kb_content.no_article_version", commit=commit[:12]))
 
 
 def unified_diff(old: str, new: str, *, old_name: str, new_name: str) -> str:

@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.errors import Invalid, NotFound
+from portal.i18n import message
 from portal.knowledge import articles, store
 
 TEMPLATE_SUFFIX = ".md.j2"
@@ -60,7 +61,7 @@ class TicketFacts:
 
 def template_path(kind: str) -> str:
     if kind not in articles.KIND_NAMES:
-        raise Invalid.fields({"kind": f"недопустимый тип; допустимы: {', '.join(articles.KIND_NAMES)}"})
+        raise Invalid.fields({"kind": message("errors_kb_content.kind", kinds=", ".join(articles.KIND_NAMES))})
     return f"{articles.KB_DIR}/{articles.TEMPLATES_DIR}/{kind}{TEMPLATE_SUFFIX}"
 
 
@@ -93,14 +94,15 @@ def render_body(*, settings: Settings, kind: str, ticket: TicketFacts) -> str:
     try:
         source = store.read_text(ContentRepo(settings), path)
     except NotFound:
-        raise NotFound(f"Шаблона {path} нет в репозитории содержимого. Добавьте его (по одному на тип статьи).") \
-            from None
+        raise NotFound(message("errors_kb_content.no_template", path=path)) from None
     try:
         return _environment().from_string(source).render(ticket=ticket, kind_name=articles.KIND_NAMES[kind])
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
-        where = f", строка {line}" if line else ""
-        raise Invalid.fields({"template": f"шаблон {path}{where} не отрисовывается: {exc}"}) from None
+        if line:
+            raise Invalid.fields({"template": message("errors_kb_content.template_fails_at", path=path, line=line,
+                                                      error=exc)}) from None
+        raise Invalid.fields({"template": message("errors_kb_content.template_fails", path=path, error=exc)}) from None
 
 
 def front_matter_for(*, ticket: TicketFacts, kind: str, visibility: str) -> dict[str, Any]:
