@@ -63,7 +63,8 @@ def record_stage(*, session: Session, actor, tickets: list[str], title: str, slu
         tickets_service.record_event(session=session, ticket=ticket, actor=actor, kind=KB_UPDATED,
                                      comment=f"Опубликована статья базы знаний «{title}»",
                                      public=audiences.customers_read(visibility),
-                                     details={"slug": slug, "commit": commit, "visibility": visibility})
+                                     details={"slug": slug, "commit": commit, "visibility": visibility,
+                                              "title": title})
         recorded.append(ticket_id)
     return recorded
 

@@ -82,3 +82,23 @@ def test_a_fix_package_published_and_withdrawn_reads_in_the_readers_language(cli
     assert "Опубликован" not in history and "отозван" not in history
     page = client.get(f"/tickets/{ticket}", headers={"accept": "text/html"}).text
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_an_article_published_for_a_ticket_reads_in_the_readers_language(client, make, db, settings):
+    from portal.knowledge import tickets_link
+    from tests.releases.conftest import load
+
+    catalogue(db)
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example", full_name="John Smith")
+    writer = make.user("writer", username="wendy")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id == john.id).values(language="en"))
+    ticket = register(db, settings, john, summary="Export fails")
+    with db.session_scope() as s:
+        assert tickets_link.record_stage(session=s, actor=load(s, writer), tickets=[ticket], title="Export <i>fix</i>",
+                                         slug="export-fix", commit="0" * 40, visibility="customers") == [ticket]
+    login(client, "john")
+    history = html.unescape(_history(client, ticket))
+    assert "Knowledge base article «Export <i>fix</i>» was published." in history
+    assert "Опубликована" not in history
