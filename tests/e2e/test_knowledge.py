@@ -58,6 +58,8 @@ def test_writer_publishes_an_article_from_a_ticket_and_the_customer_reads_it(pag
     assert "Откройте отчёт «Сессии»" in page.locator("article").inner_text()
     assert ticket_id in page.content()
     page.goto("/kb/")
+    # The navigation arrives after the page (nav.js replaces its placeholder with the edition's fragment).
+    page.wait_for_function("!document.querySelector('nav[data-portal-nav]')")
     assert "Работа со службой поддержки" in page.content()
     assert "Памятка второй линии" not in page.content()
     response = page.goto("/kb/second-line/triage-checklist/")
