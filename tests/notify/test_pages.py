@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from portal import jobs
+from portal.accounts.models import User
 from portal.config import Settings
 from portal.notify import intake
 from portal.notify.models import IntakeMessage, OutboxMessage
@@ -99,3 +100,20 @@ def test_mail_passwords_are_masked_and_bad_urls_refused():
     assert "s3cret" not in masked["imap_url"]
     with pytest.raises(ValidationError):
         Settings(imap_url="imap://support:pw@mail.example/INBOX")  # IMAP without TLS is refused
+
+
+@pytest.mark.parametrize("language, name, foreign", [("ru", "Отправка писем", "Sending e-mail"),
+                                                     ("en", "Sending e-mail", "Отправка писем")])
+def test_the_admin_home_names_a_failed_job_in_the_readers_language(api, make, db, language, name, foreign):
+    admin = make.user("admin")
+    with db.session_scope() as s:
+        jobs.request_run(s, "notify.outbox")
+        state = s.get(jobs.JobState, "notify.outbox")
+        state.last_status, state.last_error = "error", "SMTPServerDisconnected"
+        state.last_error_at = dt.datetime.now(dt.timezone.utc)
+        s.get(User, admin.id).language = language
+    page = _html(api, admin, "/")
+    assert page.status_code == 200
+    failed = page.text.split('data-testid="failed-jobs"')[1].split("</ul>")[0]
+    assert 'data-job="notify.outbox"' in failed and name in failed
+    assert foreign not in failed and "Send the outbox" not in failed
