@@ -101,9 +101,9 @@ def jobs_run(request: Request, name: str, user: CurrentUser, session: SessionDep
         raise not_found("object")
     jobs.request_run(session, name)
     response = web.redirect("/admin/jobs")
-    job = jobs.REGISTRY[name]
-    web.flash(request, response, i18n.translate("flow.jobs.requested", web.language(request),
-                                                job=job.description or name))
+    language = web.language(request)
+    web.flash(request, response, i18n.translate("flow.jobs.requested", language,
+                                                job=i18n.translate(f"job.{name}", language)))
     return response
 
 

@@ -35,6 +35,8 @@ def test_retry_and_run_now_say_what_happens_next(client, api, make, db):
     assert _flash(client.get(r.headers["location"]).text) == "Писем, которые не удалось отправить, нет — повторять нечего."
     r = client.post("/admin/jobs/notify.outbox/run", data={"csrf_token": csrf})
     assert r.status_code == 303
-    assert "запустится, как только освободится планировщик" in _flash(client.get(r.headers["location"]).text)
+    said = _flash(client.get(r.headers["location"]).text)
+    assert "запустится, как только освободится планировщик" in said and "«Отправка писем»" in said
+    assert "outbox" not in said
     assert client.post("/admin/jobs/no.such.job/run", data={"csrf_token": csrf},
                        headers={"accept": "text/html"}).status_code == 404
