@@ -3,7 +3,7 @@
 ticket queue at 1,000,000 tickets.
 
     .venv/bin/python scripts/bench/scale.py search [--sizes 10000 50000] [--queries 300] [--backends whoosh postgresql]
-        [--no-breakdown]
+        [--no-breakdown] [--keep DIR] [--rankings FILE] [--compare FILE]
     .venv/bin/python scripts/bench/scale.py queue [--tickets 1000000] [--requests 200]
     .venv/bin/python scripts/bench/scale.py all
     (--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres: the server; a fresh database is created on
@@ -12,7 +12,11 @@ ticket queue at 1,000,000 tickets.
 ``search`` generates the synthetic Russian support corpus of ``scripts/bench/search.py`` into a fresh content
 repository, rebuilds each backend's index from it (time, articles/s, and where the time goes: reading git,
 analysing the text, writing the index), then runs the same queries against each, every answer computed afresh
-(the cache of answered pages off): p50/p95 and the ratio of the backends. ``queue`` bulk-inserts the tickets with
+(the cache of answered pages off): p50/p95 and the ratio of the backends. With ``--keep DIR`` the content repository
+and the database of each size are kept in DIR and reused by the next run (a 50,000-article corpus takes minutes to
+seed and rebuild); an index already live at the repository's HEAD in the current schema is not rebuilt. ``--rankings``
+writes each query's top ten (per size and backend) to a JSON file; ``--compare`` reads such a file from an earlier
+run and prints how much of each top ten is the same now (to see what a change of ranking moved). ``queue`` bulk-inserts the tickets with
 COPY (not through the service), then measures the staff queue page and the list API over HTTP against a real
 uvicorn: p50/p95, with the query plans of the queue's statements.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
+import json
 import os
 import random
 import resource
@@ -92,6 +97,66 @@ def fresh_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def kept_database(server_url: str, folder: Path) -> Iterator[str]:
+    """The database of ``folder`` (its name in ``folder/database``), created and migrated on first use, never dropped."""
+    server = make_url(server_url)
+    marker = folder / "database"
+    if marker.exists():
+        name = marker.read_text().strip()
+    else:
+        name = f"portal_scale_kept_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    db = Database(Settings(home=Path(tempfile.mkdtemp(prefix="scale-db-")), database_url=url))
+    migrate.upgrade(db)  # also brings a kept database to the code's migrations
+    db.dispose()
+    marker.write_text(name)
+    yield url
+
+
+@contextmanager
+def corpus_home(size: int, keep: Path | None, server_url: str) -> Iterator[tuple[list[dict], Settings, str, bool]]:
+    """(articles, settings, database URL, reused) of one size: fresh and thrown away, or kept in ``keep/<size>``."""
+    articles = bench_search.generate(size)
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="scale-search-") as tmp, fresh_database(server_url) as url:
+            yield articles, bench_search.make_home(articles, Path(tmp)), url, False
+        return
+    folder = keep / str(size)
+    folder.mkdir(parents=True, exist_ok=True)
+    seeded = folder / "seeded"
+    reused = seeded.exists()
+    if reused:
+        settings = Settings(home=folder / "home", secret_key=bench_search.SECRET, run_jobs=False)
+    else:
+        settings = bench_search.make_home(articles, folder)
+        seeded.write_text("the content repository holds the generated corpus\n")
+    with kept_database(server_url, folder) as url:
+        yield articles, settings, url, reused
+
+
+def top_ten(page) -> list[str]:
+    return [hit.slug for hit in page.hits[:10]]
+
+
+def overlap(before: dict[str, list[str]], now: dict[str, list[str]]) -> str:
+    """How much of the earlier top ten each query still has, and how often the first hit is the same."""
+    shared = [q for q in now if q in before]
+    if not shared:
+        return "no query in common with the earlier run"
+    same = [len(set(before[q]) & set(now[q])) / max(1, len(before[q])) for q in shared]
+    first = sum(1 for q in shared if before[q][:1] == now[q][:1])
+    identical = sum(1 for q in shared if before[q] == now[q])
+    top3 = [len(set(before[q][:3]) & set(now[q][:3])) / max(1, len(before[q][:3])) for q in shared]
+    return (f"top-10 overlap mean {sum(same) / len(same):.3f} (min {min(same):.2f}), top-3 overlap "
+            f"{sum(top3) / len(top3):.3f}, same first hit {first}/{len(shared)}, identical top ten "
+            f"{identical}/{len(shared)}")
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (git): what a rebuild costs whatever else the machine
     runs. PostgreSQL's own work is not in it."""
@@ -130,15 +195,17 @@ def where_the_time_goes(settings: Settings) -> tuple[float, float]:
     return reading, time.perf_counter() - started
 
 
-def search(sizes: list[int], n_queries: int, backends: list[str], server_url: str, breakdown: bool = True) -> None:
+def search(sizes: list[int], n_queries: int, backends: list[str], server_url: str, breakdown: bool = True,
+           keep: Path | None = None, rankings: Path | None = None, compare: Path | None = None) -> None:
     print("search: in-process, every answer computed afresh (the cache of answered pages off); rebuild = a full "
-          "rebuild from git into a new generation; git and analysis = the parts of a rebuild before writing")
+          "rebuild from git into a new generation (\"kept\": the kept index was live at HEAD); git and analysis = the "
+          "parts of a rebuild before writing")
     print(f"{'articles':>8} {'backend':>10} | {'rebuild s':>9} {'cpu s':>6} {'art/s':>6} | {'git s':>6} "
           f"{'analysis s':>10} | {'p50 ms':>7} {'p95 ms':>7}  (load {os.getloadavg()[0]:.1f})")
+    earlier = json.loads(compare.read_text()) if compare else {}
+    recorded: dict[str, dict[str, list[str]]] = {}
     for size in sizes:
-        with tempfile.TemporaryDirectory(prefix="scale-search-") as tmp, fresh_database(server_url) as url:
-            articles = bench_search.generate(size)
-            settings = bench_search.make_home(articles, Path(tmp))
+        with corpus_home(size, keep, server_url) as (articles, settings, url, reused):
             texts = bench_search.queries(articles, n_queries)
             # A second full read and analysis: at 50,000 articles on a busy machine it costs as much as a rebuild.
             reading, analysing = where_the_time_goes(settings) if breakdown else (float("nan"), float("nan"))
@@ -148,28 +215,43 @@ def search(sizes: list[int], n_queries: int, backends: list[str], server_url: st
                     index: WhooshIndex | PgIndex = WhooshIndex(settings)
                 else:
                     index = PgIndex(settings.model_copy(update={"database_url": url, "search_backend": "postgresql"}))
-                started, cpu = time.perf_counter(), cpu_seconds()
-                meta = index.rebuild()
+                started, cpu, wall = time.perf_counter(), cpu_seconds(), time.time()
+                meta = index.rebuild(force=not reused)
                 build, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+                rebuilt = meta.get("built_at", 0) >= wall
                 cold = WhooshIndex(settings, cache_pages=False) if name == "whoosh" else PgIndex(
                     index.settings, cache_pages=False)
                 for q in texts[:20]:
                     cold.search(SearchRequest(text=q, audiences=AUDIENCE))
-                latencies = bench_search.timed(lambda q, cold=cold: cold.search(SearchRequest(text=q, audiences=AUDIENCE)),
-                                               texts)
+                tops: dict[str, list[str]] = {}
+
+                def one(q, cold=cold, tops=tops):
+                    tops[q] = top_ten(cold.search(SearchRequest(text=q, audiences=AUDIENCE)))
+
+                latencies = bench_search.timed(one, texts)
                 p50, p95 = p50_p95(latencies)
                 p95s[name] = p95
-                print(f"{size:>8} {name:>10} | {build:>9.1f} {cpu:>6.1f} {meta['articles'] / build:>6.0f} | "
+                built = (f"{build:>9.1f} {cpu:>6.1f} {meta['articles'] / build:>6.0f}" if rebuilt
+                         else f"{'kept':>9} {'':>6} {'':>6}")
+                print(f"{size:>8} {name:>10} | {built} | "
                       f"{reading:>6.1f} {analysing:>10.1f} | {p50:>7.1f} {p95:>7.1f}  (load {os.getloadavg()[0]:.1f})",
                       flush=True)
                 slowest = sorted(zip(latencies, texts), reverse=True)[:len(texts) // 20]  # the queries above p95
                 print(f"{'':>8} {'':>10}   slowest: " + "; ".join(f"{q!r} {ms:.0f} ms" for ms, q in slowest[:8]),
                       flush=True)
+                key = f"{size}/{name}"
+                recorded[key] = tops
+                if key in earlier:
+                    print(f"{'':>8} {'':>10}   against {compare}: {overlap(earlier[key], tops)}", flush=True)
                 cold.close()
                 index.close()
             if len(p95s) == 2:
                 print(f"{size:>8} {'ratio':>10} | p95 postgresql/whoosh {p95s['postgresql'] / p95s['whoosh']:.2f}×",
                       flush=True)
+                both = recorded[f"{size}/whoosh"], recorded[f"{size}/postgresql"]
+                print(f"{'':>8} {'':>10}   PostgreSQL against Whoosh: {overlap(*both)}", flush=True)
+    if rankings:
+        rankings.write_text(json.dumps(recorded, ensure_ascii=False, indent=0))
 
 
 # --- the queue ------------------------------------------------------------------------------------------------
@@ -308,11 +390,16 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["whoosh", "postgresql"], choices=["whoosh", "postgresql"])
     parser.add_argument("--no-breakdown", action="store_true",
                         help="search: skip measuring reading git and analysing apart (a second full pass)")
+    parser.add_argument("--keep", type=Path, help="search: keep each size's content repository and database in this "
+                        "folder and reuse them in the next run (created when missing)")
+    parser.add_argument("--rankings", type=Path, help="search: write every query's top ten to this JSON file")
+    parser.add_argument("--compare", type=Path, help="search: the --rankings file of an earlier run to compare with")
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     if args.what in ("search", "all"):
-        search(args.sizes, args.queries, args.backends, args.database_url, breakdown=not args.no_breakdown)
+        search(args.sizes, args.queries, args.backends, args.database_url, breakdown=not args.no_breakdown,
+               keep=args.keep, rankings=args.rankings, compare=args.compare)
     if args.what in ("queue", "all"):
         queue(args.tickets, args.requests, args.database_url)
 
