@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from whoosh import query as wq
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from portal import locks
 from portal.config import Settings
@@ -164,9 +165,14 @@ class PgReader:
         self.outdated = False  # of an older schema: it answers only until the rebuild running beside it is done
         self._near: dict[tuple[str, str, int, int], list[tuple[str, int]]] = {}
         with engine.connect() as conn:
-            rows = conn.execute(text(f"SELECT id, visibility, module, kind, versions, tags, updated FROM {_DOCS} "
-                                     "WHERE generation = :g"), {"g": generation.id})
-            for doc, visibility, module, kind, versions, tags, updated in rows:
+            # The length of each document's text too (a few bytes of the small ``lengths`` value, not the ``tf``
+            # map): ranking.likeliest orders a large tier by it without reading any term frequency.
+            rows = conn.execute(text(f"SELECT id, visibility, module, kind, versions, tags, updated, "
+                                     f"coalesce((lengths ->> 'text')::int, 0) FROM {_DOCS} WHERE generation = :g"),
+                                {"g": generation.id})
+            text_lengths: list[tuple[int, int]] = []
+            for doc, visibility, module, kind, versions, tags, updated, length in rows:
+                text_lengths.append((doc, byte_to_length(length_to_byte(length))))  # rounded as Whoosh keeps it
                 self.visibility.setdefault(visibility, set()).add(doc)
                 self.facets["module"].setdefault(module, set()).add(doc)
                 self.facets["kind"].setdefault(kind, set()).add(doc)
@@ -176,11 +182,15 @@ class PgReader:
                     self.facets["tag"].setdefault(t, set()).add(doc)
                 self.updated[doc] = updated
         self.all = frozenset(self.updated)
+        self._length_ranks = ranking.length_ranks(text_lengths)
         self.n = max(1, generation.articles)
         self.avg = {f: max(1.0, (generation.lengths or {}).get(f, 0) / self.n) for f in SCORED_FIELDS}
 
     def session(self) -> contextlib.AbstractContextManager[None]:
         return _session(self.engine)
+
+    def by_length(self) -> dict[int, int]:
+        return self._length_ranks
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import heapq
+import math
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
@@ -15,6 +18,10 @@ from portal.search.index.reader import VersionReader
 from portal.search.index.schema import FACET_FIELDS
 
 SCORE_LIMIT = 300  # above this many matches only the likeliest tiers are scored (see candidates)
+# At most this many candidates are scored, whatever the size of the index (see likeliest): scoring reads each
+# candidate's term frequencies, so an unbounded tier made a search's cost grow with the corpus (thousands of
+# candidates, seconds on PostgreSQL at 50,000 articles). Chosen by measurement, docs/search.md "Speed and scale".
+MAX_CANDIDATES = 1000
 FEW_HITS = 3  # below this a "did you mean" is looked for
 
 
@@ -26,6 +33,9 @@ class Lexicon(Protocol):
 
     def frequency(self, fieldname: str, term: str) -> int:
         """How often ``term`` occurs in ``fieldname`` (0: an unknown word)."""
+
+    def by_length(self) -> dict[int, int]:
+        """Every document's rank by the length of its ``text`` field, the shortest 0 (kept per index version)."""
 
     def near(self, fieldname: str, word: str, maxdist: int, prefix: int) -> Iterable[tuple[str, int]]:
         """(term, frequency) of the field's terms within ``maxdist`` edits of ``word`` sharing its first
@@ -50,24 +60,95 @@ class SearcherLexicon:
         for term in ixreader.terms_within(fieldname, word, maxdist, prefix=prefix):
             yield term, ixreader.frequency(fieldname, term)
 
+    def by_length(self) -> dict[int, int]:
+        found = _LENGTH_RANKS.get(self.reader)
+        if found is None:
+            ixreader = self.searcher.reader()
+            found = length_ranks((doc, ixreader.doc_field_length(doc, "text", 0)) for doc in ixreader.all_doc_ids())
+            _LENGTH_RANKS[self.reader] = found
+        return found
 
-def candidates(lexicon: Lexicon, q: wq.Query, matched: AbstractSet[int], want: int) -> AbstractSet[int]:
+
+# Per index version (a VersionReader), dropped with it.
+_LENGTH_RANKS: weakref.WeakKeyDictionary[VersionReader, dict[int, int]] = weakref.WeakKeyDictionary()
+
+
+def length_ranks(lengths: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """{document: its rank from the shortest} of (document, length) pairs; ties in document order."""
+    ordered = sorted(lengths, key=lambda pair: (pair[1], pair[0]))
+    return {doc: rank for rank, (doc, _length) in enumerate(ordered)}
+
+
+def candidates(lexicon: Lexicon, q: wq.Query, matched: AbstractSet[int], want: int,
+               bound: int | None = None) -> AbstractSet[int]:
     """The matches worth scoring. Up to SCORE_LIMIT, all of them; above it, tiers by the title —
     every concept of the query in the title, then any — grown until they fill the page. A title
     word weighs four body words, so the best-scored articles are almost always in the first tiers;
-    totals and facets still count every match."""
+    totals and facets still count every match. A tier larger than ``bound`` gives its ``bound``
+    likeliest (``likeliest``; MAX_CANDIDATES unless given), so the work of scoring does not grow with the index."""
     if len(matched) <= SCORE_LIMIT:
         return matched
+    bound = MAX_CANDIDATES if bound is None else bound
     titled = to_title(q)
     concepts = titled.subqueries if isinstance(titled, wq.And) else [titled]
     every = lexicon.docs(titled) & matched
     if len(every) >= want:
-        return every
-    anyone: set[int] = set()
+        pool: AbstractSet[int] = every
+    else:
+        anyone: set[int] = set()
+        for concept in concepts:
+            anyone |= lexicon.docs(concept)
+        some = every | (anyone & matched)
+        pool = some if len(some) >= want else matched
+    if len(pool) <= max(bound, want):
+        return pool
+    parts = q.subqueries if isinstance(q, wq.And) else [q]
+    return likeliest(lexicon, parts, pool, max(bound, want))
+
+
+def likeliest(lexicon: Lexicon, concepts: Sequence[wq.Query], pool: AbstractSet[int], bound: int) -> set[int]:
+    """The ``bound`` documents of ``pool`` likeliest to score best, without reading their term frequencies:
+    first by the weight of the query's concepts held in the title, then of those held anywhere (a concept
+    weighs its idf, log(N/(df+1))+1, as BM25 weighs it, so holding the rare word counts for more than holding
+    a common one), then the shortest text (BM25 gives the same frequency more weight in a shorter field).
+
+    Documents are grouped by which concepts they hold (set algebra, not a loop over the documents in Python),
+    the groups taken best first; only the group at the edge of the bound is ordered by length."""
+    ranks = lexicon.by_length()
+    total = max(1, len(ranks))
+    # (documents holding it, its weight, whether in the title); a group's value is (weight in the title, weight
+    # anywhere), compared in that order: a concept in the title outweighs any number of them held only in the body.
+    features: list[tuple[AbstractSet[int], float, bool]] = []
     for concept in concepts:
-        anyone |= lexicon.docs(concept)
-    some = every | (anyone & matched)
-    return some if len(some) >= want else matched
+        held = lexicon.docs(concept)
+        weight = math.log(total / (len(held) + 1)) + 1
+        features.append((lexicon.docs(to_title(concept)) & pool, weight, True))
+        features.append((held & pool, weight, False))
+    groups: list[tuple[tuple[float, float], AbstractSet[int]]] = [((0.0, 0.0), pool)]
+    for held, weight, in_title in features:
+        if not held:
+            continue
+        refined: list[tuple[tuple[float, float], AbstractSet[int]]] = []
+        for value, group in groups:
+            inside = group & held
+            if not inside:
+                refined.append((value, group))
+                continue
+            refined.append(((value[0] + weight, value[1]) if in_title else (value[0], value[1] + weight), inside))
+            if len(inside) < len(group):
+                refined.append((value, group - inside))
+        groups = refined
+    groups.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))
+    chosen: set[int] = set()
+    for _value, group in groups:
+        room = bound - len(chosen)
+        if room <= 0:
+            break
+        if len(group) <= room:
+            chosen |= group
+        else:
+            chosen.update(heapq.nsmallest(room, group, key=lambda doc: ranks.get(doc, total)))
+    return chosen
 
 # Coordination: a document holding k of the query's n concepts has its BM25F score multiplied by
 # (k/n)^COORDINATION. Every concept already adds its own BM25F score, so more matched words rank higher
