@@ -9,6 +9,7 @@ import abc
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,55 @@ HEAD_CHECK_SECONDS = 1.0  # how often a search compares HEAD with the index's co
 INCREMENTAL_LIMIT = 500  # more changed articles than this: a full rebuild is cheaper
 
 
+class Coalescing:
+    """Background work of one index in a thread of its own: at most one run at a time and one pending. A request
+    that arrives while a run is under way is folded into the pending one — it runs once after the current run,
+    with the work last asked for — so a burst of requests costs two runs, and what changed while the first ran
+    is still read by the second. Used by the article index (catch-up, rebuild) and the ticket index (catch-up)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._pending: Callable[[], object] | None = None
+        self.runs = 0  # runs finished (status, tests)
+        self.requests = 0
+
+    def request(self, work: Callable[[], object]) -> None:
+        with self._lock:
+            self.requests += 1
+            self._pending = work
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                work, self._pending = self._pending, None
+                if work is None:
+                    self._thread = None
+                    self._idle.notify_all()
+                    return
+            try:
+                work()
+            except Exception:
+                log.exception("%s in the background failed", self.name)
+            with self._lock:
+                self.runs += 1
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing runs or is pending; whether it is so."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._thread is None, timeout)
+
+
 class CatchingUp(abc.ABC):
     """``catch_up`` and the background catch-up and rebuild (one of each at a time per process). The backend
     supplies its write lock, its live version, how changed articles are re-indexed in it, ``rebuild``, the
@@ -38,7 +88,7 @@ class CatchingUp(abc.ABC):
     _head_checked: float
 
     def __init__(self) -> None:
-        self._background: dict[str, threading.Thread] = {}
+        self._background: dict[str, Coalescing] = {}
 
     @abc.abstractmethod
     def _write_lock(self, *, wait: bool) -> contextlib.AbstractContextManager[None]:
@@ -109,27 +159,29 @@ class CatchingUp(abc.ABC):
     def _rebuild_in_background(self, *, force: bool = True) -> None:
         """A full rebuild in a thread while the live index keeps answering (``force=False``: unless another process
         has built a usable one meanwhile — the replacement of an index of an older schema, which every process
-        of every node asks for)."""
-        self._in_background("rebuild", lambda: self.rebuild(force=force))
+        of every node asks for). A forced one goes through ``catch_up``: asked again while a rebuild runs (a search
+        sees the same long diff every second), the pending run finds the index at HEAD and does not rebuild twice."""
+        self._in_background("rebuild", (lambda: self.rebuild(force=False)) if not force
+                            else (lambda: self.catch_up(wait=True)))
 
     def _in_background(self, what: str, work: Callable[[], object]) -> None:
-        """``work`` in a thread of its own, unless the same work of this process is still running."""
+        """``work`` in this index's runner for ``what`` (one running, one pending: see ``Coalescing``)."""
         with self._lock:
-            running = self._background.get(what)
-            if running is not None and running.is_alive():
-                return
-
-            def run():
-                try:
-                    work()
-                except Exception:
-                    log.exception("%s of the search index in the background failed", what)
-
-            thread = self._background[what] = threading.Thread(target=run, name=f"portal-search-{what}",
-                                                               daemon=True)
-            thread.start()
+            runner = self._background.get(what)
+            if runner is None:
+                runner = self._background[what] = Coalescing(f"portal-search-{what}")
+        runner.request(work)
 
     def settle(self, timeout: float | None = None) -> None:
         """Wait for this process's background catch-up and rebuild to finish (the command line, tests)."""
-        for thread in list(self._background.values()):
-            thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # a rebuild's closing catch-up may hand work to the other runner
+            runners = list(self._background.values())
+            for runner in runners:
+                runner.settle(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if all(not r.busy for r in runners) or (deadline is not None and time.monotonic() >= deadline):
+                return
+
+    def runner(self, what: str) -> Coalescing | None:
+        """This index's runner of ``what`` ("catch-up", "rebuild"), once anything ran in it."""
+        return self._background.get(what)

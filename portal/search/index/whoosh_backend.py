@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from portal.search.index.background import (
     WRITE_LOCK_TIMEOUT,
     CatchingUp,
 )
-from portal.search.index.generations import IndexStore
+from portal.search.index.generations import WHOOSH_LOCK_TIMEOUT, IndexStore, writing
 from portal.search.index.protocol import Progress
 from portal.search.index.reader import VersionReader
 from portal.search.index.schema import SCHEMA_VERSION, build_schema, document
@@ -41,7 +40,6 @@ from portal.search.source import SYNONYMS_PATH, Source
 
 log = logging.getLogger("portal.search")
 
-WHOOSH_LOCK_TIMEOUT = 10.0
 # Postings a rebuild keeps in memory before sorting a run out to disk (Whoosh's own estimate). At 10,000 articles
 # 128 spilled runs that the commit then merged in Python: 512 took a rebuild from 35.6 to 26.1 s of CPU, peak
 # memory from 308 to 565 MB (the server process, during a rebuild only).
@@ -183,20 +181,11 @@ class WhooshIndex(Searching, CatchingUp):
     def _apply(self, gen: Path, paths: list[str], commit: str) -> None:
         """Re-index the given article files at ``commit`` in generation ``gen``; the caller holds the write lock."""
         if paths:
-            ix = windex.open_dir(str(gen))
-            try:
-                writer = ix.writer(timeout=WHOOSH_LOCK_TIMEOUT)
-                try:
-                    for path, article in self.source.articles(commit, paths):
-                        writer.delete_by_term("path", path)
-                        if article is not None:
-                            writer.add_document(**document(article))
-                except BaseException:
-                    writer.cancel()
-                    raise
-                writer.commit()
-            finally:
-                ix.close()
+            with writing(gen) as writer:
+                for path, article in self.source.articles(commit, paths):
+                    writer.delete_by_term("path", path)
+                    if article is not None:
+                        writer.add_document(**document(article))
         self.store.write_meta(gen, commit=commit, updated_at=time.time())
         log.info("search index caught up to %s (%d article files)", commit[:10], len(paths))
 
@@ -209,41 +198,31 @@ class WhooshIndex(Searching, CatchingUp):
                 return self._described(live)
             started = time.monotonic()
             commit = self.source.head()
-            gen = self.store.new_generation()
             try:
-                ix = windex.create_in(str(gen), build_schema(self.mode))
-                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-                total = self.source.count(commit)
-                done = indexed = 0
-                try:
-                    for _path, article in self.source.articles(commit):
-                        if article is not None:
-                            writer.add_document(**document(article))
-                            indexed += 1
-                        done += 1
-                        self.rebuilding = (done, total)
-                        if progress:
-                            progress(done, total)
-                except BaseException:
-                    writer.cancel()
-                    raise
-                writer.commit(optimize=True)
-                ix.close()
-                self.store.write_meta(gen, commit=commit, schema=SCHEMA_VERSION, mode=self.mode,
-                                      articles=indexed, files=total, built_at=time.time(),
-                                      build_seconds=round(time.monotonic() - started, 3))
-                with self._write_lock(wait=True):
-                    head = self.source.head()
-                    if head != commit:
-                        changed = self.source.changed_paths(commit, head)
-                        if changed is not None:
-                            self._apply(gen, changed, head)
-                    previous = self.store.current()
-                    self.store.publish(gen)
-                    self.store.prune({gen} if previous is None else {gen, previous})
-            except BaseException:
-                shutil.rmtree(gen, ignore_errors=True)
-                raise
+                with self.store.building() as gen:
+                    ix = windex.create_in(str(gen), build_schema(self.mode))
+                    total = self.source.count(commit)
+                    done = indexed = 0
+                    with writing(ix, limitmb=WRITER_LIMIT_MB, optimize=True) as writer:
+                        for _path, article in self.source.articles(commit):
+                            if article is not None:
+                                writer.add_document(**document(article))
+                                indexed += 1
+                            done += 1
+                            self.rebuilding = (done, total)
+                            if progress:
+                                progress(done, total)
+                    ix.close()
+                    self.store.write_meta(gen, commit=commit, schema=SCHEMA_VERSION, mode=self.mode,
+                                          articles=indexed, files=total, built_at=time.time(),
+                                          build_seconds=round(time.monotonic() - started, 3))
+                    with self._write_lock(wait=True):
+                        head = self.source.head()
+                        if head != commit:
+                            changed = self.source.changed_paths(commit, head)
+                            if changed is not None:
+                                self._apply(gen, changed, head)
+                        self.store.swap(gen)
             finally:
                 self.rebuilding = None
             log.info("search index rebuilt: %d articles at %s in %.1f s", indexed, commit[:10],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 from portal import locks
 from portal.config import Settings
 from portal.errors import Conflict
+from portal.search.index.background import Coalescing
 from portal.search.index.protocol import Progress
 from portal.search.similar.documents import TicketText, Wanted
 from portal.tickets.models import Ticket
@@ -96,9 +96,7 @@ class Following(abc.ABC):
     engine: Engine
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._background: threading.Thread | None = None
-        self._again = False
+        self._runner = Coalescing("portal-search-tickets")
         self._checked = 0.0
 
     # --- what a backend supplies ------------------------------------------------------------------
@@ -159,30 +157,16 @@ class Following(abc.ABC):
         return int(self.rebuild()["tickets"])
 
     def catch_up_later(self) -> None:
-        """A catch-up in this process's thread (one at a time; asked again while it runs, it runs once more)."""
-        with self._lock:
-            if self._background is not None and self._background.is_alive():
-                self._again = True
-                return
-            self._again = False
+        """A catch-up in this index's background runner (one running, one pending: a burst of ticket events
+        costs two catch-ups, and the second reads what the first missed)."""
+        self._runner.request(self._catch_up_behind)
 
-            def run() -> None:
-                while True:
-                    try:
-                        self.catch_up(wait=True)
-                    except Conflict:
-                        # a rebuild holds the index: its closing catch-up reads what this one would have
-                        log.info("ticket index busy (a rebuild); this catch-up is left to it")
-                    except Exception:
-                        log.exception("catching the ticket index up failed")
-                    with self._lock:
-                        if not self._again:
-                            self._background = None
-                            return
-                        self._again = False
-
-            self._background = threading.Thread(target=run, name="portal-search-tickets", daemon=True)
-            self._background.start()
+    def _catch_up_behind(self) -> None:
+        try:
+            self.catch_up(wait=True)
+        except Conflict:
+            # a rebuild holds the index: its closing catch-up reads what this one would have
+            log.info("ticket index busy (a rebuild); this catch-up is left to it")
 
     def _maybe_check(self) -> None:
         """A lookup's safety net: a catch-up now and then even when no event of this process asked for one."""
@@ -192,15 +176,11 @@ class Following(abc.ABC):
 
     def settle(self, timeout: float | None = None) -> None:
         """Wait for this process's background catch-up (the command line, tests)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                thread = self._background
-            if thread is None:
-                return
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if deadline is not None and time.monotonic() >= deadline:
-                return
+        self._runner.settle(timeout)
+
+    @property
+    def runner(self) -> Coalescing:
+        return self._runner
 
     def rebuild(self, *, progress: Progress | None = None) -> dict[str, Any]:
         """Index every ticket anew; lookups keep answering from the old index until the new one is live."""

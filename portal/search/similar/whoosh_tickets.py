@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from portal.config import Settings
 from portal.db import make_engine
 from portal.search import analysis
 from portal.search.index import ranking
-from portal.search.index.generations import IndexStore
+from portal.search.index.generations import IndexStore, writing
 from portal.search.index.protocol import Progress
 from portal.search.similar import documents
 from portal.search.similar.documents import TicketText, Wanted
@@ -140,18 +139,9 @@ class WhooshTickets(Following):
     def _write(self, tickets: list[IndexedTicket], watermark: dt.datetime) -> None:
         gen = self.store.current()
         assert gen is not None
-        ix = windex.open_dir(str(gen))
-        try:
-            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-            try:
-                for ticket in tickets:
-                    writer.update_document(**document(ticket))
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
-        finally:
-            ix.close()
+        with writing(gen, limitmb=WRITER_LIMIT_MB) as writer:
+            for ticket in tickets:
+                writer.update_document(**document(ticket))
         meta = self.store.meta(gen) or {}
         known = int(meta.get("tickets", 0))
         self.store.write_meta(gen, watermark=watermark.isoformat(), updated_at=time.time(),
@@ -167,33 +157,22 @@ class WhooshTickets(Following):
 
     def _build(self, batches: Iterator[list[IndexedTicket]], watermark: dt.datetime, total: int,
                progress: Progress | None, started: float) -> dict[str, Any]:
-        gen = self.store.new_generation()
-        try:
+        with self.store.building() as gen:
             ix = windex.create_in(str(gen), build_schema(self.mode))
-            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
             done = 0
-            try:
+            with writing(ix, limitmb=WRITER_LIMIT_MB, optimize=True) as writer:
                 for batch in batches:
                     for ticket in batch:
                         writer.add_document(**document(ticket))
                     done += len(batch)
                     if progress:
                         progress(min(done, total), total)
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit(optimize=True)
             ix.close()
             self.store.write_meta(gen, watermark=watermark.isoformat(), schema=documents.SCHEMA_VERSION,
                                   mode=self.mode, tickets=done, built_at=time.time(),
                                   build_seconds=round(time.monotonic() - started, 3))
             with locks.shared(self.settings, WRITE_LOCK, timeout=WRITE_LOCK_TIMEOUT, what="Обновление индекса заявок"):
-                previous = self.store.current()
-                self.store.publish(gen)
-                self.store.prune({gen} if previous is None else {gen, previous})
-        except BaseException:
-            shutil.rmtree(gen, ignore_errors=True)
-            raise
+                self.store.swap(gen)
         return self._described(gen)
 
     # --- reading -------------------------------------------------------------------------------------
