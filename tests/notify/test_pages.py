@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from portal import jobs
+from portal import i18n, jobs
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.notify import intake
@@ -109,7 +109,9 @@ def test_the_admin_home_names_a_failed_job_in_the_readers_language(api, make, db
     with db.session_scope() as s:
         jobs.request_run(s, "notify.outbox")
         state = s.get(jobs.JobState, "notify.outbox")
-        state.last_status, state.last_error = "error", "SMTPServerDisconnected"
+        state.last_status = "error"
+        # as the scheduler stores a JobFailed: its Russian text
+        state.last_error = str(i18n.message("notify.job_report.smtp_missing", count=3))
         state.last_error_at = dt.datetime.now(dt.timezone.utc)
         s.get(User, admin.id).language = language
     page = _html(api, admin, "/")
@@ -117,3 +119,4 @@ def test_the_admin_home_names_a_failed_job_in_the_readers_language(api, make, db
     failed = page.text.split('data-testid="failed-jobs"')[1].split("</ul>")[0]
     assert 'data-job="notify.outbox"' in failed and name in failed
     assert foreign not in failed and "Send the outbox" not in failed
+    assert i18n.translate("notify.job_report.smtp_missing", language, count=3) in failed
