@@ -8,6 +8,7 @@ writer's ``<script>`` or ``javascript:`` link never runs in the portal either.
 from __future__ import annotations
 
 import functools
+import re
 
 from markupsafe import Markup
 
@@ -33,7 +34,19 @@ def site_profile(settings: Settings) -> rendering.MarkdownProfile:
     return _profile(text)
 
 
+# A writer links another article as MkDocs wants it, by its file: ``priorities-and-sla.md`` or
+# ``../support/priorities-and-sla.md#sla``. nh3 has already normalised every href to double quotes.
+_ARTICLE_FILE_LINK = re.compile(r'href="(?:\.\./)*(?:[a-z0-9-]+/)?([a-z0-9][a-z0-9-]*)\.md(#[A-Za-z0-9_-]*)?"')
+
+
+def _links_to_articles(html: str) -> str:
+    """Relative links to article files point at their pages in the portal (``/articles/<slug>``): in the
+    portal the link as written would lead to a page that does not exist."""
+    return _ARTICLE_FILE_LINK.sub(lambda m: f'href="/articles/{m.group(1)}{m.group(2) or ""}"', html)
+
+
 def article_html(*, settings: Settings, body: str, strict: bool = False) -> Markup:
     """Sanitised HTML of an article body; ``strict`` raises ``rendering.RenderTimeout`` (422) instead of
     showing the text as preformatted when it cannot be rendered in time (the editor preview)."""
-    return rendering.render_markdown(body, profile=site_profile(settings), strict=strict)
+    html = rendering.render_markdown(body, profile=site_profile(settings), strict=strict)
+    return Markup(_links_to_articles(str(html)))

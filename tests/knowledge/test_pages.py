@@ -96,3 +96,25 @@ def test_pages_follow_the_policy(client, make):
     assert client.get("/articles/triage-checklist", headers=HTML).status_code == 404
     home = client.get("/", headers=HTML)
     assert 'href="/kb/"' in home.text and 'href="/articles"' not in home.text
+
+
+def test_links_between_articles_lead_to_their_pages_in_the_portal(client, make):
+    # Writers link articles by file, as MkDocs wants («priorities-and-sla.md», «../support/…md#…»); on the
+    # portal's article page such a link led to a page that does not exist.
+    make.user("writer", username="sokolova", full_name="Мария Соколова")
+    login(client, "sokolova")
+    page = client.get("/articles/how-to-file-a-request", headers=HTML)
+    assert page.status_code == 200
+    assert 'href="/articles/priorities-and-sla"' in page.text and 'priorities-and-sla.md"' not in page.text
+    assert client.get("/articles/priorities-and-sla", headers=HTML).status_code == 200
+    other = client.get("/articles/priority-changed", headers=HTML)
+    assert 'href="/articles/priorities-and-sla"' in other.text  # written «../support/priorities-and-sla.md»
+
+
+def test_only_relative_article_files_are_rewritten():
+    from portal.knowledge.render import _links_to_articles
+
+    assert _links_to_articles('<a href="../support/sla.md#reaction">') == '<a href="/articles/sla#reaction">'
+    for kept in ('<a href="https://example.com/readme.md">', '<a href="/kb/support/sla/">',
+                 '<a href="notes.txt">', '<a href="../../etc/passwd">'):
+        assert _links_to_articles(kept) == kept
