@@ -69,3 +69,18 @@ def test_a_synonym_of_several_words_counts_in_the_title_as_the_readers_own_words
     # "аккаунт" is a variant of "учётная запись" (the built-in dictionary): the article whose title holds the
     # variant ranks first, as it would for the reader's own words, above the one repeating it in a short text.
     assert _slugs(index, "аккаунт службы заблокирован")[:2] == ["titled", "mentions"]
+
+
+def test_shared_memory_has_both_of_its_russian_names(content_repo, kb, index_for):
+    filler = " ".join(f"Замер {n}: память агента растёт, память не освобождается." for n in range(30))
+    _publish(content_repo, [
+        ("kb/agent/segment.md", "Агент не получает общий сегмент памяти",
+         "Коллектор и агент обмениваются данными через общую память.", "Размер общей памяти задаётся в настройках."),
+        ("kb/agent/grows.md", "Память агента растёт", "Агент занимает всё больше памяти.", filler),
+    ])
+    index = index_for()
+    # Shared memory is «разделяемая память» to some writers and «общая память» to others (the Russian man pages
+    # say «общая» throughout): the built-in dictionary holds both and the English term. Without it the article
+    # about memory in general comes first, holding «память» more often and no word of «разделяемая» either.
+    for text in ("разделяемая память", "общая память", "shared memory"):
+        assert _slugs(index, text)[:1] == ["segment"], text
