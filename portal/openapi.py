@@ -24,16 +24,19 @@ PUBLIC = {("post", "/api/v1/auth/token"), ("get", "/api/v1/signing-key"), ("get"
 # Statuses particular to one operation.
 EXTRA = {("post", "/api/v1/auth/token"): {401, 429}}
 
+# English, as the rest of this document (operation summaries, schema and field names): the schema is one cached
+# document for integrators and their code generators, not a page with a reader — while every error *answer*
+# (``detail``, ``errors``) is worded in the asker's language.
 DESCRIPTIONS = {
-    400: "Тело запроса не является корректным JSON или заголовок запроса неверен.",
-    401: "Требуется вход: нет токена, он истёк или отозван.",
-    403: "Недостаточно прав для этого действия.",
-    404: "Объект не найден (или принадлежит другой организации — ответ тот же).",
-    409: "Действие противоречит состоянию объекта (например, недопустимый переход статуса).",
-    413: "Тело запроса больше допустимого.",
-    422: "Ошибка во входных данных; `errors` называет каждое поле.",
-    429: "Слишком много неудачных попыток входа; повторите позже (Retry-After).",
-    503: "Часть портала недоступна; ответ называет её.",
+    400: "The request body is not valid JSON, or a request header is wrong.",
+    401: "Sign-in required: no token, or it has expired or been revoked.",
+    403: "Not allowed to do this.",
+    404: "Not found (or it belongs to another organisation — the answer is the same).",
+    409: "The action conflicts with the object's state (for example, a status change not allowed from here).",
+    413: "The request body is larger than allowed.",
+    422: "Wrong input; `errors` names each field.",
+    429: "Too many failed sign-in attempts; try again later (Retry-After).",
+    503: "Part of the portal is unavailable; the answer names it.",
 }
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -43,7 +46,7 @@ def binary_responses(media_type: str = "application/octet-stream", *,
                      extra: Mapping[int | str, dict[str, Any]] | None = None) -> dict[int | str, Any]:
     """``responses=`` of a route that answers with bytes, not JSON (use with ``response_class=Response``);
     ``extra``: the entries of its other statuses."""
-    return {200: {"description": "Содержимое файла.", "content": {media_type: BINARY}}, **(extra or {})}
+    return {200: {"description": "The file's content.", "content": {media_type: BINARY}}, **(extra or {})}
 
 
 def error(description: str) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas["Error"] = error_schema
     components["securitySchemes"] = {"bearer": {
         "type": "http", "scheme": "bearer",
-        "description": "Токен из POST /api/v1/auth/token или личный токен (страница «API-токены»)."}}
+        "description": "A token from POST /api/v1/auth/token, or a personal token (the “API tokens” page)."}}
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})

@@ -3,11 +3,12 @@ the editor's preview, and the site builds."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from portal import policy
+from portal import policy, web
 from portal.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, verify_csrf
 from portal.errors import not_found
+from portal.i18n import message
 from portal.knowledge import feedback_api, render, service, site, site_api, store
 from portal.knowledge.articles import Article
 from portal.knowledge.schemas import (
@@ -131,10 +132,10 @@ def builds(user: CurrentUser, session: SessionDep):
 
 
 @router.post("/kb/build", status_code=202, summary="Ask for a rebuild of the site editions in the background")
-def request_build(user: CurrentUser, session: SessionDep, db: DatabaseDep):
+def request_build(request: Request, user: CurrentUser, session: SessionDep, db: DatabaseDep):
     policy.require(user, "kb.build")
     service.request_build(session=session, actor=user)
-    return {"detail": "Сборка запрошена; состояние — GET /api/v1/kb/builds."}
+    return {"detail": message("kb_labels.build_requested").in_language(web.language(request))}
 
 
 # The readers' side of an article on /kb/ (votes, «Исправлено в пакете …», searches that led there).

@@ -1,7 +1,7 @@
 """Articles: the front-matter schema, safe names, and parsing an article file into a checked object.
 
 An article is ``kb/<section>/<slug>.md``: YAML front matter (``frontmatter.FIELDS``) and a Markdown
-body. The schema is checked with pydantic on every write; each invalid field is named in Russian.
+body. The schema is checked with pydantic on every write; each invalid field is named in the reader's language.
 Slugs and sections are restricted to ``[a-z0-9-]`` so that no name can become a git option or
 leave the ``kb/`` folder.
 """
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from portal.errors import Invalid
-from portal.i18n import message
+from portal.i18n import Joined, message
 from portal.knowledge import frontmatter
 from portal.validation import describe_validation_errors
 
@@ -32,37 +32,24 @@ UNSTATED_VISIBILITY: Literal["internal"] = "internal"
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TICKET_ID_RE = re.compile(r"^[A-Z0-9]{1,10}-\d{4}-\d{3,}$")
 
-LABELS = {
-    "title": "Заголовок",
-    "summary": "Краткое описание",
-    "kind": "Тип статьи",
-    "module": "Модуль",
-    "product_versions": "Версии продукта",
-    "tickets": "Заявки",
-    "fixed_in": "Исправлено в пакетах",
-    "tags": "Теги",
-    "visibility": "Видимость",
-    "status": "Статус",
-    "authors": "Авторы",
-    "body": "Текст статьи",
-    "section": "Раздел",
-    "slug": "Адрес статьи",
-    "base_commit": "Версия, от которой идёт правка",
-}
+# The names of the article's fields, kinds, visibilities and statuses: catalogue messages (kb_labels.yml), read
+# in the language of whoever reads them — a writer's page, an API answer, or a site edition (``in_language`` of the
+# edition's own language: a built page has one reader language, not each visitor's).
+FIELDS = ("title", "summary", "kind", "module", "product_versions", "tickets", "fixed_in", "tags", "visibility",
+          "status", "authors", "body", "section", "slug", "base_commit")
+LABELS = {name: message(f"kb_labels.field.{name}") for name in FIELDS}
 
-KIND_NAMES = {"problem": "Решение проблемы", "known_issue": "Известная проблема",
-              "consultation": "Консультация", "howto": "Инструкция"}
-VISIBILITY_NAMES = {"public": "всем", "customers": "заказчикам", "internal": "только сотрудникам"}
-STATUS_NAMES = {"draft": "черновик", "review": "на рецензии", "published": "опубликована",
-                "archived": "в архиве"}
+KINDS = ("problem", "known_issue", "consultation", "howto")
+KIND_NAMES = {kind: message(f"kb_labels.kind.{kind}") for kind in KINDS}
+VISIBILITY_NAMES = {v: message(f"kb_labels.visibility.{v}") for v in ("public", "customers", "internal")}
+STATUS_NAMES = {s: message(f"kb_labels.status.{s}") for s in ("draft", "review", "published", "archived")}
 # Where an article of each kind goes when the writer names no section.
 DEFAULT_SECTIONS = {"problem": "problems", "known_issue": "known-issues", "consultation": "consultations",
                     "howto": "howto"}
 # A section's title on the site when its ``index.md`` gives none: never the folder's English name.
-KIND_SECTION_NAMES = {"problem": "Решения проблем", "known_issue": "Известные проблемы",
-                      "consultation": "Консультации", "howto": "Инструкции"}
+KIND_SECTION_NAMES = {kind: message(f"kb_labels.section.{kind}") for kind in KINDS}
 SECTION_NAMES = {DEFAULT_SECTIONS[kind]: name for kind, name in KIND_SECTION_NAMES.items()}
-OTHER_SECTION_NAME = "Статьи"
+OTHER_SECTION_NAME = message("kb_labels.section.other")
 
 
 def _text_list(value: Any) -> list[str]:
@@ -71,11 +58,11 @@ def _text_list(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [v for v in re.split(r"[,\n]", value)]
     if not isinstance(value, list):
-        raise ValueError("ожидается список")
+        raise ValueError(message("error.input.list"))
     out = []
     for item in value:
         if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            raise ValueError("каждый элемент списка должен быть строкой")
+            raise ValueError(message("kb_labels.error.list_item"))
         text = str(item).strip()
         if text and text not in out:
             out.append(text)
@@ -110,7 +97,7 @@ class FrontMatter(BaseModel):
         ids = [v.upper() for v in _text_list(value)]
         bad = [v for v in ids if not TICKET_ID_RE.match(v)]
         if bad:
-            raise ValueError(f"идентификатор заявки «{bad[0]}» не похож на PRM-2026-00042")
+            raise ValueError(message("kb_labels.error.ticket_id", ident=bad[0]))
         return ids
 
     @field_validator("title", "summary", "module", mode="before")
@@ -127,7 +114,7 @@ class FrontMatter(BaseModel):
 
 
 def check_front_matter(meta: Any) -> FrontMatter:
-    """The validated front matter; ``Invalid`` (422) names every wrong field in Russian."""
+    """The validated front matter; ``Invalid`` (422) names every wrong field (in the reader's language)."""
     if not isinstance(meta, dict):
         raise Invalid.fields({"front_matter": message("errors_knowledge.front_matter_not_mapping")})
     try:
@@ -137,8 +124,10 @@ def check_front_matter(meta: Any) -> FrontMatter:
         # of the same names, e.g. "kind", for other things).
         _, body = describe_validation_errors(exc.errors())
         errors = [{**e, "label": LABELS.get(e["field"], e.get("label"))} for e in body["errors"]]
-        summary = "; ".join(f"{e['label'] or e['field']}: {e['message']}" for e in errors)
-        raise Invalid(f"Проверьте поля статьи — {summary}", errors=errors) from None
+        parts: list[Any] = []
+        for e in errors:
+            parts += ["; " if parts else "", e["label"] or e["field"], ": ", e["message"]]
+        raise Invalid(message("kb_labels.error.check_fields", summary=Joined(parts)), errors=errors) from None
 
 
 def check_publishable(meta: FrontMatter, body: str) -> None:

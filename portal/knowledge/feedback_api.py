@@ -55,7 +55,7 @@ def reader_view(slug: str, user: OptionalUser, session: SessionDep, settings: Se
 
 
 @api_router.put("/kb/articles/{slug}/vote", response_model=ReaderViewOut,
-                summary="«Помогла ли статья?»: one answer per reader per version (again: replaces it)")
+                summary="“Was this article helpful?”: one answer per reader per version (again: replaces it)")
 def vote(slug: str, body: VoteIn, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     view = feedback.vote(session=session, settings=settings, actor=user, slug=slug, helpful=body.helpful,
                          comment=body.comment)

@@ -37,6 +37,10 @@ SAVE_STATUSES = ("draft", "review")
 
 
 def commit_message(verb: str, article: Article) -> str:
+    """The git commit's message. Russian on purpose, like the verbs the callers pass: it is the content
+    repository's permanent record, written once and read by git tools, ``git log`` on any clone and every
+    writer's history page alike — text of the knowledge base (written in Russian), not the portal's interface
+    worded for one reader."""
     tickets = ", ".join(article.meta.tickets) or "нет"
     return f"{verb}: «{article.title}» ({article.path}); заявки: {tickets}"
 
@@ -302,7 +306,7 @@ LINK_RE = re.compile(r"\]\(([^)\s]+?\.md)(?:#[^)]*)?\)")
 @dataclass(frozen=True)
 class Problem:
     path: str
-    message: str  # Russian, for the writer
+    message: str  # a catalogue message (kb_labels.yml), read in the writer's or operator's language
 
 
 @dataclass
@@ -346,14 +350,14 @@ def check(*, settings: Settings) -> CheckReport:
                 continue
             resolved = _resolve(entry.path, target)
             if resolved not in listing:
-                report.problems.append(Problem(entry.path, f"ссылка на несуществующую статью: {target}"))
+                report.problems.append(Problem(entry.path, i18n.message("kb_labels.check.missing_link", target=target)))
             elif audiences.narrower(entry.meta.visibility, visibility.get(resolved, "public")):
-                report.problems.append(Problem(
-                    entry.path, f"ссылка {target} ведёт на статью с более узкой видимостью ({visibility[resolved]}); "
-                                f"читатели этой статьи её не увидят"))
+                narrower = articles.VISIBILITY_NAMES.get(visibility[resolved], visibility[resolved])
+                report.problems.append(Problem(entry.path, i18n.message("kb_labels.check.narrower_link", target=target,
+                                                                   visibility=narrower)))
     for path in sorted(p for p in listing if p.endswith(".md") and articles.split_path(p) is None
                        and not p.endswith("index.md")):
-        report.problems.append(Problem(path, "имя файла статьи: только строчные латинские буквы, цифры и дефис"))
+        report.problems.append(Problem(path, i18n.message("kb_labels.check.file_name")))
     return report
 
 

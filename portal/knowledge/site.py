@@ -56,6 +56,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import i18n
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.db import Database, utcnow
@@ -512,7 +513,8 @@ def _prepare(*, settings: Settings, edition: str, commit: str, source: Path, con
     started = time.monotonic()
     docs = work / "docs"
     docs.mkdir(parents=True)
-    pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition, parsed)
+    pages = _filtered_docs(source / articles.KB_DIR, docs, EDITIONS[edition], dates, edition, parsed,
+                           lang=edition_language(config))
     builds = settings.site_path / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     out = builds / f"{edition}-{commit[:12]}-{uuid.uuid4().hex[:8]}"
@@ -827,7 +829,8 @@ class _ParsedArticles:
 
 
 def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[str, str],
-                   edition: str, read: _ParsedArticles | None = None) -> list[_Page]:
+                   edition: str, read: _ParsedArticles | None = None, *, lang: str = i18n.DEFAULT_LANGUAGE
+                   ) -> list[_Page]:
     """Copy what this edition may show into ``docs``; return the article pages for the navigation."""
     read = read or _ParsedArticles()
     pages: list[_Page] = []
@@ -863,7 +866,8 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             meta, body = frontmatter.split(index.read_text(encoding="utf-8"))
         except frontmatter.FrontMatterError:
             meta, body = {}, index.read_text(encoding="utf-8")
-        page_meta = {"title": meta.get("title") or (_fallback_title(section, pages) if section else "База знаний")}
+        title = meta.get("title") or (_fallback_title(section, pages, lang) if section else "База знаний")
+        page_meta = {"title": title}
         if dates.get(f"{articles.KB_DIR}/{rel}"):
             page_meta["revision_date"] = dates[f"{articles.KB_DIR}/{rel}"]
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -871,7 +875,7 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
     for section in sorted(sections_used):
         index = docs / section / "index.md"
         if not index.exists():  # no index.md of its own: a title page in Russian listing the section's articles
-            title = _fallback_title(section, pages)
+            title = _fallback_title(section, pages, lang)
             listing = "".join(f"- [{md_text(p.title)}]({p.rel.rpartition('/')[2]})\n"
                               for p in sorted(pages, key=lambda p: p.title.lower()) if p.section == section)
             index.write_text(_with_meta({"title": title}, f"# {md_text(title)}\n\n{listing}"), encoding="utf-8")
@@ -956,7 +960,7 @@ def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out:
     # Not the repository's ``extra``: Material prints it unescaped and loads scripts it names (polyfills,
     # analytics).
     built["extra"] = {"edition": edition, "generator": False}
-    built["nav"] = _nav(docs, pages)
+    built["nav"] = _nav(docs, pages, edition_language(config))
     built["exclude_docs"] = "templates/\n"
     return built
 
@@ -975,30 +979,38 @@ def _plugins(configured: Any) -> list[Any]:
     return plugins
 
 
-def _fallback_title(section: str, pages: list[_Page]) -> str:
-    """A Russian title for a section whose ``index.md`` names none: the known section's label, else the plural
-    label of the kind most of its articles are — never the folder's English name."""
+def edition_language(config: dict[str, Any]) -> str:
+    """The language a site edition is built in — its theme's (``theme.language`` of mkdocs.yml), Russian unless
+    that names another language the portal speaks. A built page has this one language, whoever reads it."""
+    theme = config.get("theme") if isinstance(config.get("theme"), dict) else {}
+    lang = str((theme or {}).get("language") or i18n.DEFAULT_LANGUAGE)
+    return lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+
+def _fallback_title(section: str, pages: list[_Page], lang: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """A title in the edition's language for a section whose ``index.md`` names none: the known section's label,
+    else the plural label of the kind most of its articles are — never the folder's English name."""
     if section in articles.SECTION_NAMES:
-        return articles.SECTION_NAMES[section]
+        return articles.SECTION_NAMES[section].in_language(lang)
     kinds = [p.kind for p in pages if p.section == section and p.kind in articles.KIND_SECTION_NAMES]
     if kinds:
-        return articles.KIND_SECTION_NAMES[max(sorted(set(kinds)), key=kinds.count)]
-    return articles.OTHER_SECTION_NAME
+        return articles.KIND_SECTION_NAMES[max(sorted(set(kinds)), key=kinds.count)].in_language(lang)
+    return articles.OTHER_SECTION_NAME.in_language(lang)
 
 
-def _section_title(docs: Path, section: str, pages: list[_Page]) -> str:
+def _section_title(docs: Path, section: str, pages: list[_Page], lang: str = i18n.DEFAULT_LANGUAGE) -> str:
     index = docs / section / "index.md"
     if index.exists():
         meta, _ = frontmatter.split(index.read_text(encoding="utf-8"))
         if meta.get("title"):
             return str(meta["title"])
-    return _fallback_title(section, pages)
+    return _fallback_title(section, pages, lang)
 
 
-def _nav(docs: Path, pages: list[_Page]) -> list[Any]:
+def _nav(docs: Path, pages: list[_Page], lang: str = i18n.DEFAULT_LANGUAGE) -> list[Any]:
     """Navigation by section, then by module inside a section that has several."""
     nav: list[Any] = ["index.md"]
-    titles = {section: _section_title(docs, section, pages) for section in {p.section for p in pages}}
+    titles = {section: _section_title(docs, section, pages, lang) for section in {p.section for p in pages}}
     for section in sorted(titles, key=lambda s: (titles[s].lower(), s)):
         in_section = [p for p in pages if p.section == section]
         items: list[Any] = []

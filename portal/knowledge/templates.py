@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.errors import Invalid, NotFound
-from portal.i18n import message
+from portal.i18n import DEFAULT_LANGUAGE, message
 from portal.knowledge import articles, store
 
 TEMPLATE_SUFFIX = ".md.j2"
@@ -95,8 +95,9 @@ def render_body(*, settings: Settings, kind: str, ticket: TicketFacts) -> str:
         source = store.read_text(ContentRepo(settings), path)
     except NotFound:
         raise NotFound(message("errors_kb_content.no_template", path=path)) from None
+    kind_name = articles.KIND_NAMES[kind].in_language(DEFAULT_LANGUAGE)  # the body is the knowledge base's text
     try:
-        return _environment().from_string(source).render(ticket=ticket, kind_name=articles.KIND_NAMES[kind])
+        return _environment().from_string(source).render(ticket=ticket, kind_name=kind_name)
     except jinja2.TemplateError as exc:
         line = getattr(exc, "lineno", None)
         if line:
