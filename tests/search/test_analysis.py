@@ -98,3 +98,20 @@ def test_a_query_with_a_name_in_capitals_reads_back_as_typed():
     parsed = sq.parse("ECONNRESET агнет PRM-2026-00042")
     assert parsed.text() == "ECONNRESET агнет prm-2026-00042"  # a correction's suggestion keeps the code a code
     assert sq.parse(parsed.text()).units == parsed.units
+
+
+@pytest.mark.parametrize(("one", "other"), [
+    ("разделяемой памяти", "общая память"),
+    ("разделяемую библиотеку", "общих библиотек"),
+    ("shared objects", "общий объект"),
+])
+def test_shared_terms_meet_under_both_russian_names(one, other):
+    built_in = sq.synonyms("", analysis.DEFAULT_MODE)
+    found = built_in.group_of(sq.entry_key(one, analysis.DEFAULT_MODE))
+    assert found is not None and found == built_in.group_of(sq.entry_key(other, analysis.DEFAULT_MODE))
+
+
+def test_common_alone_is_no_synonym_of_shared():
+    # «общий» alone means "common": only the whole terms are variants of each other.
+    built_in = sq.synonyms("", analysis.DEFAULT_MODE)
+    assert built_in.group_of(sq.entry_key("общий", analysis.DEFAULT_MODE)) is None
