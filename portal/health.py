@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from sqlalchemy import text
 
 from portal import blobs, content, jobs, migrate, policy
 from portal.content import ContentRepo
+from portal import i18n
 from portal.i18n import Message, message
 from portal.search import service as search_service
 
@@ -46,60 +48,108 @@ def probe_blob_store(settings, *, max_age: float = 0.0) -> None:
         _probed_ok[key] = time.monotonic()
 
 
-def check_all(app) -> dict[str, str]:
-    return check_parts(app.state.settings, app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
+# A component's state for machines: fine, fine but worth a word, or failing.
+OK, BEHIND = "ok", "behind"
+MISSING, NOT_DIRECTORY, NOT_WRITABLE, ERROR = "missing", "not_directory", "not_writable", "error"
+FINE_CODES = (OK, BEHIND)
 
 
-def _remote_state(settings, head: str) -> str:
+@dataclass(frozen=True)
+class State:
+    """One component's state: ``code`` stable for machines (``ok``, ``behind``, ``missing``, ``not_directory``,
+    ``not_writable``, ``error``); ``said`` for people — a message when the portal words the finding itself (read in the reader's
+    language), or what a server or library said, as it was."""
+
+    code: str
+    said: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code in FINE_CODES
+
+    def in_language(self, lang: str) -> str:
+        return self.said.in_language(lang) if isinstance(self.said, Message) else str(self.said)
+
+    def line(self) -> str:
+        """The ``checks`` entry of /healthz: ``ok``, ``ok: …`` or ``fail: …`` worded in English whoever asks —
+        the fixed text monitors and scripts already match (the reader's words are in ``messages``)."""
+        said = self.in_language("en")
+        return ("ok" if self.ok else "fail") + (f": {said}" if said else "")
+
+
+def _failed(exc: Exception) -> State:
+    return State(ERROR, f"{exc}")
+
+
+def _remote_state(settings, head: str) -> State:
     """Several nodes: is this node at the commit the last writer pushed? Behind is no failure (the next request
     catches up), an unreadable record is."""
     recorded = content.recorded_head(settings)
     if not recorded or recorded == head:
-        return "ok"
-    return f"ok: behind, catching up to {recorded[:12]} (at {head[:12]})"
+        return State(OK)
+    return State(BEHIND, message("health_checks.behind", recorded=recorded[:12], head=head[:12]))
 
 
-def check_parts(settings, db, *, blob_probe_max_age: float = 0.0) -> dict[str, str]:
-    checks: dict[str, str] = {}
+def states(settings, db, *, blob_probe_max_age: float = 0.0) -> tuple[dict[str, State], str]:
+    """Each component's state, and the content repository's HEAD ("" when it cannot be read)."""
+    found: dict[str, State] = {}
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         migrate.check_schema(db)
-        checks["database"] = "ok"
+        found["database"] = State(OK)
     except Exception as exc:  # every failure becomes a named, readable reason
-        checks["database"] = f"fail: {exc}"
+        found["database"] = _failed(exc)
     home = settings.home_path
-    if not home.is_dir():
-        checks["data_home"] = f"fail: {home} does not exist"
+    if not home.exists():
+        found["data_home"] = State(MISSING, message("health_checks.data_home_missing", path=str(home)))
+    elif not home.is_dir():
+        found["data_home"] = State(NOT_DIRECTORY, message("health_checks.data_home_not_directory", path=str(home)))
     elif not os.access(home, os.W_OK):
-        checks["data_home"] = f"fail: {home} is not writable"
+        found["data_home"] = State(NOT_WRITABLE, message("health_checks.data_home_read_only", path=str(home)))
     else:
-        checks["data_home"] = "ok"
+        found["data_home"] = State(OK)
     try:
         probe_blob_store(settings, max_age=blob_probe_max_age)
-        checks["blob_store"] = "ok"
+        found["blob_store"] = State(OK)
     except Exception as exc:
-        checks["blob_store"] = f"fail: {exc}"
+        found["blob_store"] = _failed(exc)
+    head = ""
     try:
         head = ContentRepo(settings).check()
-        checks["content_repository"] = "ok"
-        checks["content_head"] = head
+        found["content_repository"] = State(OK)
     except Exception as exc:
-        checks["content_repository"] = f"fail: {exc}"
-        head = ""
+        found["content_repository"] = _failed(exc)
     if settings.content_remote:
         try:
-            checks["content_remote"] = _remote_state(settings, head)
+            found["content_remote"] = _remote_state(settings, head)
         except Exception as exc:
-            checks["content_remote"] = f"fail: {exc}"
+            found["content_remote"] = _failed(exc)
+    return found, head
+
+
+def check_parts(settings, db, *, blob_probe_max_age: float = 0.0) -> dict[str, str]:
+    """The ``checks`` of /healthz: each component's line (``State.line``) and ``content_head``."""
+    found, head = states(settings, db, blob_probe_max_age=blob_probe_max_age)
+    checks = {name: state.line() for name, state in found.items()}
+    if head:
+        checks["content_head"] = head
     return checks
 
 
 @router.get("/healthz", summary="Health of the database, data home, blob store and content repository")
 def healthz(request: Request) -> JSONResponse:
-    checks = check_all(request.app)
-    failing = [name for name, state in checks.items() if state.startswith("fail")]
-    body = {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}
+    """For machines first: ``checks`` (fixed English lines) and ``codes`` stay the same whoever asks; ``messages``
+    words each finding for a person in the asker's language (Accept-Language; Russian by default)."""
+    found, head = states(request.app.state.settings, request.app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
+    failing = [name for name, state in found.items() if not state.ok]
+    checks = {name: state.line() for name, state in found.items()}
+    if head:
+        checks["content_head"] = head
+    lang = i18n.pick_language(None, request.headers.get("accept-language"))
+    body = {"status": "fail" if failing else "ok", "failing": failing, "checks": checks,
+            "codes": {name: state.code for name, state in found.items()},
+            "messages": {name: state.in_language(lang) for name, state in found.items() if state.said}}
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
@@ -150,19 +200,16 @@ def doctor(app_settings, db) -> list[tuple[str, bool, str]]:
     """(component, fine, what was found) for every configured component; the component and what the portal itself
     found are messages (Russian text, read in the reader's language), what a server or library said is as it was."""
     out: list[tuple[str, bool, str]] = []
-    quick = check_parts(app_settings, db)
+    quick, head = states(app_settings, db)
     names = {key: message(f"health.part.{key}") for key in COMPONENTS}
     details = {"blob_store": blobs.blob_store(app_settings).describe(), "data_home": str(app_settings.home_path),
-               "content_repository": quick.get("content_head", "")[:12]}
+               "content_repository": head[:12]}
     if "content_remote" in quick:
         names["content_remote"] = message("health.part.content_remote", node=app_settings.node)
         details["content_remote"] = message("health.at_pushed_commit")
     for key, label in names.items():
         state = quick[key]
-        ok = state == "ok" or state.startswith("ok:")
-        found = (details.get(key, "") if state == "ok" else state.removeprefix("ok: ")) if ok else \
-            state.removeprefix("fail: ")
-        out.append((label, ok, found))
+        out.append((label, state.ok, state.said or (details.get(key, "") if state.ok else "")))
     slow: list[tuple[str, Callable[[object], str]]] = [(message("health.part.remote"), _remote),
                                                       (message("health.part.search"), _search)]
     if app_settings.smtp_url:
@@ -188,8 +235,8 @@ def dashboard_section(request: Request, session, user):
     if not policy.allows(user, "jobs.manage"):
         return None
     settings = request.app.state.settings
-    checks = check_parts(settings, request.app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
-    parts = [(key, checks[key] == "ok", checks[key].removeprefix("fail: ")) for key in COMPONENTS]
+    found, _ = states(settings, request.app.state.db, blob_probe_max_age=BLOB_PROBE_SECONDS)
+    parts = [(key, found[key].ok, found[key].said) for key in COMPONENTS]  # said: worded when the page renders
     registry = jobs.REGISTRY.by_name()
     failed = [(state, registry.get(state.name.split(jobs.NODE_SEPARATOR)[0]))
               for state in jobs.states(session) if state.last_status == "error"]
