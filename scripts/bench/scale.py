@@ -16,7 +16,8 @@ analysing the text, writing the index), then runs the same queries against each,
 and the database of each size are kept in DIR and reused by the next run (a 50,000-article corpus takes minutes to
 seed and rebuild); an index already live at the repository's HEAD in the current schema is not rebuilt. ``--rankings``
 writes each query's top ten (per size and backend) to a JSON file; ``--compare`` reads such a file from an earlier
-run and prints how much of each top ten is the same now (to see what a change of ranking moved). ``queue`` bulk-inserts the tickets with
+run and prints how much of each top ten is the same now (to see what a change of ranking moved); ``--max-candidates``
+sets the bound on scored candidates (a large number scores every match: the reference for ``--compare``). ``queue`` bulk-inserts the tickets with
 COPY (not through the service), then measures the staff queue page and the list API over HTTP against a real
 uvicorn: p50/p95, with the query plans of the queue's statements.
 
@@ -57,7 +58,7 @@ from portal.config import Settings  # noqa: E402
 from portal.db import Database, utcnow  # noqa: E402
 from portal.policy import SystemActor  # noqa: E402
 from portal.search import analysis  # noqa: E402
-from portal.search.index import PgIndex, SearchRequest, WhooshIndex  # noqa: E402
+from portal.search.index import PgIndex, SearchRequest, WhooshIndex, ranking  # noqa: E402
 from portal.search.index.schema import document  # noqa: E402
 from portal.search.source import Source  # noqa: E402
 from portal.tickets import service as tickets  # noqa: E402
@@ -139,22 +140,37 @@ def corpus_home(size: int, keep: Path | None, server_url: str) -> Iterator[tuple
         yield articles, settings, url, reused
 
 
-def top_ten(page) -> list[str]:
-    return [hit.slug for hit in page.hits[:10]]
+def top_ten(page) -> list[list]:
+    return [[hit.slug, hit.score] for hit in page.hits[:10]]
 
 
-def overlap(before: dict[str, list[str]], now: dict[str, list[str]]) -> str:
-    """How much of the earlier top ten each query still has, and how often the first hit is the same."""
+def overlap(before: dict[str, list], now: dict[str, list]) -> str:
+    """How much of the earlier top ten each query still has, how often the first hit is the same, and — where the
+    earlier run recorded scores — how often the ten scores are the same (the generated corpus has many articles of
+    equal score, ordered among themselves by document number: another of them is as good an answer)."""
     shared = [q for q in now if q in before]
     if not shared:
         return "no query in common with the earlier run"
-    same = [len(set(before[q]) & set(now[q])) / max(1, len(before[q])) for q in shared]
-    first = sum(1 for q in shared if before[q][:1] == now[q][:1])
-    identical = sum(1 for q in shared if before[q] == now[q])
-    top3 = [len(set(before[q][:3]) & set(now[q][:3])) / max(1, len(before[q][:3])) for q in shared]
-    return (f"top-10 overlap mean {sum(same) / len(same):.3f} (min {min(same):.2f}), top-3 overlap "
-            f"{sum(top3) / len(top3):.3f}, same first hit {first}/{len(shared)}, identical top ten "
-            f"{identical}/{len(shared)}")
+
+    def slugs(entries: list) -> list[str]:
+        return [e if isinstance(e, str) else e[0] for e in entries]
+
+    def scores(entries: list) -> list[float] | None:
+        return None if any(isinstance(e, str) for e in entries) else [round(e[1], 3) for e in entries]
+
+    same = [len(set(slugs(before[q])) & set(slugs(now[q]))) / max(1, len(before[q])) for q in shared]
+    first = sum(1 for q in shared if slugs(before[q])[:1] == slugs(now[q])[:1])
+    identical = sum(1 for q in shared if slugs(before[q]) == slugs(now[q]))
+    top3 = [len(set(slugs(before[q])[:3]) & set(slugs(now[q])[:3])) / max(1, len(before[q][:3])) for q in shared]
+    out = (f"top-10 overlap mean {sum(same) / len(same):.3f} (min {min(same):.2f}), top-3 overlap "
+           f"{sum(top3) / len(top3):.3f}, same first hit {first}/{len(shared)}, identical top ten "
+           f"{identical}/{len(shared)}")
+    scored = [q for q in shared if scores(before[q]) is not None and scores(now[q]) is not None]
+    if scored:
+        equal = sum(1 for q in scored if scores(before[q]) == scores(now[q]))
+        best = sum(1 for q in scored if scores(before[q])[:1] == scores(now[q])[:1])
+        out += f"; the same ten scores {equal}/{len(scored)}, the same best score {best}/{len(scored)}"
+    return out
 
 
 def cpu_seconds() -> float:
@@ -196,7 +212,10 @@ def where_the_time_goes(settings: Settings) -> tuple[float, float]:
 
 
 def search(sizes: list[int], n_queries: int, backends: list[str], server_url: str, breakdown: bool = True,
-           keep: Path | None = None, rankings: Path | None = None, compare: Path | None = None) -> None:
+           keep: Path | None = None, rankings: Path | None = None, compare: Path | None = None,
+           max_candidates: int | None = None) -> None:
+    if max_candidates is not None:
+        ranking.MAX_CANDIDATES = max_candidates
     print("search: in-process, every answer computed afresh (the cache of answered pages off); rebuild = a full "
           "rebuild from git into a new generation (\"kept\": the kept index was live at HEAD); git and analysis = the "
           "parts of a rebuild before writing")
@@ -394,12 +413,14 @@ def main() -> None:
                         "folder and reuse them in the next run (created when missing)")
     parser.add_argument("--rankings", type=Path, help="search: write every query's top ten to this JSON file")
     parser.add_argument("--compare", type=Path, help="search: the --rankings file of an earlier run to compare with")
+    parser.add_argument("--max-candidates", type=int, help="search: score at most this many candidates per search "
+                        "instead of ranking.MAX_CANDIDATES (a large number: every match, the reference ranking)")
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     if args.what in ("search", "all"):
         search(args.sizes, args.queries, args.backends, args.database_url, breakdown=not args.no_breakdown,
-               keep=args.keep, rankings=args.rankings, compare=args.compare)
+               keep=args.keep, rankings=args.rankings, compare=args.compare, max_candidates=args.max_candidates)
     if args.what in ("queue", "all"):
         queue(args.tickets, args.requests, args.database_url)
 

@@ -71,6 +71,8 @@ log = logging.getLogger("portal.search")
 
 BATCH = 200  # documents per INSERT during a rebuild
 SET_CACHE_SIZE = 4096
+COMPOUND_CACHE_SIZE = 256
+FACET_MASK_FROM = 2000  # matches from which facets are counted with bit masks
 PAGE_CACHE_SIZE = 1024
 MAX_BACKENDS = 8
 SNIPPET_SCAN = sq.SCAN_CHARS
@@ -151,6 +153,7 @@ class PgReader:
         self.updated: dict[int, int] = {}
         self._sets: OrderedDict[Any, frozenset[int]] = OrderedDict()
         self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
+        self._compounds: OrderedDict[wq.Query, frozenset[int]] = OrderedDict()
         self._counts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self.outdated = False  # of an older schema: it answers only until the rebuild running beside it is done
@@ -176,6 +179,8 @@ class PgReader:
                     self.facets["tag"].setdefault(t, set()).add(doc)
                 self.updated[doc] = updated
         self.all = frozenset(self.updated)
+        self._positions = {doc: i for i, doc in enumerate(sorted(self.all))}
+        self._facet_masks: dict[str, dict[str, int]] | None = None
         # ranking.likeliest orders a large tier by the text's length, rounded as Whoosh keeps it so that both
         # backends choose the same documents.
         self._length_ranks = ranking.length_ranks((doc, byte_to_length(length_to_byte(size)))
@@ -256,19 +261,32 @@ class PgReader:
             return self._vector(q.fieldname, " <-> ".join(lexeme(w) for w in words))
         if isinstance(q, wq.Prefix):
             return self._vector(q.fieldname, lexeme(q.text) + ":*")
-        if isinstance(q, wq.And):
-            sets = [self.docs(sub) for sub in q.subqueries]
-            return frozenset.intersection(*sets) if sets else frozenset()
-        if isinstance(q, (wq.Or, wq.DisjunctionMax)):
-            out: set[int] = set()
-            for sub in q.subqueries:
-                out |= self.docs(sub)
-            return frozenset(out)
+        if isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
+            return self._compound(q)
         if isinstance(q, wq.ConstantScoreQuery):
             return self.docs(q.child)
         if isinstance(q, wq.Every):
             return self.all
         return frozenset()  # NullQuery and anything query.py does not build
+
+    def _compound(self, q: wq.Query) -> frozenset[int]:
+        """An And or Or of other queries, kept too (in a smaller cache: the sets of a concept's word forms are tens of
+        thousands of documents at 50,000 articles, and joining them anew was a third of a warm search's time)."""
+        with self._lock:
+            found = self._compounds.get(q)
+            if found is not None:
+                self._compounds.move_to_end(q)
+                return found
+        sets = [self.docs(sub) for sub in q.subqueries]
+        if isinstance(q, wq.And):
+            found = frozenset.intersection(*sets) if sets else frozenset()
+        else:
+            found = frozenset().union(*sets)
+        with self._lock:
+            self._compounds[q] = found
+            while len(self._compounds) > COMPOUND_CACHE_SIZE:
+                self._compounds.popitem(last=False)
+        return found
 
     # --- term statistics -----------------------------------------------------------------------
     def frequency(self, fieldname: str, term: str) -> int:
@@ -359,7 +377,27 @@ class PgReader:
                                 {"ids": docs, "n": SNIPPET_SCAN})
             return {r[0]: (r[1], r[2]) for r in rows}
 
+    def _mask(self, docs: AbstractSet[int]) -> int:
+        """The documents as the bits of one integer (bit i: the i-th document of the version)."""
+        position = self._positions
+        bits = bytearray((len(position) + 7) // 8)
+        for doc in docs:
+            i = position.get(doc)
+            if i is not None:
+                bits[i >> 3] |= 1 << (i & 7)
+        return int.from_bytes(bits, "little")
+
     def facet_counts(self, docs: frozenset[int] | set[int]) -> dict[str, list[dict[str, Any]]]:
+        """Matches per facet value. Many matches are counted as bit masks (one AND and a bit count per value instead
+        of a set intersection: 37 → a few ms for 20,000 matches at 50,000 articles); few, by intersecting sets."""
+        masks = None
+        if len(docs) > FACET_MASK_FROM:
+            with self._lock:
+                if self._facet_masks is None:
+                    self._facet_masks = {f: {v: self._mask(ids) for v, ids in values.items()}
+                                         for f, values in self.facets.items()}
+                masks = self._facet_masks
+            matched = self._mask(docs)
         out: dict[str, list[dict[str, Any]]] = {}
         for fieldname in FACET_FIELDS:
             counts: list[dict[str, Any]] = []
@@ -367,7 +405,10 @@ class PgReader:
                 for value, ids in self.facets[fieldname].items():
                     if value == sq.ANY_VERSION or not value:
                         continue
-                    n = len(ids & docs) if len(ids) < len(docs) else len(docs & ids)
+                    if masks is not None:
+                        n = (masks[fieldname][value] & matched).bit_count()
+                    else:
+                        n = len(ids & docs) if len(ids) < len(docs) else len(docs & ids)
                     if n:
                         counts.append({"value": value, "count": n})
             counts.sort(key=lambda c: (-c["count"], c["value"]))

@@ -16,7 +16,7 @@ from whoosh import query as wq
 from portal.config import Settings
 from portal.content import ContentRepo
 from portal.search import query as sq
-from portal.search.index import PgIndex, SearchRequest, WhooshIndex, ranking
+from portal.search.index import PgIndex, SearchRequest, WhooshIndex, pg_backend, ranking
 from tests.conftest import TEST_SECRET
 from tests.search.conftest import BACKENDS, CUSTOMER, PROJECT_SYNONYMS, index_of
 from tests.search.corpus import article_text
@@ -145,3 +145,22 @@ def test_a_search_past_the_bound_finds_what_scoring_everything_finds(bound_index
     everything = [h.slug for h in bound_index.search(request).hits]
     assert bounded == everything
     assert len(bounded) == 10 and bounded[:6] == sorted(bounded[:6]) and bounded[0].startswith("titled-")
+
+
+def test_facets_counted_as_bit_masks_equal_the_counts_of_sets(bound_settings, search_databases, monkeypatch):
+    """Many matches are counted with bit masks (PgReader.facet_counts); the counts are those of intersecting sets."""
+    index = index_of("postgresql", bound_settings, search_databases)
+    try:
+        index.rebuild(force=False)
+        with index._reading() as reader:
+            everything = set(reader.all)
+            samples = [everything, {d for d in everything if d % 3}, set(sorted(everything)[:7]), set()]
+            monkeypatch.setattr(pg_backend, "FACET_MASK_FROM", 10**9)
+            by_sets = [reader.facet_counts(docs) for docs in samples]
+            monkeypatch.setattr(pg_backend, "FACET_MASK_FROM", 0)
+            by_masks = [reader.facet_counts(docs) for docs in samples]
+        assert by_masks == by_sets
+        assert by_sets[0]["module"] == [{"value": "platform", "count": len(everything)}]
+        assert sum(c["count"] for c in by_sets[1]["kind"]) == len(samples[1])
+    finally:
+        index.close()
