@@ -13,6 +13,7 @@ from portal import storage
 from portal.accounts.models import Organization, User
 from portal.db import Base, UTCDateTime, utcnow
 from portal.i18n import message
+from portal.tickets.info_request import in_language as info_request_in
 
 
 class Kind(enum.StrEnum):
@@ -177,6 +178,10 @@ class Ticket(Base):
         if self.paused_since is not None:
             seconds += max(0, int(((now or utcnow()) - self.paused_since).total_seconds()))
         return dt.timedelta(seconds=seconds)
+
+    def info_request_for(self, lang: str) -> str:
+        """The information request in ``lang``: the portal's own request reworded (``info_request.in_language``)."""
+        return info_request_in(self.info_request, lang)
 
 
 class TicketEvent(Base):

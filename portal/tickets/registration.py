@@ -18,9 +18,10 @@ from portal.accounts.models import Organization
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid
+from portal import i18n
 from portal.i18n import Joined, message
 from portal.policy import Actor
-from portal.tickets import sla
+from portal.tickets import info_request, sla
 from portal.tickets.actions import apply_move
 from portal.tickets.history import record_event
 from portal.tickets.models import (
@@ -185,7 +186,7 @@ def register(*, session: Session, settings: Settings, actor: Actor, data: Ticket
         registered_by_id=person.id if person is not None else None, channel=channel, kind=form.kind,
         module=form.module[:120], product_version=form.product_version[:40],
         version_unsupported=version is not None and not version.supported,
-        summary=form.summary[:200] or "(без темы)", description=form.description,
+        summary=form.summary[:200] or _no_subject(person), description=form.description,
         steps_to_reproduce=form.steps_to_reproduce, contact_name=form.contact_name[:200],
         contact_email=form.contact_email[:254], contact_phone=form.contact_phone[:40], priority=priority,
         status=Status.new.value, is_open=True, registered_at=now, updated_at=now,
@@ -194,8 +195,7 @@ def register(*, session: Session, settings: Settings, actor: Actor, data: Ticket
     )
     details: dict[str, Any] = {"priority": ticket.priority, "channel": channel, "kind": ticket.kind}
     if missing:
-        request = "Для регистрации обращения по регламенту не хватает сведений:\n" + "\n".join(
-            f"• {item}" for item in missing)
+        request = info_request.text(missing)
         apply_move(ticket, Status.awaiting_info.value, settings=settings, now=now, comment=request)
         details["missing"] = missing
     else:
@@ -205,6 +205,14 @@ def register(*, session: Session, settings: Settings, actor: Actor, data: Ticket
     record_event(session=session, ticket=ticket, actor=actor, kind="created", to_status=ticket.status,
                  details=details, now=now)
     return ticket
+
+
+def _no_subject(person) -> str:
+    """The summary of a request that came without one (an e-mail without a subject). Stored, so written once in
+    its requester's language — as the words they would have typed: the same summary is what every reader, the
+    search, the e-mails' subjects and the API see."""
+    lang = getattr(person, "language", None) or i18n.DEFAULT_LANGUAGE
+    return message("tickets_words.no_subject").in_language(lang)
 
 
 def _missing(errors: dict[str, str]) -> list[str]:
