@@ -158,10 +158,13 @@ def overlap(before: dict[str, list], now: dict[str, list]) -> str:
     def scores(entries: list) -> list[float] | None:
         return None if any(isinstance(e, str) for e in entries) else [round(e[1], 3) for e in entries]
 
-    same = [len(set(slugs(before[q])) & set(slugs(now[q]))) / max(1, len(before[q])) for q in shared]
+    def share(a: list[str], b: list[str]) -> float:
+        return len(set(a) & set(b)) / len(a) if a else float(not b)
+
+    same = [share(slugs(before[q]), slugs(now[q])) for q in shared]
     first = sum(1 for q in shared if slugs(before[q])[:1] == slugs(now[q])[:1])
     identical = sum(1 for q in shared if slugs(before[q]) == slugs(now[q]))
-    top3 = [len(set(slugs(before[q])[:3]) & set(slugs(now[q])[:3])) / max(1, len(before[q][:3])) for q in shared]
+    top3 = [share(slugs(before[q])[:3], slugs(now[q])[:3]) for q in shared]
     out = (f"top-10 overlap mean {sum(same) / len(same):.3f} (min {min(same):.2f}), top-3 overlap "
            f"{sum(top3) / len(top3):.3f}, same first hit {first}/{len(shared)}, identical top ten "
            f"{identical}/{len(shared)}")

@@ -122,7 +122,10 @@ def likeliest(lexicon: Lexicon, concepts: Sequence[wq.Query], pool: AbstractSet[
     for concept in concepts:
         held = lexicon.docs(concept)
         weight = math.log(total / (len(held) + 1)) + 1
-        features.append((lexicon.docs(in_title(concept)) & pool, weight, True))
+        # A phrase scores as the sum of its words, so each of its words in the title counts for its share.
+        words = [wq.Term("title_terms", w) for w in concept.words] if isinstance(concept, wq.Phrase) else []
+        for part in words or [in_title(concept)]:
+            features.append((lexicon.docs(part) & pool, weight / max(1, len(words)), True))
         features.append((held & pool, weight, False))
     groups: list[tuple[tuple[float, float], AbstractSet[int]]] = [((0.0, 0.0), pool)]
     for held, weight, titled in features:
