@@ -7,6 +7,7 @@ with the Whoosh backend, and in the PostgreSQL run with the PostgreSQL backend t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 
@@ -63,24 +64,29 @@ def seed_labelled(db: Database) -> int:
         return org.id
 
 
-@pytest.fixture(scope="module", params=("whoosh", "postgresql"))
-def labelled_index(request, tmp_path_factory, similar_databases):
-    """The labelled set indexed by one backend (a data home and database of its own)."""
-    home = tmp_path_factory.mktemp(f"similar-{request.param}")
-    if request.param == "postgresql":
-        url = similar_databases.create()
-    else:
-        url = f"sqlite:///{home / 'portal.db'}"
-    settings = Settings(home=home, database_url=url, secret_key=TEST_SECRET, run_jobs=False,
-                        search_backend=request.param)
+@contextlib.contextmanager
+def labelled(backend: str, tmp_path_factory, databases: SearchDatabases):
+    """The labelled set indexed by ``backend`` (a data home and database of its own)."""
+    home = tmp_path_factory.mktemp(f"similar-{backend}")
+    url = databases.create() if backend == "postgresql" else f"sqlite:///{home / 'portal.db'}"
+    settings = Settings(home=home, database_url=url, secret_key=TEST_SECRET, run_jobs=False, search_backend=backend)
     db = Database(settings)
     migrate.upgrade(db)
     seed_labelled(db)
-    index = PgTickets(settings) if request.param == "postgresql" else WhooshTickets(settings)
+    index = PgTickets(settings) if backend == "postgresql" else WhooshTickets(settings)
     index.rebuild()
-    yield index
-    index.close()
-    db.dispose()
+    try:
+        yield index
+    finally:
+        index.close()
+        db.dispose()
+
+
+@pytest.fixture(scope="module", params=("whoosh", "postgresql"))
+def labelled_index(request, tmp_path_factory, similar_databases):
+    """The labelled set indexed by one backend."""
+    with labelled(request.param, tmp_path_factory, similar_databases) as index:
+        yield index
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portal.search import analysis
 
@@ -111,6 +111,7 @@ class Term:
     term: str
     weight: float  # (1 + log tf) × idf
     docs: int  # tickets holding it
+    telling: bool = True  # among the lookup's most telling terms, known to the index or not (Wanted.whole)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Wanted:
 
     words: list[Term]
     codes: list[Term]
+    whole: float = 0.0  # the weight of the lookup's most telling terms, those no ticket holds included
 
     @property
     def empty(self) -> bool:
@@ -127,6 +129,13 @@ class Wanted:
     @property
     def terms(self) -> list[Term]:
         return self.words + self.codes
+
+    def likeness(self, held: float) -> float:
+        """``held`` (the summed weight of the ``telling`` terms a ticket holds) as a share of the lookup's most
+        telling terms — a word no ticket holds counts there too, so a ticket holding the few common words of a
+        lookup whose telling words are all new is not «like» it. The same on both backends, unlike their scores
+        (see index.Match)."""
+        return round(min(1.0, held / self.whole), 4) if self.whole > 0 else 0.0
 
     def seeds(self) -> list[Term]:
         """The terms whose tickets are the candidates: the rarest first, while their tickets add up to about
@@ -143,17 +152,28 @@ class Wanted:
         return chosen
 
 
-def wanted(analysed: Analysed, frequency, total: int) -> Wanted:
+def wanted(analysed: Analysed, frequency, total: int, own=None) -> Wanted:
     """The terms of a lookup worth asking for: known to the index (``frequency(kind, term)`` > 0, kind "words"
-    or "codes"), weighted by (1 + log tf) × idf, the best LOOKUP_WORDS words and LOOKUP_CODES codes."""
-    def best(terms: dict[str, float], kind: str, n: int) -> list[Term]:
+    or "codes"), weighted by (1 + log tf) × idf, the best LOOKUP_WORDS words and LOOKUP_CODES codes.
+
+    ``own(kind, term)``: whether the ticket looked up for (a ticket's own panel) holds the term in the index. It is
+    not among the tickets it is compared with, so it is taken out of the counts: its words no other ticket holds
+    would otherwise weigh the most and be asked for in vain, and a ticket's likeness (``Wanted.likeness``) would
+    depend on whether the lookup's own text happens to be indexed."""
+    def best(terms: dict[str, float], kind: str, n: int) -> tuple[list[Term], float]:
+        """(the best ``n`` terms the index knows, the weight of the best ``n`` known or not)."""
         scored = []
         for term, tf in terms.items():
             docs = frequency(kind, term)
-            if docs <= 0:
-                continue
-            scored.append(Term(kind, term, (1.0 + math.log(max(tf, 1.0))) * idf(docs, max(total, docs)), docs))
+            if own is not None and docs > 0 and own(kind, term):
+                docs -= 1
+            scored.append(Term(kind, term, (1.0 + math.log(max(tf, 1.0))) * idf(docs, max(others, docs)), docs))
         scored.sort(key=lambda t: (-t.weight, t.term))
-        return scored[:n]
+        telling = {t.term for t in scored[:n]}
+        known = [replace(t, telling=t.term in telling) for t in scored if t.docs > 0][:n]
+        return known, sum(t.weight for t in scored[:n])
 
-    return Wanted(words=best(analysed.words, "words", LOOKUP_WORDS), codes=best(analysed.codes, "codes", LOOKUP_CODES))
+    others = total - 1 if own is not None else total
+    words, whole_words = best(analysed.words, "words", LOOKUP_WORDS)
+    codes, whole_codes = best(analysed.codes, "codes", LOOKUP_CODES)
+    return Wanted(words=words, codes=codes, whole=whole_words + whole_codes)

@@ -57,8 +57,13 @@ class IndexedTicket:
 
 @dataclass(frozen=True)
 class Match:
+    """A ticket found. ``score`` orders the matches of one lookup and means nothing across backends (Whoosh's BM25F,
+    PostgreSQL's sum of term weights); ``likeness`` is the same on both: the share of the lookup's term weight
+    (``documents.Wanted``) the ticket holds, 0–1, what the panel's minimum is set on."""
+
     ticket_id: str
     score: float
+    likeness: float = 0.0
 
 
 class TicketIndex(Protocol):

@@ -56,7 +56,8 @@ class SimilarTicketOut(BaseModel):
     status: str
     module: str
     product_version: str
-    score: float
+    score: float  # orders the list; its scale is the backend's own
+    likeness: float  # 0–1, the same on every backend: the share of this ticket's telling words the other holds
     cause: str  # as typed (Markdown): render or escape before showing
     solution: str
     workaround: str
@@ -75,7 +76,7 @@ class DuplicateOut(BaseModel):
 def similar_out(found: service.SolvedTicket) -> dict[str, Any]:
     t = found.ticket
     return {"id": t.id, "summary": t.summary, "status": t.status, "module": t.module,
-            "product_version": t.product_version, "score": found.score, "cause": t.resolution_cause,
+            "product_version": t.product_version, "score": found.score, "likeness": found.likeness, "cause": t.resolution_cause,
             "solution": t.resolution_solution, "workaround": t.resolution_workaround,
             "articles": [{"slug": e.slug, "title": e.meta.title, "url": e.url} for e in found.articles],
             "packages": [{"id": p.id, "title": p.title} for p in found.packages]}

@@ -140,16 +140,28 @@ class PgTickets(Following):
             text("SELECT term, docs FROM search_ticket_terms WHERE term = ANY(:terms)"), {"terms": asked})}
         return found, int(state["tickets"])
 
-    def _wanted(self, conn: Connection, ticket_text: TicketText) -> Wanted | None:
+    def _wanted(self, conn: Connection, ticket_text: TicketText, exclude: str | None = None) -> Wanted | None:
         analysed = documents.analyse(ticket_text, self.mode)
         found, total = self._frequencies(conn, analysed)
         if not total:
             return None
 
-        def frequency(kind: str, term: str) -> int:
-            return found.get(term if kind == "words" else documents.CODE_MARK + term, 0)
+        def key(kind: str, term: str) -> str:
+            return term if kind == "words" else documents.CODE_MARK + term
 
-        return documents.wanted(analysed, frequency, total)
+        def frequency(kind: str, term: str) -> int:
+            return found.get(key(kind, term), 0)
+
+        own = None
+        if exclude is not None:
+            held = conn.execute(text("SELECT terms FROM search_tickets WHERE ticket_id = :id"), {"id": exclude}).scalar()
+            if held is not None:
+                mine = set(held)
+
+                def own(kind: str, term: str) -> bool:
+                    return key(kind, term) in mine
+
+        return documents.wanted(analysed, frequency, total, own)
 
     def wanted(self, text_: TicketText) -> Wanted:
         with self.engine.connect() as conn:
@@ -159,7 +171,7 @@ class PgTickets(Following):
                 exclude: str | None = None, limit: int = 5) -> list[Match]:
         self._maybe_check()
         with self.engine.connect() as conn:
-            want = self._wanted(conn, ticket_text)
+            want = self._wanted(conn, ticket_text, exclude)
             if want is None:
                 if self._state(conn) is None:
                     self.catch_up_later()  # no index yet: built in the background, the page does not wait
@@ -168,20 +180,23 @@ class PgTickets(Following):
                 return []
             params: dict[str, Any] = {"scope": scope, "limit": limit, "exclude": exclude or "",
                                       "seeds": " | ".join(lexeme(_term(t)) for t in want.seeds())}
-            parts = []
+            parts, holds = [], []
             for i, t in enumerate(want.terms):
                 params[f"t{i}"], params[f"a{i}"] = lexeme(_term(t)), lexeme(_term(t)) + ":A"
                 params[f"w{i}"], params[f"b{i}"] = t.weight, t.weight * SUMMARY_BONUS
-                parts.append(f"(CASE WHEN words @@ CAST(:t{i} AS tsquery) THEN :w{i} ELSE 0 END"
-                             f" + CASE WHEN words @@ CAST(:a{i} AS tsquery) THEN :b{i} ELSE 0 END)")
+                holding = f"CASE WHEN words @@ CAST(:t{i} AS tsquery) THEN :w{i} ELSE 0 END"
+                if t.telling:
+                    holds.append(holding)
+                parts.append(f"({holding} + CASE WHEN words @@ CAST(:a{i} AS tsquery) THEN :b{i} ELSE 0 END)")
             # The candidates hold one of the seed terms (the rarest: documents.Wanted.seeds); all terms score.
             where = "scope = :scope AND ticket_id <> :exclude AND words @@ CAST(:seeds AS tsquery)"
             if organization_id is not None:
                 where += " AND organization_id = :org"
                 params["org"] = organization_id
-            rows = conn.execute(text(f"SELECT ticket_id, {' + '.join(parts)} AS score FROM search_tickets "
-                                     f"WHERE {where} ORDER BY score DESC, ticket_id LIMIT :limit"), params).all()
-        return [Match(r[0], round(float(r[1]), 4)) for r in rows]
+            rows = conn.execute(text(f"SELECT ticket_id, {' + '.join(parts)} AS score, {' + '.join(holds) or '0'} AS held "
+                                     f"FROM search_tickets WHERE {where} ORDER BY score DESC, ticket_id LIMIT :limit"),
+                                params).all()
+        return [Match(r[0], round(float(r[1]), 4), want.likeness(float(r[2]))) for r in rows]
 
     def info(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

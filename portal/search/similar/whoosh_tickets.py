@@ -13,6 +13,7 @@ from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.reading import TermNotFound
 from whoosh.fields import ID, TEXT, Schema
 
 from portal import locks
@@ -30,6 +31,8 @@ WRITER_LIMIT_MB = 256
 OPEN_ATTEMPTS = 3
 log = logging.getLogger("portal.search.tickets")
 ALLOWED_CACHE = 64  # (scope, organisation) document sets kept per searcher
+EXACT_FREQUENCY = 256  # a term in at most this many documents is counted through its postings (see _frequency)
+_FIELDS = {"words": "text", "codes": "codes"}
 
 
 def build_schema(mode: str) -> Schema:
@@ -183,10 +186,47 @@ class WhooshTickets(Following):
         searcher = reader.searcher()
         return self._wanted(searcher, text)
 
-    def _wanted(self, searcher, text: TicketText) -> Wanted:
-        fields = {"words": "text", "codes": "codes"}
-        return documents.wanted(documents.analyse(text, self.mode),
-                                lambda kind, term: searcher.doc_frequency(fields[kind], term), searcher.doc_count())
+    def _wanted(self, searcher, text: TicketText, exclude: str | None = None) -> Wanted:
+        own = None
+        docnum = self._live_docnum(searcher, exclude) if exclude is not None else None
+        if docnum is not None:
+            def own(kind: str, term: str) -> bool:
+                matcher = wq.Term(_FIELDS[kind], term).matcher(searcher)
+                if matcher.is_active() and matcher.id() < docnum:
+                    matcher.skip_to(docnum)
+                return matcher.is_active() and matcher.id() == docnum
+        return documents.wanted(documents.analyse(text, self.mode), self._frequency(searcher), searcher.doc_count(),
+                                own)
+
+    @staticmethod
+    def _live_docnum(searcher, ticket_id: str) -> int | None:
+        """The live document of a ticket (its postings leave replaced copies out), or None when it is not indexed."""
+        try:
+            return next(iter(searcher.reader().postings("ticket_id", ticket_id).all_ids()), None)
+        except TermNotFound:
+            return None
+
+    @staticmethod
+    def _frequency(searcher):
+        """How many live tickets hold a term. Whoosh's document frequency still counts a ticket's copies replaced by
+        catch-ups until their segments merge — every ticket, right after a rebuild's closing catch-up — so a rare
+        term (the ones that decide a lookup and its likeness) is counted through its postings, which leave them
+        out; a common one is scaled by the live share (its idf hardly moves). PostgreSQL counts exactly: without
+        this the backends' likeness parted by up to 0.13."""
+        ixreader = searcher.reader()
+        if not ixreader.has_deletions():
+            return lambda kind, term: searcher.doc_frequency(_FIELDS[kind], term)
+        live = searcher.doc_count() / max(1, searcher.doc_count_all())
+
+        def frequency(kind: str, term: str) -> int:
+            counted = searcher.doc_frequency(_FIELDS[kind], term)
+            if counted == 0:
+                return 0
+            if counted <= EXACT_FREQUENCY:
+                return sum(1 for _ in ixreader.postings(_FIELDS[kind], term).all_ids())
+            return max(1, round(counted * live))
+
+        return frequency
 
     def similar(self, text: TicketText, *, scope: str, organization_id: int | None = None,
                 exclude: str | None = None, limit: int = 5) -> list[Match]:
@@ -217,26 +257,44 @@ class WhooshTickets(Following):
             self.catch_up_later()  # no index yet: built in the background, the page does not wait
             return []
         searcher = reader.searcher()
-        want = self._wanted(searcher, text)
+        want = self._wanted(searcher, text, exclude)
         if want.empty:
             return []
         allowed = reader.allowed(searcher, scope, organization_id)
         if not allowed:
             return []
-        field = {"words": "text", "codes": "codes"}
         candidates: set[int] = set()
         for seed in want.seeds():
-            candidates.update(d for d in wq.Term(field[seed.kind], seed.term).docs(searcher) if d in allowed)
+            candidates.update(d for d in wq.Term(_FIELDS[seed.kind], seed.term).docs(searcher) if d in allowed)
         if not candidates:
             return []
         # The article search's BM25F scorer: each term walks its postings to the candidates only.
-        likeness = wq.Or([wq.Term(field[t.kind], t.term, boost=t.weight) for t in want.terms])
-        matches = []
-        for score, docnum in ranking.score(searcher, likeness, candidates, limit + 1):
-            ticket_id = searcher.stored_fields(docnum)["ticket_id"]
-            if ticket_id != exclude:
-                matches.append(Match(ticket_id, round(float(score), 4)))
-        return matches[:limit]
+        likeness = wq.Or([wq.Term(_FIELDS[t.kind], t.term, boost=t.weight) for t in want.terms])
+        best = [(score, d) for score, d in ranking.score(searcher, likeness, candidates, limit + 1)
+                if searcher.stored_fields(d)["ticket_id"] != exclude][:limit]
+        held = self._held(searcher, want, [d for _score, d in best])
+        return [Match(searcher.stored_fields(d)["ticket_id"], round(float(score), 4), want.likeness(held[d]))
+                for score, d in best]
+
+    @staticmethod
+    def _held(searcher, want: Wanted, docs: list[int]) -> dict[int, float]:
+        """The summed weight of the lookup's telling terms each of ``docs`` holds (postings walked to them)."""
+        held = dict.fromkeys(docs, 0.0)
+        ordered = sorted(docs)
+        for t in want.terms:
+            if not t.telling:
+                continue
+            matcher = wq.Term(_FIELDS[t.kind], t.term).matcher(searcher)
+            for doc in ordered:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < doc:
+                    matcher.skip_to(doc)
+                    if not matcher.is_active():
+                        break
+                if matcher.id() == doc:
+                    held[doc] += t.weight
+        return held
 
     def info(self) -> dict[str, Any]:
         gen = self.store.current()
