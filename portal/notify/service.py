@@ -31,6 +31,7 @@ from portal.notify import templates
 from portal.notify.models import NotificationPreference, NotifyMark, OutboxMessage, OutboxStatus
 from portal.tickets import service as tickets
 from portal.tickets import merge, sla
+from portal.tickets.info_request import Asked
 from portal.tickets.models import Status, Ticket
 
 CATEGORIES = ("ticket_updates", "organization_tickets", "packages", "staff_alerts")
@@ -377,7 +378,7 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
         target = event.to_status
         if target == "awaiting_info":
             notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="info_requested",
-                                    context={"request": ticket.info_request or event.comment}, now=now)
+                                    context={"request": Asked(ticket.info_request or event.comment or "")}, now=now)
         elif target == "suspended":
             notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="ticket_suspended",
                                     context={"reason": ticket.suspend_reason or event.comment}, now=now)
@@ -404,7 +405,7 @@ def on_ticket_event(*, session: Session, ticket, event) -> None:
                                 context={"comment": event.comment, "author": event.actor_name}, now=now)
     elif kind == INFO_REMINDER:
         notify_ticket_customers(session=session, settings=settings, ticket=ticket, kind="info_reminder",
-                                context={"request": ticket.info_request,
+                                context={"request": Asked(ticket.info_request),  # in each recipient's language
                                          "requested_at": ticket.info_requested_at or now}, now=now)
 
 

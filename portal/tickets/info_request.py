@@ -43,3 +43,21 @@ def _missing_line_in(line: str, lang: str) -> str:
     label, key = labels[0]
     said = item[len(label) + 2:]
     return f"{BULLET}{i18n.translate(key, lang)}: {i18n.reword(said, lang, _MESSAGE_PREFIXES)}"
+
+
+class Asked(i18n.Message):
+    """A stored request as text for a person — read in the language of whoever it is rendered for (an e-mail to
+    each recipient, under ``i18n.using``); its ``str`` outside that is the stored text."""
+
+    stored: str
+
+    def __new__(cls, stored: str) -> "Asked":
+        text = str.__new__(cls, stored)
+        text.key, text.values, text.stored = "", {}, stored
+        return text
+
+    def in_language(self, lang: str) -> str:
+        return in_language(self.stored, lang)
+
+    def __reduce__(self):
+        return (Asked, (self.stored,))

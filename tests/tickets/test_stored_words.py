@@ -71,3 +71,32 @@ def test_a_request_without_subject_and_fields_reads_in_each_readers_language(db,
     assert info_request.in_language("Пришлите HAR-файл", "en") == "Пришлите HAR-файл"
     odd = HEADER_RU + "\n• Неизвестное поле: что-то\nпросто строка"
     assert info_request.in_language(odd, "en") == HEADER_EN + "\n• Неизвестное поле: что-то\nпросто строка"
+
+
+
+def test_the_reminder_e_mail_reads_the_request_in_its_recipients_language(db, settings, make):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from portal.notify import service as notify
+    from portal.notify.models import OutboxMessage
+
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example")
+    ivan = make.user("customer", org, username="ivan", email="ivan@acme.example")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id == john.id).values(language="en"))
+    english_id, russian_id = _register_by_mail(db, settings, john), _register_by_mail(db, settings, ivan)
+    with db.session_scope() as s:
+        assert notify.send_reminders(session=s, settings=settings,
+                                     now=dt.datetime.now(dt.UTC) + dt.timedelta(days=30)) == 2
+    with db.session_scope(write=False) as s:
+        sent = {(m.recipient, m.ticket_id): m for m in s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "info_reminder"))}
+        english = sent[("john@acme.example", english_id)]
+        russian = sent[("ivan@acme.example", russian_id)]
+        assert HEADER_EN in english.body_text and "• Module: " in english.body_text, english.body_text
+        assert HEADER_RU not in english.body_text and "Модуль" not in english.body_text
+        assert HEADER_EN.replace("'", "&#39;") in english.body_html
+        assert HEADER_RU in russian.body_text and "• Модуль: " in russian.body_text
