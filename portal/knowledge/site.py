@@ -79,7 +79,7 @@ FAILED_RETRY_AFTER = dt.timedelta(minutes=15)
 BUILDS_DIR = ".builds"
 DEFAULT_MARKDOWN_EXTENSIONS = ["admonition", "pymdownx.details", "pymdownx.superfences", "tables", "toc",
                                "attr_list"]
-MODULE_FALLBACK = "Общее"
+MODULE_FALLBACK = i18n.message("kb_labels.site.module_fallback")  # a module group for articles naming none
 HOOKS_FILE = Path(__file__).with_name("mkdocs_hooks.py")
 INCREMENTAL_FILE = Path(__file__).with_name("site_incremental.py")
 # Where the hooks write a full build's manifest (mkdocs_hooks.MANIFEST_ENV; not imported: it loads MkDocs).
@@ -105,10 +105,10 @@ def read_config(text: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise Invalid.fields({"mkdocs.yml": f"не читается как YAML (теги !!python не допускаются): {exc}"}) \
+        raise Invalid.fields({"mkdocs.yml": i18n.message("kb_labels.config.not_yaml", error=str(exc))}) \
             from None
     if not isinstance(config, dict):
-        raise Invalid.fields({"mkdocs.yml": "ожидается набор настроек"})
+        raise Invalid.fields({"mkdocs.yml": i18n.message("kb_labels.config.not_mapping")})
     return config
 
 
@@ -266,7 +266,8 @@ def build(*, settings: Settings, db: Database, editions: list[str] | None = None
     wanted = editions or list(EDITIONS)
     for edition in wanted:
         if edition not in EDITIONS:
-            raise Invalid.fields({"edition": f"неизвестная редакция «{edition}»; есть: {', '.join(EDITIONS)}"})
+            raise Invalid.fields({"edition": i18n.message("kb_labels.unknown_edition", edition=edition,
+                                                          editions=", ".join(EDITIONS))})
     with db.session_scope() as session:
         todo = [e for e in wanted if force or is_stale(session, settings, e, head)]
         rows = {}
@@ -748,7 +749,7 @@ _RUNNER = (
 def _mkdocs_error(proc: subprocess.CompletedProcess) -> str:
     lines = (proc.stderr or proc.stdout or "").strip().splitlines()
     errors = [line for line in lines if "ERROR" in line or "Error" in line or "Aborted" in line]
-    return "\n".join(errors[-20:] or lines[-30:]) or f"mkdocs завершился с кодом {proc.returncode}"
+    return "\n".join(errors[-20:] or lines[-30:]) or i18n.message("kb_labels.mkdocs_exit", code=proc.returncode)
 
 
 def _swap(settings: Settings, edition: str, out: Path) -> None:
@@ -779,7 +780,7 @@ def _remove_old_builds(settings: Settings, edition: str) -> None:
 
 _PARSED: dict[tuple[str, str], Any] = {}  # (path, sha-1 of the text) → the article read (None: left out)
 _PARSED_LIMIT = 50_000
-_PAGE_TEXTS: dict[tuple[str, str, str, str], str] = {}  # (path, sha-1 of the source, date, edition) → page text
+_PAGE_TEXTS: dict[tuple[str, ...], str] = {}  # (path, sha-1 of the source, date, edition, language) → page text
 _parsed_lock = threading.Lock()
 
 
@@ -793,14 +794,14 @@ class _ParsedArticles:
         self._digest: dict[str, str] = {}
 
     def page(self, rel: str, article: articles.Article, revision_date: str | None, edition: str,
-             slug: str) -> str:
+             slug: str, lang: str = i18n.DEFAULT_LANGUAGE) -> str:
         """``_page_text`` of the article read from ``rel``, kept for the next build while its source is unchanged
         (the same source, date and edition make the same page: the YAML of thousands of pages is not redone)."""
-        key = (rel, self._digest[rel], revision_date or "", edition)
+        key = (rel, self._digest[rel], revision_date or "", edition, lang)
         with _parsed_lock:
             text = _PAGE_TEXTS.get(key)
         if text is None:
-            text = _page_text(article.meta, article.body, revision_date, edition, slug=slug)
+            text = _page_text(article.meta, article.body, revision_date, edition, slug=slug, lang=lang)
             with _parsed_lock:
                 if len(_PAGE_TEXTS) >= _PARSED_LIMIT:
                     _PAGE_TEXTS.clear()
@@ -853,9 +854,9 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             continue
         fm = article.meta
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(read.page(rel, article, dates.get(f"{articles.KB_DIR}/{rel}"), edition, names[1]),
+        target.write_text(read.page(rel, article, dates.get(f"{articles.KB_DIR}/{rel}"), edition, names[1], lang),
                           encoding="utf-8")
-        pages.append(_Page(names[0], fm.module or MODULE_FALLBACK, fm.title, rel, fm.kind))
+        pages.append(_Page(names[0], fm.module or MODULE_FALLBACK.in_language(lang), fm.title, rel, fm.kind))
         sections_used.add(names[0])
     for index in sorted(kb.glob("*/index.md")) + [kb / "index.md"]:
         rel = index.relative_to(kb).as_posix()
@@ -866,7 +867,8 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             meta, body = frontmatter.split(index.read_text(encoding="utf-8"))
         except frontmatter.FrontMatterError:
             meta, body = {}, index.read_text(encoding="utf-8")
-        title = meta.get("title") or (_fallback_title(section, pages, lang) if section else "База знаний")
+        title = meta.get("title") or (_fallback_title(section, pages, lang) if section else
+                                        i18n.translate("kb_labels.site.home", lang))
         page_meta = {"title": title}
         if dates.get(f"{articles.KB_DIR}/{rel}"):
             page_meta["revision_date"] = dates[f"{articles.KB_DIR}/{rel}"]
@@ -879,7 +881,9 @@ def _filtered_docs(kb: Path, docs: Path, visible: frozenset[str], dates: dict[st
             listing = "".join(f"- [{md_text(p.title)}]({p.rel.rpartition('/')[2]})\n"
                               for p in sorted(pages, key=lambda p: p.title.lower()) if p.section == section)
             index.write_text(_with_meta({"title": title}, f"# {md_text(title)}\n\n{listing}"), encoding="utf-8")
-    (docs / "tags.md").write_text("---\ntitle: Теги\n---\n\n# Теги\n\n<!-- material/tags -->\n", encoding="utf-8")
+    tags = i18n.translate("kb_labels.site.tags", lang)
+    (docs / "tags.md").write_text(f"---\ntitle: {tags}\n---\n\n# {tags}\n\n<!-- material/tags -->\n",
+                                  encoding="utf-8")
     return pages
 
 
@@ -893,7 +897,7 @@ def _with_meta(meta: dict[str, Any], body: str) -> str:
 
 
 def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, edition: str, *,
-               slug: str = "") -> str:
+               slug: str = "", lang: str = i18n.DEFAULT_LANGUAGE) -> str:
     """The page MkDocs renders: title, tags and date for the theme, a short card of the article's facts;
     ``article`` (the slug) tells the theme it is an article («Не помогло? Создать заявку»)."""
     meta: dict[str, Any] = {"title": fm.title, "tags": fm.tags}
@@ -904,17 +908,19 @@ def _page_text(fm: articles.FrontMatter, body: str, revision_date: str | None, e
     if revision_date:
         meta["revision_date"] = revision_date
     facts = []
+    module, versions, tickets = (i18n.translate(f"kb_labels.site.{name}", lang)
+                                 for name in ("module", "versions", "tickets"))
     if fm.module:
-        facts.append(f"**Модуль:** {md_text(fm.module)}")
+        facts.append(f"**{module}:** {md_text(fm.module)}")
     if fm.product_versions:
-        facts.append(f"**Версии:** {md_text(', '.join(fm.product_versions))}")
+        facts.append(f"**{versions}:** {md_text(', '.join(fm.product_versions))}")
     # No package is named in the built page: whether a reader may know of one depends on their organisation's
     # entitlement, so «Исправлено в пакете …» comes per reader from the portal (theme article.js, feedback.py).
     if fm.tickets:
         if edition == "staff":
-            facts.append("**Заявки:** " + ", ".join(f"[{md_text(t)}](/tickets/{quote(t)})" for t in fm.tickets))
+            facts.append(f"**{tickets}:** " + ", ".join(f"[{md_text(t)}](/tickets/{quote(t)})" for t in fm.tickets))
         else:
-            facts.append(f"**Заявки:** {md_text(', '.join(fm.tickets))}")
+            facts.append(f"**{tickets}:** {md_text(', '.join(fm.tickets))}")
     card = ""
     if fm.summary:
         card += f"*{md_text(fm.summary)}*\n\n"
@@ -942,7 +948,8 @@ def md_text(value: str) -> str:
 def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out: Path, pages: list[_Page],
                     edition: str) -> dict[str, Any]:
     built: dict[str, Any] = {k: config[k] for k in CONFIG_KEYS if k in config}
-    built.setdefault("site_name", "База знаний PrimoART")
+    lang = edition_language(config)
+    built.setdefault("site_name", i18n.translate("kb_labels.site.name", lang))
     theme: dict[str, Any] = built["theme"] if isinstance(built.get("theme"), dict) else {}
     features = list(theme.get("features") or [])
     if "navigation.prune" not in features:  # without it every page repeats the whole navigation: O(pages²)
@@ -960,7 +967,7 @@ def _edition_config(settings: Settings, config: dict[str, Any], docs: Path, out:
     # Not the repository's ``extra``: Material prints it unescaped and loads scripts it names (polyfills,
     # analytics).
     built["extra"] = {"edition": edition, "generator": False}
-    built["nav"] = _nav(docs, pages, edition_language(config))
+    built["nav"] = _nav(docs, pages, lang)
     built["exclude_docs"] = "templates/\n"
     return built
 
@@ -1024,7 +1031,7 @@ def _nav(docs: Path, pages: list[_Page], lang: str = i18n.DEFAULT_LANGUAGE) -> l
                 items.append({module: [{p.title: p.rel} for p in sorted(in_section, key=lambda p: p.title.lower())
                                        if p.module == module]})
         nav.append({titles[section]: items})
-    nav.append({"Теги": "tags.md"})
+    nav.append({i18n.translate("kb_labels.site.tags", lang): "tags.md"})
     return nav
 
 

@@ -96,7 +96,8 @@ def test_kb_check_names_problems_in_the_operators_language(settings, content_rep
 
 
 def test_an_english_edition_titles_its_sections_in_english(writer, write_article, db, settings, content_repo):
-    problem = write_article(writer, title="Агент RUM не отправляет данные", kind="problem")
+    problem = write_article(writer, title="Агент RUM не отправляет данные", kind="problem", module="RUM",
+                            product_versions=["5.2"], tickets=["PRM-2026-00011"])
     other = write_article(writer, title="Настройка прокси для коллектора", kind="howto", section="network")
     for article in (problem, other):
         with db.session_scope() as session:
@@ -112,5 +113,12 @@ def test_an_english_edition_titles_its_sections_in_english(writer, write_article
     assert "Problem solutions" in nav_text and "How-tos" in nav_text, nav_text
     assert "Решения проблем" not in nav_text and "Инструкции" not in nav_text
     assert "Problem solutions" in (root / "problems" / "index.html").read_text()
+    page = (root / "problems" / problem.slug / "index.html").read_text()
+    card = re.sub(r"<[^>]+>", "", re.search(r"<p>(<strong>.*?)</p>", page, re.S).group(1))  # the facts' line
+    assert card == "Module: RUM · Versions: 5.2 · Tickets: PRM-2026-00011", card
+    assert "Tags" in nav_text and "Теги" not in nav_text
+    bare = site._edition_config(settings, site.read_config("theme: {name: material, language: en}\n"),
+                                settings.home_path, settings.home_path, [], "customers")
+    assert bare["site_name"] == "PrimoART knowledge base"  # when mkdocs.yml names none
     assert site.edition_language(site.read_config("site_name: X\n")) == "ru"
     assert site.edition_language(site.read_config("theme: {name: material, language: de}\n")) == "ru"
