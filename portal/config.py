@@ -82,6 +82,10 @@ class Settings(BaseSettings):
         2, ge=0, description="Failed logins after which each further attempt is answered more slowly."
     )
     login_lockout_minutes: int = Field(15, ge=1, description="How long logins stay refused after too many failures.")
+    anonymous_search_per_minute: int = Field(
+        60, ge=1, description="Searches (and suggestions) one address may ask a minute without signing in, with "
+        "PORTAL_PUBLIC_KB=true; more are answered 429 with Retry-After. Counted in the database every node shares.",
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted by ordinary routes, in bytes."
     )

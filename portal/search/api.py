@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from portal.deps import DatabaseDep, OptionalUser, SessionDep, SettingsDep, verify_csrf
+from portal.deps import DatabaseDep, OptionalUser, SessionDep, SettingsDep, client_ip, verify_csrf
 from portal.search import query as sq
-from portal.search import service
+from portal.search import service, throttle
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"], dependencies=[Depends(verify_csrf)])
+
+def anonymous_limit(request: Request, user: OptionalUser, settings: SettingsDep, db: DatabaseDep) -> None:
+    """A reader who is not signed in asks at most ``PORTAL_ANONYMOUS_SEARCH_PER_MINUTE`` searches a minute."""
+    if user is None and settings.public_kb:
+        throttle.count_anonymous(db=db, settings=settings, address=client_ip(request))
+
+
+router = APIRouter(prefix="/api/v1/search", tags=["search"],
+                   dependencies=[Depends(verify_csrf), Depends(anonymous_limit)])
 
 Text = Annotated[str, Query(max_length=sq.MAX_QUERY_CHARS)]
 Filter = Annotated[str | None, Query(max_length=200)]
