@@ -312,6 +312,19 @@ def _ticket_answered(session: Session, settings: Settings, parsed: ParsedMessage
     return None
 
 
+def _stored(key: str, **values) -> str:
+    """Why a message was held or ignored, as stored: Russian, whoever's language is current; the intake pages read
+    it in their reader's language (``IntakeMessage.reason_in``)."""
+    return i18n.translate(key, i18n.DEFAULT_LANGUAGE, **values)
+
+
+def _no_text(user: User | None) -> str:
+    """The comment of a message without text. Stored, so written once in its sender's language — as the words
+    they would have written: every reader of the ticket sees the same comment."""
+    lang = user.language if user is not None and user.language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    return i18n.translate("intake_words.no_text", lang)
+
+
 def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetime | None = None) -> IntakeMessage:
     """Handle one message from the mailbox (once: a known Message-ID returns its earlier record)."""
     now = now or utcnow()
@@ -328,19 +341,18 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
     session.add(record)
     ours = {parseaddr(settings.support_address)[1].lower(), parseaddr(from_address(settings))[1].lower()}
     if parsed.automatic or parsed.sender.lower() in ours or not parsed.sender:
-        record.status, record.reason = IntakeStatus.ignored.value, "автоматическое письмо или письмо самого портала"
+        record.status, record.reason = IntakeStatus.ignored.value, _stored("intake_words.automatic")
         session.flush()
         return record
     user = _customer_for(session, parsed.sender)
     ticket = _ticket_answered(session, settings, parsed)
     if ticket is not None:
         if user is None or user.organization_id != ticket.organization_id:
-            record.reason = (f"ответ на заявку {ticket.id} с адреса, который не принадлежит пользователю "
-                             "организации этой заявки")
+            record.reason = _stored("intake_words.reply_from_stranger", id=ticket.id)
             record.ticket_id = None
             session.flush()
             return record
-        body = strip_quoted(parsed.body) or "(письмо без текста)"
+        body = strip_quoted(parsed.body) or _no_text(user)
         writer = SystemActor.intake(on_behalf_of=user)
         actions.add_comment(session=session, settings=settings, ticket=ticket, actor=writer, body=body, now=now)
         problems = _attach(session, settings, ticket, writer, parsed)
@@ -349,7 +361,7 @@ def process(*, session: Session, settings: Settings, raw: bytes, now: dt.datetim
         session.flush()
         return record
     if user is None or user.organization is None:  # a customer always has one (accounts.create_user)
-        record.reason = "отправитель не найден среди пользователей заказчиков: определите организацию"
+        record.reason = _stored("intake_words.unknown_sender")
         session.flush()
         return record
     writer = SystemActor.intake(on_behalf_of=user)
@@ -445,7 +457,7 @@ def add_held_to_ticket(*, session: Session, settings: Settings, actor: User, int
     parsed = read_original(settings=settings, record=record)
     said = i18n.message("intake_thread.comment_from",
                         sender=f"{record.sender_name} <{record.sender}>" if record.sender_name else record.sender)
-    text = strip_quoted(parsed.body) or "(письмо без текста)"
+    text = strip_quoted(parsed.body) or _no_text(user)
     actions.add_comment(session=session, settings=settings, ticket=ticket, actor=writer, body=f"{said}\n\n{text}",
                         now=now)
     problems = _attach(session, settings, ticket, writer, parsed)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal import storage
 from portal.db import Base, UTCDateTime, utcnow
+from portal import i18n
 from portal.i18n import message
 
 
@@ -105,6 +106,11 @@ class IntakeMessage(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def reason_in(self, lang: str) -> str:
+        """Why it was held or ignored, in ``lang``: the reason is stored in Russian (the portal's own words from
+        intake_words.yml, older rows worded the same); what a file's refusal said is as it was."""
+        return i18n.reword(self.reason, lang, ("intake_words.",))
 
 
 def _intake_messages(session: Session):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from portal.tickets import service as tickets
 from portal.accounts.models import User
@@ -77,8 +77,6 @@ def test_a_request_without_subject_and_fields_reads_in_each_readers_language(db,
 def test_the_reminder_e_mail_reads_the_request_in_its_recipients_language(db, settings, make):
     import datetime as dt
 
-    from sqlalchemy import select
-
     from portal.notify import service as notify
     from portal.notify.models import OutboxMessage
 
@@ -100,3 +98,46 @@ def test_the_reminder_e_mail_reads_the_request_in_its_recipients_language(db, se
         assert HEADER_RU not in english.body_text and "Модуль" not in english.body_text
         assert HEADER_EN.replace("'", "&#39;") in english.body_html
         assert HEADER_RU in russian.body_text and "• Модуль: " in russian.body_text
+
+
+def _mail(sender: str, subject: str, body: str) -> bytes:
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "support@primoart.example", subject
+    msg["Message-ID"] = make_msgid(domain="customer.example")
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_e_mail_intake_words_its_reasons_for_the_reader_and_an_empty_reply_for_its_sender(db, settings, make,
+                                                                                           api):
+    from portal.notify import intake
+    from portal.tickets.models import TicketEvent
+
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example")
+    kate, sergey = make.user("support", username="kate"), make.user("support", username="sergey")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id.in_([john.id, kate.id])).values(language="en"))
+    tid = _register_by_mail(db, settings, john)
+    with db.session_scope() as s:
+        held = intake.process(session=s, settings=settings, raw=_mail("stranger@nowhere.example", "Помогите",
+                                                                      "Ничего не работает"))
+        reply = intake.process(session=s, settings=settings, raw=_mail("john@acme.example", f"Re: [{tid}] x", ""))
+        held_id, reply_status = held.id, reply.status
+        assert held.reason == "отправитель не найден среди пользователей заказчиков: определите организацию"
+    assert reply_status == "comment"
+    with db.session_scope(write=False) as s:
+        comment = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tid,
+                                                      TicketEvent.kind == "comment")).one()
+        assert comment.comment == "(message without text)"  # in the words of John, who sent it
+
+    en = html.unescape(api.get(kate, f"/intake/{held_id}").text)
+    ru = html.unescape(api.get(sergey, f"/intake/{held_id}").text)
+    assert "the sender is not among the customers' users: choose the organisation" in en
+    assert "не найден среди пользователей заказчиков" not in en
+    assert "отправитель не найден среди пользователей заказчиков: определите организацию" in ru
+    listing = html.unescape(api.get(kate, "/intake").text)
+    assert "the sender is not among the customers' users" in listing
