@@ -9,6 +9,7 @@ finds in search, in an e-mail or on a ticket what the customers edition leaves o
 from __future__ import annotations
 
 from portal import policy
+from portal.i18n import message
 from portal.knowledge import frontmatter
 
 Audience = policy.Audience
@@ -20,7 +21,7 @@ EDITION_AUDIENCES: dict[str, Audience] = {
     "customers": Audience.customers,
     "public": Audience.anonymous,
 }
-EDITION_NAMES = {"staff": "для сотрудников", "customers": "для заказчиков", "public": "открытая"}
+EDITION_NAMES = {edition: message(f"kb_labels.edition.{edition}") for edition in EDITION_AUDIENCES}
 
 
 def visibilities(audience: Audience) -> frozenset[str]:

@@ -150,8 +150,9 @@ def ticket_citation(request: Request, user, ref: str) -> dict[str, str] | None:
     if article.meta.status != "published" or not policy.allows(user, "article.read", article):
         return None
     url = settings.base_url.rstrip("/") + article.url
-    return {"title": article.title, "url": article.url,
-            "text": f"Статья базы знаний «{article.title}» ({url}) не помогла.\n\n"}
+    # the start of the customer's own text: in the words of whoever writes the ticket
+    said = i18n.translate("kb_labels.did_not_help", web.language(request), title=article.title, url=url)
+    return {"title": article.title, "url": article.url, "text": f"{said}\n\n"}
 
 
 # --- writers' pages ------------------------------------------------------------------------------

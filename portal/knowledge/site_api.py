@@ -3,9 +3,9 @@ polls it after a publish, ``static/kb-live.js``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from portal import policy
+from portal import i18n, policy, web
 from portal.deps import CurrentUser, SessionDep, SettingsDep
 from portal.errors import not_found
 from portal.knowledge import service, site_status
@@ -14,7 +14,7 @@ router = APIRouter(tags=["knowledge"])
 
 
 @router.get("/kb/articles/{slug}/live", summary="Whether the article's latest version is served in each edition")
-def article_live(slug: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
+def article_live(request: Request, slug: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict:
     article = service.get_article(settings=settings, slug=slug)
     policy.require(user, "article.read", article, missing=not_found("article", slug))
-    return site_status.article_live(session, settings, article)
+    return i18n.in_language(site_status.article_live(session, settings, article), web.language(request))

@@ -122,3 +122,23 @@ def test_an_english_edition_titles_its_sections_in_english(writer, write_article
     assert bare["site_name"] == "PrimoART knowledge base"  # when mkdocs.yml names none
     assert site.edition_language(site.read_config("site_name: X\n")) == "ru"
     assert site.edition_language(site.read_config("theme: {name: material, language: de}\n")) == "ru"
+
+
+def test_editions_and_the_cited_article_follow_the_readers_language(db, api, make, writer, write_article, settings):
+    english = _english(db, make.user("writer", username="smith"))
+    article = write_article(writer, title="Агент RUM не отправляет данные", visibility="customers")
+    with db.session_scope() as session:
+        service.publish_article(session=session, settings=settings, actor=writer, slug=article.slug)
+    ru = api.get(writer, f"/api/v1/kb/articles/{article.slug}/live").json()
+    en = api.get(english, f"/api/v1/kb/articles/{article.slug}/live").json()
+    assert {e["edition"]: e["name"] for e in ru["editions"]} == \
+        {"staff": "для сотрудников", "customers": "для заказчиков", "public": "открытая"}
+    assert {e["edition"]: e["name"] for e in en["editions"]} == \
+        {"staff": "for staff", "customers": "for customers", "public": "public"}
+
+    customer = _english(db, make.user("customer", username="john"))
+    page = api.get(customer, f"/tickets/new?article={article.slug}").text
+    assert "The knowledge base article “Агент RUM не отправляет данные”" in page and "did not help." in page
+    assert "не помогла" not in page
+    russian = api.get(make.user("customer", username="ivan"), f"/tickets/new?article={article.slug}").text
+    assert "Статья базы знаний «Агент RUM не отправляет данные»" in russian
