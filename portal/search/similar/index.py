@@ -15,7 +15,7 @@ import abc
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +75,8 @@ class TicketIndex(Protocol):
     def wanted(self, text: TicketText) -> Wanted: ...
     def catch_up(self, *, wait: bool) -> int | None: ...
     def catch_up_later(self) -> None: ...
+    def version(self) -> Hashable | None:
+        """A value that changes whenever the live index does (any process, any node); None: no usable index."""
     def rebuild(self, *, progress: Progress | None = None) -> dict[str, Any]: ...
     def info(self) -> dict[str, Any]: ...
     def settle(self, timeout: float | None = None) -> None: ...
@@ -172,6 +174,14 @@ class Following(abc.ABC):
         except Conflict:
             # a rebuild holds the index: its closing catch-up reads what this one would have
             log.info("ticket index busy (a rebuild); this catch-up is left to it")
+
+    def version(self) -> Hashable | None:
+        """What ``TicketIndex.version`` says; a cached lookup still keeps the lookups' safety-net catch-up."""
+        self._maybe_check()
+        return self._version()
+
+    @abc.abstractmethod
+    def _version(self) -> Hashable | None: ...
 
     def _maybe_check(self) -> None:
         """A lookup's safety net: a catch-up now and then even when no event of this process asked for one."""

@@ -65,6 +65,16 @@ class PgTickets(Following):
             state = self._state(conn)
         return None if state is None else state["watermark"]
 
+    def _version(self) -> tuple[str, str] | None:
+        """The transaction that last wrote the state row: every write of the index (a catch-up's batch, a rebuild)
+        updates that row in its own transaction, so its ``xmin`` moves with each, on any node."""
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT xmin::text, mode, schema_version FROM search_ticket_state WHERE id = :id"),
+                               {"id": STATE_ID}).first()
+        if row is None or row[1] != self.mode or row[2] != documents.SCHEMA_VERSION:
+            return None
+        return "pg", row[0]
+
     # --- writing -------------------------------------------------------------------------------------
     def _rows(self, tickets: list[IndexedTicket]) -> list[dict[str, Any]]:
         rows = []

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ from portal.knowledge import service as knowledge
 from portal.registry import Registry
 from portal.search.index.protocol import Progress
 from portal.search.similar.documents import TicketText
-from portal.search.similar.index import TicketIndex
+from portal.search.similar.index import Match, TicketIndex
 from portal.search.similar.pg_tickets import PgTickets
 from portal.search.similar.whoosh_tickets import WhooshTickets
 from portal.tickets import service as tickets
@@ -66,6 +67,7 @@ def backend(settings: Settings) -> TicketIndex:
         _BACKENDS[key] = found
         while len(_BACKENDS) > MAX_BACKENDS:
             old = _BACKENDS.pop(next(iter(_BACKENDS)))
+            PANEL_CACHE.forget(old)
             close = getattr(old, "close", None)
             if close is not None:
                 close()
@@ -73,6 +75,50 @@ def backend(settings: Settings) -> TicketIndex:
 
 
 # --- similar solved tickets (staff) ---------------------------------------------------------------------
+
+class PanelCache:
+    """The matches of the staff ticket page's lookup, per (ticket, its text, limit), for the index version they were
+    found in — kept in this process, the least recently used dropped past ``size``. Every staff view of a ticket
+    asked the index again though neither the ticket nor the index had changed; the key holds the ticket's text,
+    and an index that advanced (a ticket event, on any node: ``TicketIndex.version``) empties its entries. The
+    matches only: the rows, articles and packages are still loaded, and permissions checked, on every view."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._lock = threading.Lock()
+        self._by_index: dict[int, tuple[object, OrderedDict[tuple, list[Match]]]] = {}
+        self.hits = self.misses = 0
+
+    def get(self, index: TicketIndex, version: object, key: tuple) -> list[Match] | None:
+        if version is None:
+            return None
+        with self._lock:
+            kept = self._by_index.get(id(index))
+            if kept is None or kept[0] != version or key not in kept[1]:
+                self.misses += 1
+                return None
+            kept[1].move_to_end(key)
+            self.hits += 1
+            return kept[1][key]
+
+    def put(self, index: TicketIndex, version: object, key: tuple, matches: list[Match]) -> None:
+        if version is None:
+            return
+        with self._lock:
+            kept = self._by_index.get(id(index))
+            if kept is None or kept[0] != version:  # the index advanced: what was found before may be wrong now
+                kept = self._by_index[id(index)] = (version, OrderedDict())
+            kept[1][key] = matches
+            while len(kept[1]) > self.size:
+                kept[1].popitem(last=False)
+
+    def forget(self, index: TicketIndex) -> None:
+        with self._lock:
+            self._by_index.pop(id(index), None)
+
+
+PANEL_CACHE = PanelCache()
+
 
 @dataclass
 class SolvedTicket:
@@ -97,9 +143,15 @@ def similar_solved(*, session: Session, settings: Settings, user, ticket_id: str
     policy.require(user, "ticket.queue")
     ticket = tickets.get_ticket(session=session, ticket_id=ticket_id, user=user)
     limit = max(1, min(limit, MAX_LIMIT))
-    matches = [m for m in backend(settings).similar(TicketText.of(ticket), scope="solved", exclude=ticket.id,
-                                                    limit=limit)
-               if m.likeness >= MIN_LIKENESS]
+    index = backend(settings)
+    text = TicketText.of(ticket)
+    version = index.version()
+    key = (ticket.id, text, limit)
+    matches = PANEL_CACHE.get(index, version, key)
+    if matches is None:
+        matches = [m for m in index.similar(text, scope="solved", exclude=ticket.id, limit=limit)
+                   if m.likeness >= MIN_LIKENESS]
+        PANEL_CACHE.put(index, version, key, matches)
     rows = _loaded(session, [m.ticket_id for m in matches])
     found = []
     for match in matches:

@@ -138,6 +138,16 @@ class WhooshTickets(Following):
             return None
         return dt.datetime.fromisoformat((self.store.meta(gen) or {})["watermark"])  # type: ignore[arg-type]
 
+    def _version(self) -> tuple[str, int] | None:
+        """The live generation and its table of contents' generation (every commit of a writer moves it)."""
+        reader = self._current()
+        if reader is None:
+            return None
+        try:
+            return reader.gen.name, reader.ix.latest_generation()
+        except OSError:
+            return None
+
     # --- writing -------------------------------------------------------------------------------------
     def _write(self, tickets: list[IndexedTicket], watermark: dt.datetime) -> None:
         gen = self.store.current()
