@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -608,11 +609,33 @@ def _run_full(job: _Prepared, env: dict[str, str], cancel: Cancel | None, backgr
     if proc.returncode == _CANCELLED:
         _discard(job.out, later=True)
         return BuildResult(job.edition, job.commit, "cancelled", seconds=seconds, peak_rss_kib=peak)
-    if proc.returncode != 0 or not (job.out / "index.html").exists() or not _manifest_path(job.out).exists():
+    missing = [] if proc.returncode != 0 else [
+        name for name, path in (("index.html", job.out / "index.html"), ("manifest", _manifest_path(job.out)))
+        if not path.exists()]
+    if proc.returncode != 0 or missing:
         _discard(job.out)
-        return BuildResult(job.edition, job.commit, "failed", seconds=seconds, error=_mkdocs_error(proc),
+        return BuildResult(job.edition, job.commit, "failed", seconds=seconds, error=_full_build_error(proc, missing),
                            peak_rss_kib=peak)
     return _complete(job, rendered=job.pages, pages=job.pages, peak=peak)
+
+
+def _full_build_error(proc: subprocess.CompletedProcess, missing: list[str]) -> str:
+    """Why a full build failed, so the builds page and a test's failure say it: MkDocs' own error, the time-out,
+    a signal from outside the portal (another program, an operator, the kernel's OOM killer), or an output
+    without its start page or manifest."""
+    if proc.returncode == _TIMED_OUT:
+        return i18n.translate("kb_site_errors.timed_out", seconds=MKDOCS_TIMEOUT)
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = str(-proc.returncode)
+        tail = "\n".join((proc.stderr or "").strip().splitlines()[-10:])
+        return i18n.translate("kb_site_errors.signalled", signal=name) + (f"\n{tail}" if tail else "")
+    if missing:
+        return i18n.translate("kb_site_errors.incomplete", missing=", ".join(missing)) + (
+            f"\n{_mkdocs_error(proc)}" if (proc.stderr or proc.stdout or "").strip() else "")
+    return _mkdocs_error(proc)
 
 
 def _complete(job: _Prepared, *, rendered: int, pages: int, peak: int) -> BuildResult:
@@ -658,10 +681,15 @@ def _discard(out: Path, *, later: bool = False) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
-_CANCELLED = -15  # a build abandoned for a newer commit: its process was terminated
+# run_module's return codes for a process the portal stopped itself (no signal's code is this low): a build
+# abandoned for a newer commit or stopped with the server is «cancelled»; one that ran past MKDOCS_TIMEOUT failed.
+# A process killed by anyone else keeps its signal's code (-15 for SIGTERM) and is a failure that names it.
+_CANCELLED = -1000
+_TIMED_OUT = -1001
 
 
 _RUNNING: set[subprocess.Popen] = set()  # this process's build processes, stopped with it
+_STOPPED: set[subprocess.Popen] = set()  # of those, the ones this process stopped itself (cancel, exit)
 _running_lock = threading.Lock()
 NICENESS_ENV = "PORTAL_KB_NICENESS"  # read by _RUNNER: the child lowers its own priority first
 BACKGROUND_NICENESS = 10  # the full builds that replace incremental ones: a publish's build comes first
@@ -670,7 +698,8 @@ BACKGROUND_NICENESS = 10  # the full builds that replace incremental ones: a pub
 def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
                cancel: Cancel | None = None, niceness: int = 0) -> tuple[subprocess.CompletedProcess, int]:
     """Run ``python -m module`` in a child process; (the finished process, its peak resident memory in KiB).
-    With ``cancel``, asked four times a second: when it says so, the process is stopped (return code -15).
+    With ``cancel``, asked four times a second: when it says so, the process is stopped (return code
+    ``_CANCELLED``; ``_TIMED_OUT`` after ``MKDOCS_TIMEOUT``; a signal from elsewhere leaves its own code).
     ``niceness`` lowers the child's CPU priority. The child ends with this process: stopped at exit, and it
     leaves by itself when this process is killed."""
     proc = subprocess.Popen([sys.executable, "-c", _RUNNER, module, *args], cwd=cwd, stdout=subprocess.PIPE,
@@ -679,6 +708,7 @@ def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] |
                                  **(env or {})})
     with _running_lock:
         _RUNNING.add(proc)
+    timed_out = False
     try:
         deadline = time.monotonic() + MKDOCS_TIMEOUT
         while True:
@@ -686,20 +716,27 @@ def run_module(module: str, args: list[str], *, cwd: Path, env: dict[str, str] |
                 stdout, stderr = proc.communicate(timeout=0.25 if cancel else MKDOCS_TIMEOUT)
                 break
             except subprocess.TimeoutExpired:
-                if (cancel is not None and cancel()) or time.monotonic() > deadline:
+                timed_out = time.monotonic() > deadline
+                if timed_out or (cancel is not None and cancel()):
+                    if not timed_out:
+                        with _running_lock:
+                            _STOPPED.add(proc)
                     proc.terminate()
                     stdout, stderr = proc.communicate()
                     break
     finally:
         with _running_lock:
             _RUNNING.discard(proc)
+            stopped = proc in _STOPPED
+            _STOPPED.discard(proc)
     peak, kept = 0, []
     for line in (stderr or "").splitlines():
         if line.startswith(_PEAK_MARK):
             peak = int(line[len(_PEAK_MARK):])
         else:
             kept.append(line)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "\n".join(kept)), peak
+    code = _CANCELLED if stopped else _TIMED_OUT if timed_out else proc.returncode
+    return subprocess.CompletedProcess(proc.args, code, stdout, "\n".join(kept)), peak
 
 
 @atexit.register
@@ -708,6 +745,7 @@ def _stop_running() -> None:
     into the data home after the server is gone (the swap never happens, so the edition stays as it was)."""
     with _running_lock:
         running = list(_RUNNING)
+        _STOPPED.update(running)
     for proc in running:
         if proc.poll() is None:
             proc.terminate()

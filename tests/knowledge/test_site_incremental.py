@@ -177,7 +177,7 @@ def test_incremental_builds_equal_full_builds_and_show_nothing_of_another_visibi
     for _ in range(6):
         world.create()
     first = site.build(settings=settings, db=db, trigger="test")
-    assert {(r.status, r.mode) for r in first} == {("built", "full")}
+    assert {(r.status, r.mode) for r in first} == {("built", "full")}, [(r.edition, r.status, r.error) for r in first]
     reference = settings.model_copy(update={"home": tmp_path / "reference", "content_repo": settings.content_path})
 
     operations = ("create", "create", "edit", "edit", "rename", "move", "archive", "visibility", "visibility",
@@ -251,7 +251,7 @@ def test_a_page_linking_to_a_renamed_moved_or_hidden_article_is_rendered_again(
 def _compare(world: World, reference, db, seed: int) -> None:
     head = world.content.head()
     full = site.build(settings=reference, db=db, force=True, incremental=False, trigger="test-reference")
-    assert {(r.status, r.mode) for r in full} == {("built", "full")}, [r.error for r in full]
+    assert {(r.status, r.mode) for r in full} == {("built", "full")}, [(r.edition, r.status, r.error) for r in full]
     for edition in site.EDITIONS:
         served = site.served(world.settings, edition)
         assert served is not None and served.commit == head

@@ -217,3 +217,38 @@ def test_background_full_builds_run_at_a_lower_priority_and_a_publish_build_does
     seen = {kind: set(values.values()) for kind, values in last.items()}
     assert seen["background"] == {min(19, base + site.BACKGROUND_NICENESS)}, seen
     assert seen["foreground"] == {base}, seen
+
+
+def test_a_full_build_killed_from_outside_fails_naming_the_signal_and_only_the_portals_own_stop_cancels(
+        writer, db, settings, content_repo):
+    """«Cancelled» (no error, no back-off) is for a build the portal stopped itself: a newer commit, the server's
+    exit. A MkDocs process killed by anything else — another program, an operator, the OOM killer — was
+    recorded the same way (its SIGTERM code was taken for the portal's own), so a failed build said nothing of
+    why: the equivalence test once saw a reference build come back so, under load, unexplained."""
+    site.build(settings=settings, db=db)
+    killed: list[int] = []
+
+    def kill_one_from_outside() -> bool:  # asked four times a second while the MkDocs processes run
+        for proc in list(site._RUNNING):
+            if not killed:
+                os.kill(proc.pid, signal.SIGTERM)
+                killed.append(proc.pid)
+        return False  # the portal itself asks for no stop
+
+    results = site.build(settings=settings, db=db, force=True, incremental=False, cancel=kill_one_from_outside)
+    assert len(killed) == 1
+    outcome = sorted((r.status, "SIGTERM" in r.error and "не порталом" in r.error) for r in results)
+    assert outcome == [("built", False), ("built", False), ("failed", True)], [(r.status, r.error) for r in results]
+    with db.session_scope(write=False) as session:
+        rows = {row.status: row.error for row in session.query(SiteBuild).order_by(SiteBuild.id.desc()).limit(3)}
+    assert "SIGTERM" in (rows.get("failed") or "") and "cancelled" not in rows, rows
+
+    stopped = {"asked": False}
+
+    def newer_commit_arrived() -> bool:  # the portal's own stop: still «cancelled», with no error
+        if site._RUNNING:
+            stopped["asked"] = True
+        return stopped["asked"]
+
+    results = site.build(settings=settings, db=db, force=True, incremental=False, cancel=newer_commit_arrived)
+    assert {(r.status, r.error) for r in results} == {("cancelled", "")}, [(r.status, r.error) for r in results]
