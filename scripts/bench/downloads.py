@@ -187,12 +187,21 @@ def start_portal(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, i
     return server, port
 
 
-ROUNDS = 3  # the machine is shared: each figure is the best of this many rounds, measured the same way for all
+ROUNDS = 3  # the machine is shared: each figure is the best of this many rounds (--rounds), the same for all
+ROUND_RATES: dict[str, list[float]] = {}  # per URL: MiB/s of every round, to show how far the rounds spread
 
 
 def best_of_rounds(url: str, count: int, headers: list[str]) -> tuple[float, int]:
     """The fastest of ``ROUNDS`` rounds of ``count`` simultaneous downloads: (seconds, bytes)."""
-    return min((parallel_downloads(url, count, headers) for _ in range(ROUNDS)), key=lambda r: r[0] / max(r[1], 1))
+    rounds = [parallel_downloads(url, count, headers) for _ in range(ROUNDS)]
+    ROUND_RATES[url] = sorted(got / seconds / MIB for seconds, got in rounds)
+    return min(rounds, key=lambda r: r[0] / max(r[1], 1))
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def parallel_downloads(url: str, count: int, headers: list[str]) -> tuple[float, int]:
@@ -225,7 +234,10 @@ def main() -> int:
     parser.add_argument("--store", choices=("file", "s3"), default="file",
                         help="the blob store: the data home's disk, or SeaweedFS's S3 on loopback")
     parser.add_argument("--keep", action="store_true", help="keep the data home (for looking around)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help="timed rounds per server (each figure is the best; the median ratio shows the spread)")
     args = parser.parse_args()
+    globals()["ROUNDS"] = max(1, args.rounds)
     size = args.size_mib * MIB
 
     (ROOT / "var").mkdir(exist_ok=True)
@@ -334,8 +346,10 @@ def main() -> int:
         peak = max(upload_rss.peak_mb, download_rss.peak_mb, hwm_mb)
         ok = rate["portal"] / rate["nginx"] >= TARGET_PORTAL and peak < TARGET_RSS_MB
         print()
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"file: {args.size_mib} MiB · store: {args.store} ({work}) · portal: uvicorn, {args.workers} "
-              f"worker(s) · nginx: worker_processes auto, sendfile · CPUs: {os.cpu_count()}")
+              f"worker(s) · nginx: worker_processes auto, sendfile · CPUs: {os.cpu_count()} · rounds: {ROUNDS} "
+              f"· load average at the end (1/5/15 min): {load}")
         print(f"upload through the portal into the {args.store} store: {size / upload_seconds / MIB:8.1f} MiB/s "
               f"({upload_seconds:.1f} s), server peak RSS {upload_rss.peak_mb:.1f} MB")
         labels = {"nginx": "nginx from disk (yardstick)", "portal": "through the portal (streamed)",
@@ -344,7 +358,10 @@ def main() -> int:
             seconds = results[name][0]
             print(f"{args.concurrency} concurrent downloads, {labels[name]:32} {value:8.1f} MiB/s ({seconds:.1f} s)"
                   + ("" if name == "nginx" else f"  ratio {value / rate['nginx']:.2f}")
-                  + f"  first byte ≤ {FIRST_BYTE[urls[name]] * 1000:.0f} ms")
+                  + f"  first byte ≤ {FIRST_BYTE[urls[name]] * 1000:.0f} ms"
+                  + f"  rounds {min(ROUND_RATES[urls[name]]):.0f}–{max(ROUND_RATES[urls[name]]):.0f}"
+                  + ("" if name == "nginx" else
+                     f", median ratio {median(ROUND_RATES[urls[name]]) / median(ROUND_RATES[urls['nginx']]):.2f}"))
         print(f"portal server peak RSS {download_rss.peak_mb:.1f} MB (VmHWM {hwm_mb:.1f} MB); VmHWM after each "
               "phase: " + ", ".join(f"{k} {v:.1f} MB" for k, v in marks.items()))
         print(f"through the portal / nginx: {rate['portal'] / rate['nginx']:.2f} (target ≥ {TARGET_PORTAL}) — "
