@@ -3,7 +3,7 @@
 ticket queue at 1,000,000 tickets.
 
     .venv/bin/python scripts/bench/scale.py search [--sizes 10000 50000] [--queries 300] [--backends whoosh postgresql]
-        [--no-breakdown] [--keep DIR] [--rankings FILE] [--compare FILE]
+        [--no-breakdown] [--keep DIR [--rebuild]] [--rankings FILE] [--compare FILE] [--max-candidates N]
     .venv/bin/python scripts/bench/scale.py queue [--tickets 1000000] [--requests 200]
     .venv/bin/python scripts/bench/scale.py all
     (--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres: the server; a fresh database is created on
@@ -216,7 +216,7 @@ def where_the_time_goes(settings: Settings) -> tuple[float, float]:
 
 def search(sizes: list[int], n_queries: int, backends: list[str], server_url: str, breakdown: bool = True,
            keep: Path | None = None, rankings: Path | None = None, compare: Path | None = None,
-           max_candidates: int | None = None) -> None:
+           max_candidates: int | None = None, rebuild: bool = False) -> None:
     if max_candidates is not None:
         ranking.MAX_CANDIDATES = max_candidates
     print("search: in-process, every answer computed afresh (the cache of answered pages off); rebuild = a full "
@@ -238,7 +238,7 @@ def search(sizes: list[int], n_queries: int, backends: list[str], server_url: st
                 else:
                     index = PgIndex(settings.model_copy(update={"database_url": url, "search_backend": "postgresql"}))
                 started, cpu, wall = time.perf_counter(), cpu_seconds(), time.time()
-                meta = index.rebuild(force=not reused)
+                meta = index.rebuild(force=rebuild or not reused)
                 build, cpu = time.perf_counter() - started, cpu_seconds() - cpu
                 rebuilt = meta.get("built_at", 0) >= wall
                 cold = WhooshIndex(settings, cache_pages=False) if name == "whoosh" else PgIndex(
@@ -414,6 +414,7 @@ def main() -> None:
                         help="search: skip measuring reading git and analysing apart (a second full pass)")
     parser.add_argument("--keep", type=Path, help="search: keep each size's content repository and database in this "
                         "folder and reuse them in the next run (created when missing)")
+    parser.add_argument("--rebuild", action="store_true", help="search: rebuild the kept indexes too")
     parser.add_argument("--rankings", type=Path, help="search: write every query's top ten to this JSON file")
     parser.add_argument("--compare", type=Path, help="search: the --rankings file of an earlier run to compare with")
     parser.add_argument("--max-candidates", type=int, help="search: score at most this many candidates per search "
@@ -423,7 +424,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.what in ("search", "all"):
         search(args.sizes, args.queries, args.backends, args.database_url, breakdown=not args.no_breakdown,
-               keep=args.keep, rankings=args.rankings, compare=args.compare, max_candidates=args.max_candidates)
+               keep=args.keep, rankings=args.rankings, compare=args.compare, max_candidates=args.max_candidates, rebuild=args.rebuild)
     if args.what in ("queue", "all"):
         queue(args.tickets, args.requests, args.database_url)
 

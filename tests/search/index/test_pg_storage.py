@@ -1,0 +1,50 @@
+"""The PostgreSQL index's rows are narrow: their wide values (tsvectors, term frequencies, body, stored fields) live
+out of line, so finding a word's documents visits few table blocks (migration 0019_search_pg_narrow_rows)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from portal.config import Settings
+from portal.content import ContentRepo
+from portal.search.index import PgIndex, SearchRequest
+from tests.conftest import TEST_SECRET
+from tests.search.conftest import CUSTOMER, PROJECT_SYNONYMS
+from tests.search.corpus import article_text
+
+WORDS = ["агент", "коллектор", "сертификат", "прокси", "сценарий", "отчёт", "панель", "сеанс", "маяк", "лицензия"]
+
+
+def long_article(n: int) -> dict:
+    body = " ".join(f"{WORDS[(n + i) % len(WORDS)]}{i % 97} проверка номер {i}." for i in range(400))
+    return dict(path=f"kb/platform/long-{n:03d}.md", title=f"Длинная статья {n} об агенте", summary="Заметка.",
+                kind="howto", module="platform", product_versions=["5.2.0"], tags=[], body=body)
+
+
+def test_rows_keep_wide_values_out_of_line(tmp_path, search_databases):
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'unused.db'}", secret_key=TEST_SECRET,
+                        run_jobs=False)
+    repo = ContentRepo(settings)
+    repo.ensure()
+    files: dict[str, str | None] = {a["path"]: article_text(a) for a in map(long_article, range(40))}
+    files["kb/synonyms.txt"] = PROJECT_SYNONYMS.read_text(encoding="utf-8")
+    with repo.write_lock():
+        repo.commit_files(files=files, message="Длинные статьи")
+    index = PgIndex(settings.model_copy(update={"database_url": search_databases.create(),
+                                                "search_backend": "postgresql"}))
+    try:
+        index.rebuild()
+        with index.engine.connect() as conn:
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'search_documents'")).scalar()
+            heap, whole, rows = conn.execute(text(
+                "SELECT pg_relation_size('search_documents'), pg_total_relation_size('search_documents'), "
+                "(SELECT count(*) FROM search_documents)")).one()
+        assert "toast_tuple_target=128" in (options or [])
+        assert rows >= 40
+        # Inline, each row would be several kilobytes (two a block): out of line, forty fit in a block or two.
+        assert heap <= 2 * 8192, heap
+        assert whole > 10 * heap
+        page = index.search(SearchRequest(text="агент", audiences=CUSTOMER))
+        assert page.total >= 40 and page.hits[0].snippet
+    finally:
+        index.close()
