@@ -11,6 +11,7 @@ reader's (``X-Forwarded-For``), not the proxy's.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 
 from sqlalchemy import case
@@ -22,6 +23,7 @@ from portal.db import Database, utcnow
 from portal.errors import TooManyRequests
 from portal.i18n import message
 
+log = logging.getLogger("portal.search")
 WINDOW = dt.timedelta(minutes=1)
 KEY_PREFIX = "search:"
 
@@ -43,6 +45,8 @@ def count_anonymous(*, db: Database, settings: Settings, address: str, now: dt.d
                 "window_start": case((stale, now), else_=LoginThrottle.window_start)})
         count, started = session.execute(upsert.returning(LoginThrottle.failures, LoginThrottle.window_start)).one()
     if count > limit:
+        if count == limit + 1:  # once a minute per address: what an operator looks for when readers complain
+            log.warning("anonymous search limit reached by %s (%d a minute)", address, limit)
         seconds = max(1, math.ceil((started + WINDOW - now).total_seconds()))
         raise TooManyRequests(message("errors_search_limit.too_many", limit=limit, seconds=seconds),
                               headers={"Retry-After": str(seconds)})

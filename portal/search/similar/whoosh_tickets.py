@@ -51,6 +51,22 @@ def document(ticket: IndexedTicket) -> dict[str, Any]:
             "scope": documents.scope(ticket.status, ticket.is_open, ticket.merged), "text": value, "codes": value}
 
 
+def _holding(searcher, kind: str, term: str, ordered: list[int]) -> list[int]:
+    """Which of the (sorted) live documents hold the term: its postings walked to them only."""
+    matcher = wq.Term(_FIELDS[kind], term).matcher(searcher)
+    found = []
+    for doc in ordered:
+        if not matcher.is_active():
+            break
+        if matcher.id() < doc:
+            matcher.skip_to(doc)
+            if not matcher.is_active():
+                break
+        if matcher.id() == doc:
+            found.append(doc)
+    return found
+
+
 class _Reader:
     """One generation as this process reads it: the open index, a searcher per thread, allowed-document sets."""
 
@@ -201,10 +217,7 @@ class WhooshTickets(Following):
         docnum = self._live_docnum(searcher, exclude) if exclude is not None else None
         if docnum is not None:
             def own(kind: str, term: str) -> bool:
-                matcher = wq.Term(_FIELDS[kind], term).matcher(searcher)
-                if matcher.is_active() and matcher.id() < docnum:
-                    matcher.skip_to(docnum)
-                return matcher.is_active() and matcher.id() == docnum
+                return bool(_holding(searcher, kind, term, [docnum]))
         return documents.wanted(documents.analyse(text, self.mode), self._frequency(searcher), searcher.doc_count(),
                                 own)
 
@@ -292,17 +305,8 @@ class WhooshTickets(Following):
         held = dict.fromkeys(docs, 0.0)
         ordered = sorted(docs)
         for t in want.terms:
-            if not t.telling:
-                continue
-            matcher = wq.Term(_FIELDS[t.kind], t.term).matcher(searcher)
-            for doc in ordered:
-                if not matcher.is_active():
-                    break
-                if matcher.id() < doc:
-                    matcher.skip_to(doc)
-                    if not matcher.is_active():
-                        break
-                if matcher.id() == doc:
+            if t.telling:
+                for doc in _holding(searcher, t.kind, t.term, ordered):
                     held[doc] += t.weight
         return held
 
