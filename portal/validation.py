@@ -12,7 +12,8 @@ from portal.i18n import Message, message
 # Row IDs are INTEGER columns: 32-bit on PostgreSQL (64-bit on SQLite), so the common bound is 2³¹−1. A larger
 # number must be a 422 naming the range, not an overflow in the driver (PostgreSQL refuses it as out of range).
 MAX_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Номер записи: целое число от 1 до 2 147 483 647")]
+# (English, as the rest of the OpenAPI document: see portal/openapi.py)
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Row number: an integer from 1 to 2,147,483,647")]
 MAX_OFFSET = 10_000_000  # paging deeper than this is a mistake, and OFFSET must stay a 64-bit integer
 
 # Human names of the domains' fields, {"summary": message("field.summary"), …}, added by portal.wiring.

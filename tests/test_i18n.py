@@ -128,7 +128,7 @@ def test_api_errors_answer_in_the_askers_language(client, api, make, db):
 # names, texts stored in tickets' histories and git commit messages, and messages not converted yet (707 when
 # this count started; each one converted lowers it). A new literal that a person reads belongs in a catalogue
 # (``i18n.message``); lower the ceiling when you convert some.
-RUSSIAN_LITERALS_CEILING = 179
+RUSSIAN_LITERALS_CEILING = 178
 _CYRILLIC = re.compile("[А-Яа-яЁё]")
 
 
@@ -200,3 +200,7 @@ def test_the_api_schema_speaks_one_language(client):
     assert not [d for d in written_here if _CYRILLIC.search(d)]
     summaries = [op.get("summary", "") for item in schema["paths"].values() for op in item.values()]
     assert not [s for s in summaries if _CYRILLIC.search(s)]
+    parameters = [p.get("description", "") for item in schema["paths"].values() for op in item.values()
+                  for p in op.get("parameters", [])]
+    assert "Row number: an integer from 1 to 2,147,483,647" in parameters
+    assert not [d for d in parameters if _CYRILLIC.search(d)]
