@@ -31,6 +31,17 @@ def _register_by_mail(db, settings, customer) -> str:
         return ticket.id
 
 
+def _two_requests(db, settings, make):
+    """John (English) and Ivan (Russian) of one organisation, each with such a request: (john, ivan, john's ticket,
+    ivan's ticket)."""
+    org = make.org("acme", "Acme Ltd")
+    john = make.user("customer", org, username="john", email="john@acme.example")
+    ivan = make.user("customer", org, username="ivan", email="ivan@acme.example")
+    with db.session_scope() as s:
+        s.execute(update(User).where(User.id == john.id).values(language="en"))
+    return john, ivan, _register_by_mail(db, settings, john), _register_by_mail(db, settings, ivan)
+
+
 def _alert(page: str) -> str:
     found = re.search(r'data-testid="awaiting-info">(.*?)</div>', page, re.S)
     assert found, page[:2000]
@@ -38,12 +49,7 @@ def _alert(page: str) -> str:
 
 
 def test_a_request_without_subject_and_fields_reads_in_each_readers_language(db, settings, make, api):
-    org = make.org("acme", "Acme Ltd")
-    john = make.user("customer", org, username="john", email="john@acme.example")
-    ivan = make.user("customer", org, username="ivan", email="ivan@acme.example")
-    with db.session_scope() as s:
-        s.execute(update(User).where(User.id == john.id).values(language="en"))
-    english_id, russian_id = _register_by_mail(db, settings, john), _register_by_mail(db, settings, ivan)
+    john, ivan, english_id, russian_id = _two_requests(db, settings, make)
 
     with db.session_scope(write=False) as s:
         english, russian = s.get(Ticket, english_id), s.get(Ticket, russian_id)
@@ -80,12 +86,7 @@ def test_the_reminder_e_mail_reads_the_request_in_its_recipients_language(db, se
     from portal.notify import service as notify
     from portal.notify.models import OutboxMessage
 
-    org = make.org("acme", "Acme Ltd")
-    john = make.user("customer", org, username="john", email="john@acme.example")
-    ivan = make.user("customer", org, username="ivan", email="ivan@acme.example")
-    with db.session_scope() as s:
-        s.execute(update(User).where(User.id == john.id).values(language="en"))
-    english_id, russian_id = _register_by_mail(db, settings, john), _register_by_mail(db, settings, ivan)
+    john, ivan, english_id, russian_id = _two_requests(db, settings, make)
     with db.session_scope() as s:
         assert notify.send_reminders(session=s, settings=settings,
                                      now=dt.datetime.now(dt.UTC) + dt.timedelta(days=30)) == 2
