@@ -20,11 +20,20 @@ branch_labels = None
 depends_on = '0011_search_pg'
 
 
+# The small values every reader loads for all rows (filters, facets, lengths) stay inline: below the target the
+# toaster would move them out too, and loading a version would then read the TOAST table once per row and value.
+INLINE = ('path', 'slug', 'visibility', 'module', 'kind', 'versions', 'tags', 'lengths')
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('ALTER TABLE search_documents SET (toast_tuple_target = 128)')
+        for column in INLINE:
+            op.execute(f'ALTER TABLE search_documents ALTER COLUMN {column} SET STORAGE MAIN')
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('ALTER TABLE search_documents RESET (toast_tuple_target)')
+        for column in INLINE:
+            op.execute(f'ALTER TABLE search_documents ALTER COLUMN {column} SET STORAGE EXTENDED')
