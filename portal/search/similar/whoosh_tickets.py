@@ -31,7 +31,7 @@ WRITER_LIMIT_MB = 256
 OPEN_ATTEMPTS = 3
 log = logging.getLogger("portal.search.tickets")
 ALLOWED_CACHE = 64  # (scope, organisation) document sets kept per searcher
-EXACT_FREQUENCY = 256  # a term in at most this many documents is counted through its postings (see _frequency)
+EXACT_FREQUENCY = 16  # a term in at most this many documents is counted through its postings (see _frequency)
 _FIELDS = {"words": "text", "codes": "codes"}
 
 
