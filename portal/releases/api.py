@@ -87,12 +87,12 @@ def withdraw(package_id: str, body: WithdrawBody, user: CurrentUser, session: Se
 @router.get("/packages/{package_id}/files/{name}", response_class=Response,
             summary="Download a package file (HEAD, Range, ETag, If-None-Match; SHA-256 in X-Checksum-SHA256)",
             responses=openapi.binary_responses(extra={
-                "206": {"description": "Запрошенный диапазон байтов (Range).",
+                "206": {"description": "The requested byte range (Range).",
                         "content": {"application/octet-stream": openapi.BINARY}},
-                "304": {"description": "Файл не изменился (If-None-Match)."},
-                "410": openapi.error("Пакет отозван; скачивание остановлено."),
-                "416": openapi.error("Диапазон Range не понят или за концом файла."),
-                "503": openapi.error("Файл повреждён (SHA-256 не совпадает) и не выдаётся.")}))
+                "304": {"description": "The file has not changed (If-None-Match)."},
+                "410": openapi.error("The package is withdrawn; downloads are stopped."),
+                "416": openapi.error("The Range is not understood or lies past the end of the file."),
+                "503": openapi.error("The stored file is damaged (its SHA-256 does not match) and is not served.")}))
 def download(package_id: str, name: str, request: Request, user: CurrentUser, session: SessionDep,
              settings: SettingsDep, db: DatabaseDep) -> Response:
     package = service.get_package(session=session, package_id=package_id, user=user, action="package.download")
@@ -124,7 +124,7 @@ def signature(package_id: str, name: str, user: CurrentUser, session: SessionDep
 
 
 @router.get("/signing-key", response_class=Response, summary="The portal's Ed25519 public key (PEM)",
-            responses={200: {"description": "Открытый ключ в формате PEM.",
+            responses={200: {"description": "The public key in PEM format.",
                              "content": {"application/x-pem-file": {"schema": {"type": "string"}}}}})
 def signing_key(settings: SettingsDep) -> PlainTextResponse:
     return PlainTextResponse(signing.public_key_pem(settings).decode(), media_type="application/x-pem-file",
