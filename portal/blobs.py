@@ -130,7 +130,7 @@ def probe(store: BlobStore) -> None:
     try:
         back = b"".join(store.read_range(stored.sha256, 0, len(payload) - 1))
         if back != payload:
-            raise OSError("прочитанные байты не совпадают с записанными")
+            raise OSError(message("errors_files.probe_mismatch"))
     finally:
         store.remove(stored.sha256)  # random bytes: nobody else can have stored them
 
@@ -178,7 +178,7 @@ class LocalBlobStore:
             os.close(fd)
 
     def describe(self) -> str:
-        return f"локальный диск {self.root}"
+        return f"file://{self.root}"  # beside S3's s3://…: one form in every language
 
     def path(self, sha256: str) -> Path:
         """Where a blob lies on disk: for this store's own use only (not in the protocol)."""

@@ -128,7 +128,7 @@ def test_api_errors_answer_in_the_askers_language(client, api, make, db):
 # names, texts stored in tickets' histories and git commit messages, and messages not converted yet (707 when
 # this count started; each one converted lowers it). A new literal that a person reads belongs in a catalogue
 # (``i18n.message``); lower the ceiling when you convert some.
-RUSSIAN_LITERALS_CEILING = 172
+RUSSIAN_LITERALS_CEILING = 170
 _CYRILLIC = re.compile("[А-Яа-яЁё]")
 
 

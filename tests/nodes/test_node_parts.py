@@ -140,12 +140,12 @@ def test_healthz_trusts_a_recent_probe_of_the_blob_store(settings, db):
     store_root = settings.blobs_path
     health._probed_ok.clear()
     health.check_parts(settings, db, blob_probe_max_age=60)
-    first = health._probed_ok[f"локальный диск {store_root}"]
+    first = health._probed_ok[f"file://{store_root}"]
     time.sleep(0.01)
     health.check_parts(settings, db, blob_probe_max_age=60)
-    assert health._probed_ok[f"локальный диск {store_root}"] == first  # no second probe written
+    assert health._probed_ok[f"file://{store_root}"] == first  # no second probe written
     health.check_parts(settings, db)  # portal doctor: always a fresh probe
-    assert health._probed_ok[f"локальный диск {store_root}"] > first
+    assert health._probed_ok[f"file://{store_root}"] > first
 
 
 def test_settings_of_several_nodes_are_checked_at_start(tmp_path):
