@@ -5,13 +5,16 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
+from itertools import accumulate
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 from whoosh import query as wq
 from whoosh import scoring
-from whoosh.reading import TermNotFound
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 
 from portal.search.index.protocol import SearchPage
 from portal.search.index.schema import FACET_FIELDS
@@ -19,6 +22,9 @@ from portal.search.index.schema import FACET_FIELDS
 POOL_SIZE = 8
 SET_CACHE_SIZE = 4096  # document sets of terms and phrases kept per index version
 PAGE_CACHE_SIZE = 1024  # answered searches kept per index version (a new version starts empty)
+# Postings (document → weight) of the terms scoring read, kept per index version up to this many postings in all
+# (about 90 bytes each: at 10,000 long articles some 40 common words, every rarer word of recent searches).
+WEIGHT_CACHE_POSTINGS = 400_000
 
 
 
@@ -60,6 +66,9 @@ class VersionReader:
         self._sets: OrderedDict[Any, set[int]] = OrderedDict()
         self._pages: OrderedDict[Any, SearchPage] = OrderedDict()
         self._live: set[int] | None = None
+        self._weights: OrderedDict[tuple[int, str, bytes], dict[int, float]] = OrderedDict()
+        self._weights_size = 0
+        self._lengths: dict[str, dict[int, int]] = {}  # field → {document: its length}, filled as scored
         self._lock = threading.Lock()
 
     def take(self):
@@ -117,12 +126,19 @@ class VersionReader:
 
     def _term(self, searcher, fieldname: str, text: str) -> set[int]:
         def compute() -> set[int]:
-            reader = searcher.reader()
+            # Read with the weights scoring needs (kept): a term's postings are decoded once per version.
+            ids: set[int] = set()
+            if fieldname not in searcher.schema:
+                return ids
             try:
-                ids = set(reader.postings(fieldname, text).all_ids())
-            except TermNotFound:
-                return set()
-            return ids & self.live(searcher) if reader.has_deletions() else ids
+                btext = searcher.schema[fieldname].to_bytes(text)
+            except ValueError:
+                return ids
+            for sub, offset in searcher.leaf_searchers():
+                ixreader = sub.reader()
+                if (fieldname, btext) in ixreader:
+                    ids.update(self._term_weights(ixreader, offset, fieldname, btext))
+            return ids & self.live(searcher) if searcher.reader().has_deletions() else ids
 
         return self._cached(("term", fieldname, text), compute)
 
@@ -163,7 +179,130 @@ class VersionReader:
                 values = {}
                 for btext in reader.lexicon(fieldname):
                     value = btext.decode("utf-8")
-                    values[value] = set(reader.postings(fieldname, value).all_ids())
+                    values[value] = set(segment_weights(reader.postings(fieldname, value)))  # counted with live docs
                 facets[fieldname] = values
             self._facets = facets
         return self._facets
+
+    # --- scoring ------------------------------------------------------------------------------
+    def score(self, searcher, q: wq.Query, docs: AbstractSet[int], limit: int,
+              factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
+        """(score, docnum) of the best ``limit`` of ``docs``, each multiplied by its ``factor`` when given: the
+        scores ``ranking.score`` computes, to the last bit (the same parts, in the same order, the same
+        arithmetic), and ``ranking.score``'s way for every part but a term.
+
+        A term's part is its BM25F score read from the term's postings of this version (document → weight,
+        decoded a block at a time, kept) and each candidate's field length (kept): a Whoosh matcher stepped
+        to each candidate walks every posting before it in Python, three calls a posting — at 10,000 long
+        articles a common word's thousands of postings, 60–220 ms of a search's scoring (docs/search.md)."""
+        ordered = sorted(docs)
+        totals: dict[int, float] = {}
+        for sub, offset in searcher.leaf_searchers():
+            end = offset + sub.doc_count_all()
+            mine = [d for d in ordered if offset <= d < end]
+            if not mine:
+                continue
+            context = sub.context()
+            for leaf, boost in _leaves(q):
+                if type(leaf) is wq.Term and self._add_term(sub, offset, context.weighting, leaf, boost, mine, totals):
+                    continue
+                matcher = leaf.matcher(sub, context)
+                for doc in mine:
+                    local = doc - offset
+                    if not matcher.is_active():
+                        break
+                    if matcher.id() < local:
+                        matcher.skip_to(local)
+                        if not matcher.is_active():
+                            break
+                    if matcher.id() == local:
+                        totals[doc] = totals.get(doc, 0.0) + matcher.score() * boost
+        scored = [(total * (factor.get(doc, 1.0) if factor else 1.0), doc) for doc, total in totals.items()]
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return scored[:limit]
+
+    def _add_term(self, sub, offset: int, weighting, term: wq.Term, boost: float, mine: list[int],
+                  totals: dict[int, float]) -> bool:
+        """Add ``term``'s score to ``totals`` for the documents of ``mine`` holding it, as Term.matcher's
+        matcher would score them; False (nothing added) where its scorer is not a weight-and-length one."""
+        fieldname = term.fieldname
+        if fieldname not in sub.schema:
+            return True  # Whoosh's matcher: nothing
+        try:
+            btext = sub.schema[fieldname].to_bytes(term.text)
+        except ValueError:
+            return True
+        ixreader = sub.reader()
+        if (fieldname, btext) not in ixreader:
+            return True
+        scorer = weighting.scorer(sub, fieldname, btext)
+        if type(scorer).score is not scoring.WeightLengthScorer.score:  # BM25F's is; another's, Whoosh's way
+            return False
+        weights = self._term_weights(ixreader, offset, fieldname, btext)
+        with self._lock:
+            lengths = self._lengths.setdefault(fieldname, {})
+        own = term.boost
+        for doc in mine:
+            weight = weights.get(doc)
+            if weight is None:
+                continue
+            length = lengths.get(doc)
+            if length is None:
+                length = lengths[doc] = scorer.dfl(doc - offset)
+            value = scorer._score(weight, length)
+            if own != 1.0:  # Term.matcher wraps a boosted term: its score times the boost
+                value = value * own
+            totals[doc] = totals.get(doc, 0.0) + value * boost
+        return True
+
+    def _term_weights(self, ixreader, offset: int, fieldname: str, btext: bytes) -> dict[int, float]:
+        key = (offset, fieldname, btext)
+        with self._lock:
+            found = self._weights.get(key)
+            if found is not None:
+                self._weights.move_to_end(key)
+                return found
+        weights = segment_weights(ixreader.postings(fieldname, btext), offset)
+        with self._lock:
+            if key not in self._weights:
+                self._weights[key] = weights
+                self._weights_size += len(weights)
+            while self._weights_size > WEIGHT_CACHE_POSTINGS and len(self._weights) > 1:
+                self._weights_size -= len(self._weights.popitem(last=False)[1])
+        return weights
+
+
+def _leaves(q: wq.Query, boost: float = 1.0) -> list[tuple[wq.Query, float]]:
+    """The parts of a sum of scores (nested Or), each with the product of the boosts above it (as ranking's)."""
+    if type(q) is wq.Or:
+        return [leaf for sub in q.subqueries for leaf in _leaves(sub, boost * q.boost)]
+    return [(q, boost)]
+
+
+def _unfiltered(matcher):
+    # A segment with deletions wraps its postings in a FilterMatcher; the documents scored and counted here
+    # are live ones already (``VersionReader.live``), so the deleted ones read below are never asked for.
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
+
+
+def segment_weights(matcher, offset: int = 0) -> dict[int, float]:
+    """{document + offset: weight} of one segment's posting list, decoded a block at a time from Whoosh 2.7's
+    block reader (its ``all_ids`` makes three calls a posting, and decodes a block's ids with a generator);
+    other matchers are walked posting by posting. The equivalence with Whoosh's own reading is a test
+    (tests/search/index/test_scoring.py)."""
+    matcher = _unfiltered(matcher)
+    out: dict[int, float] = {}
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            if matcher._data is None:
+                matcher._read_data()
+            raw = matcher._data[0]
+            ids = raw if matcher._byteids else accumulate(raw)  # the ids are stored as differences
+            matcher._read_weights()
+            out.update(zip((d + offset for d in ids) if offset else ids, matcher._weights))
+            matcher._next_block()
+        return out
+    while matcher.is_active():
+        out[matcher.id() + offset] = matcher.weight()
+        matcher.next()
+    return out

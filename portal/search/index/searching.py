@@ -133,7 +133,7 @@ class Searching(abc.ABC):
             top = searcher.search(q, limit=want, sortedby="updated", reverse=True, filter=matched).top_n
         else:
             pool = ranking.candidates(ranking.SearcherLexicon(searcher, reader), tiers or q, matched, want)
-            top = ranking.score(searcher, q, pool, want, factor)
+            top = reader.score(searcher, q, pool, want, factor)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
         for score, docnum in top[request.offset:want]:
             stored = searcher.stored_fields(docnum)
