@@ -23,6 +23,7 @@ Ownership, so that nothing is left behind and nothing in use is removed:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -105,6 +106,8 @@ class BlobStore(Protocol):
 
     def read_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]: ...
 
+    def open_range(self, sha256: str, start: int, end: int) -> RangeReader: ...
+
     def exists(self, sha256: str) -> bool: ...
 
     def verify(self, sha256: str) -> bool: ...
@@ -121,6 +124,82 @@ class BlobStore(Protocol):
 
 
 READ_CHUNK = 512 * 1024
+
+
+class RangeReader(Protocol):
+    """Bytes ``start``..``end`` of one blob, piece by piece (``BlobStore.open_range``), for a server that sends
+    from its event loop: what can be had at once is read there, only what must wait goes to a thread."""
+
+    def read_ready(self) -> bytes | None:
+        """The next piece if it is there without waiting (b"" at the end); None when only ``read()`` can get it."""
+
+    def read(self) -> bytes:
+        """The next piece, waiting for the disk or the network; b"" at the end or where the stored bytes ended."""
+
+    def close(self) -> None: ...
+
+
+class PieceReader:
+    """A ``RangeReader`` whose every piece waits (an S3 body is read from the network)."""
+
+    def __init__(self, pieces: Generator[bytes, None, None]):
+        self._pieces = pieces
+
+    def read_ready(self) -> bytes | None:
+        return None
+
+    def read(self) -> bytes:
+        return next(self._pieces, b"")
+
+    def close(self) -> None:
+        self._pieces.close()
+
+
+class LocalRangeReader:
+    """A byte range of a file on disk. A piece the page cache holds is read at once (``preadv`` with
+    ``RWF_NOWAIT``, which refuses rather than wait for the disk); only the others need a thread. Handing every
+    piece to a thread cost the portal half its CPU in thread switches: 8 downloads of a cached 256 MiB file
+    took 2.2 CPU-seconds in the server with a thread per 512 KiB piece, 1.2 without."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int):
+        self._file, self._fd = f, f.fileno()
+        self._offset, self._remaining = start, end - start + 1
+        self._buffer: memoryview | None = None  # preadv fills a buffer: one per reader, for every piece
+        self._nowait = hasattr(os, "RWF_NOWAIT")
+
+    def read_ready(self) -> bytes | None:
+        if self._remaining <= 0:
+            return b""
+        if not self._nowait:
+            return None
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(READ_CHUNK))
+        try:
+            got = os.preadv(self._fd, [self._buffer[:min(READ_CHUNK, self._remaining)]], self._offset,
+                            os.RWF_NOWAIT)
+        except BlockingIOError:  # not in the page cache: the disk would be waited for
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            self._nowait = False  # a file system without RWF_NOWAIT: every piece through read()
+            return None
+        return self._advance(bytes(self._buffer[:got]))
+
+    def read(self) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        return self._advance(os.pread(self._fd, min(READ_CHUNK, self._remaining), self._offset))
+
+    def _advance(self, piece: bytes) -> bytes:
+        if not piece:  # the file shrank: stop short
+            self._remaining = 0
+        self._offset += len(piece)
+        self._remaining -= len(piece)
+        return piece
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def probe(store: BlobStore) -> None:
@@ -225,15 +304,15 @@ class LocalBlobStore:
 
     def read_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
         """Bytes ``start``..``end`` (inclusive) in pieces of at most 512 KiB; stops short if the file shrank."""
-        with self.open(sha256) as f:
-            fd, offset, remaining = f.fileno(), start, end - start + 1
-            while remaining > 0:
-                chunk = os.pread(fd, min(READ_CHUNK, remaining), offset)
-                if not chunk:
-                    return
-                offset += len(chunk)
-                remaining -= len(chunk)
-                yield chunk
+        reader = self.open_range(sha256, start, end)
+        try:
+            while piece := reader.read():
+                yield piece
+        finally:
+            reader.close()
+
+    def open_range(self, sha256: str, start: int, end: int) -> LocalRangeReader:
+        return LocalRangeReader(self.open(sha256), start, end)
 
     def verify(self, sha256: str) -> bool:
         """True when the stored bytes still hash to their name."""

@@ -39,6 +39,7 @@ from portal.blobs import (
     TEMP_PREFIX,
     BlobStat,
     ChecksumMismatch,
+    PieceReader,
     Readable,
     StoredBlob,
     Temporary,
@@ -167,6 +168,9 @@ class S3BlobStore:
             yield from body.iter_chunks(READ_CHUNK)
         finally:
             body.close()
+
+    def open_range(self, sha256: str, start: int, end: int) -> PieceReader:
+        return PieceReader(self.read_range(sha256, start, end))
 
     def verify(self, sha256: str) -> bool:
         digest = hashlib.sha256()

@@ -2,8 +2,9 @@
 
 The answer streams the byte range from the blob store (a ranged read of the file on disk, or one ranged GET
 from S3 — the portal streams S3 objects through itself so that Range, ETag, resumption and the download log
-stay one code path) in 512 KiB pieces off the event loop, so memory stays flat whatever the
-file size and however many downloads run. Before any byte leaves, the stored file must still be the one
+stay one code path) in 512 KiB pieces, so memory stays flat whatever the file size and however many
+downloads run. A piece the page cache holds is read on the event loop; one that would wait for the disk
+or the network is read in a thread. Before any byte leaves, the stored file must still be the one
 that hashed right: its (inode, size, mtime, ctime) is compared with the one recorded when its SHA-256 was
 last checked, and any difference means a full re-hash — a file whose bytes no longer match is marked
 corrupt and never served. ``portal package verify`` re-hashes everything regardless.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Generator
 from urllib.parse import quote
 
 import anyio
@@ -38,9 +38,6 @@ from portal.releases import deliveries, service
 from portal.releases.models import Download, Package, PackageFile, PackageStatus
 
 log = logging.getLogger("portal.releases.downloads")
-
-READ_CHUNK = 512 * 1024
-
 
 class Gone(PortalError):
     status_code = 410
@@ -154,12 +151,25 @@ class PackageFileResponse(Response):
                     await anyio.to_thread.run_sync(self.on_finish, self, complete)
 
     async def _stream(self, send: Send) -> None:
-        pieces: Generator[bytes, None, None] = self.store.read_range(self.sha256, self.range.start, self.range.end)
+        try:
+            reader: blobs.RangeReader | None = await anyio.to_thread.run_sync(
+                self.store.open_range, self.sha256, self.range.start, self.range.end)
+        except Exception:  # the stored file went since it was checked: the download stays incomplete
+            log.exception("opening blob %s failed", self.sha256)
+            reader = None
         try:
             remaining = self.range.length
-            while remaining > 0:
+            while remaining > 0 and reader is not None:
                 try:
-                    chunk = await anyio.to_thread.run_sync(next, pieces, b"")
+                    # A piece already in memory (the page cache) is read here; one per thread switch made the
+                    # switches cost more CPU than the bytes (docs/deployment.md, downloads benchmark).
+                    chunk = reader.read_ready()
+                    if chunk is None:
+                        chunk = await anyio.to_thread.run_sync(reader.read)
+                    else:
+                        # The server's send() returns at once once the client is gone (and while its socket takes
+                        # everything): the loop must still give way, to other requests and to watch_disconnect.
+                        await anyio.lowlevel.checkpoint()
                 except Exception:  # the store failed mid-stream: stop short, the download stays incomplete
                     log.exception("reading blob %s failed after %d bytes", self.sha256, self.bytes_sent)
                     chunk = b""
@@ -172,8 +182,9 @@ class PackageFileResponse(Response):
             if remaining > 0:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(pieces.close)
+            if reader is not None:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(reader.close)
 
 
 def download_response(*, db: Database, settings, package: Package, file: PackageFile, user: User,

@@ -147,6 +147,63 @@ def test_changed_bytes_are_never_served(api, db, settings, package):
     assert page["files"][0]["corrupt"] is True
 
 
+def file_system_type(path) -> str:
+    """The type of the file system ``path`` lies on (/proc/self/mountinfo: the longest mount point above it)."""
+    best, kind = "", ""
+    for line in open("/proc/self/mountinfo", encoding="utf-8"):
+        fields = line.split()
+        mount_point, fs_type = fields[4], fields[fields.index("-") + 1]
+        if str(path).startswith(mount_point.rstrip("/") + "/") and len(mount_point) > len(best):
+            best, kind = mount_point, fs_type
+    return kind
+
+
+def evict_from_page_cache(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # only clean pages are dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def test_pieces_in_memory_are_read_at_once_the_others_in_a_thread(api, db, settings, package):
+    """A download reads on the event loop what the page cache holds and waits in a thread only for the disk:
+    the same bytes and log either way."""
+    sha = hashlib.sha256(DATA).hexdigest()
+    store = blobs.blob_store(settings)
+    path = store.path(sha)
+    evict_from_page_cache(path)
+    reader = store.open_range(sha, 10, len(DATA) - 1)
+    try:
+        if hasattr(os, "RWF_NOWAIT") and file_system_type(path) not in ("tmpfs", "ramfs", "overlay", ""):
+            assert reader.read_ready() is None  # off the disk: only read() waits for it
+        pieces = []
+        while True:  # as the download does it
+            piece = reader.read_ready()
+            if piece is None:
+                piece = reader.read()
+            if not piece:
+                break
+            pieces.append(piece)
+        assert b"".join(pieces) == DATA[10:] and reader.read() == b"" and reader.read_ready() == b""
+    finally:
+        reader.close()
+    cached = store.open_range(sha, 0, len(DATA) - 1)
+    try:
+        assert cached.read_ready() == DATA[:blobs.READ_CHUNK]  # now in the page cache
+    finally:
+        cached.close()
+    evict_from_page_cache(path)
+    r = api.client.get(package, headers={**api.headers("ivanova"), "Range": "bytes=100-"})
+    assert r.status_code == 206 and r.content == DATA[100:]
+    assert api.get("ivanova", package).content == DATA
+    assert downloads_logged(db, 2)
+    with db.session_scope(write=False) as s:
+        assert [(d.range_start, d.bytes_sent, d.complete) for d in s.query(Download).order_by(Download.id)] == [
+            (100, len(DATA) - 100, True), (0, len(DATA), True)]
+
+
 def test_unknown_file_and_cross_org_are_404(api, package):
     assert api.get("ivanova", "/api/v1/packages/pkg-r/files/nope.bin").status_code == 404
     assert api.get("petrov", package).status_code == 404
