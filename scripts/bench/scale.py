@@ -45,7 +45,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +190,24 @@ def p50_p95(milliseconds: list[float]) -> tuple[float, float]:
 # --- search ---------------------------------------------------------------------------------------------------
 
 
+def statements(index) -> list[float]:
+    """A list filled with the milliseconds of each SQL statement ``index`` runs (empty for Whoosh), to clear per query."""
+    found: list[float] = []
+    engine = getattr(index, "engine", None)
+    if engine is None:
+        return found
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def started(conn, cursor, statement, params, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def ended(conn, cursor, statement, params, context, executemany):
+        found.append((time.perf_counter() - conn.info.pop("bench_started")) * 1000)
+
+    return found
+
+
 def where_the_time_goes(settings: Settings) -> tuple[float, float]:
     """Seconds to read every article from git, and to analyse them as the index does (schema.document, then every
     analysed field): what a rebuild spends before it writes anything."""
@@ -246,10 +264,16 @@ def search(sizes: list[int], n_queries: int, backends: list[str], server_url: st
                 for q in texts[:20]:
                     cold.search(SearchRequest(text=q, audiences=AUDIENCE))
                 tops: dict[str, list[str]] = {}
+                sql = statements(cold)
 
-                def one(q, cold=cold, tops=tops):
+                def one(q, cold=cold, tops=tops, sql=sql):
+                    sql.clear()
                     tops[q] = top_ten(cold.search(SearchRequest(text=q, audiences=AUDIENCE)))
+                    splits.append((sum(sql), len(sql)))
 
+                splits: list[tuple[float, int]] = []
+                seen = set(texts[:20])  # asked while warming up
+                first = {i for i, q in enumerate(texts) if q not in seen and not seen.add(q)}
                 latencies = bench_search.timed(one, texts)
                 p50, p95 = p50_p95(latencies)
                 p95s[name] = p95
@@ -258,9 +282,17 @@ def search(sizes: list[int], n_queries: int, backends: list[str], server_url: st
                 print(f"{size:>8} {name:>10} | {built} | "
                       f"{reading:>6.1f} {analysing:>10.1f} | {p50:>7.1f} {p95:>7.1f}  (load {os.getloadavg()[0]:.1f})",
                       flush=True)
-                slowest = sorted(zip(latencies, texts), reverse=True)[:len(texts) // 20]  # the queries above p95
-                print(f"{'':>8} {'':>10}   slowest: " + "; ".join(f"{q!r} {ms:.0f} ms" for ms, q in slowest[:8]),
-                      flush=True)
+                # The queries above p95, with the time of their SQL statements (PostgreSQL) and whether each was
+                # the first time its text was asked (its terms' documents not yet kept by the index version).
+                slowest = sorted(range(len(texts)), key=lambda i: -latencies[i])[:len(texts) // 20]
+                print(f"{'':>8} {'':>10}   slowest: " + "; ".join(
+                    f"{texts[i]!r} {latencies[i]:.0f} ms" + (f" (SQL {splits[i][0]:.0f} ms in {splits[i][1]})"
+                                                             if splits[i][1] else "") + (" first" if i in first else "")
+                    for i in slowest[:8]), flush=True)
+                repeats = [ms for i, ms in enumerate(latencies) if i not in first]
+                print(f"{'':>8} {'':>10}   first asking of a text: {len(first)} queries, p95 "
+                      f"{bench_search.percentile([latencies[i] for i in first], 95):.1f} ms; asked before: "
+                      f"{len(repeats)}, p95 {bench_search.percentile(repeats, 95):.1f} ms", flush=True)
                 key = f"{size}/{name}"
                 recorded[key] = tops
                 if key in earlier:

@@ -281,11 +281,27 @@ def correction(lexicon: Lexicon, parsed: sq.Parsed, spell_fields: list[str], all
 
 
 def answer(parsed: sq.Parsed, attempt: Callable[[sq.Parsed, bool], SearchPage], fuzzy: Callable[[], SearchPage],
-           correct: Callable[[int], str | None]) -> SearchPage:
+           correct: Callable[[int], str | None],
+           probe: Callable[[sq.Parsed], tuple[int, str]] | None = None) -> SearchPage:
     """The page of a query: every word first (``attempt(parsed, require_all)``); finding nothing, the spelling
     correction (``correct(known_total)``), then any word, then similar words (``fuzzy()``); when candidates
     miss a word and that word is a typo, the corrected query holding every word wins; with few hits, a
-    "did you mean" is offered beside them."""
+    "did you mean" is offered beside them.
+
+    ``probe(parsed)``, where a backend gives it, is (total, matched) of ``attempt(parsed, True)`` without scoring or
+    facets: a query with a typo then skips the page its correction replaces (half of such a search). The answer is
+    the same with or without it."""
+    tried: str | None = None  # the correction already tried through the probe
+    if probe is not None:
+        suggestion = correct(0)  # at once when every word is known
+        if suggestion is not None:
+            total, matched = probe(parsed)
+            if total and matched == "any":
+                fixed = attempt(sq.parse(suggestion), True)
+                if fixed.matched == "all":
+                    fixed.suggestion, fixed.corrected = suggestion, True
+                    return fixed
+                tried = suggestion
     page = attempt(parsed, True)
     suggestion = None
     if page.total == 0:
@@ -301,8 +317,8 @@ def answer(parsed: sq.Parsed, attempt: Callable[[sq.Parsed, bool], SearchPage], 
             page = fuzzy()
             page.matched = "fuzzy" if page.total else "none"
     elif page.matched == "any":
-        suggestion = correct(0)
-        if suggestion is not None:
+        suggestion = tried or correct(0)
+        if suggestion is not None and tried is None:
             fixed = attempt(sq.parse(suggestion), True)
             if fixed.matched == "all":
                 fixed.suggestion, fixed.corrected = suggestion, True

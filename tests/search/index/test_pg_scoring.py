@@ -1,0 +1,125 @@
+"""What the PostgreSQL search reads for scoring and spelling is what is stored: the candidates' term frequencies come
+back as one text value, the terms near a typo are found through the primary key with a filter that drops none of
+them, and a typo's search skips scoring the page its correction replaces without changing the answer."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from portal.search import query as sq
+from portal.search.index import PgIndex, SearchRequest, ranking
+from portal.search.index.pg_backend import _pieces, within
+from portal.search.index.protocol import SearchPage
+from tests.search.conftest import CUSTOMER
+
+
+def pg_index(settings, search_databases) -> PgIndex:
+    return PgIndex(settings.model_copy(update={"database_url": search_databases.create(),
+                                               "search_backend": "postgresql"}), cache_pages=False)
+
+
+def test_scored_frequencies_are_the_stored_ones(settings, kb, search_databases):
+    index = pg_index(settings, search_databases)
+    try:
+        index.rebuild()
+        reader = index._current()
+        with index.engine.connect() as conn:
+            stored = {doc: tf for doc, tf in conn.execute(text(
+                "SELECT id, tf FROM search_documents WHERE generation = :g"), {"g": reader.generation.id})}
+        docs = sorted(stored)
+        terms = {"text": ["агент", "~агент", "сертификат", "нет-такого-слова"], "title_terms": ["агент", "ошибк"],
+                 "codes": ["0x80070005"]}
+        found = reader.scored(docs, terms)
+        expected = {(f, t): {doc: float(tf[f][t]) for doc, tf in stored.items() if t in tf.get(f, {})}
+                    for f, ts in terms.items() for t in ts}
+        assert found == expected
+        assert found[("text", "агент")] and found[("codes", "0x80070005")]
+        assert found[("text", "нет-такого-слова")] == {}
+        assert reader.scored([], terms) == {key: {} for key in expected}
+    finally:
+        index.close()
+
+
+def test_the_pieces_filter_keeps_every_term_within_the_distance():
+    words = ["ашибка", "сертефикат", "квазиконсаль", "агнет", "прокси"]
+    terms = ["ошибка", "ошибки", "шибка", "сертификат", "сертификата", "квазиконсоль", "агент", "агенты", "прокси",
+             "прокся", "пркси", "рокси", "ашибкаа", "abcdef"]
+    for word in words:
+        for maxdist in (1, 2):
+            for term in terms:
+                if within(word, term, maxdist):
+                    assert any(piece in term for piece in _pieces(word, maxdist)), (word, term, maxdist)
+    assert _pieces("ашибка", 2) == ["аш", "иб", "ка"]
+    assert _pieces("ab", 2) == [""]  # too short to cut: every term is checked
+
+
+def test_near_finds_what_a_scan_of_every_term_finds(settings, kb, search_databases):
+    index = pg_index(settings, search_databases)
+    try:
+        index.rebuild()
+        reader = index._current()
+        for field in ("spell:public", "spell:customers"):
+            with index.engine.connect() as conn:
+                every = dict(conn.execute(text(
+                    "SELECT term, count FROM search_terms WHERE generation = :g AND field = :f"),
+                    {"g": reader.generation.id, "f": field}).all())
+            for word in ["ашибка", "сертефикат", "агнет", "сертификат", "зкспорт"]:
+                for maxdist in (1, 2):
+                    for prefix in (1, 0):
+                        expected = sorted((t, n) for t, n in every.items()
+                                          if t.startswith(word[:prefix]) and within(word, t, maxdist))
+                        assert sorted(reader.near(field, word, maxdist, prefix)) == expected, (field, word, prefix)
+        assert "ошибка" in dict(reader.near("spell:public", "ашибка", 2, 0))  # a first-letter typo finds it
+    finally:
+        index.close()
+
+
+def test_a_typo_is_answered_as_its_correction_without_scoring_the_page_it_replaces(settings, kb, search_databases):
+    index = pg_index(settings, search_databases)
+    try:
+        page = index.search(SearchRequest(text="ашибка авторизации", audiences=CUSTOMER))
+        fixed = index.search(SearchRequest(text="ошибка авторизации", audiences=CUSTOMER))
+        assert page.corrected and page.suggestion == "ошибка авторизации"
+        assert [h.slug for h in page.hits] == [h.slug for h in fixed.hits] and page.hits
+        assert [h.score for h in page.hits] == [h.score for h in fixed.hits]
+    finally:
+        index.close()
+
+
+def answered(pages: dict[tuple[str, bool], SearchPage], corrections: dict[str, str], *, probed: bool):
+    """ranking.answer over given pages: the answer and the attempts it made."""
+    attempts: list[tuple[str, bool]] = []
+
+    def attempt(parsed, require_all):
+        attempts.append((parsed.text(), require_all))
+        found = pages[(parsed.text(), require_all)]
+        return SearchPage(total=found.total, hits=[], facets={}, matched=found.matched)
+
+    def probe(parsed):
+        found = pages[(parsed.text(), True)]
+        return found.total, found.matched
+
+    page = ranking.answer(sq.parse("ашибка входа"), attempt, lambda: SearchPage(total=0, hits=[], facets={}),
+                          lambda known: corrections.get("ашибка входа"), probe if probed else None)
+    return (page.total, page.matched, page.suggestion, page.corrected), attempts
+
+
+def test_the_probe_changes_no_answer_only_the_attempts_made():
+    any_page = SearchPage(total=30, hits=[], facets={}, matched="any")
+    cases = [
+        # the correction holds every word: the page it replaces is never scored
+        ({("ашибка входа", True): any_page, ("ошибка входа", True): SearchPage(5, [], {}, matched="all")},
+         {"ашибка входа": "ошибка входа"}, 1),
+        # it does not: the page with the typo is the answer, the correction its suggestion (tried once)
+        ({("ашибка входа", True): any_page, ("ошибка входа", True): SearchPage(5, [], {}, matched="any")},
+         {"ашибка входа": "ошибка входа"}, 2),
+        # nothing to correct
+        ({("ашибка входа", True): any_page}, {}, 1),
+    ]
+    for pages, corrections, with_probe in cases:
+        plain, plain_attempts = answered(pages, corrections, probed=False)
+        probed, probed_attempts = answered(pages, corrections, probed=True)
+        assert probed == plain
+        assert len(probed_attempts) == with_probe
+        assert ("ашибка входа", True) in plain_attempts
+    assert answered(*cases[0][:2], probed=True)[1] == [("ошибка входа", True)]
