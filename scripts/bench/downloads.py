@@ -17,12 +17,16 @@ What it does, all on loopback:
    and, for the local store, in front of a second portal process with ``PORTAL_ACCEL_REDIRECT`` (the portal
    authorises and logs, nginx sends the blob with ``X-Accel-Redirect``);
 5. ``--concurrency`` simultaneous downloads (curl, to /dev/null) from each, after a first pass that warms the
-   page cache: aggregate throughput (the best of three rounds each: the machine may be shared) and ratios. Targets: through the portal ≥ 0.8× nginx, with
+   page cache: aggregate throughput and ratios. ``--rounds`` rounds (default 3: the machine may be shared),
+   each downloading from every server in turn; a figure is a server's best round, and beside it the median of
+   its rounds' ratios to nginx's round next to it. Targets: through the portal ≥ 0.8× nginx, with
    X-Accel-Redirect ≥ 0.9× nginx, the portal's peak RSS < 200 MB. With S3 it also measures what a presigned
    redirect would give (curl straight from the store with a presigned URL) — the alternative not taken.
 
 Peak RSS is the highest sum of VmRSS over the server's processes, sampled every 50 ms, plus each process's
-own VmHWM. Everything it created (data home, nginx files, the store's data, the test file) is removed at the end.
+own VmHWM; the processes are listed with theirs (the server, the two render workers of portal/rendering.py,
+multiprocessing's resource tracker). Everything it created (data home, nginx files, the store's data, the test
+file) is removed at the end.
 """
 
 from __future__ import annotations
@@ -108,6 +112,20 @@ class RssSampler:
         return self.peak_kb / 1024
 
 
+def role(pid: int) -> str:
+    """What a process of the server's tree is: the server, a render worker (rendering.py's pool, started
+    with the server) or multiprocessing's resource tracker."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "spawn_main" in command:
+        return "render worker"
+    return "server"
+
+
 def make_file(path: Path, size: int) -> None:
     block = os.urandom(MIB)
     with path.open("wb") as f:
@@ -188,14 +206,27 @@ def start_portal(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, i
 
 
 ROUNDS = 3  # the machine is shared: each figure is the best of this many rounds (--rounds), the same for all
-ROUND_RATES: dict[str, list[float]] = {}  # per URL: MiB/s of every round, to show how far the rounds spread
+ROUND_RATES: dict[str, list[float]] = {}  # per URL: MiB/s of every round, in the order they ran
 
 
-def best_of_rounds(url: str, count: int, headers: list[str]) -> tuple[float, int]:
-    """The fastest of ``ROUNDS`` rounds of ``count`` simultaneous downloads: (seconds, bytes)."""
-    rounds = [parallel_downloads(url, count, headers) for _ in range(ROUNDS)]
-    ROUND_RATES[url] = sorted(got / seconds / MIB for seconds, got in rounds)
-    return min(rounds, key=lambda r: r[0] / max(r[1], 1))
+def interleaved_rounds(targets: dict[str, tuple[str, list[str]]], count: int) -> dict[str, tuple[float, int]]:
+    """The fastest of ``ROUNDS`` rounds of ``count`` simultaneous downloads per target: (seconds, bytes).
+
+    Each round downloads from every target in turn, so that a target's round and nginx's ran seconds apart,
+    under the same load: on the shared machine nginx's own rounds spread 1.3–2.8 GiB/s in one run, and
+    rounds taken one server after the other compared one server's quiet minute with another's busy one."""
+    rounds: dict[str, list[tuple[float, int]]] = {name: [] for name in targets}
+    for _ in range(ROUNDS):
+        for name, (url, headers) in targets.items():
+            rounds[name].append(parallel_downloads(url, count, headers))
+    for name, (url, _) in targets.items():
+        ROUND_RATES[url] = [got / seconds / MIB for seconds, got in rounds[name]]
+    return {name: min(runs, key=lambda r: r[0] / max(r[1], 1)) for name, runs in rounds.items()}
+
+
+def paired_ratio(url: str, yardstick: str) -> float:
+    """The median over the rounds of (this server's MiB/s / nginx's in the same round)."""
+    return median([mine / theirs for mine, theirs in zip(ROUND_RATES[url], ROUND_RATES[yardstick], strict=True)])
 
 
 def median(values: list[float]) -> float:
@@ -320,25 +351,23 @@ def main() -> int:
                             blobs_root=home / "blobs")
         # A first pass brings the file into the page cache for every server.
         parallel_downloads(f"http://127.0.0.1:{nginx_port}/file", args.concurrency, [])
-        n_seconds, n_bytes = best_of_rounds(f"http://127.0.0.1:{nginx_port}/file", args.concurrency, [])
         path = "/api/v1/packages/primoart-bench-1/files/primoart-bench.tar.gz"
         bearer = [f"Authorization: Bearer {customer}"]
-        with RssSampler(server.pid) as download_rss:
-            p_seconds, p_bytes = best_of_rounds(base + path, args.concurrency, bearer)
-        mark("downloaded")
-        hwm_mb = marks["downloaded"]
-        expected = size * args.concurrency
-        results = {"nginx": (n_seconds, n_bytes), "portal": (p_seconds, p_bytes)}
-        urls = {"nginx": f"http://127.0.0.1:{nginx_port}/file", "portal": base + path}
+        targets = {"nginx": (f"http://127.0.0.1:{nginx_port}/file", []), "portal": (base + path, bearer)}
         if accel_port is not None:
-            urls["accel"] = f"http://127.0.0.1:{nginx_port}{path}"
-            results["accel"] = best_of_rounds(urls["accel"], args.concurrency, bearer)
+            targets["accel"] = (f"http://127.0.0.1:{nginx_port}{path}", bearer)
         if s3 is not None:
             presigned = s3.client().generate_presigned_url(
                 "get_object", Params={"Bucket": "bench", "Key": f"portal/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"},
                 ExpiresIn=3600)
-            urls["presigned"] = presigned
-            results["presigned"] = best_of_rounds(presigned, args.concurrency, [])
+            targets["presigned"] = (presigned, [])
+        with RssSampler(server.pid) as download_rss:
+            results = interleaved_rounds(targets, args.concurrency)
+        mark("downloaded")
+        tree = [(pid, status_kb(pid, "VmHWM") / 1024, role(pid)) for pid in children(server.pid)]
+        hwm_mb = marks["downloaded"]
+        expected = size * args.concurrency
+        urls = {name: url for name, (url, _) in targets.items()}
         for name, (_, got) in results.items():
             if got != expected:
                 raise RuntimeError(f"incomplete downloads from {name}: {got} bytes, expected {expected}")
@@ -361,9 +390,11 @@ def main() -> int:
                   + f"  first byte ≤ {FIRST_BYTE[urls[name]] * 1000:.0f} ms"
                   + f"  rounds {min(ROUND_RATES[urls[name]]):.0f}–{max(ROUND_RATES[urls[name]]):.0f}"
                   + ("" if name == "nginx" else
-                     f", median ratio {median(ROUND_RATES[urls[name]]) / median(ROUND_RATES[urls['nginx']]):.2f}"))
+                     f", median ratio {median(ROUND_RATES[urls[name]]) / median(ROUND_RATES[urls['nginx']]):.2f}"
+                     f", median of the rounds' ratios {paired_ratio(urls[name], urls['nginx']):.2f}"))
         print(f"portal server peak RSS {download_rss.peak_mb:.1f} MB (VmHWM {hwm_mb:.1f} MB); VmHWM after each "
               "phase: " + ", ".join(f"{k} {v:.1f} MB" for k, v in marks.items()))
+        print("the server's processes (VmHWM): " + ", ".join(f"{who} {mb:.1f} MB" for _, mb, who in tree))
         print(f"through the portal / nginx: {rate['portal'] / rate['nginx']:.2f} (target ≥ {TARGET_PORTAL}) — "
               f"{'met' if rate['portal'] / rate['nginx'] >= TARGET_PORTAL else 'NOT met'}")
         if "accel" in rate:
