@@ -88,14 +88,21 @@ def fresh_database(server_url: str) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
-        db = Database(Settings(home=Path(tempfile.mkdtemp(prefix="scale-db-")), database_url=url))
-        migrate.upgrade(db)
-        db.dispose()
+        migrated(url)
         yield url
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def migrated(url: str) -> None:
+    """The database at ``url`` brought to the code's migrations (the data home it needs is an empty folder, removed
+    after: one was left in /tmp by every run)."""
+    with tempfile.TemporaryDirectory(prefix="scale-db-") as home:
+        db = Database(Settings(home=Path(home), database_url=url))
+        migrate.upgrade(db)
+        db.dispose()
 
 
 @contextmanager
@@ -112,9 +119,7 @@ def kept_database(server_url: str, folder: Path) -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
     url = server.set(database=name).render_as_string(hide_password=False)
-    db = Database(Settings(home=Path(tempfile.mkdtemp(prefix="scale-db-")), database_url=url))
-    migrate.upgrade(db)  # also brings a kept database to the code's migrations
-    db.dispose()
+    migrated(url)  # also brings a kept database to the code's migrations
     marker.write_text(name)
     yield url
 
