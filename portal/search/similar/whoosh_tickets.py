@@ -20,7 +20,7 @@ from portal import locks
 from portal.config import Settings
 from portal.db import make_engine
 from portal.search import analysis
-from portal.search.index import ranking
+from portal.search.index import ranking, whoosh_files
 from portal.search.index.generations import IndexStore, writing
 from portal.search.index.protocol import Progress
 from portal.search.similar import documents
@@ -30,6 +30,8 @@ from portal.search.similar.index import WRITE_LOCK, WRITE_LOCK_TIMEOUT, Followin
 WRITER_LIMIT_MB = 256
 OPEN_ATTEMPTS = 3
 log = logging.getLogger("portal.search.tickets")
+
+whoosh_files.install()  # before any index is opened: segments read in place, not copied per searcher
 ALLOWED_CACHE = 64  # (scope, organisation) document sets kept per searcher
 EXACT_FREQUENCY = 16  # a term in at most this many documents is counted through its postings (see _frequency)
 _FIELDS = {"words": "text", "codes": "codes"}
