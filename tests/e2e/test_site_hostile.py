@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.content import Author
 from portal.knowledge import site
@@ -96,7 +97,9 @@ def test_customer_reads_hostile_articles_and_nothing_runs(page, make, db, settin
     page.wait_for_url("**/hostile/hostile-001/")
     assert page.locator("article h1").inner_text().replace("¶", "").strip() == published.titles[1]
     page.locator("input.md-search__input").click()
-    page.wait_for_function("document.getElementById('__search').checked")  # the search box opened
+    # Locator waits, not wait_for_function: the site's CSP (script-src 'self') refuses the eval a function's
+    # polling needs (and would record it in __violations) whenever the condition is false at the first look.
+    expect(page.locator("#__search")).to_be_checked()  # the search box opened
     box, meta = page.locator("input.md-search__input"), page.locator(".md-search-result__meta")
 
     def search(query: str) -> str:
@@ -117,7 +120,7 @@ def test_customer_reads_hostile_articles_and_nothing_runs(page, make, db, settin
     page.keyboard.press("Escape")
     scheme = page.evaluate("document.body.dataset.mdColorScheme")
     page.locator("form[data-md-component=palette] label:visible").first.click()
-    page.wait_for_function(f"document.body.dataset.mdColorScheme !== {scheme!r}")
+    expect(page.locator("body")).not_to_have_attribute("data-md-color-scheme", scheme)
     page.reload()  # remembered through __md_get/__md_set of the theme layer's base.js and palette.js
     assert page.evaluate("document.body.dataset.mdColorScheme") != scheme
     assert page.evaluate("window.__violations") == []
