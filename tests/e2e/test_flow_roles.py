@@ -127,6 +127,7 @@ def test_the_regulation_flow_role_by_role_through_the_step_screens(browser, live
     waiting = qa.get_by_test_id("dashboard-verification")
     assert tid in waiting.inner_text()
     waiting.get_by_role("link", name="Решено").click()
+    qa.wait_for_url(re.compile(r".*/act/resolve$"))  # measured on the step's screen, not mid-navigation
     _fits(qa)
     qa.get_by_label("Причина проблемы").fill("Новый формат cookie в Chrome 131")
     qa.get_by_role("button", name="Сообщить о решении").click()
