@@ -14,7 +14,7 @@ from whoosh import query as wq
 from portal.search import analysis
 from portal.search import query as sq
 from portal.search.index.protocol import Hit, SearchPage
-from portal.search.index.reader import VersionReader
+from portal.search.index.reader import VersionReader, score_sum
 from portal.search.index.schema import FACET_FIELDS
 
 SCORE_LIMIT = 300  # above this many matches only the likeliest tiers are scored (see candidates)
@@ -177,44 +177,11 @@ def coordination(counts: dict[int, int], n: int) -> dict[int, float]:
     return {doc: (k / n) ** COORDINATION for doc, k in counts.items()}
 
 
-def _leaves(q: wq.Query, boost: float = 1.0) -> list[tuple[wq.Query, float]]:
-    """The parts of a sum of scores (nested Or), each with the product of the boosts above it."""
-    if type(q) is wq.Or:
-        return [leaf for sub in q.subqueries for leaf in _leaves(sub, boost * q.boost)]
-    return [(q, boost)]
-
-
 def score(searcher, q: wq.Query, docs: AbstractSet[int], limit: int,
           factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
-    """(score, docnum) of the best ``limit`` of ``docs``; each score multiplied by the document's ``factor``
-    (coordination) when one is given.
-
-    An Or scores the sum of its parts, so each part (a term, a phrase, a fuzzy term) walks its own postings
-    to those documents only and adds its score: Whoosh's union matchers would either preload every posting
-    of every part (indexes under 5,000 documents) or step a tree of unions through every match in Python."""
-    ordered = sorted(docs)
-    totals: dict[int, float] = {}
-    for sub, offset in searcher.leaf_searchers():
-        end = offset + sub.doc_count_all()
-        mine = [d - offset for d in ordered if offset <= d < end]
-        if not mine:
-            continue
-        context = sub.context()
-        for leaf, boost in _leaves(q):
-            matcher = leaf.matcher(sub, context)
-            for local in mine:
-                if not matcher.is_active():
-                    break
-                if matcher.id() < local:
-                    matcher.skip_to(local)
-                    if not matcher.is_active():
-                        break
-                if matcher.id() == local:
-                    doc = local + offset
-                    totals[doc] = totals.get(doc, 0.0) + matcher.score() * boost
-    scored = [(total * (factor.get(doc, 1.0) if factor else 1.0), doc) for doc, total in totals.items()]
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return scored[:limit]
+    """(score, docnum) of the best ``limit`` of ``docs``, each matcher walked to them (``reader.score_sum``):
+    for an index without a ``VersionReader`` (the tickets')."""
+    return score_sum(searcher, q, docs, limit, factor)
 
 
 def facets(searcher, reader: VersionReader, docs: set[int]) -> dict[str, list[dict[str, Any]]]:

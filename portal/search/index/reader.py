@@ -188,38 +188,14 @@ class VersionReader:
     def score(self, searcher, q: wq.Query, docs: AbstractSet[int], limit: int,
               factor: dict[int, float] | None = None) -> list[tuple[float, int]]:
         """(score, docnum) of the best ``limit`` of ``docs``, each multiplied by its ``factor`` when given: the
-        scores ``ranking.score`` computes, to the last bit (the same parts, in the same order, the same
-        arithmetic), and ``ranking.score``'s way for every part but a term.
+        scores ``score_sum`` computes without it, to the last bit (the same parts, in the same order, the same
+        arithmetic).
 
         A term's part is its BM25F score read from the term's postings of this version (document → weight,
         decoded a block at a time, kept) and each candidate's field length (kept): a Whoosh matcher stepped
         to each candidate walks every posting before it in Python, three calls a posting — at 10,000 long
         articles a common word's thousands of postings, 60–220 ms of a search's scoring (docs/search.md)."""
-        ordered = sorted(docs)
-        totals: dict[int, float] = {}
-        for sub, offset in searcher.leaf_searchers():
-            end = offset + sub.doc_count_all()
-            mine = [d for d in ordered if offset <= d < end]
-            if not mine:
-                continue
-            context = sub.context()
-            for leaf, boost in _leaves(q):
-                if type(leaf) is wq.Term and self._add_term(sub, offset, context.weighting, leaf, boost, mine, totals):
-                    continue
-                matcher = leaf.matcher(sub, context)
-                for doc in mine:
-                    local = doc - offset
-                    if not matcher.is_active():
-                        break
-                    if matcher.id() < local:
-                        matcher.skip_to(local)
-                        if not matcher.is_active():
-                            break
-                    if matcher.id() == local:
-                        totals[doc] = totals.get(doc, 0.0) + matcher.score() * boost
-        scored = [(total * (factor.get(doc, 1.0) if factor else 1.0), doc) for doc, total in totals.items()]
-        scored.sort(key=lambda pair: (-pair[0], pair[1]))
-        return scored[:limit]
+        return score_sum(searcher, q, docs, limit, factor, term_part=self._add_term)
 
     def _add_term(self, sub, offset: int, weighting, term: wq.Term, boost: float, mine: list[int],
                   totals: dict[int, float]) -> bool:
@@ -272,8 +248,46 @@ class VersionReader:
         return weights
 
 
+def score_sum(searcher, q: wq.Query, docs: AbstractSet[int], limit: int, factor: dict[int, float] | None = None,
+              term_part: Callable[..., bool] | None = None) -> list[tuple[float, int]]:
+    """(score, docnum) of the best ``limit`` of ``docs``; each score multiplied by the document's ``factor``
+    (coordination) when one is given.
+
+    An Or scores the sum of its parts, so each part (a term, a phrase, a fuzzy term) walks its own postings
+    to those documents only and adds its score: Whoosh's union matchers would either preload every posting
+    of every part (indexes under 5,000 documents) or step a tree of unions through every match in Python.
+    ``term_part(sub, offset, weighting, term, boost, mine, totals)``, when given, adds a term's part its own way
+    (``VersionReader._add_term``: from kept postings) and says False where it cannot."""
+    ordered = sorted(docs)
+    totals: dict[int, float] = {}
+    for sub, offset in searcher.leaf_searchers():
+        end = offset + sub.doc_count_all()
+        mine = [d for d in ordered if offset <= d < end]
+        if not mine:
+            continue
+        context = sub.context()
+        for leaf, boost in _leaves(q):
+            if term_part is not None and type(leaf) is wq.Term \
+                    and term_part(sub, offset, context.weighting, leaf, boost, mine, totals):
+                continue
+            matcher = leaf.matcher(sub, context)
+            for doc in mine:
+                local = doc - offset
+                if not matcher.is_active():
+                    break
+                if matcher.id() < local:
+                    matcher.skip_to(local)
+                    if not matcher.is_active():
+                        break
+                if matcher.id() == local:
+                    totals[doc] = totals.get(doc, 0.0) + matcher.score() * boost
+    scored = [(total * (factor.get(doc, 1.0) if factor else 1.0), doc) for doc, total in totals.items()]
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return scored[:limit]
+
+
 def _leaves(q: wq.Query, boost: float = 1.0) -> list[tuple[wq.Query, float]]:
-    """The parts of a sum of scores (nested Or), each with the product of the boosts above it (as ranking's)."""
+    """The parts of a sum of scores (nested Or), each with the product of the boosts above it."""
     if type(q) is wq.Or:
         return [leaf for sub in q.subqueries for leaf in _leaves(sub, boost * q.boost)]
     return [(q, boost)]
