@@ -136,6 +136,10 @@ class RangeReader(Protocol):
     def read(self) -> bytes:
         """The next piece, waiting for the disk or the network; b"" at the end or where the stored bytes ended."""
 
+    def region(self) -> tuple[BinaryIO, int, int] | None:
+        """The open file, offset and count of what is still to be read, for a server that sends a file itself
+        (sendfile); None when the bytes are not in a local file."""
+
     def close(self) -> None: ...
 
 
@@ -150,6 +154,9 @@ class PieceReader:
 
     def read(self) -> bytes:
         return next(self._pieces, b"")
+
+    def region(self) -> None:
+        return None
 
     def close(self) -> None:
         self._pieces.close()
@@ -190,6 +197,9 @@ class LocalRangeReader:
         if self._remaining <= 0:
             return b""
         return self._advance(os.pread(self._fd, min(READ_CHUNK, self._remaining), self._offset))
+
+    def region(self) -> tuple[BinaryIO, int, int]:
+        return self._file, self._offset, self._remaining
 
     def _advance(self, piece: bytes) -> bytes:
         if not piece:  # the file shrank: stop short

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from portal import migrate, wiring
 from portal.config import Settings
 from portal.db import Base, Database
+from portal.serving import ZeroCopyH11Protocol
 from tests import factories
 
 # The command line speaks the operator's locale (portal.cli.common.language): Russian in the suite whatever the
@@ -134,10 +135,12 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app):
+    def __init__(self, app, http: type | str = ZeroCopyH11Protocol):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        # The protocol `portal serve` runs (portal/serving.py): downloads over HTTP take its sendfile path.
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+                                http=http)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

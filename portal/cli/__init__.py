@@ -75,8 +75,9 @@ def serve(
     s = settings()
     database()  # refuses to start on an unmigrated or newer database, saying what to run
     console.print(say("cli.serve.running", host=host, port=port, home=s.home_path))
+    # The protocol class by name: worker processes import it themselves (portal/serving.py says why this one).
     uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=proxy_headers, log_level=s.log_level)
+                proxy_headers=proxy_headers, log_level=s.log_level, http="portal.serving:ZeroCopyH11Protocol")
 
 
 @app.command("worker")

@@ -1,10 +1,10 @@
 """Downloads of package files: entitled readers only, one byte range at most, streamed from the store, logged.
 
-The answer streams the byte range from the blob store (a ranged read of the file on disk, or one ranged GET
-from S3 — the portal streams S3 objects through itself so that Range, ETag, resumption and the download log
-stay one code path) in 512 KiB pieces, so memory stays flat whatever the file size and however many
-downloads run. A piece the page cache holds is read on the event loop; one that would wait for the disk
-or the network is read in a thread. Before any byte leaves, the stored file must still be the one
+The answer sends the byte range from the blob store (``portal.blob_responses``): under `portal serve` a file in
+the local store goes out with sendfile, the server's zero-copy send; otherwise — one ranged GET from S3 (the
+portal streams S3 objects through itself so that Range, ETag, resumption and the download log stay one code
+path), or a server without the extension — in 512 KiB pieces, so memory stays flat whatever the file size and
+however many downloads run. Before any byte leaves, the stored file must still be the one
 that hashed right: its (inode, size, mtime, ctime) is compared with the one recorded when its SHA-256 was
 last checked, and any difference means a full re-hash — a file whose bytes no longer match is marked
 corrupt and never served. ``portal package verify`` re-hashes everything regardless.
@@ -24,12 +24,11 @@ import datetime as dt
 import logging
 from urllib.parse import quote
 
-import anyio
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from portal import audit, blobs, policy
 from portal.accounts.models import User
+from portal.blob_responses import BlobRangeResponse
 from portal.blobs import ByteRange, content_disposition, etag_matches, parse_range
 from portal.db import Database, utcnow
 from portal.errors import NotFound, PortalError, not_found
@@ -105,86 +104,13 @@ def file_headers(file: PackageFile) -> dict[str, str]:
     }
 
 
-class PackageFileResponse(Response):
-    """Streams one byte range of a stored file; reports bytes sent and completeness when the stream ends."""
+class PackageFileResponse(BlobRangeResponse):
+    """A package file's byte range (portal.blob_responses), with the file's headers; logged by ``on_finish``."""
 
     def __init__(self, *, store: blobs.BlobStore, file: PackageFile, byte_range: ByteRange | None, head: bool,
                  on_finish=None):
-        self.store = store
-        self.sha256 = file.sha256
-        self.size = file.size
-        self.range = byte_range or ByteRange(0, file.size - 1)
-        self.partial = byte_range is not None
-        self.head = head
-        self.on_finish = on_finish
-        self.bytes_sent = 0
-        self.disconnected = False
-        super().__init__(status_code=206 if self.partial else 200, media_type="application/octet-stream",
-                         headers=file_headers(file))
-        self.headers["content-length"] = str(self.range.length)
-        if self.partial:
-            self.headers["content-range"] = f"bytes {self.range.start}-{self.range.end}/{self.size}"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        if self.head:
-            await send({"type": "http.response.body", "body": b""})
-            return
-        try:
-            async with anyio.create_task_group() as tg:
-                async def watch_disconnect() -> None:
-                    while True:
-                        message = await receive()
-                        if message["type"] == "http.disconnect":
-                            # After the last byte the server reports the finished exchange as a disconnect too.
-                            self.disconnected = self.bytes_sent < self.range.length
-                            tg.cancel_scope.cancel()
-                            return
-
-                tg.start_soon(watch_disconnect)
-                await self._stream(send)
-                tg.cancel_scope.cancel()
-        finally:
-            if self.on_finish is not None:
-                complete = not self.disconnected and self.bytes_sent == self.range.length
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self.on_finish, self, complete)
-
-    async def _stream(self, send: Send) -> None:
-        try:
-            reader: blobs.RangeReader | None = await anyio.to_thread.run_sync(
-                self.store.open_range, self.sha256, self.range.start, self.range.end)
-        except Exception:  # the stored file went since it was checked: the download stays incomplete
-            log.exception("opening blob %s failed", self.sha256)
-            reader = None
-        try:
-            remaining = self.range.length
-            while remaining > 0 and reader is not None:
-                try:
-                    # A piece already in memory (the page cache) is read here; one per thread switch made the
-                    # switches cost more CPU than the bytes (docs/deployment.md, downloads benchmark).
-                    chunk = reader.read_ready()
-                    if chunk is None:
-                        chunk = await anyio.to_thread.run_sync(reader.read)
-                    else:
-                        # The server's send() returns at once once the client is gone (and while its socket takes
-                        # everything): the loop must still give way, to other requests and to watch_disconnect.
-                        await anyio.lowlevel.checkpoint()
-                except Exception:  # the store failed mid-stream: stop short, the download stays incomplete
-                    log.exception("reading blob %s failed after %d bytes", self.sha256, self.bytes_sent)
-                    chunk = b""
-                if not chunk:  # the stored bytes ended early: stop short, the download stays incomplete
-                    break
-                chunk = chunk[:remaining]
-                remaining -= len(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
-                self.bytes_sent += len(chunk)
-            if remaining > 0:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            if reader is not None:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(reader.close)
+        super().__init__(store=store, sha256=file.sha256, size=file.size, byte_range=byte_range, head=head,
+                         headers=file_headers(file), on_finish=on_finish)
 
 
 def download_response(*, db: Database, settings, package: Package, file: PackageFile, user: User,

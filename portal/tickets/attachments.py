@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from portal import blobs, policy
+from portal.blob_responses import BlobRangeResponse
 from portal.config import Settings
 from portal.db import utcnow
 from portal.errors import Invalid, NotFound, not_found
@@ -92,8 +93,9 @@ def get_attachment(*, session: Session, ticket: Ticket, attachment_id: int) -> T
 
 def download_response(*, settings: Settings, attachment: TicketAttachment, range_header: str | None = None,
                       if_none_match: str | None = None, if_range: str | None = None) -> Response:
-    """The attachment's bytes (the caller checked who may read the ticket): one byte range at most, streamed
-    from the blob store (local disk or S3) and never read whole, or handed to nginx with ``X-Accel-Redirect``.
+    """The attachment's bytes (the caller checked who may read the ticket): one byte range at most, sent from the
+    blob store as a package file is (``portal.blob_responses``: sendfile from local disk, streamed from S3) and
+    never read whole, or handed to nginx with ``X-Accel-Redirect``.
 
     A HAR file or a log of hundreds of megabytes over a poor line is resumed (Range, If-Range) like a package.
     """
@@ -115,10 +117,5 @@ def download_response(*, settings: Settings, attachment: TicketAttachment, range
                           headers={**headers, "X-Accel-Redirect": accel})
         del handed.headers["content-length"]
         return handed
-    byte_range = asked or blobs.ByteRange(0, attachment.size - 1)
-    headers["Content-Length"] = str(byte_range.length)
-    if asked is not None:
-        headers["Content-Range"] = f"bytes {asked.start}-{asked.end}/{attachment.size}"
-    return StreamingResponse(store.read_range(sha256, byte_range.start, byte_range.end),
-                             status_code=206 if asked is not None else 200, media_type="application/octet-stream",
+    return BlobRangeResponse(store=store, sha256=sha256, size=attachment.size, byte_range=asked, head=False,
                              headers=headers)

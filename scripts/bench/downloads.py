@@ -200,7 +200,9 @@ def start_portal(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, i
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.app:create_app", "--factory",
                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                               "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+                               "--log-level", "warning", "--no-access-log",
+                               "--http", "portal.serving:ZeroCopyH11Protocol"],  # as `portal serve` runs it
+                              cwd=ROOT, env=env)
     wait_port(port)
     return server, port
 

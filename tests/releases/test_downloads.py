@@ -7,12 +7,14 @@ import os
 import socket
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from portal import blobs
 from portal.errors import RangeNotSatisfiable
 from portal.releases.downloads import parse_range
 from portal.releases.models import Delivery, Download, PackageFile
+from tests.conftest import LiveServer
 from tests.releases.conftest import create, downloads_logged, stage
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
@@ -202,6 +204,24 @@ def test_pieces_in_memory_are_read_at_once_the_others_in_a_thread(api, db, setti
     with db.session_scope(write=False) as s:
         assert [(d.range_start, d.bytes_sent, d.complete) for d in s.query(Download).order_by(Download.id)] == [
             (100, len(DATA) - 100, True), (0, len(DATA), True)]
+
+
+def test_a_server_without_zero_copy_send_gets_the_pieces(app, api, db, package):
+    """`portal serve` hands the file to the kernel (portal/serving.py); under a server that does not offer ASGI's
+    zero-copy send (plain uvicorn, another ASGI server) the portal reads and sends the pieces itself."""
+    plain = LiveServer(app, http="h11")
+    plain.start()
+    try:
+        headers = {**api.headers("ivanova"), "Range": "bytes=1000-"}
+        r = httpx.get(f"{plain.url}{package}", headers=headers)
+        whole = httpx.get(f"{plain.url}{package}", headers=api.headers("ivanova"))
+    finally:
+        plain.stop()
+    assert r.status_code == 206 and r.content == DATA[1000:] and whole.content == DATA
+    assert downloads_logged(db, 2)
+    with db.session_scope(write=False) as s:
+        assert [(d.range_start, d.bytes_sent, d.complete) for d in s.query(Download).order_by(Download.id)] == [
+            (1000, len(DATA) - 1000, True), (0, len(DATA), True)]
 
 
 def test_unknown_file_and_cross_org_are_404(api, package):
