@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,6 +54,8 @@ class SearchGeneration(Base):
     built_at: Mapped[float] = mapped_column(Float, default=0.0)
     build_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+    # Every row written with its pairs_vec (built since migration 0020): only then are phrases answered from it.
+    pairs: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SearchDocument(Base):
@@ -66,6 +68,7 @@ class SearchDocument(Base):
         Index("ix_search_documents_codes", "codes_vec", postgresql_using="gin"),
         Index("ix_search_documents_title", "title_vec", postgresql_using="gin"),
         Index("ix_search_documents_words", "words_vec", postgresql_using="gin"),
+        Index("ix_search_documents_pairs", "pairs_vec", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +88,9 @@ class SearchDocument(Base):
     codes_vec: Mapped[str] = mapped_column(_TSVECTOR)
     title_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's terms: which matches hold a word in the title
     words_vec: Mapped[str] = mapped_column(_TSVECTOR)  # the title's words as written: completion
+    # The text's terms at neighbouring positions, a lexeme "first second" each: phrases (NULL in rows of a
+    # generation built before migration 0020).
+    pairs_vec: Mapped[str | None] = mapped_column(_TSVECTOR, nullable=True)
     # Per scored field, term → its weighted frequency (a title word counts four, a summary word two in
     # ``text``): BM25F's tf; and the field's length in tokens.
     tf: Mapped[dict] = mapped_column(_JSONB)

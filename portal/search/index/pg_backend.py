@@ -14,9 +14,10 @@ with the section weights in the term frequencies (``reader.BM25_B``/``BM25_K1``)
 title above ``ranking.SCORE_LIMIT`` matches, the same spelling correction, completions, snippets and
 hits; the steps that do not depend on where the index lives are ``ranking``'s own, reading this
 backend's ``PgReader`` as their ``ranking.Lexicon``. The documents holding a term come from the GIN
-indexes (one query per term, cached per index version in each process); visibility and the filters are
-sets of documents applied inside the search, so a hidden article never contributes to hits, counts,
-facets, suggestions or corrections.
+indexes (the terms of a query not kept yet in one statement, then kept per index version in each process),
+a phrase's from the pairs of neighbouring terms (``pairs_vec``) rather than from each row's positions;
+visibility and the filters are sets of documents applied inside the search, so a hidden article never
+contributes to hits, counts, facets, suggestions or corrections.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ from portal.search.index.background import (
     CatchingUp,
 )
 from portal.search.index.pg_documents import (
+    PAIRED_FIELD,
     SCORED_FIELDS,
     SPELL_FIELDS,
     VECTOR_OF,
     Analyzers,
     TermCounts,
     lexeme,
+    pair,
+    pairable,
 )
 from portal.search.index.protocol import Hit, Progress, SearchPage, SearchRequest
 from portal.search.index.reader import ranking_weighting
@@ -100,6 +104,7 @@ class Generation:
     built_at: float
     build_seconds: float
     updated_at: float
+    pairs: bool  # every row's pairs_vec written (built since migration 0020): phrases are answered from it
 
     def meta(self) -> dict[str, Any]:
         return {"backend": "postgresql", "path": f"postgresql:{_DOCS}/gen-{self.id}",
@@ -110,7 +115,7 @@ class Generation:
 
 
 _GENERATION_COLUMNS = ("id, state, commit, stamp, schema_version, mode, articles, files, lengths, "
-                       "built_at, build_seconds, updated_at")
+                       "built_at, build_seconds, updated_at, pairs")
 
 
 def _live(conn: Connection) -> Generation | None:
@@ -248,9 +253,83 @@ class PgReader:
             return frozenset(found or ())
 
     def _vector(self, fieldname: str, tsquery: str) -> frozenset[int]:
+        return self._looked_up((VECTOR_OF[fieldname], tsquery))
+
+    def _looked_up(self, key: tuple[str, str]) -> frozenset[int]:
+        column, tsquery = key
+        return self._cached(key, lambda: self._matching(f"{column} @@ CAST(:q AS tsquery)", {"q": tsquery}))
+
+    @staticmethod
+    def _pairs_query(fieldname: str, words: list[str], paired: bool) -> str | None:
+        """The tsquery of a phrase's pairs in ``pairs_vec``, or None where the phrase is checked by positions."""
+        if len(words) < 2 or fieldname != PAIRED_FIELD or not paired or not all(pairable(w) for w in words):
+            return None
+        return " & ".join(lexeme(pair(a, b)) for a, b in zip(words, words[1:], strict=False))
+
+    def _phrase(self, fieldname: str, words: list[str]) -> frozenset[int]:
+        """The documents holding the words next to each other. Checking positions reads the tsvector of every row
+        holding all the words (a phrase of two common words at 50,000 articles: thousands of rows from the TOAST
+        table); the pairs' GIN index answers two words alone and narrows a longer phrase to the rows holding each of
+        its pairs before their positions are checked. A generation built before the pairs checks positions only."""
+        phrase = " <-> ".join(lexeme(w) for w in words)
+        pairs = self._pairs_query(fieldname, words, self.generation.pairs)
+        if pairs is None:
+            return self._vector(fieldname, phrase)
+        held = self._looked_up(("pairs_vec", pairs))
+        if len(words) == 2 or not held:
+            return held
         column = VECTOR_OF[fieldname]
-        return self._cached((column, tsquery), lambda: self._matching(f"{column} @@ CAST(:q AS tsquery)",
-                                                                      {"q": tsquery}))
+        return self._cached((column, phrase), lambda: self._matching(
+            f"id = ANY(:ids) AND {column} @@ CAST(:q AS tsquery)", {"ids": sorted(held), "q": phrase}))
+
+    def _lookups(self, q: wq.Query, found: dict[tuple[str, str], None]) -> None:
+        """The (column, tsquery) of every GIN look-up ``docs(q)`` makes, into ``found``."""
+        if isinstance(q, wq.FuzzyTerm):
+            return
+        if isinstance(q, wq.Term) and q.fieldname in VECTOR_OF:
+            found[(VECTOR_OF[q.fieldname], lexeme(q.text))] = None
+        elif isinstance(q, wq.Prefix) and q.fieldname in VECTOR_OF:
+            found[(VECTOR_OF[q.fieldname], lexeme(q.text) + ":*")] = None
+        elif isinstance(q, wq.Phrase) and q.fieldname in VECTOR_OF:
+            words = [w for w in q.words if w]
+            if words:
+                pairs = self._pairs_query(q.fieldname, words, self.generation.pairs)
+                found[("pairs_vec", pairs) if pairs is not None
+                      else (VECTOR_OF[q.fieldname], " <-> ".join(lexeme(w) for w in words))] = None
+        elif isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
+            if q not in self._compounds:
+                for sub in q.subqueries:
+                    self._lookups(sub, found)
+        elif isinstance(q, wq.ConstantScoreQuery):
+            self._lookups(q.child, found)
+
+    def prefetch(self, queries: list[wq.Query]) -> None:
+        """The documents of every term of these queries not kept yet, in one statement: a first look at a long query
+        with synonyms made one statement per term (41 for a four-word query), each planned and answered apart."""
+        wanted: dict[tuple[str, str], None] = {}
+        for q in queries:
+            self._lookups(q, wanted)
+        with self._lock:
+            missing = [key for key in wanted if key not in self._sets]
+        if len(missing) < 2:
+            return
+        columns = list(dict.fromkeys(column for column, _q in missing))
+        params: dict[str, Any] = {"g": self.generation.id}
+        selects = []
+        for number, column in enumerate(columns):
+            params[f"q{number}"] = [tsquery for c, tsquery in missing if c == column]
+            # A correlated subquery per asked term: each is the same GIN look-up as _vector's, one array back each.
+            selects.append(f"SELECT {number} AS c, asked.i, (SELECT array_agg(id) FROM {_DOCS} "
+                           f"WHERE generation = :g AND {column} @@ asked.q) "
+                           f"FROM unnest(CAST(:q{number} AS tsquery[])) WITH ORDINALITY AS asked(q, i)")
+        with self._connection() as conn:
+            rows = conn.execute(text(" UNION ALL ".join(selects)), params).all()
+        found = {(columns[c], params[f"q{c}"][i - 1]): frozenset(ids or ()) for c, i, ids in rows}
+        with self._lock:
+            for key, docs in found.items():
+                self._sets[key] = docs
+            while len(self._sets) > SET_CACHE_SIZE:
+                self._sets.popitem(last=False)
 
     def docs(self, q: wq.Query) -> frozenset[int]:
         """The documents of this version matching a query built by query.py (or ranking.to_title)."""
@@ -270,7 +349,7 @@ class PgReader:
             words = [w for w in q.words if w]
             if not words:
                 return frozenset()
-            return self._vector(q.fieldname, " <-> ".join(lexeme(w) for w in words))
+            return self._phrase(q.fieldname, words)
         if isinstance(q, wq.Prefix):
             return self._vector(q.fieldname, lexeme(q.text) + ":*")
         if isinstance(q, (wq.And, wq.Or, wq.DisjunctionMax)):
@@ -707,11 +786,11 @@ class PgIndex(CatchingUp):
                           "WHERE id = :g"), {"a": counts.articles, "l": json.dumps(lengths), "g": generation})
 
     _INSERT = text(f"INSERT INTO {_DOCS} (generation, path, slug, visibility, module, kind, versions, tags, updated, "
-                   "meta, body, text_vec, codes_vec, title_vec, words_vec, tf, lengths) "
+                   "meta, body, text_vec, codes_vec, title_vec, words_vec, pairs_vec, tf, lengths) "
                    "VALUES (:generation, :path, :slug, :visibility, :module, :kind, :versions, :tags, :updated, "
                    "CAST(:meta AS jsonb), :body, CAST(:text_vec AS tsvector), CAST(:codes_vec AS tsvector), "
-                   "CAST(:title_vec AS tsvector), CAST(:words_vec AS tsvector), CAST(:tf AS jsonb), "
-                   "CAST(:lengths AS jsonb))")
+                   "CAST(:title_vec AS tsvector), CAST(:words_vec AS tsvector), CAST(:pairs_vec AS tsvector), "
+                   "CAST(:tf AS jsonb), CAST(:lengths AS jsonb))")
 
     def _insert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -762,8 +841,8 @@ class PgIndex(CatchingUp):
             with self.engine.begin() as conn:
                 generation = conn.execute(text(
                     "INSERT INTO search_generations (state, commit, stamp, schema_version, mode, articles, files, "
-                    "lengths, built_at, build_seconds, updated_at) "
-                    "VALUES ('building', :c, 0, :s, :m, 0, 0, '{}', 0, 0, 0) RETURNING id"),
+                    "lengths, built_at, build_seconds, updated_at, pairs) "
+                    "VALUES ('building', :c, 0, :s, :m, 0, 0, '{}', 0, 0, 0, true) RETURNING id"),
                     {"c": commit, "s": SCHEMA_VERSION, "m": self.mode}).scalar_one()
             try:
                 self._build(generation, commit, progress, started)
@@ -931,6 +1010,7 @@ class PgIndex(CatchingUp):
         """(the matches, how many concepts each holds, "all" or "any") of a query of several concepts, before
         anything is scored."""
         n = len(parts)
+        reader.prefetch(parts)
         sets = [reader.docs(part) & allowed for part in parts]
         exact = any(u.kind != "word" for u in parsed.units)
         need = ranking.minimum_should_match(n, exact=exact) if require_all else 1
@@ -975,7 +1055,9 @@ class PgIndex(CatchingUp):
              synonyms: sq.Synonyms, sort: str | None = None, *, matched: frozenset[int] | None = None,
              factor: dict[int, float] | None = None, tiers: wq.Query | None = None) -> SearchPage:
         scorer = Scorer(reader, q)
-        matched = reader.docs(scorer.q) & allowed if matched is None else matched
+        if matched is None:
+            reader.prefetch([scorer.q])
+            matched = reader.docs(scorer.q) & allowed
         page = SearchPage(total=len(matched), hits=[], facets=reader.facet_counts(matched))
         want = request.offset + request.limit
         if not matched or request.offset >= len(matched):
@@ -983,7 +1065,11 @@ class PgIndex(CatchingUp):
         if (sort or request.sort) == "date":
             top = [(0.0, d) for d in sorted(matched, key=lambda d: (-reader.updated.get(d, 0), d))[:want]]
         else:
-            top = scorer.top(ranking.candidates(reader, tiers or scorer.q, matched, want), want, factor)
+            tiered = tiers or scorer.q
+            if len(matched) > ranking.SCORE_LIMIT:  # ranking.candidates then reads the concepts in the titles
+                concepts = tiered.subqueries if isinstance(tiered, wq.And) else [tiered]
+                reader.prefetch([ranking.to_title(tiered), *(ranking.in_title(c) for c in concepts)])
+            top = scorer.top(ranking.candidates(reader, tiered, matched, want), want, factor)
         words, codes = sq.match_forms(parsed, self.mode, synonyms)
         shown = top[request.offset:want]
         stored = reader.stored([d for _s, d in shown])

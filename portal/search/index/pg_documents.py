@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal.search.analysis import FAMILY_MARK
 from portal.search.index.schema import AUDIENCE_SPELL_FIELD, build_schema, document
 from portal.search.source import Article
 
@@ -26,11 +27,38 @@ SECTION_LETTERS = ("A", "B", "D")  # title, summary, body
 SCORED_FIELDS = ("text", "codes", "title_terms")
 VECTOR_OF = {"text": "text_vec", "codes": "codes_vec", "title_terms": "title_vec", "title_words": "words_vec"}
 SPELL_FIELDS = {visibility: f"spell:{visibility}" for visibility in AUDIENCE_SPELL_FIELD}
+# The field whose neighbouring terms are also kept as pairs (``pairs_vec``): every phrase query.py builds is of it.
+PAIRED_FIELD = "text"
 
 
 def lexeme(term: str) -> str:
     """A term quoted for a tsvector or tsquery literal."""
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def pair(first: str, second: str) -> str:
+    """The term of two neighbouring terms in ``pairs_vec`` (both ``pairable``: no space inside, so unambiguous)."""
+    return f"{first} {second}"
+
+
+def pairable(term: str) -> bool:
+    """Whether a term takes part in pairs: word forms and codes, not the family terms sharing their positions (a
+    phrase is of the reader's words, never of families; pairing them too would make four pairs of every one). A
+    phrase holding a term that is not pairable is checked by positions instead."""
+    return not term.startswith(FAMILY_MARK) and " " not in term
+
+
+def pairs_vector(held: dict[int, set[str]]) -> str:
+    """The tsvector literal of the pairs of terms at neighbouring positions, taken from the positions the text's
+    tsvector records (after its caps on positions): a pair is there exactly when ``first <-> second`` matches the
+    text's tsvector, so a two-word phrase is answered from the pairs' GIN index alone, with no row's positions
+    read."""
+    found: set[str] = set()
+    for position, terms in held.items():
+        following = held.get(position + 1)
+        if following:
+            found.update(pair(a, b) for a in terms for b in following)
+    return " ".join(lexeme(p) for p in sorted(found))
 
 
 @dataclass
@@ -50,12 +78,15 @@ class Analyzers:
         self.mode = mode
         self.schema = build_schema(mode)
 
-    def _tokens(self, fieldname: str, value: str) -> tuple[str, Counter[str], int]:
-        """(tsvector literal, weighted term frequencies, length in tokens) of one field's value."""
+    def _tokens(self, fieldname: str, value: str) -> tuple[str, Counter[str], int, dict[int, set[str]]]:
+        """(tsvector literal, weighted term frequencies, length in tokens, the pairable terms at each position the
+        tsvector records — filled for ``PAIRED_FIELD`` only) of one field's value."""
         analyzer = self.schema[fieldname].analyzer
         boosts = getattr(getattr(analyzer, "items", [None])[0], "boosts", ())  # a SectionTokenizer's weights
         positions: dict[str, list[str]] = {}
         tf: Counter[str] = Counter()
+        held: dict[int, set[str]] = {}
+        paired = fieldname == PAIRED_FIELD
         length = 0
         for t in analyzer(value, positions=True):
             term = t.text
@@ -66,9 +97,12 @@ class Analyzers:
             found = positions.setdefault(term, [])
             if len(found) < MAX_POSITIONS:
                 section = boosts.index(t.boost) if t.boost in boosts else 0
-                found.append(f"{min(t.pos + 1, MAX_POSITION)}{SECTION_LETTERS[min(section, 2)]}")
+                position = min(t.pos + 1, MAX_POSITION)
+                found.append(f"{position}{SECTION_LETTERS[min(section, 2)]}")
+                if paired and pairable(term):
+                    held.setdefault(position, set()).add(term)
         vector = " ".join(f"{lexeme(term)}:{','.join(pos)}" for term, pos in positions.items())
-        return vector, tf, length
+        return vector, tf, length, held
 
     def spelling(self, text: str, visibility: str) -> Counter[str]:
         analyzer = self.schema[AUDIENCE_SPELL_FIELD[visibility]].analyzer
@@ -79,9 +113,12 @@ class Analyzers:
         vectors: dict[str, str] = {}
         tf: dict[str, dict[str, float]] = {}
         lengths: dict[str, int] = {}
+        pairs = ""
         for fieldname in set(VECTOR_OF) | set(SCORED_FIELDS):
-            vector, frequencies, length = self._tokens(fieldname, doc[fieldname])
+            vector, frequencies, length, held = self._tokens(fieldname, doc[fieldname])
             vectors[fieldname] = vector
+            if fieldname == PAIRED_FIELD:
+                pairs = pairs_vector(held)
             if fieldname in SCORED_FIELDS:
                 tf[fieldname] = {term: round(w, 3) for term, w in frequencies.items()}
                 lengths[fieldname] = length
@@ -92,7 +129,7 @@ class Analyzers:
             "versions": [v for v in doc["version"].split(",") if v], "tags": [t for t in doc["tag"].split(",") if t],
             "updated": doc["updated"], "meta": doc["meta"], "body": doc["body"],
             **{column: vectors[fieldname] for fieldname, column in VECTOR_OF.items()},
-            "tf": tf, "lengths": lengths,
+            "pairs_vec": pairs, "tf": tf, "lengths": lengths,
         }
         return Analysed(row=row, terms={f: set(tf[f]) for f in SCORED_FIELDS}, spell_field=SPELL_FIELDS[article.visibility],
                         spell=self.spelling(doc[spell_source], article.visibility))
