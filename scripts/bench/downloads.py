@@ -10,7 +10,8 @@ What it does, all on loopback:
 1. a fresh data home beside the checkout (``var/bench-downloads-*``, the same disk as the portal's data),
    ``portal init``, a customer organisation, a support user and a customer; with ``--store s3`` a SeaweedFS
    server (``weed`` from the test extra, ``tests/s3server.py``) with its data in the same folder;
-2. the portal in a uvicorn subprocess (``portal.app:create_app``, ``--workers`` processes, default 1);
+2. the portal in a uvicorn subprocess (``portal.app:create_app``, ``--workers`` processes, default 1) with the
+   protocol `portal serve` runs (``portal.serving``: a local blob goes out with sendfile, an S3 one streamed);
 3. upload of the file through ``POST /api/v1/packages`` (streamed from disk by the client; with S3 into a
    multipart upload): throughput and the server's peak RSS during the upload; then publish;
 4. Debian's nginx (installed with apt-get when missing) serving the same bytes from disk (the yardstick),
@@ -383,7 +384,8 @@ def main() -> int:
               f"· load average at the end (1/5/15 min): {load}")
         print(f"upload through the portal into the {args.store} store: {size / upload_seconds / MIB:8.1f} MiB/s "
               f"({upload_seconds:.1f} s), server peak RSS {upload_rss.peak_mb:.1f} MB")
-        labels = {"nginx": "nginx from disk (yardstick)", "portal": "through the portal (streamed)",
+        portal_way = "sendfile" if args.store == "file" else "streamed"  # portal/blob_responses.py
+        labels = {"nginx": "nginx from disk (yardstick)", "portal": f"through the portal ({portal_way})",
                   "accel": "portal + nginx X-Accel-Redirect", "presigned": "S3 directly (presigned URL)"}
         for name, value in rate.items():
             seconds = results[name][0]
