@@ -1011,7 +1011,11 @@ class PgIndex(CatchingUp):
         anything is scored."""
         n = len(parts)
         reader.prefetch(parts)
-        sets = [reader.docs(part) & allowed for part in parts]
+        # The concepts' own sets (kept per index version), the documents the reader may see taken once from the
+        # result: a document's count of concepts does not depend on the others, so it is the same answer, without
+        # an intersection with the allowed documents per concept (six of ~20,000 against ~50,000 for a six-concept
+        # query at 50,000 articles, a sixth of its search).
+        sets = [reader.docs(part) for part in parts]
         exact = any(u.kind != "word" for u in parsed.units)
         need = ranking.minimum_should_match(n, exact=exact) if require_all else 1
         counts: Counter[int] = Counter()
@@ -1021,10 +1025,10 @@ class PgIndex(CatchingUp):
         if ranking.COORDINATION or 1 < need < n:
             for found in sets:
                 counts.update(found)
-            matched = frozenset(doc for doc, k in counts.items() if k >= need)
+            matched = frozenset(doc for doc, k in counts.items() if k >= need) & allowed
         else:
-            matched = frozenset().union(*sets) if need <= 1 else frozenset.intersection(*sets)
-        every = matched if need >= n else frozenset.intersection(*sets)
+            matched = (frozenset().union(*sets) if need <= 1 else frozenset.intersection(*sets)) & allowed
+        every = matched if need >= n else frozenset.intersection(*sets) & allowed
         return matched, counts, "all" if every else "any"
 
     def _probe(self, reader: PgReader, parsed: sq.Parsed, allowed: frozenset[int],
