@@ -4,11 +4,13 @@ them, and a typo's search skips scoring the page its correction replaces without
 
 from __future__ import annotations
 
+import random
+
 from sqlalchemy import text
 
 from portal.search import query as sq
 from portal.search.index import PgIndex, SearchRequest, ranking
-from portal.search.index.pg_backend import _pieces, within
+from portal.search.index.pg_backend import _pieces, at_least, within
 from portal.search.index.protocol import SearchPage
 from tests.search.conftest import CUSTOMER
 
@@ -123,3 +125,37 @@ def test_the_probe_changes_no_answer_only_the_attempts_made():
         assert len(probed_attempts) == with_probe
         assert ("ашибка входа", True) in plain_attempts
     assert answered(*cases[0][:2], probed=True)[1] == [("ошибка входа", True)]
+
+
+def test_at_least_is_a_count_per_document():
+    chooser = random.Random(5)
+    for _trial in range(200):
+        size, n = chooser.randint(1, 300), chooser.randint(1, 9)
+        sets = [{d for d in range(size) if chooser.random() < chooser.random()} for _ in range(n)]
+        masks = [sum(1 << d for d in found) for found in sets]
+        for need in range(n + 2):
+            expected = {d for d in range(size) if sum(d in found for found in sets) >= need}
+            assert at_least(masks, need, (1 << size) - 1) == sum(1 << d for d in expected), (size, n, need)
+
+
+def test_a_query_of_several_concepts_matches_what_a_count_per_document_matches(settings, kb, search_databases):
+    index = pg_index(settings, search_databases)
+    try:
+        index.rebuild()
+        reader = index._current()
+        allowed = reader.docs(sq.restriction(CUSTOMER, {}))
+        found_any = []
+        for words in ["агент не отправляет данные после обновления", "ошибка сертификат агент прокси",
+                      "экспорт отчёт дашборд график пустой", "агент сертификат ошибка установка служба"]:
+            parsed = sq.parse(words)
+            parts = index._parts(reader, parsed, index.synonyms(reader.commit))
+            sets = [reader.docs(part) for part in parts]
+            matched, _counts, _kind = index._matches(reader, parsed, parts, allowed, require_all=True)
+            need = ranking.minimum_should_match(len(parts), exact=False)
+            assert 1 < need < len(parts)  # the path of the masks
+            assert matched == {d for d in allowed if sum(d in found for found in sets) >= need}, words
+            assert matched != allowed
+            found_any.append(bool(matched))
+        assert any(found_any)
+    finally:
+        index.close()
