@@ -63,8 +63,7 @@ class SearcherLexicon:
     def by_length(self) -> dict[int, int]:
         found = _LENGTH_RANKS.get(self.reader)
         if found is None:
-            ixreader = self.searcher.reader()
-            found = length_ranks((doc, ixreader.doc_field_length(doc, "text", 0)) for doc in ixreader.all_doc_ids())
+            found = length_ranks(self.reader.field_lengths(self.searcher, "text").items())
             _LENGTH_RANKS[self.reader] = found
         return found
 

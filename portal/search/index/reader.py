@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 import queue
 import threading
+import zlib
+from array import array
 from collections import OrderedDict
 from itertools import accumulate
 from collections.abc import Callable
@@ -11,10 +15,13 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+from whoosh import columns, scoring
 from whoosh import query as wq
-from whoosh import scoring
+from whoosh.codec import whoosh3
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.system import _INT_SIZE
+from whoosh.util.numeric import byte_to_length
 
 from portal.search.index.protocol import SearchPage
 from portal.search.index.schema import FACET_FIELDS
@@ -68,7 +75,7 @@ class VersionReader:
         self._live: set[int] | None = None
         self._weights: OrderedDict[tuple[int, str, bytes], dict[int, float]] = OrderedDict()
         self._weights_size = 0
-        self._lengths: dict[str, dict[int, int]] = {}  # field → {document: its length}, filled as scored
+        self._lengths: dict[tuple[int, str], list[int | None]] = {}  # (segment offset, field) → its documents' lengths
         self._lock = threading.Lock()
 
     def take(self):
@@ -215,21 +222,33 @@ class VersionReader:
         if type(scorer).score is not scoring.WeightLengthScorer.score:  # BM25F's is; another's, Whoosh's way
             return False
         weights = self._term_weights(ixreader, offset, fieldname, btext)
-        with self._lock:
-            lengths = self._lengths.setdefault(fieldname, {})
+        lengths = self.segment_lengths(ixreader, offset, fieldname)
         own = term.boost
         for doc in mine:
             weight = weights.get(doc)
             if weight is None:
                 continue
-            length = lengths.get(doc)
-            if length is None:
-                length = lengths[doc] = scorer.dfl(doc - offset)
-            value = scorer._score(weight, length)
+            value = scorer._score(weight, lengths[doc - offset])
             if own != 1.0:  # Term.matcher wraps a boosted term: its score times the boost
                 value = value * own
             totals[doc] = totals.get(doc, 0.0) + value * boost
         return True
+
+    def segment_lengths(self, ixreader, offset: int, fieldname: str) -> list[int | None]:
+        """One segment's documents' lengths of ``fieldname`` as its scorer reads them (kept per version)."""
+        key = (offset, fieldname)
+        found = self._lengths.get(key)
+        if found is None:
+            found = self._lengths[key] = segment_lengths(ixreader, fieldname)
+        return found
+
+    def field_lengths(self, searcher, fieldname: str) -> dict[int, int | None]:
+        """{document: its length of ``fieldname``} of every live document, from each segment's whole column."""
+        out: dict[int, int | None] = {}
+        for sub, offset in searcher.leaf_searchers():
+            lengths = self.segment_lengths(sub.reader(), offset, fieldname)
+            out.update((offset + doc, lengths[doc]) for doc in sub.reader().all_doc_ids())
+        return out
 
     def _term_weights(self, ixreader, offset: int, fieldname: str, btext: bytes) -> dict[int, float]:
         key = (offset, fieldname, btext)
@@ -301,22 +320,94 @@ def _unfiltered(matcher):
 
 def segment_weights(matcher, offset: int = 0) -> dict[int, float]:
     """{document + offset: weight} of one segment's posting list, decoded a block at a time from Whoosh 2.7's
-    block reader (its ``all_ids`` makes three calls a posting, and decodes a block's ids with a generator);
-    other matchers are walked posting by posting. The equivalence with Whoosh's own reading is a test
-    (tests/search/index/test_scoring.py)."""
+    block format (``W3LeafMatcher``'s, read as its ``_goto``, ``_read_data``, ``_read_ids`` and ``_read_weights``
+    read it); other matchers are walked posting by posting. A block's header is unpickled from a copy of the
+    block, not through the segment's file, which the unpickler reads a few bytes a call (twenty-odd Python calls
+    a block); Whoosh's ``all_ids`` makes three calls a posting. The equivalence with Whoosh's own reading is a
+    test (tests/search/index/test_scoring.py)."""
     matcher = _unfiltered(matcher)
     out: dict[int, float] = {}
     if isinstance(matcher, W3LeafMatcher):
-        while matcher.is_active():
-            if matcher._data is None:
-                matcher._read_data()
-            raw = matcher._data[0]
-            ids = raw if matcher._byteids else accumulate(raw)  # the ids are stored as differences
-            matcher._read_weights()
-            out.update(zip((d + offset for d in ids) if offset else ids, matcher._weights))
-            matcher._next_block()
-        return out
+        postfile, position, byteids = matcher._postfile, matcher._baseoffset, matcher._byteids
+        while True:
+            length = postfile.get_int(position)
+            last = length < 0  # the last block's length is stored negated
+            length = -length if last else length
+            block = postfile.get(position + _INT_SIZE, length)
+            cursor = io.BytesIO(block)
+            count, _maxid, _maxweight, compression, _minlength, _maxlength = pickle.load(cursor)
+            raw, weights = _ids_and_weights(block[cursor.tell():], bool(compression), count)
+            ids = raw if byteids else accumulate(raw)  # the ids are stored as differences
+            if weights is None:  # every weight 1
+                weights = (1.0,) * count
+            elif isinstance(weights, float):  # one weight for all, read back as a 32-bit float
+                weights = (array("f", (weights,))[0],) * count
+            out.update(zip((d + offset for d in ids) if offset else ids, weights))
+            if last:
+                return out
+            position += _INT_SIZE + length
     while matcher.is_active():
         out[matcher.id() + offset] = matcher.weight()
         matcher.next()
     return out
+
+
+# A block's data is the pickle (protocol 2) of (ids, weights, values). A term's values are its positions, bytes
+# each, which protocol 2 pickles as calls of _codecs.encode: two thirds of the unpickling (and of the inflating,
+# coming last), never read here. So the stream is inflated only up to where the values' tuple starts (a MARK and
+# that GLOBAL, which the numbers before it cannot spell: every byte they take is within eight of an opcode of
+# theirs) and closed there as (ids, weights, ()).
+_VALUES_START = b"(c_codecs\nencode\n"
+_CLOSED_WITHOUT_VALUES = b")\x87."  # EMPTY_TUPLE, TUPLE3, STOP
+_INFLATE_STEP = 2048
+
+
+def _ids_and_weights(data: bytes, compressed: bool, count: int):
+    """(ids, weights) of a block's data as pickled by Whoosh, without unpickling its values where they are
+    positions; any other block (or anything unexpected) is unpickled whole."""
+    if compressed:
+        inflater = zlib.decompressobj()
+        head = inflater.decompress(data, _INFLATE_STEP)
+        cut = head.find(_VALUES_START)
+        while cut < 0 and inflater.unconsumed_tail:
+            seen = max(0, len(head) - len(_VALUES_START))
+            head += inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+            cut = head.find(_VALUES_START, seen)
+    else:
+        head = data
+        cut = head.find(_VALUES_START)
+    if cut > 0:
+        try:
+            ids, weights, _values = pickle.loads(head[:cut] + _CLOSED_WITHOUT_VALUES)
+        except Exception:
+            pass
+        else:
+            if len(ids) == count and (weights is None or isinstance(weights, float) or len(weights) == count):
+                return ids, weights
+    ids, weights, _values = pickle.loads(zlib.decompress(data) if compressed else data)
+    return ids, weights
+
+
+# A length column's byte → the length Whoosh's readers give for it (0: no length, None as theirs return).
+_BYTE_LENGTHS: list[int | None] = [None] + [byte_to_length(b) for b in range(1, 256)]
+
+
+def segment_lengths(ixreader, fieldname: str, default: int = 1) -> list[int | None]:
+    """Every document's length of ``fieldname`` in one segment, as ``ixreader.doc_field_length(doc, fieldname,
+    default)`` gives it (a scorer's ``dfl`` asks with default 1), read as one slice of the segment's lengths
+    column: the reader's own way is three calls and a struct unpacking a document — at 10,000 long articles
+    some 10 ms of a term's first scoring, and 40 ms to order the index by length (``ranking.likeliest``).
+    Another reader than Whoosh 3's segment reader is asked document by document. The equivalence is a test
+    (tests/search/index/test_scoring.py)."""
+    count = ixreader.doc_count_all()
+    perdoc = getattr(ixreader, "_perdoc", None)
+    if isinstance(perdoc, whoosh3.W3PerDocReader):
+        column = perdoc._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+        if column is None:
+            return [default] * count
+        if type(column) is columns.NumericColumn.Reader and column._fixedlen == 1:
+            stored = min(column._count, count)
+            raw = column._dbfile.get(column._basepos, stored)
+            # Past the column's end a document reads as the column's default, 0: no length.
+            return [_BYTE_LENGTHS[b] for b in raw] + [None] * (count - stored)
+    return [ixreader.doc_field_length(doc, fieldname, default) for doc in range(count)]

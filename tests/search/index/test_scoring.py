@@ -8,7 +8,7 @@ from whoosh import index as windex
 
 from portal.search import query as sq
 from portal.search.index import WhooshIndex, ranking
-from portal.search.index.reader import segment_weights
+from portal.search.index.reader import segment_lengths, segment_weights
 from portal.search.index.schema import document
 from tests.search.conftest import CUSTOMER, commit
 from tests.search.corpus import ARTICLES, RELEVANCE, article_text
@@ -64,5 +64,41 @@ def test_scores_from_block_read_postings_equal_whooshs_matchers(settings, kb, co
                 if (fieldname, text) in sub.reader():
                     weights.update(segment_weights(sub.reader().postings(fieldname, text), offset))
             assert whooshs <= set(weights)  # the deleted documents' postings too; never asked for
+            for sub, offset in searcher.leaf_searchers():
+                if (fieldname, text) in sub.reader():
+                    walked, matcher = {}, sub.reader().postings(fieldname, text)
+                    while matcher.is_active():
+                        walked[matcher.id() + offset] = matcher.weight()
+                        matcher.next()
+                    assert walked and {d: weights[d] for d in walked} == walked  # Whoosh's walk skips the deleted
+        for fieldname in ("text", "title_terms", "codes", "visibility"):
+            for sub, offset in searcher.leaf_searchers():
+                ixreader = sub.reader()
+                assert segment_lengths(ixreader, fieldname) == [
+                    ixreader.doc_field_length(doc, fieldname, 1) for doc in range(ixreader.doc_count_all())]
+            assert reader.field_lengths(searcher, fieldname) == {
+                doc: searcher.reader().doc_field_length(doc, fieldname, 1) for doc in searcher.reader().all_doc_ids()}
     assert compare(index) > 40
     index.close()
+
+
+def test_a_blocks_ids_and_weights_are_read_without_its_positions_as_whoosh_pickles_them():
+    """Whoosh pickles a block as (ids, weights, values) with protocol 2; the positions (bytes) are left unread,
+    inflated or not, wherever in the stream they start; a block of another shape is unpickled whole."""
+    import pickle
+    import zlib
+
+    from portal.search.index.reader import _ids_and_weights
+
+    for count in (3, 128, 3000):  # 3000 ids: the values start past the first steps of inflating
+        ids = tuple(range(0, count * 7, 7))
+        blocks = [
+            (ids, tuple(float(i % 5 + 1) for i in range(count)), tuple(bytes([i % 256, 7]) for i in range(count))),
+            (ids, None, tuple(b"\x00" for _ in range(count))),  # every weight 1
+            (ids, 2.0, tuple(b"(c_codecs\nencode\n" for _ in range(count))),  # positions spelling the marker
+            (ids, tuple(1.5 for _ in range(count)), None),  # no values: unpickled whole
+        ]
+        for block in blocks:
+            data = pickle.dumps(block, 2)
+            for compressed, stored in ((False, data), (True, zlib.compress(data))):
+                assert _ids_and_weights(stored, compressed, count) == block[:2], (count, block[1], compressed)
