@@ -224,6 +224,25 @@ class VersionReader:
         weights = self._term_weights(ixreader, offset, fieldname, btext)
         lengths = self.segment_lengths(ixreader, offset, fieldname)
         own = term.boost
+        if type(scorer) is scoring.BM25FScorer:
+            # Its _score (scoring.bm25) written out, the length's part of the denominator kept per length (one of
+            # 256 values): the same operations in the same order, so the same floats, without two Python calls a
+            # posting (a sixth of the slowest searches' time at 10,000 long articles).
+            idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            parts: dict[int | None, float] = {}
+            for doc in mine:
+                weight = weights.get(doc)
+                if weight is None:
+                    continue
+                length = lengths[doc - offset]
+                part = parts.get(length)
+                if part is None:
+                    part = parts[length] = K1 * ((1 - B) + B * length / avgfl)
+                value = idf * ((weight * (K1 + 1)) / (weight + part))
+                if own != 1.0:
+                    value = value * own
+                totals[doc] = totals.get(doc, 0.0) + value * boost
+            return True
         for doc in mine:
             weight = weights.get(doc)
             if weight is None:
