@@ -217,6 +217,21 @@ def test_rebuild_swaps_generations_and_keeps_one_before(pg):
     assert kept == set(states)
 
 
+def test_each_kept_generation_has_gin_indexes_of_its_own_dropped_with_it(pg):
+    first = pg.rebuild()["generation"]
+    second = pg.rebuild()["generation"]
+    third = pg.rebuild()["generation"]
+    with pg.engine.connect() as conn:
+        definitions = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
+                                             "WHERE tablename = 'search_documents'")).all())
+    for name in pg_backend._GIN_INDEXES:
+        column = pg_backend._GIN_COLUMNS[name]
+        for kept in (second, third):
+            assert definitions[f"{name}_g{kept}"].endswith(f"USING gin ({column}) WHERE (generation = {kept})")
+        assert f"{name}_g{first}" not in definitions
+    assert slugs(pg, "капча") == ["captcha"]
+
+
 def test_a_failed_rebuild_leaves_the_live_generation_and_no_rows(pg, monkeypatch):
     assert slugs(pg, "капча") == ["captcha"]
     live = pg.info()["generation"]
