@@ -63,7 +63,9 @@ class SearcherLexicon:
     def by_length(self) -> dict[int, int]:
         found = _LENGTH_RANKS.get(self.reader)
         if found is None:
-            found = length_ranks(self.reader.field_lengths(self.searcher, "text").items())
+            lengths = self.reader.field_lengths(self.searcher, "text")
+            # Whoosh reads a zero length byte as None (a document with no text): it orders as the shortest.
+            found = length_ranks((doc, length or 0) for doc, length in lengths.items())
             _LENGTH_RANKS[self.reader] = found
         return found
 
