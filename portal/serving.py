@@ -1,12 +1,13 @@
 """The HTTP protocol the portal runs under: uvicorn's h11 protocol with the ASGI zero-copy send extension.
 
-A download through the portal (``portal.blob_responses``: packages, attachments) otherwise reads every piece of the file into Python and
-writes it to the socket: the kernel copies each byte twice and the server's one event loop does it — the
-downloads benchmark saw 70 % of the server's CPU in those copies and 0.46–0.77× of nginx's throughput. With
-``http.response.zerocopysend`` (ASGI's extension, https://asgi.readthedocs.io/en/latest/extensions.html) the
-application hands the server an open file and a byte range, and the server sends it with ``sendfile(2)``
-(``loop.sendfile``), as nginx does. uvicorn does not offer the extension itself; its ``--http`` option takes a
-protocol class, so the portal names this one (``portal serve``, the systemd unit in docs/deployment.md).
+Without it a download through the portal (``portal.blob_responses``: packages, attachments) reads every piece of
+the file into Python and writes it to the socket: the kernel copies each byte twice and the server's one event
+loop does it — the downloads benchmark saw 70 % of the server's CPU in those copies and 0.46–0.77× of nginx's
+throughput. With ``http.response.zerocopysend`` (ASGI's extension,
+https://asgi.readthedocs.io/en/latest/extensions.html) the application hands the server an open file and a byte
+range, and the server sends it with ``sendfile(2)`` (``loop.sendfile``), as nginx does. uvicorn does not offer the
+extension itself; its ``--http`` option takes a protocol class, so `portal serve` names this one (as do the tests'
+server and the downloads benchmark).
 
 The application still decides everything — who may download, which range, what is logged; only the copying moves
 into the kernel. Over TLS (uvicorn's own ``--ssl-*``) ``loop.sendfile`` falls back to reading and writing, which is

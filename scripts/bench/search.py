@@ -2,7 +2,8 @@
 """Benchmark of knowledge-base search: the Whoosh index against SQLite FTS5 over the same corpus and queries.
 
     .venv/bin/python scripts/bench/search.py speed --sizes 1000 10000 [50000] [--queries 400]
-    .venv/bin/python scripts/bench/search.py speed --corpus real --sizes 10000 [--during-build] [--keep DIR]
+    .venv/bin/python scripts/bench/search.py speed --corpus real --sizes 10000 [--keep DIR]
+        [--during-build | --during-rebuild]
     .venv/bin/python scripts/bench/search.py relevance
     .venv/bin/python scripts/bench/search.py analyzers
 
@@ -11,7 +12,10 @@ builds the index (time, size, articles/s, peak memory), measures query latency i
 HTTP (the portal under uvicorn on loopback, a bearer token, keep-alive), and runs SQLite FTS5 over
 the same articles and queries as the baseline; it prints p50/p95 and the ratios. ``--keep DIR`` keeps each
 size's data home (content and index) in DIR and reuses it on the next run, which then measures searching only
-(a change to the search code without the rebuild: 8 minutes of CPU at 10,000 real articles).
+(a change to the search code without the rebuild: 8 minutes of CPU at 10,000 real articles). ``--during-build``
+runs the searches over HTTP while `portal kb build` renders the public site in another process, as a publish
+starts it; ``--during-rebuild`` while `portal search rebuild` writes a new generation (the searches answer from the
+live one), waiting for the rebuild to swap in before it ends.
 ``relevance`` runs this portal, a plain Whoosh index (``LanguageAnalyzer('ru')``, OR queries), SQLite
 FTS5 and tantivy (its Russian stemmer) on the same real documents and queries — Debian's Russian man
 pages, tests/search/manpages.py — and prints strict top-1, top-3, MRR and query latency for each.
@@ -202,12 +206,19 @@ def real_queries(articles: list[dict], n: int, seed: int = 7) -> list[str]:
     return out
 
 
-def site_build(settings: Settings) -> subprocess.Popen:
-    """``portal kb build`` of the public edition in another process, as publishing starts it."""
+# What the searches over HTTP can run beside (--during-build, --during-rebuild): the portal's own command, in
+# another process, as publishing (the site build) or an operator or an upgrade (the index rebuild) starts it.
+BACKGROUND_WORK = {
+    "build": ("`portal kb build` of the public edition", ["kb", "build", "--edition", "public"]),
+    "rebuild": ("`portal search rebuild` (a new generation beside the live one)", ["search", "rebuild"]),
+}
+
+
+def background_work(settings: Settings, kind: str) -> subprocess.Popen:
     env = {**os.environ, "PORTAL_HOME": str(settings.home), "PORTAL_SECRET_KEY": SECRET, "PORTAL_RUN_JOBS": "false",
            "PORTAL_LOG_LEVEL": "warning"}
-    return subprocess.Popen([sys.executable, "-c", "from portal.cli import main; main()", "kb", "build", "--edition",
-                             "public"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-c", "from portal.cli import main; main()", *BACKGROUND_WORK[kind][1]],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def make_home(articles: list[dict], base: Path) -> Settings:
@@ -278,8 +289,9 @@ def fts_query(conn: sqlite3.Connection, text: str) -> list:
 # --- HTTP --------------------------------------------------------------------------------------------------
 
 
-def http_latencies(settings: Settings, texts: list[str], *, during_build: bool = False) -> tuple[list[float], bool]:
-    """Latencies of the searches over HTTP, and whether a site build was running for all of them."""
+def http_latencies(settings: Settings, texts: list[str], *, during: str | None = None) -> tuple[list[float], bool]:
+    """Latencies of the searches over HTTP, and whether the background work (``BACKGROUND_WORK``) was running for
+    all of them."""
     import httpx
 
     from portal import migrate
@@ -302,7 +314,8 @@ def http_latencies(settings: Settings, texts: list[str], *, during_build: bool =
     env = {**os.environ, "PORTAL_HOME": str(settings.home), "PORTAL_SECRET_KEY": SECRET, "PORTAL_RUN_JOBS": "false",
            "PORTAL_LOG_LEVEL": "warning"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "portal.app:create_app", "--factory", "--host",
-                               "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                               "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+                               "--http", "portal.serving:ZeroCopyH11Protocol"],  # as `portal serve` runs it
                               env=env, cwd=ROOT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -326,15 +339,17 @@ def http_latencies(settings: Settings, texts: list[str], *, during_build: bool =
                 r = client.get("/api/v1/search", params={"q": text}, headers=headers)
                 r.raise_for_status()
 
-            if not during_build:
+            if during is None:
                 return timed(one, texts), False
-            build = site_build(settings)
+            build = background_work(settings, during)
             try:
-                time.sleep(5)  # past MkDocs' start, into reading and rendering the pages
+                time.sleep(5)  # past the command's start: MkDocs reading and rendering, the rebuild analysing
                 latencies = timed(one, texts)
                 return latencies, build.poll() is None
             finally:
-                if build.poll() is None:
+                if during == "rebuild":  # let it swap in its generation: a kept index stays whole for the next run
+                    build.wait()
+                elif build.poll() is None:
                     build.terminate()
                 build.wait(60)
     finally:
@@ -345,13 +360,13 @@ def http_latencies(settings: Settings, texts: list[str], *, during_build: bool =
 # --- commands -----------------------------------------------------------------------------------------------
 
 
-def speed(sizes: list[int], n_queries: int, http: bool, corpus: str = "generated", during_build: bool = False,
+def speed(sizes: list[int], n_queries: int, http: bool, corpus: str = "generated", during: str | None = None,
           keep: Path | None = None) -> None:
     print(f"corpus: {corpus}" + (" (Debian's Russian man pages repeated, median body 6,400 characters)"
                                   if corpus == "real" else " (generated support articles)"))
     print("whoosh: in-process, each query computed afresh; http: the portal over loopback, as served (repeated "
-          "searches of one index version answered from its cache)" + (", while `portal kb build` of the public "
-                                                                      "edition runs" if during_build else "")
+          "searches of one index version answered from its cache)"
+          + (f", while {BACKGROUND_WORK[during][0]} runs" if during else "")
           + "; fts5: SQLite FTS5, same articles and queries")
     # The build's CPU beside its wall time: on a shared machine the wall time is mostly waiting for a core.
     print(f"{'articles':>8} {'build s':>8} {'cpu s':>6} {'art/s':>6} {'index MB':>8} {'peak MB':>7} | "
@@ -383,7 +398,7 @@ def speed(sizes: list[int], n_queries: int, http: bool, corpus: str = "generated
             for text in texts[:20]:
                 cold.search(SearchRequest(text=text, audiences=AUDIENCE))
             inproc = timed(lambda t, index=cold: index.search(SearchRequest(text=t, audiences=AUDIENCE)), texts)
-            web, built_throughout = http_latencies(settings, texts, during_build=during_build) if http else ([], False)
+            web, built_throughout = http_latencies(settings, texts, during=during) if http else ([], False)
             conn = fts_build(articles, base / "fts.db")
             for text in texts[:20]:
                 fts_query(conn, text)
@@ -397,8 +412,9 @@ def speed(sizes: list[int], n_queries: int, http: bool, corpus: str = "generated
                   f"{peak:>7.0f} | "
                   f"{w50:>8.1f}/{w95:<8.1f} | {h50:>7.1f}/{h95:<7.1f} | {f50:>7.2f}/{f95:<7.2f} | "
                   f"{w95 / f95:>14.1f}× | {h95 / f95:>12.1f}×", flush=True)
-            if during_build and http and not built_throughout:
-                print("  (the site build ended before the last search: part of the searches ran without it)")
+            if during and http and not built_throughout:
+                print(f"  ({BACKGROUND_WORK[during][0]} ended before the last search: part of the searches ran "
+                      "without it)")
             print(f"  load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min) at the end",
                   flush=True)
 
@@ -578,7 +594,11 @@ def main() -> None:
     p.add_argument("--no-http", action="store_true", help="skip the measurement over HTTP")
     p.add_argument("--corpus", choices=["generated", "real"], default="generated",
                    help="generated support articles, or Debian's Russian man pages repeated to each size")
-    p.add_argument("--during-build", action="store_true", help="search over HTTP while `portal kb build` runs")
+    during = p.add_mutually_exclusive_group()
+    during.add_argument("--during-build", dest="during", action="store_const", const="build",
+                        help="search over HTTP while `portal kb build` runs")
+    during.add_argument("--during-rebuild", dest="during", action="store_const", const="rebuild",
+                        help="search over HTTP while `portal search rebuild` writes a new generation")
     p.add_argument("--keep", type=Path, help="keep each size's content and index in this folder, and reuse them "
                    "when they are there (measuring a change to searching without rebuilding)")
     sub.add_parser("relevance", help="the portal, plain Whoosh, SQLite FTS5 and tantivy on real man pages")
@@ -586,7 +606,7 @@ def main() -> None:
     args = parser.parse_args()
     os.nice(10)
     if args.command == "speed":
-        speed(args.sizes, args.queries, not args.no_http, args.corpus, args.during_build, args.keep)
+        speed(args.sizes, args.queries, not args.no_http, args.corpus, args.during, args.keep)
     elif args.command == "relevance":
         relevance()
     else:
