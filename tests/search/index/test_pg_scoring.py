@@ -42,6 +42,48 @@ def test_scored_frequencies_are_the_stored_ones(settings, kb, search_databases):
         index.close()
 
 
+def test_frequencies_kept_by_the_version_are_the_stored_ones_and_answers_do_not_change(settings, kb,
+                                                                                      search_databases):
+    """A version keeps the frequencies it fetched (``PgReader.scored``): asked in parts, in another order, with
+    terms already seen and new ones, it gives what the database gives; searches answered after others (their
+    frequencies partly kept) equal a fresh version's."""
+    index = pg_index(settings, search_databases)
+    try:
+        index.rebuild()
+        reader = index._current()
+        with index.engine.connect() as conn:
+            stored = {doc: tf for doc, tf in conn.execute(text(
+                "SELECT id, tf FROM search_documents WHERE generation = :g"), {"g": reader.generation.id})}
+        docs = sorted(stored)
+        half, rest = docs[::2], docs[1::2]
+        first = {"text": ["агент", "сертификат"], "title_terms": ["агент"]}
+        both = {"text": ["агент", "сертификат", "прокси"], "title_terms": ["агент", "ошибк"]}
+
+        def expected(terms, among):
+            return {(f, t): {doc: float(stored[doc][f][t]) for doc in among if t in stored[doc].get(f, {})}
+                    for f, ts in terms.items() for t in ts}
+
+        def restricted(found, among):
+            return {key: {doc: value for doc, value in held.items() if doc in among} for key, held in found.items()}
+
+        assert restricted(reader.scored(half, first), set(half)) == expected(first, half)
+        assert restricted(reader.scored(docs, both), set(docs)) == expected(both, docs)  # half kept, half fetched
+        assert restricted(reader.scored(rest, both), set(rest)) == expected(both, rest)  # all kept
+        texts = ["агент не отправляет данные", "ошибка сертификата", "агент", "прокси сервер агент"]
+        warm = [index.search(SearchRequest(text=t, audiences=CUSTOMER)) for t in texts + texts[::-1]]
+    finally:
+        index.close()
+    fresh = PgIndex(settings.model_copy(update={"database_url": index.settings.database_url,
+                                                 "search_backend": "postgresql"}), cache_pages=False)
+    try:
+        cold = [fresh.search(SearchRequest(text=t, audiences=CUSTOMER)) for t in texts + texts[::-1]]
+    finally:
+        fresh.close()
+    assert [[(h.path, h.score) for h in page.hits] for page in warm] == \
+        [[(h.path, h.score) for h in page.hits] for page in cold]
+    assert any(page.hits for page in warm)
+
+
 def test_the_pieces_filter_keeps_every_term_within_the_distance():
     words = ["ашибка", "сертефикат", "квазиконсаль", "агнет", "прокси"]
     terms = ["ошибка", "ошибки", "шибка", "сертификат", "сертификата", "квазиконсоль", "агент", "агенты", "прокси",
