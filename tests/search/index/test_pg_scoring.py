@@ -20,14 +20,19 @@ def pg_index(settings, search_databases) -> PgIndex:
                                                "search_backend": "postgresql"}), cache_pages=False)
 
 
+def stored_frequencies(index: PgIndex, reader) -> dict[int, dict]:
+    """{document: its stored ``tf`` map} of the reader's generation, read straight from the table."""
+    with index.engine.connect() as conn:
+        return {doc: tf for doc, tf in conn.execute(text(
+            "SELECT id, tf FROM search_documents WHERE generation = :g"), {"g": reader.generation.id})}
+
+
 def test_scored_frequencies_are_the_stored_ones(settings, kb, search_databases):
     index = pg_index(settings, search_databases)
     try:
         index.rebuild()
         reader = index._current()
-        with index.engine.connect() as conn:
-            stored = {doc: tf for doc, tf in conn.execute(text(
-                "SELECT id, tf FROM search_documents WHERE generation = :g"), {"g": reader.generation.id})}
+        stored = stored_frequencies(index, reader)
         docs = sorted(stored)
         terms = {"text": ["агент", "~агент", "сертификат", "нет-такого-слова"], "title_terms": ["агент", "ошибк"],
                  "codes": ["0x80070005"]}
@@ -51,9 +56,7 @@ def test_frequencies_kept_by_the_version_are_the_stored_ones_and_answers_do_not_
     try:
         index.rebuild()
         reader = index._current()
-        with index.engine.connect() as conn:
-            stored = {doc: tf for doc, tf in conn.execute(text(
-                "SELECT id, tf FROM search_documents WHERE generation = :g"), {"g": reader.generation.id})}
+        stored = stored_frequencies(index, reader)
         docs = sorted(stored)
         half, rest = docs[::2], docs[1::2]
         first = {"text": ["агент", "сертификат"], "title_terms": ["агент"]}
