@@ -470,13 +470,13 @@ class PgReader:
         with self._lock:
             entries = [self._tf.get(key) for key in keys]
             missing: set[int] = set()
-            for entry in entries:
-                missing |= wanted if entry is None else wanted - entry[0]
+            for key, entry in zip(keys, entries, strict=True):
+                if entry is None:
+                    missing |= wanted
+                else:
+                    missing |= wanted - entry[0]
+                    self._tf.move_to_end(key)
         if not missing:
-            with self._lock:
-                for key in keys:
-                    if key in self._tf:
-                        self._tf.move_to_end(key)
             return {key: entry[1] for key, entry in zip(keys, entries, strict=True) if entry is not None}
         fetched = self._fetch(sorted(missing), terms)
         out: dict[tuple[str, str], dict[int, float]] = {}
@@ -485,8 +485,6 @@ class PgReader:
                 entry = self._tf.get(key)
                 if entry is None:
                     entry = self._tf[key] = (set(), {})
-                else:
-                    self._tf.move_to_end(key)
                 before = len(entry[0])
                 entry[0].update(missing)  # read and written under the lock only
                 # A new map, never the one handed out: another search may be iterating it.
