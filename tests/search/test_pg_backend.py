@@ -220,6 +220,9 @@ def test_rebuild_swaps_generations_and_keeps_one_before(pg):
 def test_each_kept_generation_has_gin_indexes_of_its_own_dropped_with_it(pg):
     first = pg.rebuild()["generation"]
     second = pg.rebuild()["generation"]
+    orphan = f"{pg_backend._GIN_INDEXES[0]}_g{second + 1000}"  # left by a process killed after dropping its rows
+    with pg.engine.begin() as conn:
+        conn.execute(text(f"CREATE INDEX {orphan} ON search_documents (id) WHERE generation = {second + 1000}"))
     third = pg.rebuild()["generation"]
     with pg.engine.connect() as conn:
         definitions = dict(conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
@@ -229,6 +232,7 @@ def test_each_kept_generation_has_gin_indexes_of_its_own_dropped_with_it(pg):
         for kept in (second, third):
             assert definitions[f"{name}_g{kept}"].endswith(f"USING gin ({column}) WHERE (generation = {kept})")
         assert f"{name}_g{first}" not in definitions
+    assert orphan not in definitions
     assert slugs(pg, "капча") == ["captcha"]
 
 

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -968,7 +969,7 @@ class PgIndex(CatchingUp):
             except BaseException:
                 with self.engine.begin() as conn:
                     self._drop(conn, [generation])
-                self._drop_indexes([generation])
+                self._drop_indexes()
                 raise
             finally:
                 self.rebuilding = None
@@ -1032,7 +1033,7 @@ class PgIndex(CatchingUp):
                 stale = [g for (g,) in conn.execute(text("SELECT id FROM search_generations")) if g not in keep]
                 self._drop(conn, stale)
         if stale:
-            self._drop_indexes(stale)
+            self._drop_indexes()
             # The dropped generation's rows stay in the GIN indexes until a vacuum: every first look at a word would
             # visit their (dead, and before migration 0019 wide) rows too — 15,098 blocks instead of ~1,000 for a
             # common word at 50,000 articles. Not waiting for autovacuum; searches keep answering meanwhile.
@@ -1059,14 +1060,20 @@ class PgIndex(CatchingUp):
             conn.execute(text("DELETE FROM search_terms WHERE generation = ANY(:gs)"), params)
             conn.execute(text("DELETE FROM search_generations WHERE id = ANY(:gs)"), params)
 
-    def _drop_indexes(self, generations: list[int]) -> None:
-        """The dropped generations' own GIN indexes, without blocking searches: a plain DROP INDEX locks the whole
-        table, every reader's look-up waiting for it."""
+    def _drop_indexes(self) -> None:
+        """The GIN indexes of every generation that is gone — just dropped, or dropped by a process killed before it
+        got here (its indexes, or a half-dropped invalid one, would otherwise stay for good) — without blocking
+        searches: a plain DROP INDEX locks the whole table, every reader's look-up waiting for it."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            for generation in generations:
-                for name in _GIN_INDEXES:
-                    conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {_generation_index(name, generation)}"))
+            # The names first: an index listed is of a generation whose row was committed before it was created.
+            names = [n for (n,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"),
+                                                {"t": _DOCS})]
+            known = {g for (g,) in conn.execute(text("SELECT id FROM search_generations"))}
+            for name in names:
+                found = re.fullmatch(r"(.+)_g(\d+)", name)
+                if found and found.group(1) in _GIN_INDEXES and int(found.group(2)) not in known:
+                    conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
 
     def info(self) -> dict[str, Any]:
         generation = self.live()
